@@ -1,0 +1,140 @@
+"""The policy file (DESIGN.md §2): YAML validated into frozen pydantic models.
+
+Unknown keys are errors that name the key (a typo must never silently disable a rule).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from leadassign.errors import InputError
+
+Method = Literal["auto", "flow", "cpsat"]
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ValuePolicy(_Block):
+    """Lead value computed from weighted numeric lead columns instead of the ``value`` column."""
+
+    weights: dict[str, float] = Field(
+        description="column name -> weight; value = sum(weight * column)", min_length=1
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _finite(cls, weights: dict[str, float]) -> dict[str, float]:
+        for name, weight in weights.items():
+            if not math.isfinite(weight):
+                raise ValueError(f"weight of '{name}' must be a finite number")
+            if name.strip() == "":
+                raise ValueError("a column name is empty")
+        return weights
+
+
+class SolverPolicy(_Block):
+    """How to solve: limits, parallelism, seed, target gap, logging and the engine."""
+
+    time_limit_s: float = Field(60.0, gt=0, description="wall-clock limit of the solve")
+    workers: int = Field(8, ge=1, le=64, description="CP-SAT search workers")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="random seed; same seed, same answer")
+    relative_gap: float = Field(
+        0.0, ge=0, lt=1, description="stop CP-SAT once within this relative gap of the bound"
+    )
+    log: bool = Field(False, description="print the CP-SAT search log on stderr")
+    method: Method = Field(
+        "auto",
+        description="auto: exact min-cost flow when the problem is a network, else CP-SAT",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="raw CP-SAT parameters (SatParameters field names)"
+    )
+
+    @field_validator("params")
+    @classmethod
+    def _known_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        from ortools.sat import sat_parameters_pb2
+
+        fields = sat_parameters_pb2.SatParameters.DESCRIPTOR.fields_by_name
+        for name, value in params.items():
+            if name not in fields:
+                raise ValueError(f"unknown CP-SAT parameter '{name}'")
+            try:
+                sat_parameters_pb2.SatParameters(**{name: value})
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"bad value for CP-SAT parameter '{name}': {exc}") from exc
+        return params
+
+
+class Policy(_Block):
+    """Every block is optional; an empty policy solves the default objective (DESIGN §2)."""
+
+    value: ValuePolicy | None = None
+    solver: SolverPolicy = Field(default_factory=lambda: SolverPolicy.model_validate({}))
+
+    def with_solver(self, **changes: Any) -> Policy:
+        """A copy with some solver settings changed (None leaves a setting as it is),
+        re-validated."""
+        data = self.model_dump()
+        data["solver"].update({k: v for k, v in changes.items() if v is not None})
+        return Policy.model_validate(data)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()))
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return f"unknown key '{location}'"
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if location:
+        return f"key '{location}': {message}"
+    return message
+
+
+def policy_from_mapping(data: Any, source: str = "policy") -> Policy:
+    """Validate a parsed policy document; errors name the offending key."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(
+            "the policy must be a mapping of blocks (value, solver, ...)", source=source
+        )
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = exc.error_count() - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise InputError(_describe(dict(first)) + suffix, source=source) from exc
+
+
+def load_policy(path: str | Path | None) -> Policy:
+    """Read and validate a YAML policy file; ``None`` gives the default policy."""
+    if path is None:
+        return Policy()
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", source=str(path))
+    if not path.is_file():
+        raise InputError("not a file", source=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError("not a UTF-8 YAML text file", source=str(path)) from exc
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror or exc}", source=str(path)) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else None
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise InputError(f"not valid YAML: {problem}", source=str(path), where=where) from exc
+    return policy_from_mapping(data, source=str(path))

@@ -1,0 +1,206 @@
+"""Reading tables (CSV, Parquet or a DataFrame) into text columns that the parsers check.
+
+Every table is first turned into a DataFrame of strings, whatever it came from, so there is one
+set of column parsers and one way of naming the place of an error: ``line N`` for a CSV file
+(the header is line 1, as in a spreadsheet or an editor), ``row N`` (1-based) otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from leadassign.errors import InputError
+
+TableInput = str | Path | pd.DataFrame
+LIST_SEPARATOR = ";"
+
+
+@dataclass(frozen=True, slots=True)
+class TableSource:
+    """Where a table came from, to name the place of an error."""
+
+    name: str
+    kind: Literal["csv", "parquet", "frame"]
+
+    def where(self, index: int) -> str:
+        """The human name of the row at 0-based data position ``index``."""
+        if self.kind == "csv":
+            return f"line {index + 2}"
+        return f"row {index + 1}"
+
+
+@dataclass(frozen=True, slots=True)
+class RawTable:
+    """A table as text: every cell a stripped ``str`` ('' when empty), plus its digest."""
+
+    source: TableSource
+    frame: pd.DataFrame
+    digest: str
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.frame.columns]
+
+    def has(self, column: str) -> bool:
+        return column in self.frame.columns
+
+    def text(self, column: str) -> np.ndarray:
+        """The column as an object array of stripped strings."""
+        return np.asarray(self.frame[column].to_numpy(dtype=object), dtype=object)
+
+    def require(self, columns: Iterable[str]) -> None:
+        missing = [c for c in columns if c not in self.frame.columns]
+        if missing:
+            names = ", ".join(f"'{c}'" for c in missing)
+            have = ", ".join(self.columns) or "none"
+            raise InputError(
+                f"missing required column {names} (columns found: {have})",
+                source=self.source.name,
+            )
+
+
+def _cell_text(value: object) -> str:
+    """One Parquet/DataFrame cell as text, with lists joined by ';' and nulls as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and np.isnan(value):
+        return ""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return LIST_SEPARATOR.join(_cell_text(v) for v in value)
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if value is pd.NA or value is pd.NaT:
+        return ""
+    return str(value)
+
+
+def _frame_to_text(frame: pd.DataFrame) -> pd.DataFrame:
+    out: dict[str, np.ndarray] = {}
+    for column in frame.columns:
+        series = frame[column]
+        values = series.to_numpy(dtype=object)
+        if pd.api.types.is_string_dtype(series.dtype) or series.dtype == object:
+            text = np.array([_cell_text(v).strip() for v in values], dtype=object)
+        else:
+            text = np.array([_cell_text(v) for v in values], dtype=object)
+        out[str(column)] = text
+    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)), dtype=object)
+
+
+def _check_header(columns: list[str], source: TableSource) -> None:
+    seen: set[str] = set()
+    for position, name in enumerate(columns, start=1):
+        if name == "":
+            raise InputError(f"column {position} of the header has no name", source=source.name)
+        if name in seen:
+            raise InputError(f"column '{name}' appears twice in the header", source=source.name)
+        seen.add(name)
+
+
+def _read_csv(path: Path, source: TableSource) -> pd.DataFrame:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the file: {exc.strerror or exc}", source=source.name
+        ) from exc
+    if b"\x00" in head:
+        raise InputError("not a CSV text file (it holds binary data)", source=source.name)
+    try:
+        raw = pd.read_csv(
+            path,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            encoding="utf-8-sig",
+            skip_blank_lines=True,
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(
+            "the file is empty: a header line is required", source=source.name
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"not a UTF-8 CSV text file (undecodable byte at offset {exc.start})",
+            source=source.name,
+        ) from exc
+    except (pd.errors.ParserError, ValueError) as exc:
+        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"not a readable CSV table: {detail}", source=source.name) from exc
+    header = [str(h).strip() for h in raw.iloc[0].tolist()]
+    _check_header(header, source)
+    body = raw.iloc[1:].reset_index(drop=True)
+    body.columns = pd.Index(header)
+    out = {
+        name: np.array(body[name].fillna("").str.strip().tolist(), dtype=object) for name in header
+    }
+    return pd.DataFrame(out, index=pd.RangeIndex(len(body)), columns=header, dtype=object)
+
+
+def _read_parquet(path: Path, source: TableSource) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(f"not a readable Parquet file: {exc}", source=source.name) from exc
+    header = [str(c).strip() for c in table.column_names]
+    _check_header(header, source)
+    frame = table.to_pandas()
+    frame.columns = header
+    return _frame_to_text(frame)
+
+
+def _digest_frame(frame: pd.DataFrame) -> str:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n")
+    return hashlib.sha256(buffer.getvalue().encode("utf-8")).hexdigest()
+
+
+def read_table(data: TableInput, label: str) -> RawTable:
+    """Read a table from a path (``.csv`` or ``.parquet``) or a DataFrame, as text.
+
+    ``label`` names the table in messages when it is a DataFrame ("leads", "reps", ...).
+    """
+    if isinstance(data, pd.DataFrame):
+        source = TableSource(f"{label} (DataFrame)", "frame")
+        frame = data.reset_index(drop=True)
+        header = [str(c).strip() for c in frame.columns]
+        _check_header(header, source)
+        frame.columns = pd.Index(header)
+        text = _frame_to_text(frame)
+        return RawTable(source, text, _digest_frame(text))
+    path = Path(data)
+    suffix = path.suffix.lower()
+    kind: Literal["csv", "parquet"]
+    if suffix == ".csv":
+        kind = "csv"
+    elif suffix in (".parquet", ".pq"):
+        kind = "parquet"
+    else:
+        raise InputError(
+            f"unsupported file type '{path.suffix or '(none)'}': use .csv or .parquet",
+            source=str(path),
+        )
+    source = TableSource(str(path), kind)
+    if not path.exists():
+        raise InputError("file not found", source=source.name)
+    if not path.is_file():
+        raise InputError("not a file", source=source.name)
+    frame = _read_csv(path, source) if kind == "csv" else _read_parquet(path, source)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return RawTable(source, frame, digest)
