@@ -1,0 +1,141 @@
+"""Exact solve of the network core by min-cost flow (OR-Tools ``SimpleMinCostFlow``).
+
+When every usable pair takes one capacity unit, the problem is a transportation problem:
+
+    source --1--> lead --1, cost -value--> rep --capacity--> sink
+
+A maximum flow of minimum cost is exactly the default lexicographic objective (most leads,
+then most expected value); the algorithm is exact on integers, so its answer is a proof.
+``min_leads`` are lower bounds on the rep -> sink arcs: a maximum flow that meets them exists
+whenever any flow does (augmenting paths never lower the flow into the sink), so if the
+unconstrained optimum misses a floor we solve again with supplies that force the floors
+(rep j demands ``min_leads_j``, the sink the rest of the maximum flow). When even that is
+infeasible, a max-flow min cut names a set of reps whose floors add up to more leads than
+can reach them (Hall's condition).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.graph.python import max_flow, min_cost_flow
+
+
+@dataclass(frozen=True, eq=False)
+class FlowOutcome:
+    """``chosen``: which of the given pairs carry flow (None when infeasible)."""
+
+    feasible: bool
+    chosen: np.ndarray | None
+    max_count: int
+    #: when infeasible: reps whose min_leads cannot all be met, and the leads that can reach them
+    hall_reps: np.ndarray | None = None
+    hall_leads: int = 0
+
+
+class FlowError(RuntimeError):
+    """The flow solver refused the model (a bug or a range problem, never bad user input)."""
+
+
+def _network(
+    lead: np.ndarray, rep: np.ndarray, n_leads: int, n_reps: int, rep_cap: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Arcs as (tails, heads, capacities, pair-arc flag), nodes laid out as in the module doc."""
+    source, sink = 0, n_leads + n_reps + 1
+    leads_used = np.unique(lead)
+    reps_used = np.flatnonzero(rep_cap > 0)
+    tails = np.concatenate(
+        [np.full(len(leads_used), source), 1 + lead, 1 + n_leads + reps_used]
+    ).astype(np.int32)
+    heads = np.concatenate(
+        [1 + leads_used, 1 + n_leads + rep, np.full(len(reps_used), sink)]
+    ).astype(np.int32)
+    caps = np.concatenate(
+        [np.ones(len(leads_used) + len(lead), dtype=np.int64), rep_cap[reps_used]]
+    ).astype(np.int64)
+    return tails, heads, caps, reps_used
+
+
+def solve_flow(
+    lead: np.ndarray,
+    rep: np.ndarray,
+    units: np.ndarray,
+    n_leads: int,
+    capacity: np.ndarray,
+    min_leads: np.ndarray,
+) -> FlowOutcome:
+    """Most pairs, then most total ``units``, with at most one pair per lead and rep loads
+    within ``[min_leads, capacity]`` (counted in pairs: every effort is 1 here)."""
+    n_reps = len(capacity)
+    degree = np.bincount(rep, minlength=n_reps)
+    rep_cap = np.minimum(capacity, degree).astype(np.int64)
+    if np.any(min_leads > rep_cap):
+        return _infeasible(lead, rep, n_leads, min_leads)
+    tails, heads, caps, reps_used = _network(lead, rep, n_leads, n_reps, rep_cap)
+    first_pair = int(np.unique(lead).size)
+    pair_arcs = np.arange(first_pair, first_pair + len(lead), dtype=np.int32)
+    costs = np.zeros(len(tails), dtype=np.int64)
+    costs[pair_arcs] = -units
+    sink = n_leads + n_reps + 1
+
+    flow = min_cost_flow.SimpleMinCostFlow()
+    flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    flow.set_node_supply(0, first_pair)
+    flow.set_node_supply(sink, -first_pair)
+    status = flow.solve_max_flow_with_min_cost()
+    if status != flow.OPTIMAL:
+        raise FlowError(f"min-cost flow returned status {status}")
+    chosen = np.asarray(flow.flows(pair_arcs)) > 0
+    max_count = int(flow.maximum_flow())
+    load = np.bincount(rep[chosen], minlength=n_reps)
+    if np.all(load >= min_leads):
+        return FlowOutcome(True, chosen, max_count)
+
+    # Force the floors: rep j keeps min_leads_j units, only the rest flows on to the sink.
+    floors = min_leads.astype(np.int64)
+    if max_count < floors.sum():
+        return _infeasible(lead, rep, n_leads, min_leads)
+    forced_caps = caps.copy()
+    forced_caps[len(tails) - len(reps_used) :] = (rep_cap - floors)[reps_used]
+    flow = min_cost_flow.SimpleMinCostFlow()
+    flow.add_arcs_with_capacity_and_unit_cost(tails, heads, forced_caps, costs)
+    flow.set_node_supply(0, max_count)
+    demand = np.flatnonzero(floors > 0)
+    flow.set_nodes_supplies(
+        (1 + n_leads + demand).astype(np.int32), (-floors[demand]).astype(np.int64)
+    )
+    flow.set_node_supply(sink, -(max_count - int(floors.sum())))
+    status = flow.solve()
+    if status == flow.INFEASIBLE:
+        return _infeasible(lead, rep, n_leads, min_leads)
+    if status != flow.OPTIMAL:
+        raise FlowError(f"min-cost flow with floors returned status {status}")
+    chosen = np.asarray(flow.flows(pair_arcs)) > 0
+    return FlowOutcome(True, chosen, max_count)
+
+
+def _infeasible(
+    lead: np.ndarray, rep: np.ndarray, n_leads: int, min_leads: np.ndarray
+) -> FlowOutcome:
+    """Find reps whose floors exceed the leads that can reach them (a Hall violator)."""
+    n_reps = len(min_leads)
+    floors = min_leads.astype(np.int64)
+    tails, heads, caps, _ = _network(lead, rep, n_leads, n_reps, floors)
+    first_pair = int(np.unique(lead).size)
+    caps[first_pair : first_pair + len(lead)] = n_leads + 1  # pair arcs are never cut
+    flow = max_flow.SimpleMaxFlow()
+    flow.add_arcs_with_capacity(tails, heads, caps)
+    sink = n_leads + n_reps + 1
+    status = flow.solve(0, sink)
+    if status != flow.OPTIMAL:
+        raise FlowError(f"max flow returned status {status}")
+    source_side = np.zeros(n_leads + n_reps + 2, dtype=bool)
+    source_side[np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)] = True
+    reps = np.flatnonzero((floors > 0) & ~source_side[1 + n_leads + np.arange(n_reps)])
+    reach = np.isin(rep, reps)
+    hall_leads = int(np.unique(lead[reach]).size)
+    if int(flow.optimal_flow()) >= int(floors.sum()):
+        # Floors can be met alone; the conflict is elsewhere (cannot happen with unit effort).
+        reps, hall_leads = np.zeros(0, dtype=np.int64), 0
+    return FlowOutcome(False, None, 0, reps, hall_leads)
