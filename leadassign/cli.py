@@ -1,0 +1,336 @@
+"""The ``leadassign`` command: parse options, call the library, print. No solving logic here.
+
+Exit codes (DESIGN §4): 0 solved (OPTIMAL or FEASIBLE), 1 internal error, 2 bad input or
+usage, 3 INFEASIBLE, 4 no solution within the time limit.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from leadassign import __version__
+from leadassign.errors import LeadassignError
+from leadassign.models import Policy, Problem, load_policy, load_problem
+from leadassign.output import check_matrix_size, write_csv, write_files, write_result
+from leadassign.report import describe_inputs, human_summary
+from leadassign.solver import Result, Status, solve
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION = 0, 1, 2, 3, 4
+EXIT_BY_STATUS = {
+    Status.OPTIMAL: EXIT_OK,
+    Status.FEASIBLE: EXIT_OK,
+    Status.INFEASIBLE: EXIT_INFEASIBLE,
+    Status.UNKNOWN: EXIT_NO_SOLUTION,
+    Status.MODEL_INVALID: EXIT_INTERNAL,
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(error: LeadassignError) -> None:
+    click.echo(f"error: {error}", err=True)
+    sys.exit(error.exit_code)
+
+
+def _input_options(command: F) -> F:
+    options = [
+        click.option(
+            "--leads",
+            "leads",
+            required=True,
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Leads table (.csv or .parquet).",
+        ),
+        click.option(
+            "--reps",
+            "reps",
+            required=True,
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Reps table (.csv or .parquet).",
+        ),
+        click.option(
+            "--affinity",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Optional rep x industry win rates (rep_id, industry, win_rate).",
+        ),
+        click.option(
+            "--pairs",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Optional per-pair score/effort table (lead_id, rep_id, score, effort).",
+        ),
+        click.option(
+            "--pairs-mode",
+            type=click.Choice(["only", "override"]),
+            default="only",
+            show_default=True,
+            help="only: just the listed pairs are eligible; override: all eligible "
+            "pairs, listed ones take the table's score/effort.",
+        ),
+        click.option(
+            "--policy", type=click.Path(path_type=Path, dir_okay=False), help="Policy file (YAML)."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _solver_options(command: F) -> F:
+    options = [
+        click.option(
+            "--time-limit",
+            "time_limit_s",
+            type=click.FloatRange(min=0, min_open=True),
+            help="Seconds the solver may use (default: policy, else 60).",
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            help="Solver threads (default: policy, else 8).",
+        ),
+        click.option(
+            "--seed",
+            type=click.IntRange(min=0),
+            help="Random seed; same inputs + seed give the same outputs.",
+        ),
+        click.option(
+            "--relative-gap",
+            type=click.FloatRange(min=0, max=1),
+            help="Stop once within this relative gap of the bound (default 0).",
+        ),
+        click.option(
+            "--method",
+            type=click.Choice(["auto", "flow", "cpsat"]),
+            help="auto (default) picks the fastest exact method; flow: min-cost "
+            "flow, unit effort only; cpsat: the general CP-SAT model.",
+        ),
+        click.option(
+            "--log", is_flag=True, default=None, help="Print the solver's search log to stderr."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _load(
+    leads: Path,
+    reps: Path,
+    affinity: Path | None,
+    pairs: Path | None,
+    pairs_mode: str,
+    policy_path: Path | None,
+) -> tuple[Problem, Policy]:
+    policy = load_policy(policy_path)
+    problem = load_problem(
+        leads,
+        reps,
+        affinity,
+        pairs,
+        pairs_mode="override" if pairs_mode == "override" else "only",
+        policy=policy,
+    )
+    return problem, policy
+
+
+def _report(result: Result, out: Path | None, matrix: bool) -> int:
+    """Write outputs (if ``out``), print the summary or the conflicts; return the exit code."""
+    if out is not None:
+        write_result(result, out, matrix=matrix)
+    code = EXIT_BY_STATUS[result.status]
+    if result.has_solution:
+        click.echo(human_summary(result))
+        if out is not None:
+            click.echo(
+                f"wrote {out}/assignments.csv, reps.csv, summary.json"
+                + (", matrix.csv" if matrix else "")
+            )
+    elif result.status == Status.INFEASIBLE:
+        click.echo("error: INFEASIBLE: the hard rules cannot all hold:", err=True)
+        for conflict in result.conflicts or ("no assignment satisfies them",):
+            click.echo(f"  - {conflict}", err=True)
+    elif result.status == Status.UNKNOWN:
+        click.echo(
+            f"error: no assignment found within the time limit "
+            f"({result.policy.solver.time_limit_s:g} s); raise --time-limit",
+            err=True,
+        )
+    else:
+        click.echo(
+            f"error: the solver rejected the model ({result.status.value}); "
+            "this is a bug, please report it with summary.json",
+            err=True,
+        )
+    return code
+
+
+EPILOG_SOLVE = """\b
+Example:
+  leadassign solve --leads leads.csv --reps reps.csv --policy policy.yaml --out run/
+\b
+Exit codes: 0 solved (OPTIMAL or FEASIBLE), 2 bad input, 3 INFEASIBLE (the conflicting
+rules are named), 4 no solution within the time limit.
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="leadassign")
+def main() -> None:
+    """Decide which sales rep owns which lead: one optimal, proven assignment per cycle.
+
+    \b
+    Start with:   leadassign demo
+    Then:         leadassign solve --leads leads.csv --reps reps.csv --out run/
+    """
+
+
+@main.command(epilog=EPILOG_SOLVE)
+@_input_options
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for assignments.csv, reps.csv, summary.json (created if needed).",
+)
+@click.option(
+    "--matrix", is_flag=True, help="Also write matrix.csv, the dense lead x rep 0/1 table."
+)
+@_solver_options
+def solve_command(
+    leads: Path,
+    reps: Path,
+    affinity: Path | None,
+    pairs: Path | None,
+    pairs_mode: str,
+    policy: Path | None,
+    out: Path,
+    matrix: bool,
+    **solver: Any,
+) -> None:
+    """Solve: assign as many leads as possible, then maximize expected value."""
+    try:
+        problem, pol = _load(leads, reps, affinity, pairs, pairs_mode, policy)
+        if matrix:
+            check_matrix_size(problem.n_leads, problem.n_reps)
+        result = solve(problem, pol, **solver)
+        code = _report(result, out, matrix)
+    except LeadassignError as error:
+        _fail(error)
+    sys.exit(code)
+
+
+solve_command.name = "solve"
+
+
+@main.command(
+    epilog="""\b
+Example:
+  leadassign validate --leads leads.csv --reps reps.csv --policy policy.yaml
+\b
+Exit codes: 0 the inputs are valid, 2 bad input (the message names file, row and column).
+"""
+)
+@_input_options
+def validate(
+    leads: Path,
+    reps: Path,
+    affinity: Path | None,
+    pairs: Path | None,
+    pairs_mode: str,
+    policy: Path | None,
+) -> None:
+    """Check the input tables and the policy; solve nothing, write nothing."""
+    try:
+        problem, pol = _load(leads, reps, affinity, pairs, pairs_mode, policy)
+        click.echo(describe_inputs(problem, pol))
+    except LeadassignError as error:
+        _fail(error)
+
+
+@main.command(
+    epilog="""\b
+Examples:
+  leadassign demo
+  leadassign demo --leads 5000 --reps 120 --out demo-run/
+"""
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also write the sample inputs (input/) and the outputs to this folder.",
+)
+@click.option(
+    "--leads",
+    "n_leads",
+    type=click.IntRange(min=0),
+    default=600,
+    show_default=True,
+    help="Number of sample leads.",
+)
+@click.option(
+    "--reps",
+    "n_reps",
+    type=click.IntRange(min=1),
+    default=25,
+    show_default=True,
+    help="Number of sample reps.",
+)
+@click.option(
+    "--effort", is_flag=True, help="Enterprise leads take 3 capacity units (solved with CP-SAT)."
+)
+@click.option(
+    "--sample-seed",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    help="Seed of the generated sample.",
+)
+@_solver_options
+def demo(
+    out: Path | None, n_leads: int, n_reps: int, effort: bool, sample_seed: int, **solver: Any
+) -> None:
+    """Make a realistic sample book, solve it and print a short summary.
+
+    The sample has five territories, six industries, language and enterprise skills, three
+    rep levels, training floors for novices, industry affinities and a few reps on leave.
+    """
+    from leadassign.demo import make_sample
+
+    sample = make_sample(n_leads, n_reps, seed=sample_seed, effort=effort)
+    click.echo(
+        f"sample: {n_leads} leads, {n_reps} reps "
+        f"({int((sample.reps['available'] == 'false').sum())} on leave), "
+        f"{len(sample.affinity)} affinities"
+    )
+    try:
+        problem = load_problem(sample.leads, sample.reps, sample.affinity)
+        result = solve(problem, Policy(), **solver)
+        if out is not None:
+            frames = {
+                "leads.csv": sample.leads,
+                "reps.csv": sample.reps,
+                "affinity.csv": sample.affinity,
+            }
+            write_files(
+                out / "input",
+                {name: functools.partial(write_csv, frame) for name, frame in frames.items()},
+            )
+        code = _report(result, out, matrix=False)
+    except LeadassignError as error:
+        _fail(error)
+    if out is not None:
+        click.echo(
+            f"rerun it: leadassign solve --leads {out}/input/leads.csv "
+            f"--reps {out}/input/reps.csv --affinity {out}/input/affinity.csv --out {out}"
+        )
+    sys.exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

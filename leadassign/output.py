@@ -1,0 +1,153 @@
+"""Writing a result to ``--out DIR`` (DESIGN §3), all files or none.
+
+Every file is first written into a staging folder inside ``DIR`` and then moved into place
+with :func:`os.replace`, which is atomic per file on one file system; files of an earlier run
+that this run does not produce (an ``assignments.csv`` left from last week when this run is
+INFEASIBLE) are removed, so a folder never mixes two runs. A run that fails while writing
+leaves the earlier files untouched and removes its staging folder.
+
+Output bytes are deterministic: the same result gives the same files, except the timing
+fields of ``summary.json`` (``build_s``, ``solve_s``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leadassign.errors import InputError
+from leadassign.solver.result import Result
+
+ASSIGNMENTS = "assignments.csv"
+REPS = "reps.csv"
+SUMMARY = "summary.json"
+MATRIX = "matrix.csv"
+#: Every file a run may write; the ones a run does not write are removed from ``--out``.
+KNOWN_FILES = (ASSIGNMENTS, REPS, SUMMARY, MATRIX)
+#: ``--matrix`` is for small problems: at most this many lead x rep cells.
+MATRIX_CELL_LIMIT = 20_000_000
+
+
+def check_matrix_size(n_leads: int, n_reps: int) -> None:
+    """Refuse ``--matrix`` before solving when the dense matrix would be unreasonably big."""
+    cells = n_leads * n_reps
+    if cells > MATRIX_CELL_LIMIT:
+        raise InputError(
+            f"--matrix writes a dense lead x rep table, meant for small problems: "
+            f"{n_leads:,} leads x {n_reps:,} reps = {cells:,} cells is above the limit of "
+            f"{MATRIX_CELL_LIMIT:,}; drop --matrix (assignments.csv holds the same answer)"
+        )
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null (strict JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    return json.dumps(_clean(summary), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, lineterminator="\n")  # floats: shortest round-trip
+
+
+def _write_text(text: str, path: Path) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """A table as CSV: no index, '\n' line ends, floats in shortest round-trip form."""
+    _write_csv(frame, path)
+
+
+def _write_matrix(result: Result, path: Path) -> None:
+    problem = result.problem
+    rep = result.rep_of_lead
+    ids = problem.reps.ids.tolist()
+    with path.open("w", encoding="utf-8", newline="\n") as handle:
+        handle.write(",".join(["lead_id", *(_csv_cell(i) for i in ids)]) + "\n")
+        chunk = 4096
+        for start in range(0, problem.n_leads, chunk):
+            block_rep = rep[start : start + chunk]
+            block = np.zeros((len(block_rep), problem.n_reps), dtype=np.int8)
+            rows = np.flatnonzero(block_rep >= 0)
+            block[rows, block_rep[rows]] = 1
+            lead_ids = problem.leads.ids[start : start + chunk]
+            digits = np.where(block == 1, "1", "0")
+            lines = [
+                _csv_cell(str(lead)) + ("," + ",".join(row) if problem.n_reps else "")
+                for lead, row in zip(lead_ids.tolist(), digits.tolist(), strict=True)
+            ]
+            handle.write("\n".join(lines) + ("\n" if lines else ""))
+
+
+def _csv_cell(text: str) -> str:
+    if any(ch in text for ch in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def write_result(result: Result, out_dir: str | Path, *, matrix: bool = False) -> list[Path]:
+    """Write the result's files into ``out_dir`` (created if needed); returns their paths.
+
+    With a solution: ``assignments.csv``, ``reps.csv``, ``summary.json`` and, with ``matrix``,
+    ``matrix.csv``. Without one (INFEASIBLE, UNKNOWN, MODEL_INVALID): ``summary.json`` only.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError("the output path exists and is not a folder", source=str(out))
+    if matrix:
+        check_matrix_size(result.problem.n_leads, result.problem.n_reps)
+    writers: dict[str, Callable[[Path], None]] = {}
+    if result.has_solution:
+        writers[ASSIGNMENTS] = lambda p: _write_csv(result.assignments, p)
+        writers[REPS] = lambda p: _write_csv(result.rep_table, p)
+        if matrix:
+            writers[MATRIX] = lambda p: _write_matrix(result, p)
+    writers[SUMMARY] = lambda p: _write_text(summary_json(result.summary()), p)
+    return write_files(out, writers)
+
+
+def write_files(out: Path, writers: dict[str, Callable[[Path], None]]) -> list[Path]:
+    """Stage each named file, then move all into ``out`` and remove stale known files."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the output folder: {exc.strerror or exc}", source=str(out)
+        ) from exc
+    staging = Path(tempfile.mkdtemp(prefix=".leadassign-", dir=out))
+    try:
+        for name, write in writers.items():
+            write(staging / name)
+        written = []
+        for name in writers:
+            target = out / name
+            os.replace(staging / name, target)
+            written.append(target)
+        for name in KNOWN_FILES:
+            if name not in writers and (out / name).is_file():
+                (out / name).unlink()
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+__all__ = ["KNOWN_FILES", "check_matrix_size", "summary_json", "write_files", "write_result"]

@@ -1,0 +1,77 @@
+"""Short human-readable summaries for the terminal (the CLI prints these)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from leadassign.models import Policy, Problem
+from leadassign.models.problem import lead_values
+from leadassign.solver.candidates import build_candidates
+from leadassign.solver.result import Result
+
+
+def _money(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}"
+
+
+def human_summary(result: Result) -> str:
+    """A few lines: status and proof, leads assigned, expected value, utilization."""
+    problem = result.problem
+    n = problem.n_leads
+    lines = []
+    proof = ""
+    if result.gap is not None:
+        proof = "proven optimal" if result.status == "OPTIMAL" else f"gap {result.gap:.4%}"
+    lines.append(
+        f"status: {result.status.value} ({proof}; method {result.method}, "
+        f"{result.build_s + result.solve_s:.2f} s)"
+    )
+    assigned = result.assigned
+    share = f" ({assigned / n:.1%})" if n else ""
+    bound = ""
+    if result.assigned_bound is not None and result.assigned_bound != assigned:
+        bound = f", at most {result.assigned_bound} possible"
+    lines.append(f"assigned: {assigned} of {n} leads{share}{bound}")
+    if result.objective is not None:
+        line = f"expected value: {_money(result.objective)}"
+        if result.best_bound is not None and result.status != "OPTIMAL":
+            line += f" (bound {_money(result.best_bound)})"
+        lines.append(line)
+    reasons = result.summary()["reasons"]
+    others = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()) if k != "assigned")
+    if others:
+        lines.append(f"unassigned or moved: {others}")
+    table = result.rep_table[problem.reps.available & (problem.reps.capacity > 0)]
+    if len(table):
+        util = table["utilization"].to_numpy()
+        lines.append(
+            f"utilization: mean {util.mean():.0%}, min {util.min():.0%}, max {util.max():.0%} "
+            f"over {len(table)} available reps"
+        )
+    return "\n".join(lines)
+
+
+def describe_inputs(problem: Problem, policy: Policy) -> str:
+    """What ``validate`` prints: table sizes and how many leads have any eligible rep."""
+    values = lead_values(problem.leads, policy.value)
+    cands = build_candidates(problem, values)
+    no_rep = int((cands.eligible_reps == 0).sum())
+    available = problem.reps.available
+    capacity = int(problem.reps.capacity[available].sum())
+    lines = [
+        f"valid: {problem.n_leads} leads, {problem.n_reps} reps "
+        f"({int(available.sum())} available, capacity {capacity})",
+        f"eligible lead-rep pairs: {len(cands)}; leads with no eligible rep: {no_rep}",
+    ]
+    if problem.affinity is not None:
+        lines.append(f"affinity rows: {len(problem.affinity)}")
+    if problem.pairs is not None:
+        lines.append(
+            f"pairs rows: {len(problem.pairs)} (mode {problem.pairs_mode}; "
+            f"{cands.pairs_ignored} not eligible under the other rules)"
+        )
+    if no_rep:
+        first = np.flatnonzero(cands.eligible_reps == 0)[:3]
+        shown = "; ".join(f"{problem.leads.ids[i]}: {cands.why_none[i]}" for i in first.tolist())
+        lines.append(f"for example {shown}")
+    return "\n".join(lines)
