@@ -44,32 +44,37 @@ def _floor_conflicts(problem: Problem, pairs: Pairs) -> list[str]:
             f"min_leads {pairs.min_leads[j]} for {ids[j]} but only {count[j]} "
             f"lead{'s are' if count[j] != 1 else ' is'} eligible"
         )
-    order = np.lexsort((pairs.effort, pairs.rep))
-    for j in np.flatnonzero((pairs.min_leads > 0) & (pairs.min_leads <= count)):
-        efforts = pairs.effort[order][pairs.rep[order] == j]
-        lightest = int(efforts[: pairs.min_leads[j]].sum())
-        if lightest > pairs.capacity[j]:
-            messages.append(
-                f"min_leads {pairs.min_leads[j]} for {ids[j]} needs at least {lightest} "
-                f"effort but its capacity is {pairs.capacity[j]}"
-            )
+    # The lightest min_leads candidates of each rep, in effort: sort by (rep, effort) once and
+    # read each floor's prefix sum from one cumulative sum.
+    check = np.flatnonzero((pairs.min_leads > 0) & (pairs.min_leads <= count))
+    if len(check):
+        order = np.lexsort((pairs.effort, pairs.rep))
+        cumulative = np.concatenate([[0], np.cumsum(pairs.effort[order])])
+        first = np.concatenate([[0], np.cumsum(count)])[check]
+        lightest = cumulative[first + pairs.min_leads[check]] - cumulative[first]
+        for r, need in zip(check.tolist(), lightest.tolist(), strict=True):
+            if need > pairs.capacity[r]:
+                messages.append(
+                    f"min_leads {pairs.min_leads[r]} for {ids[r]} needs at least {need} "
+                    f"effort but its capacity is {pairs.capacity[r]}"
+                )
     return messages
 
 
-def _greedy(pairs: Pairs) -> np.ndarray:
-    """A quick feasible-or-nearly start: best value first, within capacity (a CP-SAT hint)."""
-    order = np.lexsort((np.arange(len(pairs)), -pairs.units))
-    room = pairs.capacity.astype(np.int64).copy()
-    taken = np.zeros(int(pairs.lead.max()) + 1 if len(pairs) else 0, dtype=bool)
-    chosen = np.zeros(len(pairs), dtype=bool)
-    lead, rep, effort = pairs.lead.tolist(), pairs.rep.tolist(), pairs.effort.tolist()
-    for k in order.tolist():
-        i, j, e = lead[k], rep[k], effort[k]
-        if not taken[i] and room[j] >= e:
-            taken[i] = True
-            room[j] -= e
-            chosen[k] = True
-    return chosen
+def _trim_to_capacity(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
+    """A start for CP-SAT when efforts differ: the chosen pairs of a relaxation in which each
+    lead took one unit, cut back per rep to the best-value prefix that fits its capacity in
+    effort (vectorized: sort by rep then value, one cumulative sum per rep)."""
+    picked = np.flatnonzero(chosen)
+    order = picked[np.lexsort((picked, -pairs.units[picked], pairs.rep[picked]))]
+    rep = pairs.rep[order]
+    cumulative = np.cumsum(pairs.effort[order])
+    starts = np.searchsorted(rep, rep, side="left")
+    before = np.where(starts > 0, cumulative[starts - 1], 0)
+    keep = cumulative - before <= pairs.capacity[rep]
+    trimmed = np.zeros(len(pairs), dtype=bool)
+    trimmed[order[keep]] = True
+    return trimmed
 
 
 def _is_feasible(pairs: Pairs, chosen: np.ndarray) -> bool:
@@ -193,7 +198,7 @@ def solve(
     # rep can take more leads than its capacity) and floors are dropped bounds the count, and
     # its value bounds the value at that count. With unit effort the flow that forces the
     # floors is exact, so it is both the hint and the value bound: CP-SAT then proves it at
-    # once. Otherwise the hint is a greedy start.
+    # once. Otherwise the hint is the relaxation trimmed to fit capacities in effort.
     relax = solve_flow(
         pairs.lead,
         pairs.rep,
@@ -203,8 +208,8 @@ def solve(
         np.zeros_like(pairs.min_leads),
     )
     count_upper = relax.max_count
-    hint: np.ndarray | None = _greedy(pairs)
     bound_from = relax.chosen
+    hint = _trim_to_capacity(pairs, relax.chosen) if relax.chosen is not None else None
     if unit_effort:
         exact = solve_flow(
             pairs.lead, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads

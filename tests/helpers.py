@@ -1,0 +1,70 @@
+"""Small builders shared by the tests: tables as lists of dicts, solved and checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from leadassign import Policy, Problem, Result, load_problem, solve
+from leadassign.check import check_assignments
+
+
+def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """A DataFrame with exactly ``columns`` (missing cells empty), even with no rows."""
+    return pd.DataFrame([{c: row.get(c, "") for c in columns} for row in rows], columns=columns)
+
+
+def lead(lead_id: str, value: float, territory: str = "T", **more: Any) -> dict[str, Any]:
+    return {"lead_id": lead_id, "territory": territory, "value": value, **more}
+
+
+def rep(rep_id: str, capacity: int, territories: str = "T", **more: Any) -> dict[str, Any]:
+    return {"rep_id": rep_id, "territories": territories, "capacity": capacity, **more}
+
+
+def problem_of(
+    leads: list[dict[str, Any]],
+    reps: list[dict[str, Any]],
+    affinity: list[dict[str, Any]] | None = None,
+    pairs: list[dict[str, Any]] | None = None,
+    pairs_mode: str = "only",
+) -> Problem:
+    lead_cols = list(
+        dict.fromkeys(["lead_id", "territory", "value", *(k for r in leads for k in r)])
+    )
+    rep_cols = list(
+        dict.fromkeys(["rep_id", "territories", "capacity", *(k for r in reps for k in r)])
+    )
+    return load_problem(
+        frame(leads, lead_cols),
+        frame(reps, rep_cols),
+        frame(affinity, ["rep_id", "industry", "win_rate"]) if affinity is not None else None,
+        frame(pairs, list(dict.fromkeys(["lead_id", "rep_id", *(k for r in pairs for k in r)])))
+        if pairs is not None
+        else None,
+        pairs_mode="override" if pairs_mode == "override" else "only",
+    )
+
+
+def solved(problem: Problem, policy: Policy | None = None, **options: Any) -> Result:
+    """Solve, and check any solution with the independent validator."""
+    policy = policy or Policy()
+    result = solve(problem, policy, **options)
+    if result.has_solution:
+        check = check_assignments(problem, policy, result.assignments)
+        assert check.ok, check.violations
+        assert check.assigned == result.assigned
+        assert result.objective is not None
+        assert abs(check.expected_value - result.objective) <= 1e-9 * max(
+            1.0, abs(check.expected_value)
+        )
+        if result.status == "OPTIMAL":
+            assert check.improvable == [], "an unassigned lead had an eligible rep with room"
+    return result
+
+
+def owners(result: Result) -> dict[str, str]:
+    """lead_id -> rep_id ('' when unassigned)."""
+    table = result.assignments
+    return dict(zip(table["lead_id"], table["rep_id"], strict=True))
