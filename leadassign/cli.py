@@ -91,17 +91,17 @@ def _solver_options(command: F) -> F:
         ),
         click.option(
             "--workers",
-            type=click.IntRange(min=1),
+            type=click.IntRange(min=1, max=64),
             help="Solver threads (default: policy, else 8).",
         ),
         click.option(
             "--seed",
-            type=click.IntRange(min=0),
+            type=click.IntRange(min=0, max=2**31 - 1),
             help="Random seed; same inputs + seed give the same outputs.",
         ),
         click.option(
             "--relative-gap",
-            type=click.FloatRange(min=0, max=1),
+            type=click.FloatRange(min=0, max=1, max_open=True),
             help="Stop once within this relative gap of the bound (default 0).",
         ),
         click.option(

@@ -84,7 +84,16 @@ class Policy(_Block):
         re-validated."""
         data = self.model_dump()
         data["solver"].update({k: v for k, v in changes.items() if v is not None})
-        return Policy.model_validate(data)
+        try:
+            return Policy.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            setting = ".".join(str(part) for part in first["loc"][1:])
+            message = first["msg"].removeprefix("Value error, ")
+            raise InputError(
+                f"solver setting '{setting}' = {first['input']!r}: {message}",
+                source="solver settings",
+            ) from exc
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ set of column parsers and one way of naming the place of an error: ``line N`` fo
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 from collections.abc import Iterable
@@ -29,12 +30,34 @@ class TableSource:
 
     name: str
     kind: Literal["csv", "parquet", "frame"]
+    path: Path | None = None
 
     def where(self, index: int) -> str:
         """The human name of the row at 0-based data position ``index``."""
         if self.kind == "csv":
-            return f"line {index + 2}"
+            line = _csv_line(self.path, index) if self.path is not None else None
+            return f"line {line if line is not None else index + 2}"
         return f"row {index + 1}"
+
+
+def _csv_line(path: Path, index: int) -> int | None:
+    """The file line on which data record ``index`` starts, counting blank lines (which the
+    reader skips) and newlines inside quoted cells. Only computed for an error message."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            record = -1  # the header is record -1
+            end_of_previous = 0
+            for row in reader:
+                start, end_of_previous = end_of_previous + 1, reader.line_num
+                if not row or (len(row) == 1 and row[0].strip() == ""):
+                    continue  # a blank line, skipped by the reader as well
+                if record == index:
+                    return start
+                record += 1
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +219,7 @@ def read_table(data: TableInput, label: str) -> RawTable:
             f"unsupported file type '{path.suffix or '(none)'}': use .csv or .parquet",
             source=str(path),
         )
-    source = TableSource(str(path), kind)
+    source = TableSource(str(path), kind, path)
     if not path.exists():
         raise InputError("file not found", source=source.name)
     if not path.is_file():

@@ -317,13 +317,9 @@ def parse_pairs(raw: RawTable) -> PairTable:
             score[given] = parsed[given]
     else:
         score = np.full(len(raw), np.nan)
-    effort = cols.number("effort", default=0, integer=True, minimum=0)
-    if raw.has("effort"):
-        cols.first_bad(
-            (raw.text("effort") != "") & (effort == 0),
-            "effort",
-            "'{cell}' is below 1 (must be >= 1)",
-        )
+    # Given cells must be >= 1; an empty cell (or no column) means "not given", stored as 0.
+    effort = cols.number("effort", default=1, integer=True, minimum=1)
+    effort = np.where(raw.text("effort") != "", effort, 0) if raw.has("effort") else effort * 0
     return PairTable(
         source=raw.source, lead_id=lead_id, rep_id=rep_id, score=score, effort=effort, raw=raw
     )

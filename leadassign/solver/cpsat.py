@@ -219,7 +219,10 @@ def solve_cpsat(
         best, count_bound = hint, count_upper
     else:
         set_objective(model, ones)
-        if hint is not None:
+        # Only a feasible hint: CP-SAT 9.15 aborts the whole process (CHECK failure
+        # "heuristics.fixed_search != nullptr") on an infeasible model solved with a hint and
+        # interleave_search on several workers. A feasible hint proves the model feasible.
+        if hint is not None and hint_is_feasible(hint):
             set_hint(model, hint)
         solver = _solver(settings, settings.time_limit_s / 2, 0.0)
         code = solver.solve(model)

@@ -118,9 +118,25 @@ def solve_flow(
 def _infeasible(
     lead: np.ndarray, rep: np.ndarray, n_leads: int, min_leads: np.ndarray
 ) -> FlowOutcome:
-    """Find reps whose floors exceed the leads that can reach them (a Hall violator)."""
+    """The outcome for floors already known to be infeasible, naming a Hall violator if any."""
+    violation = hall_violation(lead, rep, n_leads, min_leads)
+    if violation is None:
+        # Floors can be met alone; the conflict is elsewhere (cannot happen with unit effort).
+        return FlowOutcome(False, None, 0, np.zeros(0, dtype=np.int64), 0)
+    return violation
+
+
+def hall_violation(
+    lead: np.ndarray, rep: np.ndarray, n_leads: int, min_leads: np.ndarray
+) -> FlowOutcome | None:
+    """None when every rep can be given ``min_leads`` distinct eligible leads at once;
+    otherwise an infeasible outcome naming reps whose floors add up to more leads than can
+    reach them (Hall's condition, read off a max-flow min cut). Counts leads only, so it is a
+    valid infeasibility proof whatever the efforts."""
     n_reps = len(min_leads)
     floors = min_leads.astype(np.int64)
+    if not np.any(floors > 0):
+        return None
     tails, heads, caps, _ = _network(lead, rep, n_leads, n_reps, floors)
     first_pair = int(np.unique(lead).size)
     caps[first_pair : first_pair + len(lead)] = n_leads + 1  # pair arcs are never cut
@@ -130,12 +146,10 @@ def _infeasible(
     status = flow.solve(0, sink)
     if status != flow.OPTIMAL:
         raise FlowError(f"max flow returned status {status}")
+    if int(flow.optimal_flow()) >= int(floors.sum()):
+        return None
     source_side = np.zeros(n_leads + n_reps + 2, dtype=bool)
     source_side[np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)] = True
     reps = np.flatnonzero((floors > 0) & ~source_side[1 + n_leads + np.arange(n_reps)])
-    reach = np.isin(rep, reps)
-    hall_leads = int(np.unique(lead[reach]).size)
-    if int(flow.optimal_flow()) >= int(floors.sum()):
-        # Floors can be met alone; the conflict is elsewhere (cannot happen with unit effort).
-        reps, hall_leads = np.zeros(0, dtype=np.int64), 0
+    hall_leads = int(np.unique(lead[np.isin(rep, reps)]).size)
     return FlowOutcome(False, None, 0, reps, hall_leads)

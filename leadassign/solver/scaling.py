@@ -21,6 +21,8 @@ import numpy as np
 VALUE_RESOLUTION = 10**9
 #: Bound on the largest possible |objective| in integer units (exact in float64).
 OBJECTIVE_LIMIT = 2**53
+#: The largest scale used, so that the scale and ``units / scale`` stay finite floats.
+MAX_SCALE = 1e300
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,7 +42,9 @@ def scale_values(values: np.ndarray, lead: np.ndarray, n_leads: int) -> ScaledVa
     largest = float(magnitude.max()) if len(values) else 0.0
     if largest == 0.0:
         return ScaledValues(np.zeros(len(values), dtype=np.int64), 1.0)
-    scale = VALUE_RESOLUTION / largest
+    # Values so small that the scale would overflow (below ~1e-291) get the largest finite
+    # scale: they then round to few or zero units, and the count still decides.
+    scale = min(VALUE_RESOLUTION / largest, MAX_SCALE)
     per_lead = np.zeros(max(n_leads, 1), dtype=np.float64)
     np.maximum.at(per_lead, lead, magnitude)
     worst_total = float(per_lead.sum()) * scale

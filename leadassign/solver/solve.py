@@ -17,7 +17,7 @@ from leadassign.models.policy import Method, Policy
 from leadassign.models.problem import Problem, lead_values
 from leadassign.solver.candidates import Candidates, build_candidates
 from leadassign.solver.cpsat import CpSatSettings, Pairs, solve_cpsat
-from leadassign.solver.flow import solve_flow
+from leadassign.solver.flow import hall_violation, solve_flow
 from leadassign.solver.result import Result, Status
 from leadassign.solver.scaling import scale_values
 
@@ -159,31 +159,27 @@ def solve(
             **figures,
         )
 
-    conflicts = _floor_conflicts(problem, pairs)
-    build_s = time.perf_counter() - started
-    if conflicts:
+    def infeasible(*conflicts: str) -> Result:
         return result(
             Status.INFEASIBLE,
             None,
             best_bound=None,
             gap=None,
             assigned_bound=None,
-            conflicts=tuple(conflicts),
+            conflicts=conflicts,
         )
+
+    conflicts = _floor_conflicts(problem, pairs)
+    build_s = time.perf_counter() - started
+    if conflicts:
+        return infeasible(*conflicts)
 
     if chosen_method == "flow":
         outcome = solve_flow(
             pairs.lead, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads
         )
         if not outcome.feasible:
-            return result(
-                Status.INFEASIBLE,
-                None,
-                best_bound=None,
-                gap=None,
-                assigned_bound=None,
-                conflicts=(_hall_message(problem, outcome.hall_reps, outcome.hall_leads),),
-            )
+            return infeasible(_hall_message(problem, outcome.hall_reps, outcome.hall_leads))
         assert outcome.chosen is not None
         res = result(
             Status.OPTIMAL,
@@ -194,7 +190,13 @@ def solve(
         )
         return _with_bound(res, 0)
 
-    # CP-SAT. Bounds: the flow relaxation in which each lead takes one unit (effort >= 1, so no
+    # CP-SAT. First the floors alone, counted in leads (effort >= 1, so this is a relaxation):
+    # a Hall violation is an infeasibility proof with a message that names the reps, found by
+    # one max flow instead of a CP-SAT search that may not finish.
+    violation = hall_violation(pairs.lead, pairs.rep, problem.n_leads, pairs.min_leads)
+    if violation is not None:
+        return infeasible(_hall_message(problem, violation.hall_reps, violation.hall_leads))
+    # Bounds: the flow relaxation in which each lead takes one unit (effort >= 1, so no
     # rep can take more leads than its capacity) and floors are dropped bounds the count, and
     # its value bounds the value at that count. With unit effort the flow that forces the
     # floors is exact, so it is both the hint and the value bound: CP-SAT then proves it at
