@@ -27,6 +27,10 @@ class Check:
     violations: list[str] = field(default_factory=list)
     assigned: int = 0
     expected_value: float = 0.0
+    #: expected value + keep_bonus per kept lead - soft penalties (README "Business rules")
+    score: float = 0.0
+    #: owned leads that changed owner although the owner could keep them
+    changes: int = 0
     #: leads left unassigned although an eligible rep still had room for them (a solution
     #: with such a lead is not count-optimal)
     improvable: list[str] = field(default_factory=list)
@@ -41,6 +45,11 @@ class _Rules:
 
     def __init__(self, problem: Problem, policy: Policy) -> None:
         self.problem = problem
+        self.policy = policy
+        self.accounts: dict[str, list[int]] = {}
+        for i, account in enumerate(problem.leads.account_id.tolist()):
+            if account:
+                self.accounts.setdefault(str(account), []).append(i)
         leads, reps = problem.leads, problem.reps
         self.value = [float(v) for v in lead_values(leads, policy.value)]
         self.rep_index = {str(r): j for j, r in enumerate(reps.ids.tolist())}
@@ -89,6 +98,35 @@ class _Rules:
             and (i, j) not in self.listed
         )
 
+    def tier_level(self, i: int) -> int:
+        """The lowest rep level lead i's value allows (0: any)."""
+        need = 0
+        for tier in self.policy.tiers:
+            if self.value[i] >= tier.min_value:
+                need = max(need, tier.min_level)
+        return need
+
+    def allowed(self, i: int, j: int) -> bool:
+        """Eligible, and the rep's level meets the lead's tier, and (accounts together) the rep
+        is allowed every lead of the account with room for their summed effort."""
+        if not self.eligible(i, j) or int(self.problem.reps.level[j]) < self.tier_level(i):
+            return False
+        members = self.account_members(i)
+        if len(members) <= 1:
+            return True
+        if not all(
+            self.eligible(k, j) and int(self.problem.reps.level[j]) >= self.tier_level(k)
+            for k in members
+        ):
+            return False
+        return sum(self.effort(k, j) for k in members) <= int(self.problem.reps.capacity[j])
+
+    def account_members(self, i: int) -> list[int]:
+        if not self.policy.accounts_together:
+            return [i]
+        account = str(self.problem.leads.account_id[i])
+        return self.accounts.get(account, [i]) if account else [i]
+
     def expected_value(self, i: int, j: int) -> float:
         score = self.listed.get((i, j), (math.nan, 0))[0]
         if not math.isnan(score):
@@ -126,6 +164,11 @@ def check_assignment(problem: Problem, policy: Policy, rep_ids: Sequence[str]) -
         j = rules.rep_index[rid]
         if not rules.eligible(i, j):
             out.violations.append(f"lead {lead}: rep {rid} is not eligible for it")
+        elif int(reps.level[j]) < rules.tier_level(i):
+            out.violations.append(
+                f"lead {lead}: tiers need level {rules.tier_level(i)}, rep {rid} has "
+                f"{reps.level[j]}"
+            )
         load[j] += rules.effort(i, j)
         count[j] += 1
         total += rules.expected_value(i, j)
@@ -141,13 +184,110 @@ def check_assignment(problem: Problem, policy: Policy, rep_ids: Sequence[str]) -
             )
         if not bool(reps.available[j]) and count[j]:
             out.violations.append(f"rep {rid} is on leave but got {count[j]} leads")
+    out.score = total
+    _check_accounts(problem, policy, rules, rep_ids, out)
+    _check_fairness(problem, policy, rules, rep_ids, count, out)
+    _check_continuity(problem, policy, rules, rep_ids, out)
     room = [int(reps.capacity[j]) - load[j] for j in range(m)]
     for i, rid in enumerate(rep_ids):
         if rid == "" and any(
-            rules.eligible(i, j) and rules.effort(i, j) <= room[j] for j in range(m)
+            rules.allowed(i, j)
+            and sum(rules.effort(k, j) for k in rules.account_members(i)) <= room[j]
+            for j in range(m)
         ):
             out.improvable.append(str(problem.leads.ids[i]))
     return out
+
+
+def _check_accounts(
+    problem: Problem, policy: Policy, rules: _Rules, rep_ids: Sequence[str], out: Check
+) -> None:
+    if not policy.accounts_together:
+        return
+    for account, members in rules.accounts.items():
+        got = {rep_ids[i] for i in members}
+        if len(got) > 1:
+            shown = ", ".join(sorted(r or "(unassigned)" for r in got))
+            out.violations.append(f"account {account}: its leads went to {shown}")
+
+
+def _check_fairness(
+    problem: Problem,
+    policy: Policy,
+    rules: _Rules,
+    rep_ids: Sequence[str],
+    count: list[int],
+    out: Check,
+) -> None:
+    f = policy.fairness
+    if f is None:
+        return
+    reps = problem.reps
+    metric = [float(c) for c in count]
+    tolerance = 1e-9
+    if f.metric == "value":
+        metric = [0.0] * problem.n_reps
+        for i, rid in enumerate(rep_ids):
+            if rid in rules.rep_index:
+                metric[rules.rep_index[rid]] += rules.value[i]
+        # leadassign compares values rounded to 1e-6 of the largest one, per lead
+        tolerance = 1e-6 * max(rules.value, default=0.0) * (sum(count) + 1)
+    groups: dict[int, list[int]] = {}
+    for j in range(problem.n_reps):
+        if bool(reps.available[j]):
+            groups.setdefault(int(reps.level[j]) if f.within == "level" else 0, []).append(j)
+    worst = 0.0
+    for members in groups.values():
+        weight = sum(int(reps.capacity[j]) for j in members)
+        if weight == 0:
+            continue
+        total = sum(metric[j] for j in members)
+        for j in members:
+            share = int(reps.capacity[j]) / weight * total
+            over = max(metric[j] - (1 + f.band) * share, (1 - f.band) * share - metric[j], 0.0)
+            worst = max(worst, over)
+            if f.mode == "hard" and over > tolerance + 1e-9 * total:
+                out.violations.append(
+                    f"rep {reps.ids[j]}: fairness {f.metric} {metric[j]:g} outside "
+                    f"[{(1 - f.band) * share:g}, {(1 + f.band) * share:g}]"
+                )
+    if f.mode == "soft":
+        # E rounded up to a whole lead (count); value: rounded to leadassign's resolution,
+        # so the score is approximate there
+        excess = math.ceil(worst - 1e-9) if f.metric == "count" else worst
+        out.score -= f.weight * excess
+
+
+def _check_continuity(
+    problem: Problem, policy: Policy, rules: _Rules, rep_ids: Sequence[str], out: Check
+) -> None:
+    reps = problem.reps
+    owners = problem.leads.current_owner.tolist()
+    owned = changes = kept = 0
+    for i, owner in enumerate(owners):
+        if not owner:
+            continue
+        owned += 1
+        j = rules.rep_index[str(owner)]
+        keepable = rules.allowed(i, j) and rules.effort(i, j) <= int(reps.capacity[j])
+        if rep_ids[i] == owner:
+            kept += 1
+        elif keepable:
+            changes += 1
+    out.changes = changes
+    c = policy.continuity
+    if c is None:
+        return
+    out.score += c.keep_bonus * kept
+    if c.max_reassign is None:
+        return
+    limit = math.floor(c.max_reassign * owned + 1e-9)
+    if c.mode == "hard" and changes > limit:
+        out.violations.append(
+            f"continuity: {changes} owned leads changed owner, max_reassign allows {limit}"
+        )
+    if c.mode == "soft":
+        out.score -= c.weight * max(changes - limit, 0)
 
 
 def check_assignments(problem: Problem, policy: Policy, assignments: pd.DataFrame) -> Check:

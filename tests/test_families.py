@@ -27,12 +27,13 @@ def tiny_pairs(seed: int) -> Pairs:
     mask = rng.random((n_leads, n_reps)) < 0.6
     lead, rep = np.nonzero(mask)
     return Pairs(
-        lead=lead.astype(np.int64),
+        unit=lead.astype(np.int64),
         rep=rep.astype(np.int64),
         effort=rng.integers(1, 4, size=len(lead)).astype(np.int64),
         units=rng.integers(-5, 50, size=len(lead)).astype(np.int64),
         capacity=rng.integers(0, 5, size=n_reps).astype(np.int64),
         min_leads=rng.integers(0, 3, size=n_reps).astype(np.int64),
+        size=np.ones(len(lead), dtype=np.int64),
     )
 
 
@@ -67,7 +68,7 @@ def brute_force(pairs: Pairs, family: str) -> set[tuple[int, ...]]:
     for bits in itertools.product((0, 1), repeat=len(pairs)):
         x = np.array(bits, dtype=bool)
         if family == "one_rep_per_lead":
-            ok = all(x[pairs.lead == i].sum() <= 1 for i in set(pairs.lead.tolist()))
+            ok = all(x[pairs.unit == i].sum() <= 1 for i in set(pairs.unit.tolist()))
         elif family == "capacity":
             ok = all(
                 pairs.effort[x & (pairs.rep == j)].sum() <= pairs.capacity[j] for j in range(m)
@@ -89,11 +90,12 @@ def test_family_admits_exactly_the_rule(family: str, seed: int) -> None:
 
 def test_min_leads_for_a_rep_without_candidates_is_infeasible() -> None:
     pairs = Pairs(
-        lead=np.array([0]),
+        unit=np.array([0]),
         rep=np.array([0]),
         effort=np.array([1]),
         units=np.array([1]),
         capacity=np.array([1, 1]),
         min_leads=np.array([0, 1]),
+        size=np.array([1]),
     )
     assert cpsat_solutions(pairs, "min_leads") == set()

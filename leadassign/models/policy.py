@@ -39,6 +39,54 @@ class ValuePolicy(_Block):
         return weights
 
 
+Mode = Literal["hard", "soft"]
+
+
+class Tier(_Block):
+    """Leads of value >= ``min_value`` only to reps of level >= ``min_level``."""
+
+    min_value: float = Field(ge=0, allow_inf_nan=False, description="lead value threshold")
+    min_level: int = Field(ge=1, description="lowest rep level allowed for such leads")
+
+
+class FairnessPolicy(_Block):
+    """Each rep's count or value within ``band`` of its capacity-proportional share."""
+
+    metric: Literal["count", "value"] = "count"
+    band: float = Field(
+        ge=0, allow_inf_nan=False, description="relative tolerance around the share"
+    )
+    within: Literal["all", "level"] = "all"
+    mode: Mode = "hard"
+    weight: float = Field(1.0, ge=0, allow_inf_nan=False, description="soft: value lost per unit")
+
+    @field_validator("band")
+    @classmethod
+    def _three_decimals(cls, band: float) -> float:
+        if abs(round(band, 3) - band) > 1e-12:
+            raise ValueError(f"band {band} has more than 3 decimals")
+        return band
+
+
+class ContinuityPolicy(_Block):
+    """Limit how many owned leads change owner; optionally reward keeping owners."""
+
+    max_reassign: float | None = Field(
+        None, ge=0, le=1, description="share of owned leads that may change owner"
+    )
+    mode: Mode = "hard"
+    weight: float = Field(1.0, ge=0, allow_inf_nan=False, description="soft: value per change")
+    keep_bonus: float = Field(
+        0.0, ge=0, allow_inf_nan=False, description="value credited per lead kept by its owner"
+    )
+
+
+class AccountsPolicy(_Block):
+    """``together``: all leads of one account_id go to one rep, or all stay unassigned."""
+
+    together: bool = True
+
+
 class SolverPolicy(_Block):
     """How to solve: limits, parallelism, seed, target gap, logging and the engine."""
 
@@ -77,7 +125,26 @@ class Policy(_Block):
     """Every block is optional; an empty policy solves the default objective (DESIGN §2)."""
 
     value: ValuePolicy | None = None
+    tiers: tuple[Tier, ...] = ()
+    fairness: FairnessPolicy | None = None
+    continuity: ContinuityPolicy | None = None
+    accounts: AccountsPolicy | None = None
     solver: SolverPolicy = Field(default_factory=lambda: SolverPolicy.model_validate({}))
+
+    @property
+    def accounts_together(self) -> bool:
+        return self.accounts is not None and self.accounts.together
+
+    @property
+    def hard_fairness(self) -> FairnessPolicy | None:
+        return self.fairness if self.fairness is not None and self.fairness.mode == "hard" else None
+
+    @property
+    def reassign_limit(self) -> float | None:
+        """max_reassign when continuity limits churn (hard or soft), else None."""
+        if self.continuity is None:
+            return None
+        return self.continuity.max_reassign
 
     def with_solver(self, **changes: Any) -> Policy:
         """A copy with some solver settings changed (None leaves a setting as it is),

@@ -41,7 +41,15 @@ REP_COLUMNS = (
 )
 #: Columns assignments.csv adds in front of the lead's own columns; a lead column may not
 #: take one of these names.
-OUTPUT_COLUMNS = ("rep_id", "expected_value", "reason", "detail", "eligible_reps")
+OUTPUT_COLUMNS = (
+    "rep_id",
+    "expected_value",
+    "reason",
+    "detail",
+    "eligible_reps",
+    "runner_up",
+    "runner_up_value",
+)
 WILDCARD = "*"
 
 

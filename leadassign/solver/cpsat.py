@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -43,17 +44,111 @@ class CpSatSettings:
 
 @dataclass(frozen=True, eq=False)
 class Pairs:
-    """The usable pairs handed to a solver: index arrays sorted by lead, then rep."""
+    """The usable pairs handed to a solver: index arrays sorted by unit, then rep.
 
-    lead: np.ndarray
+    A *unit* is what one variable assigns: a lead, or all leads of an account kept together
+    (``size`` leads, ``effort`` their summed effort, ``units`` their summed value units).
+    """
+
+    unit: np.ndarray
     rep: np.ndarray
     effort: np.ndarray
-    units: np.ndarray  # scaled integer value of each pair
+    units: np.ndarray  # scaled integer value of each pair (the value score's units)
     capacity: np.ndarray  # per rep, in effort units
     min_leads: np.ndarray  # per rep (0 for reps on leave)
+    size: np.ndarray  # leads per pair (1 unless accounts are kept together)
 
     def __len__(self) -> int:
-        return len(self.lead)
+        return len(self.unit)
+
+
+@dataclass(frozen=True, eq=False)
+class Fairness:
+    """The fairness band in integers: for rep j of group g, with C = the group's capacity,
+    ``(q-p) * cap_j * M_g <= q * C * m_j <= (q+p) * cap_j * M_g`` where band = p/q."""
+
+    group: np.ndarray  # per rep: group index, -1 when in no group (on leave)
+    metric: np.ndarray  # per pair: what it adds to its rep's m_j (leads, or value units)
+    band: Fraction
+    weights: np.ndarray  # per rep: share weight (capacity)
+    penalty: int | None = None  # soft: objective units lost per unit of excess; None = hard
+
+    def groups(self) -> list[np.ndarray]:
+        """Reps of each group with a positive total weight, in group order."""
+        out = []
+        for g in np.unique(self.group[self.group >= 0]).tolist():
+            members = np.flatnonzero(self.group == g)
+            if int(self.weights[members].sum()) > 0:
+                out.append(members)
+        return out
+
+    def excess(self, pairs: Pairs, chosen: np.ndarray) -> int:
+        """The largest excess outside the band, rounded up to whole metric units."""
+        m = np.bincount(
+            pairs.rep[chosen], weights=self.metric[chosen], minlength=len(self.group)
+        ).astype(np.int64)
+        p, q = self.band.numerator, self.band.denominator
+        worst = 0
+        for members in self.groups():
+            total_weight = int(self.weights[members].sum())
+            big_m = int(m[members].sum())
+            for j in members.tolist():
+                scaled = q * total_weight * int(m[j])
+                upper = (q + p) * int(self.weights[j]) * big_m
+                lower = (q - p) * int(self.weights[j]) * big_m
+                over = max(scaled - upper, lower - scaled, 0)
+                worst = max(worst, -(-over // (q * total_weight)))
+        return worst
+
+
+@dataclass(frozen=True, eq=False)
+class Continuity:
+    """Owned leads kept by their owners: ``sum(kept * x) + changes_allowed >= keepable``."""
+
+    kept: np.ndarray  # per pair: owned (non-forced) leads it keeps with their owner
+    keepable: int  # owned leads that are not forced moves
+    limit: int  # changes allowed
+    penalty: int | None = None  # soft: objective units lost per change above the limit
+
+    def excess(self, pairs: Pairs, chosen: np.ndarray) -> int:
+        changes = self.keepable - int(self.kept[chosen].sum())
+        return max(changes - self.limit, 0)
+
+
+@dataclass(frozen=True, eq=False)
+class SideRules:
+    """The rules beyond one-rep-per-lead, capacity and floors (None when not in force)."""
+
+    fairness: Fairness | None = None
+    continuity: Continuity | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.fairness is not None or self.continuity is not None
+
+    def feasible(self, pairs: Pairs, chosen: np.ndarray) -> bool:
+        """Does ``chosen`` satisfy every hard rule (one rep per unit, capacity, floors too)?"""
+        m = len(pairs.capacity)
+        if np.bincount(pairs.unit[chosen]).max(initial=0) > 1:
+            return False
+        load = np.bincount(pairs.rep[chosen], weights=pairs.effort[chosen], minlength=m)
+        count = np.bincount(pairs.rep[chosen], weights=pairs.size[chosen], minlength=m)
+        if np.any(load > pairs.capacity) or np.any(count < pairs.min_leads):
+            return False
+        f, c = self.fairness, self.continuity
+        if f is not None and f.penalty is None and f.excess(pairs, chosen) > 0:
+            return False
+        return not (c is not None and c.penalty is None and c.excess(pairs, chosen) > 0)
+
+    def score(self, pairs: Pairs, chosen: np.ndarray) -> int:
+        """The phase-2 objective of ``chosen``: value units minus soft penalties."""
+        total = int(pairs.units[chosen].sum())
+        f, c = self.fairness, self.continuity
+        if f is not None and f.penalty is not None:
+            total -= f.penalty * f.excess(pairs, chosen)
+        if c is not None and c.penalty is not None:
+            total -= c.penalty * c.excess(pairs, chosen)
+        return total
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,15 +171,29 @@ def _segments(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _add_linear(
-    proto: Any, variables: list[int], coeffs: list[int], lower: int, upper: int
+    proto: Any,
+    variables: list[int],
+    coeffs: list[int],
+    lower: int,
+    upper: int,
+    enforce: int | None = None,
 ) -> None:
-    linear = proto.constraints.add().linear
+    constraint = proto.constraints.add()
+    if enforce is not None:
+        constraint.enforcement_literal.append(enforce)
+    linear = constraint.linear
     linear.vars.extend(variables)
     linear.coeffs.extend(coeffs)
     linear.domain.extend([lower, upper])
 
 
 INT_MAX = 2**62
+#: Per-rep enforcement literals (or None): an explanation model guards each rule instance.
+Guards = np.ndarray | None
+
+
+def _guard(guards: Guards, j: int) -> int | None:
+    return None if guards is None else int(guards[j])
 
 
 def add_variables(proto: Any, count: int) -> None:
@@ -93,27 +202,34 @@ def add_variables(proto: Any, count: int) -> None:
         proto.merge_text_format("variables{domain:[0,1]}" * count)
 
 
+def new_int(proto: Any, lower: int, upper: int) -> int:
+    """An integer variable; returns its index."""
+    proto.variables.add().domain.extend([lower, upper])
+    return len(proto.variables) - 1
+
+
 def add_one_rep_per_lead(proto: Any, pairs: Pairs) -> None:
-    """Each lead goes to at most one rep."""
-    starts, ends = _segments(pairs.lead)
+    """Each lead (each unit: a lead or an account kept together) goes to at most one rep."""
+    starts, ends = _segments(pairs.unit)
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         if end - start > 1:
             proto.constraints.add().at_most_one.literals.extend(range(start, end))
 
 
-def add_capacity(proto: Any, pairs: Pairs, by_rep: np.ndarray) -> None:
+def add_capacity(proto: Any, pairs: Pairs, by_rep: np.ndarray, guards: Guards = None) -> None:
     """Each rep's assigned effort stays within its capacity (skipped where it cannot bind)."""
     rep_sorted = pairs.rep[by_rep]
     starts, ends = _segments(rep_sorted)
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         members = by_rep[start:end]
         effort = pairs.effort[members]
-        cap = int(pairs.capacity[int(rep_sorted[start])])
+        j = int(rep_sorted[start])
+        cap = int(pairs.capacity[j])
         if int(effort.sum()) > cap:
-            _add_linear(proto, members.tolist(), effort.tolist(), 0, cap)
+            _add_linear(proto, members.tolist(), effort.tolist(), 0, cap, _guard(guards, j))
 
 
-def add_min_leads(proto: Any, pairs: Pairs, by_rep: np.ndarray) -> None:
+def add_min_leads(proto: Any, pairs: Pairs, by_rep: np.ndarray, guards: Guards = None) -> None:
     """Each available rep gets at least ``min_leads`` leads."""
     rep_sorted = pairs.rep[by_rep]
     starts, ends = _segments(rep_sorted)
@@ -123,13 +239,99 @@ def add_min_leads(proto: Any, pairs: Pairs, by_rep: np.ndarray) -> None:
         present[j] = True
         floor = int(pairs.min_leads[j])
         if floor > 0:
-            _add_linear(proto, by_rep[start:end].tolist(), [1] * (end - start), floor, INT_MAX)
-    if np.any((pairs.min_leads > 0) & ~present):
-        _add_linear(proto, [], [], 1, 1)  # a floor with no candidate: infeasible
+            members = by_rep[start:end]
+            _add_linear(
+                proto,
+                members.tolist(),
+                pairs.size[members].tolist(),
+                floor,
+                INT_MAX,
+                _guard(guards, j),
+            )
+    for j in np.flatnonzero((pairs.min_leads > 0) & ~present).tolist():
+        _add_linear(proto, [], [], 1, 1, _guard(guards, j))  # a floor with no candidate
 
 
-def build_model(pairs: Pairs) -> cp_model.CpModel:
+def add_fairness(
+    proto: Any, pairs: Pairs, by_rep: np.ndarray, fairness: Fairness, guards: Guards = None
+) -> int | None:
+    """The fairness band of every rep of every group: m_j and M_g are integer variables
+    defined by one equation each, so each band is a constraint of three terms. Soft: one
+    variable E bounds every rep's excess (returned, to be penalized); hard: returns None."""
+    n_reps = len(pairs.capacity)
+    metric_of_rep = np.bincount(pairs.rep, weights=fairness.metric, minlength=n_reps)
+    rep_sorted = pairs.rep[by_rep]
+    starts, ends = _segments(rep_sorted)
+    span = {int(rep_sorted[a]): (a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
+    p, q = fairness.band.numerator, fairness.band.denominator
+    soft = fairness.penalty is not None
+    excess = new_int(proto, 0, int(metric_of_rep.sum())) if soft else None
+    for members in fairness.groups():
+        total_weight = int(fairness.weights[members].sum())
+        m_vars = []
+        for j in members.tolist():
+            m_j = new_int(proto, 0, int(metric_of_rep[j]))
+            m_vars.append(m_j)
+            a, b = span.get(j, (0, 0))
+            chosen = by_rep[a:b]
+            _add_linear(
+                proto, [*chosen.tolist(), m_j], [*fairness.metric[chosen].tolist(), -1], 0, 0
+            )
+        big_m = new_int(proto, 0, int(metric_of_rep[members].sum()))
+        _add_linear(proto, [*m_vars, big_m], [1] * len(m_vars) + [-1], 0, 0)
+        for j, m_j in zip(members.tolist(), m_vars, strict=True):
+            w = int(fairness.weights[j])
+            guard = _guard(guards, j)
+            extra = [excess] if excess is not None else []
+            slack = [-q * total_weight] if excess is not None else []
+            # q*C*m_j - (q+p)*w*M <= 0   (upper side)
+            _add_linear(
+                proto,
+                [m_j, big_m, *extra],
+                [q * total_weight, -(q + p) * w, *slack],
+                -INT_MAX,
+                0,
+                guard,
+            )
+            if p < q:  # (q-p)*w*M - q*C*m_j <= 0   (lower side)
+                _add_linear(
+                    proto,
+                    [m_j, big_m, *extra],
+                    [-q * total_weight, (q - p) * w, *slack],
+                    -INT_MAX,
+                    0,
+                    guard,
+                )
+    return excess
+
+
+def add_continuity(
+    proto: Any, pairs: Pairs, continuity: Continuity, guard: int | None = None
+) -> int | None:
+    """At most ``limit`` owned leads change owner. Soft: returns the variable counting the
+    changes above the limit (to be penalized); hard: None."""
+    keeps = np.flatnonzero(continuity.kept > 0)
+    need = continuity.keepable - continuity.limit
+    variables, coeffs = keeps.tolist(), continuity.kept[keeps].tolist()
+    if continuity.penalty is None:
+        if need > 0:
+            _add_linear(proto, variables, coeffs, need, INT_MAX, guard)
+        return None
+    over = new_int(proto, 0, max(continuity.keepable, 0))
+    _add_linear(proto, [*variables, over], [*coeffs, 1], need, INT_MAX, guard)
+    return over
+
+
+@dataclass(frozen=True, eq=False)
+class Built:
+    model: cp_model.CpModel
+    #: (variable, objective units lost per unit) of the soft rules
+    penalties: tuple[tuple[int, int], ...]
+
+
+def build_model(pairs: Pairs, side: SideRules | None = None) -> Built:
     """The feasibility model: variables and every constraint family, in order."""
+    side = side or SideRules()
     model = cp_model.CpModel()
     proto = model.proto
     add_variables(proto, len(pairs))
@@ -137,20 +339,35 @@ def build_model(pairs: Pairs) -> cp_model.CpModel:
     add_one_rep_per_lead(proto, pairs)
     add_capacity(proto, pairs, by_rep)
     add_min_leads(proto, pairs, by_rep)
-    return model
+    penalties: list[tuple[int, int]] = []
+    if side.fairness is not None:
+        excess = add_fairness(proto, pairs, by_rep, side.fairness)
+        if excess is not None and side.fairness.penalty:
+            penalties.append((excess, side.fairness.penalty))
+    if side.continuity is not None:
+        over = add_continuity(proto, pairs, side.continuity)
+        if over is not None and side.continuity.penalty:
+            penalties.append((over, side.continuity.penalty))
+    return Built(model, tuple(penalties))
 
 
-def set_objective(model: cp_model.CpModel, coeffs: np.ndarray) -> None:
-    """Maximize ``sum(coeffs * x)`` (written as minimizing its negation)."""
+def set_objective(
+    model: cp_model.CpModel, coeffs: np.ndarray, penalties: tuple[tuple[int, int], ...] = ()
+) -> None:
+    """Maximize ``sum(coeffs * x) - sum(penalty * var)`` (written as minimizing its
+    negation)."""
     model.proto.clear_objective()
     objective = model.proto.objective
     nonzero = np.flatnonzero(coeffs)
     objective.vars.extend(nonzero.tolist())
     objective.coeffs.extend((-coeffs[nonzero]).tolist())
+    for var, penalty in penalties:
+        objective.vars.append(var)
+        objective.coeffs.append(penalty)
 
 
 def set_hint(model: cp_model.CpModel, chosen: np.ndarray) -> None:
-    """A complete hint: every variable gets a value."""
+    """A hint on every pair variable (CP-SAT completes the auxiliary ones)."""
     model.proto.clear_solution_hint()
     hint = model.proto.solution_hint
     hint.vars.extend(range(len(chosen)))
@@ -198,31 +415,33 @@ def solve_cpsat(
     settings: CpSatSettings,
     hint: np.ndarray | None,
     count_upper: int,
-    hint_is_feasible: Callable[[np.ndarray], bool],
+    side: SideRules | None = None,
     units_upper: int | None = None,
 ) -> CpSatOutcome:
     """Solve the lexicographic objective in two phases within ``settings.time_limit_s``.
 
     ``count_upper`` is a proven bound on the leads that can be assigned (from a relaxation);
     when a feasible ``hint`` reaches it, phase 1 is skipped. ``units_upper``, when given, is a
-    proven bound on the value units of any assignment of ``count_upper`` leads (the same
+    proven bound on the value score of any assignment of ``count_upper`` leads (the same
     relaxation's value); when phase 1 reaches that count, phase 2 starts from it as its
     objective bound, so a hint that attains it is proven optimal at once.
     """
     started = time.perf_counter()
+    side = side or SideRules()
     n = len(pairs)
-    model = build_model(pairs)
-    ones = np.ones(n, dtype=np.int64)
+    built = build_model(pairs, side)
+    model = built.model
+    hint_ok = hint is not None and side.feasible(pairs, hint)
 
     count_bound: int
-    if hint is not None and int(hint.sum()) == count_upper and hint_is_feasible(hint):
+    if hint is not None and hint_ok and int(pairs.size[hint].sum()) == count_upper:
         best, count_bound = hint, count_upper
     else:
-        set_objective(model, ones)
+        set_objective(model, pairs.size)
         # Only a feasible hint: CP-SAT 9.15 aborts the whole process (CHECK failure
         # "heuristics.fixed_search != nullptr") on an infeasible model solved with a hint and
         # interleave_search on several workers. A feasible hint proves the model feasible.
-        if hint is not None and hint_is_feasible(hint):
+        if hint is not None and hint_ok:
             set_hint(model, hint)
         solver = _solver(settings, settings.time_limit_s / 2, 0.0)
         code = solver.solve(model)
@@ -233,14 +452,14 @@ def solve_cpsat(
         best = _solution(solver, n)
         count_bound = min(count_upper, _upper(solver))
 
-    count = int(best.sum())
-    _add_linear(model.proto, list(range(n)), [1] * n, count, INT_MAX)
-    set_objective(model, pairs.units)
+    count = int(pairs.size[best].sum())
+    _add_linear(model.proto, list(range(n)), pairs.size.tolist(), count, INT_MAX)
+    set_objective(model, pairs.units, built.penalties)
     proven_by_hint = False
     if units_upper is not None and count == count_upper:
-        # The objective is -units: its domain starts at -units_upper (a proven bound).
+        # The objective is -score: its domain starts at -units_upper (a proven bound).
         model.proto.objective.domain.extend([-units_upper, INT_MAX])
-        proven_by_hint = int(pairs.units[best].sum()) >= units_upper
+        proven_by_hint = side.score(pairs, best) >= units_upper
     set_hint(model, best)
     remaining = settings.time_limit_s - (time.perf_counter() - started)
     # When the hint attains the bound, CP-SAT only has to load and check it: presolve, which
@@ -255,7 +474,7 @@ def solve_cpsat(
         units_bound = _upper(solver)
     else:  # no time left to improve: keep the phase-1 solution; value bound unknown
         chosen, units_bound = best, None
-    value = int(pairs.units[chosen].sum())
+    value = side.score(pairs, chosen)
     proven = count_bound == count and units_bound is not None and units_bound <= value
     if units_bound is not None:
         units_bound = max(units_bound, value)

@@ -38,7 +38,9 @@ REASON_KEPT = "kept"
 REASON_REASSIGNED = "reassigned"
 REASON_FORCED = "forced_move"
 REASON_NO_ELIGIBLE = "no_eligible_rep"
+REASON_RELEASED = "released"
 REASON_NO_CAPACITY = "no_capacity"
+REASON_HELD_BACK = "held_back"
 REASON_NOT_CHOSEN = "unassigned"
 
 
@@ -46,9 +48,11 @@ REASON_NOT_CHOSEN = "unassigned"
 class Result:
     """What :func:`leadassign.solve` returns.
 
-    ``objective`` is the total expected value of the assignment, recomputed in floats;
-    ``best_bound`` is a proven upper bound on it among assignments of ``assigned_bound`` leads;
-    ``gap`` is their relative difference. ``status`` OPTIMAL means the optimum is proven.
+    ``objective`` is the value score of the assignment (expected value, plus keep bonuses,
+    minus soft penalties), recomputed in floats; ``expected_value`` the plain total expected
+    value. ``best_bound`` is a proven upper bound on the value score among assignments of
+    ``assigned_bound`` leads; ``gap`` is their relative difference. ``status`` OPTIMAL means
+    the optimum is proven.
     """
 
     status: Status
@@ -58,14 +62,20 @@ class Result:
     candidates: Candidates = field(repr=False)
     pair_of_lead: np.ndarray = field(repr=False)  # index into candidates, -1 unassigned
     lead_value: np.ndarray = field(repr=False)  # each lead's value (column or value.weights)
+    #: per lead: owned, and its owner may still take it (else a move is forced)
+    keepable: np.ndarray = field(repr=False)
     objective: float | None
+    expected_value: float | None
     best_bound: float | None
     gap: float | None
     assigned_bound: int | None
     value_scale: float
+    fairness_scale: float
     build_s: float
     solve_s: float
     conflicts: tuple[str, ...] = ()
+    #: with price_rules: per hard rule, what dropping it would gain (see solve_with_prices)
+    prices: dict[str, dict[str, Any]] | None = None
 
     @property
     def has_solution(self) -> bool:
@@ -83,14 +93,16 @@ class Result:
     def assigned(self) -> int:
         return int((self.pair_of_lead >= 0).sum())
 
-    @property
-    def expected_value(self) -> float | None:
-        return self.objective
-
     def _require_solution(self) -> None:
         if not self.has_solution:
             detail = f": {'; '.join(self.conflicts)}" if self.conflicts else ""
             raise NoSolutionError(f"no assignment: the solve ended {self.status.value}{detail}")
+
+    @property
+    def owner_status(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per lead: owned (has a current owner), and keepable (its owner may still take it:
+        available, eligible under every rule, with capacity for its effort)."""
+        return self.problem.owner >= 0, self.keepable
 
     @cached_property
     def reasons(self) -> tuple[np.ndarray, np.ndarray]:
@@ -101,46 +113,104 @@ class Result:
         assigned = self.pair_of_lead >= 0
         rep = self.rep_of_lead
         owner = problem.owner
+        ids = problem.reps.ids
         reason = np.full(n, REASON_ASSIGNED, dtype=object)
         detail = np.full(n, "", dtype=object)
 
-        # Owner still a candidate for its lead? (on leave, out of rules or full-by-design: no)
-        owner_ok = np.zeros(n, dtype=bool)
-        has_owner = owner >= 0
-        matches = has_owner[cands.lead] & (cands.rep == owner[cands.lead])
-        usable = cands.effort <= problem.reps.capacity[cands.rep]
-        owner_ok[cands.lead[matches & usable]] = True
-        reason[assigned & has_owner & (rep == owner)] = REASON_KEPT
-        moved = assigned & has_owner & (rep != owner)
-        reason[moved & owner_ok] = REASON_REASSIGNED
-        reason[moved & ~owner_ok] = REASON_FORCED
-        owner_ids = problem.reps.ids[np.where(has_owner, owner, 0)] if problem.n_reps else owner
-        forced = moved & ~owner_ok
-        detail[forced] = [f"owner {o} cannot keep it" for o in owner_ids[forced]]
-        detail[moved & owner_ok] = [f"from {o}" for o in owner_ids[moved & owner_ok]]
-
+        # Unassigned: nobody eligible, everybody full, or held back although a rep had room.
         none = ~assigned & (cands.eligible_reps == 0)
         reason[none] = REASON_NO_ELIGIBLE
         detail[none] = cands.why_none[none]
-        # Unassigned with candidates: full reps, unless some candidate still had room.
+        had_room = self._had_room(assigned, rep)
+        waiting = ~assigned & ~none
+        full = waiting & ~had_room
+        reason[full] = REASON_NO_CAPACITY
+        detail[full] = [
+            f"its {k} eligible rep{'s' if k != 1 else ''} had no room left"
+            for k in cands.eligible_reps[full]
+        ]
+        held = waiting & had_room
+        if self.status == Status.OPTIMAL and self.policy.hard_fairness is not None:
+            reason[held] = REASON_HELD_BACK
+            detail[held] = "an eligible rep had room, but taking it would break the fairness band"
+        else:
+            reason[held] = REASON_NOT_CHOSEN
+            detail[held] = "not placed in the best solution found (not proven optimal)"
+
+        # Owned leads: kept, reassigned or released by choice, or a forced move.
+        owned, keepable = self.owner_status
+        owner_ids = np.where(owned, ids[np.maximum(owner, 0)], "") if len(ids) else owner
+        kept = owned & (rep == owner)
+        reason[kept] = REASON_KEPT
+        moved = owned & keepable & assigned & (rep != owner)
+        reason[moved] = REASON_REASSIGNED
+        detail[moved] = [f"from {o}" for o in owner_ids[moved]]
+        released = owned & keepable & ~assigned
+        reason[released] = REASON_RELEASED
+        detail[released] = [
+            f"owner {o} could keep it; left unassigned ({d or r})"
+            for o, d, r in zip(owner_ids[released], detail[released], reason[released], strict=True)
+        ]
+        forced = owned & ~keepable
+        on_leave = ~problem.reps.available[np.maximum(owner, 0)] if len(ids) else owned
+        why = np.where(on_leave, "is on leave", "may not take it")
+        detail[forced] = [
+            f"owner {o} {w}" + ("" if a else f"; left unassigned ({d or r})")
+            for o, w, a, d, r in zip(
+                owner_ids[forced],
+                why[forced],
+                assigned[forced],
+                detail[forced],
+                reason[forced],
+                strict=True,
+            )
+        ]
+        reason[forced] = REASON_FORCED
+        return reason, detail
+
+    def _had_room(self, assigned: np.ndarray, rep: np.ndarray) -> np.ndarray:
+        """Per lead: some eligible rep had room left for it (for its whole account, when
+        accounts are kept together)."""
+        cands, problem = self.candidates, self.problem
+        n = problem.n_leads
         load = np.bincount(
             rep[assigned],
             weights=cands.effort[self.pair_of_lead[assigned]],
             minlength=problem.n_reps,
         )
         room = problem.reps.capacity - load
-        open_pair = (~assigned[cands.lead]) & usable & (cands.effort <= room[cands.rep])
-        had_room = np.bincount(cands.lead[open_pair], minlength=n) > 0
-        waiting = ~assigned & ~none
-        reason[waiting & ~had_room] = REASON_NO_CAPACITY
-        counts = cands.eligible_reps
-        detail[waiting & ~had_room] = [
-            f"its {k} eligible rep{'s' if k != 1 else ''} had no room left"
-            for k in counts[waiting & ~had_room]
-        ]
-        reason[waiting & had_room] = REASON_NOT_CHOSEN
-        detail[waiting & had_room] = "not placed in the best solution found (not proven optimal)"
-        return reason, detail
+        need = cands.effort.astype(np.int64)
+        if self.policy.accounts_together and len(cands):
+            from leadassign.solver.rules import account_groups
+
+            groups = account_groups(problem, self.policy)
+            member = groups[cands.lead] >= 0
+            key = np.where(member, groups[cands.lead], -1 - cands.lead) * problem.n_reps
+            key = key + cands.rep
+            _, inverse = np.unique(key, return_inverse=True)
+            need = np.bincount(inverse, weights=cands.effort)[inverse].astype(np.int64)
+        open_pair = (~assigned[cands.lead]) & (need <= room[cands.rep])
+        result: np.ndarray = np.bincount(cands.lead[open_pair], minlength=n) > 0
+        return result
+
+    @cached_property
+    def runner_up(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per lead: the best eligible rep other than the one it got (by expected value, then
+        rep order), and that pair's expected value; '' and NaN when there is none."""
+        cands, n = self.candidates, self.problem.n_leads
+        rep_id = np.full(n, "", dtype=object)
+        value = np.full(n, np.nan)
+        others = np.ones(len(cands), dtype=bool)
+        chosen = self.pair_of_lead[self.pair_of_lead >= 0]
+        others[chosen] = False
+        index = np.flatnonzero(others)
+        order = index[np.lexsort((cands.rep[index], -cands.ev[index], cands.lead[index]))]
+        if len(order):
+            first = np.concatenate([[True], cands.lead[order][1:] != cands.lead[order][:-1]])
+            best = order[first]
+            rep_id[cands.lead[best]] = self.problem.reps.ids[cands.rep[best]]
+            value[cands.lead[best]] = cands.ev[best]
+        return rep_id, value
 
     @cached_property
     def assignments(self) -> pd.DataFrame:
@@ -164,6 +234,8 @@ class Result:
                 "reason": reason,
                 "detail": detail,
                 "eligible_reps": self.candidates.eligible_reps,
+                "runner_up": self.runner_up[0],
+                "runner_up_value": self.runner_up[1],
             }
         )
         raw = leads.raw.frame
@@ -216,7 +288,7 @@ class Result:
             "assigned": self.assigned if self.has_solution else None,
             "assigned_bound": self.assigned_bound,
             "unassigned": problem.n_leads - self.assigned if self.has_solution else None,
-            "expected_value": self.objective,
+            "expected_value": self.expected_value,
             "leads": problem.n_leads,
             "reps": problem.n_reps,
             "reps_available": int(problem.reps.available.sum()),
@@ -227,13 +299,18 @@ class Result:
             reason, _ = self.reasons
             codes, counts = np.unique(reason.astype(str), return_counts=True)
             out["reasons"] = {str(c): int(k) for c, k in zip(codes, counts, strict=True)}
-            out["reassigned"] = int(np.isin(reason, [REASON_REASSIGNED, REASON_FORCED]).sum())
+            out["reassigned"] = int(
+                np.isin(reason, [REASON_REASSIGNED, REASON_RELEASED, REASON_FORCED]).sum()
+            )
             out["kept"] = int((reason == REASON_KEPT).sum())
             out["forced_moves"] = int((reason == REASON_FORCED).sum())
+            out["churn"] = self._churn(reason)
             out["assigned_value"] = float(self.lead_value[self.pair_of_lead >= 0].sum())
             out["fairness"] = self._fairness()
         else:
             out["reassigned"] = None
+        if self.prices is not None:
+            out["price_of_rules"] = self.prices
         if problem.pairs is not None:
             out["pairs_table_rows_ignored"] = self.candidates.pairs_ignored
         out.update(
@@ -250,8 +327,27 @@ class Result:
         )
         return out
 
+    def _churn(self, reason: np.ndarray) -> dict[str, Any]:
+        """Owned leads: kept, moved by choice (reassigned or released), forced moves."""
+        owned = self.problem.owner >= 0
+        c = self.policy.continuity
+        limit = None
+        if c is not None and c.max_reassign is not None:
+            limit = int(np.floor(c.max_reassign * int(owned.sum()) + 1e-9))
+        changes = int(np.isin(reason, [REASON_REASSIGNED, REASON_RELEASED]).sum())
+        return {
+            "owned": int(owned.sum()),
+            "kept": int((reason == REASON_KEPT).sum()),
+            "reassigned": int((reason == REASON_REASSIGNED).sum()),
+            "released": int((reason == REASON_RELEASED).sum()),
+            "forced_moves": int((reason == REASON_FORCED).sum()),
+            "changes": changes,
+            "changes_allowed": limit,
+        }
+
     def _fairness(self) -> dict[str, Any]:
-        table = self.rep_table[self.problem.reps.available]
+        available = self.problem.reps.available
+        table = self.rep_table[available]
 
         def stats(column: str) -> dict[str, float | None]:
             values = table[column].to_numpy(dtype=np.float64)
@@ -263,13 +359,65 @@ class Result:
                 "mean": float(values.mean()),
             }
 
-        return {
+        utilization = table["utilization"].to_numpy(dtype=np.float64)
+        out: dict[str, Any] = {
             "reps_counted": len(table),
             "leads_per_rep": stats("assigned"),
             "value_per_rep": stats("assigned_value"),
             "expected_value_per_rep": stats("expected_value"),
             "utilization": stats("utilization"),
+            "utilization_spread": float(utilization.max() - utilization.min())
+            if len(utilization)
+            else None,
+            "gini_assigned_value": gini(table["assigned_value"].to_numpy(dtype=np.float64)),
         }
+        f = self.policy.fairness
+        if f is not None:
+            out["band"] = self._band_figures()
+        return out
+
+    def _band_figures(self) -> dict[str, Any]:
+        """Each rep's metric against its share: the largest excess outside the band and the
+        reps outside it (none when the band is hard and the solution feasible)."""
+        f = self.policy.fairness
+        assert f is not None
+        reps, table = self.problem.reps, self.rep_table
+        metric = table["assigned" if f.metric == "count" else "assigned_value"].to_numpy(
+            dtype=np.float64
+        )
+        available = reps.available
+        group = np.where(available, reps.level if f.within == "level" else 0, -1)
+        worst, outside = 0.0, []
+        for g in np.unique(group[group >= 0]).tolist():
+            members = np.flatnonzero(group == g)
+            weight = float(reps.capacity[members].sum())
+            if weight <= 0:
+                continue
+            total = float(metric[members].sum())
+            for j in members.tolist():
+                share = float(reps.capacity[j]) / weight * total
+                over = max(metric[j] - (1 + f.band) * share, (1 - f.band) * share - metric[j])
+                if over > 1e-9 * max(total, 1.0):
+                    outside.append(str(reps.ids[j]))
+                worst = max(worst, over)
+        return {
+            "metric": f.metric,
+            "band": f.band,
+            "within": f.within,
+            "mode": f.mode,
+            "largest_excess": worst,
+            "reps_outside": outside,
+        }
+
+
+def gini(values: np.ndarray) -> float | None:
+    """Gini coefficient of non-negative values (0: all equal; None when empty or all 0)."""
+    if len(values) == 0 or float(values.sum()) <= 0:
+        return None
+    ordered = np.sort(values)
+    k = len(ordered)
+    ranks = np.arange(1, k + 1)
+    return float((2 * (ranks * ordered).sum()) / (k * ordered.sum()) - (k + 1) / k)
 
 
 __all__ = ["NoSolutionError", "Result", "Status"]

@@ -14,51 +14,13 @@ import numpy as np
 
 from leadassign.errors import InputError
 from leadassign.models.policy import Method, Policy
-from leadassign.models.problem import Problem, lead_values
-from leadassign.solver.candidates import Candidates, build_candidates
+from leadassign.models.problem import Problem
 from leadassign.solver.cpsat import CpSatSettings, Pairs, solve_cpsat
+from leadassign.solver.explain import explain, hall_message, precheck
 from leadassign.solver.flow import hall_violation, solve_flow
+from leadassign.solver.hints import fair_count_flow
 from leadassign.solver.result import Result, Status
-from leadassign.solver.scaling import scale_values
-
-
-def _usable(cands: Candidates, problem: Problem) -> np.ndarray:
-    """Pairs that can be chosen at all: the lead's effort fits in the rep's capacity."""
-    result: np.ndarray = cands.effort <= problem.reps.capacity[cands.rep]
-    return result
-
-
-def _floors(problem: Problem) -> np.ndarray:
-    """min_leads per rep; reps on leave get nothing, so they have no floor."""
-    return np.where(problem.reps.available, problem.reps.min_leads, 0).astype(np.int64)
-
-
-def _floor_conflicts(problem: Problem, pairs: Pairs) -> list[str]:
-    """Cheap, exact pre-checks: a rep whose floor exceeds its candidates or, in effort units,
-    its capacity."""
-    messages: list[str] = []
-    ids = problem.reps.ids
-    count = np.bincount(pairs.rep, minlength=problem.n_reps)
-    for j in np.flatnonzero(pairs.min_leads > count):
-        messages.append(
-            f"min_leads {pairs.min_leads[j]} for {ids[j]} but only {count[j]} "
-            f"lead{'s are' if count[j] != 1 else ' is'} eligible"
-        )
-    # The lightest min_leads candidates of each rep, in effort: sort by (rep, effort) once and
-    # read each floor's prefix sum from one cumulative sum.
-    check = np.flatnonzero((pairs.min_leads > 0) & (pairs.min_leads <= count))
-    if len(check):
-        order = np.lexsort((pairs.effort, pairs.rep))
-        cumulative = np.concatenate([[0], np.cumsum(pairs.effort[order])])
-        first = np.concatenate([[0], np.cumsum(count)])[check]
-        lightest = cumulative[first + pairs.min_leads[check]] - cumulative[first]
-        for r, need in zip(check.tolist(), lightest.tolist(), strict=True):
-            if need > pairs.capacity[r]:
-                messages.append(
-                    f"min_leads {pairs.min_leads[r]} for {ids[r]} needs at least {need} "
-                    f"effort but its capacity is {pairs.capacity[r]}"
-                )
-    return messages
+from leadassign.solver.rules import Prepared, keepable_leads, prepare
 
 
 def _trim_to_capacity(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
@@ -77,18 +39,6 @@ def _trim_to_capacity(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
     return trimmed
 
 
-def _is_feasible(pairs: Pairs, chosen: np.ndarray) -> bool:
-    m = len(pairs.capacity)
-    per_lead = np.bincount(pairs.lead[chosen])
-    load = np.bincount(pairs.rep[chosen], weights=pairs.effort[chosen], minlength=m)
-    count = np.bincount(pairs.rep[chosen], minlength=m)
-    return bool(
-        (per_lead.max(initial=0) <= 1)
-        and np.all(load <= pairs.capacity)
-        and np.all(count >= pairs.min_leads)
-    )
-
-
 def solve(
     problem: Problem,
     policy: Policy | None = None,
@@ -100,7 +50,8 @@ def solve(
     relative_gap: float | None = None,
     log: bool | None = None,
 ) -> Result:
-    """Assign leads to reps: most leads first, then most expected value (DESIGN §2).
+    """Assign leads to reps: most leads first, then the best value score (README "Business
+    rules"): expected value, plus keep bonuses, minus soft-rule penalties.
 
     Keyword arguments override the policy's ``solver:`` block. Raises InputError when the
     policy needs lead columns that are missing or malformed.
@@ -115,35 +66,32 @@ def solve(
         log=log,
     )
     settings = policy.solver
-    values = lead_values(problem.leads, policy.value)
-    cands = build_candidates(problem, values)
-    usable = np.flatnonzero(_usable(cands, problem))
-    scaled = scale_values(cands.ev[usable], cands.lead[usable], problem.n_leads)
-    pairs = Pairs(
-        lead=cands.lead[usable],
-        rep=cands.rep[usable],
-        effort=cands.effort[usable],
-        units=scaled.units,
-        capacity=problem.reps.capacity.astype(np.int64),
-        min_leads=_floors(problem),
-    )
+    prep = prepare(problem, policy)
+    cands, units, pairs, side = prep.cands, prep.units, prep.pairs, prep.side
     unit_effort = bool(np.all(pairs.effort == 1))
+    network = unit_effort and not side.any and bool(np.all(pairs.size == 1))
     chosen_method = settings.method
     if chosen_method == "auto":
-        chosen_method = "flow" if unit_effort else "cpsat"
-    if chosen_method == "flow" and not unit_effort:
+        chosen_method = "flow" if network else "cpsat"
+    if chosen_method == "flow" and not network:
         raise InputError(
-            "method 'flow' needs every lead to take one capacity unit (effort 1); "
-            "use method 'cpsat' or 'auto'"
+            "method 'flow' needs every lead to take one capacity unit (effort 1) and no "
+            "fairness, continuity limit or accounts kept together; use 'cpsat' or 'auto'"
         )
+    # Lead-level pairs that a model variable represents: the relaxations work on these.
+    usable = units.usable
+    lead_of = cands.lead[usable]
+    rep_of = cands.rep[usable]
+    lead_units = units.lead_units[usable]
 
     def result(status: Status, chosen: np.ndarray | None, **figures: Any) -> Result:
         pair_of_lead = np.full(problem.n_leads, -1, dtype=np.int64)
-        objective = None
+        objective = expected = None
         if chosen is not None:
-            picked = usable[chosen]
+            picked = np.flatnonzero(units.lead_choice(chosen))
             pair_of_lead[cands.lead[picked]] = picked
-            objective = float(cands.ev[picked].sum())
+            expected = float(cands.ev[picked].sum())
+            objective = _value_score(problem, policy, prep, chosen, picked)
         return Result(
             status=status,
             method=chosen_method,
@@ -151,9 +99,12 @@ def solve(
             policy=policy,
             candidates=cands,
             pair_of_lead=pair_of_lead,
-            lead_value=values,
+            lead_value=prep.values,
+            keepable=keepable_leads(cands, problem, units.var),
             objective=objective,
-            value_scale=scaled.scale,
+            expected_value=expected,
+            value_scale=prep.scale,
+            fairness_scale=prep.fairness_scale,
             build_s=build_s,
             solve_s=time.perf_counter() - started - build_s,
             **figures,
@@ -169,17 +120,17 @@ def solve(
             conflicts=conflicts,
         )
 
-    conflicts = _floor_conflicts(problem, pairs)
+    conflicts = precheck(problem, policy, prep)
     build_s = time.perf_counter() - started
     if conflicts:
         return infeasible(*conflicts)
 
     if chosen_method == "flow":
         outcome = solve_flow(
-            pairs.lead, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads
+            pairs.unit, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads
         )
         if not outcome.feasible:
-            return infeasible(_hall_message(problem, outcome.hall_reps, outcome.hall_leads))
+            return infeasible(hall_message(problem, prep, outcome.hall_reps, outcome.hall_leads))
         assert outcome.chosen is not None
         res = result(
             Status.OPTIMAL,
@@ -193,31 +144,53 @@ def solve(
     # CP-SAT. First the floors alone, counted in leads (effort >= 1, so this is a relaxation):
     # a Hall violation is an infeasibility proof with a message that names the reps, found by
     # one max flow instead of a CP-SAT search that may not finish.
-    violation = hall_violation(pairs.lead, pairs.rep, problem.n_leads, pairs.min_leads)
+    violation = hall_violation(lead_of, rep_of, problem.n_leads, pairs.min_leads)
     if violation is not None:
-        return infeasible(_hall_message(problem, violation.hall_reps, violation.hall_leads))
-    # Bounds: the flow relaxation in which each lead takes one unit (effort >= 1, so no
-    # rep can take more leads than its capacity) and floors are dropped bounds the count, and
-    # its value bounds the value at that count. With unit effort the flow that forces the
-    # floors is exact, so it is both the hint and the value bound: CP-SAT then proves it at
-    # once. Otherwise the hint is the relaxation trimmed to fit capacities in effort.
+        return infeasible(hall_message(problem, prep, violation.hall_reps, violation.hall_leads))
+    # Bounds: the flow relaxation over lead-level pairs in which each lead takes one unit
+    # (effort >= 1, so no rep can take more leads than its capacity) and floors, side rules
+    # and accounts are dropped bounds the count, and its value bounds the value score at that
+    # count (penalties only lower it). With a network but for the side rules, the flow that
+    # forces the floors is exact without them: the hint, and the bound. Otherwise the hint is
+    # the relaxation, merged into accounts and trimmed to fit capacities in effort.
     relax = solve_flow(
-        pairs.lead,
-        pairs.rep,
-        pairs.units,
+        lead_of,
+        rep_of,
+        lead_units,
         problem.n_leads,
         pairs.capacity,
         np.zeros_like(pairs.min_leads),
     )
     count_upper = relax.max_count
     bound_from = relax.chosen
-    hint = _trim_to_capacity(pairs, relax.chosen) if relax.chosen is not None else None
-    if unit_effort:
+    hint: np.ndarray | None = None
+    if relax.chosen is not None:
+        spread = np.zeros(len(cands), dtype=bool)
+        spread[usable[relax.chosen]] = True
+        hint = _trim_to_capacity(pairs, units.unit_choice(spread))
+    units_upper = int(lead_units[bound_from].sum()) if bound_from is not None else None
+    if unit_effort and bool(np.all(pairs.size == 1)):
         exact = solve_flow(
-            pairs.lead, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads
+            pairs.unit, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads
         )
         if exact.chosen is not None:
-            hint = bound_from = exact.chosen
+            hint = exact.chosen
+            if not side.any:
+                units_upper = int(pairs.units[exact.chosen].sum())
+        fair = side.fairness
+        counting = policy.fairness is not None and policy.fairness.metric == "count"
+        if fair is not None and fair.penalty is None and counting and hint is not None:
+            fair_hint = fair_count_flow(pairs, fair, problem.n_leads, hint)
+            if fair_hint is not None:
+                hint = fair_hint
+                # One group, no other side rule, the relaxation's count: the flow with the
+                # band's bounds for that total is exact, so its value is the bound.
+                if (
+                    len(fair.groups()) == 1
+                    and side.continuity is None
+                    and int(fair_hint.sum()) == count_upper
+                ):
+                    units_upper = int(pairs.units[fair_hint].sum())
     cp = solve_cpsat(
         pairs,
         CpSatSettings(
@@ -230,23 +203,46 @@ def solve(
         ),
         hint,
         count_upper,
-        lambda chosen: _is_feasible(pairs, chosen),
-        units_upper=int(pairs.units[bound_from].sum()) if bound_from is not None else None,
+        side,
+        units_upper=units_upper,
     )
     status = Status(cp.status)
     if cp.chosen is None:
+        explained: tuple[str, ...] = ()
+        if status == Status.INFEASIBLE:
+            remaining = settings.time_limit_s - (time.perf_counter() - started)
+            explained = explain(problem, policy, prep, settings, max(remaining, 5.0))
         return result(
             status,
             None,
             best_bound=None,
             gap=None,
             assigned_bound=cp.count_bound,
-            conflicts=(_generic_floor_message(problem),) if status == Status.INFEASIBLE else (),
+            conflicts=explained,
         )
     res = result(status, cp.chosen, best_bound=None, gap=None, assigned_bound=cp.count_bound)
     if cp.units_bound is None:
         return res
-    return _with_bound(res, cp.units_bound - int(pairs.units[cp.chosen].sum()))
+    return _with_bound(res, cp.units_bound - side.score(pairs, cp.chosen))
+
+
+def _value_score(
+    problem: Problem, policy: Policy, prep: Prepared, chosen: np.ndarray, picked: np.ndarray
+) -> float:
+    """The value score of a solution, in floats: expected value, plus the keep bonus per kept
+    lead, minus the soft penalties (README "Business rules")."""
+    cands, side, pairs = prep.cands, prep.side, prep.pairs
+    score = float(cands.ev[picked].sum())
+    c = policy.continuity
+    if c is not None:
+        kept = int((problem.owner[cands.lead[picked]] == cands.rep[picked]).sum())
+        score += c.keep_bonus * kept
+        if side.continuity is not None and side.continuity.penalty is not None:
+            score -= c.weight * side.continuity.excess(pairs, chosen)
+    f = policy.fairness
+    if f is not None and side.fairness is not None and side.fairness.penalty is not None:
+        score -= f.weight * side.fairness.excess(pairs, chosen) / prep.fairness_scale
+    return score
 
 
 def _with_bound(res: Result, missing_units: int) -> Result:
@@ -258,26 +254,3 @@ def _with_bound(res: Result, missing_units: int) -> Result:
     bound = res.objective + room
     gap = room / abs(bound) if bound != 0 else 0.0
     return replace(res, best_bound=bound, gap=gap)
-
-
-def _hall_message(problem: Problem, reps: np.ndarray | None, leads: int) -> str:
-    if reps is None or len(reps) == 0:
-        return _generic_floor_message(problem)
-    ids = problem.reps.ids[reps]
-    total = int(problem.reps.min_leads[reps].sum())
-    shown = ", ".join(ids[:10].tolist()) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
-    if len(ids) == 1:
-        return (
-            f"min_leads {total} for {shown} but only {leads} "
-            f"lead{'s are' if leads != 1 else ' is'} eligible"
-        )
-    return (
-        f"min_leads of {shown} add up to {total} but only {leads} "
-        f"lead{'s are' if leads != 1 else ' is'} eligible for any of them"
-    )
-
-
-def _generic_floor_message(problem: Problem) -> str:
-    floors = problem.reps.ids[(problem.reps.min_leads > 0) & problem.reps.available]
-    listed = ", ".join(floors[:10].tolist()) + (" ..." if len(floors) > 10 else "")
-    return f"min_leads of {listed} cannot all be met within the reps' capacities"
