@@ -20,6 +20,7 @@ from leadassign.models import Policy, Problem, load_policy, load_problem
 from leadassign.output import check_matrix_size, write_csv, write_files, write_result
 from leadassign.report import describe_inputs, human_summary
 from leadassign.solver import Result, Status, solve
+from leadassign.solver.prices import price_rules as with_prices
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION = 0, 1, 2, 3, 4
 EXIT_BY_STATUS = {
@@ -201,6 +202,12 @@ def main() -> None:
 @click.option(
     "--matrix", is_flag=True, help="Also write matrix.csv, the dense lead x rep 0/1 table."
 )
+@click.option(
+    "--price-rules",
+    is_flag=True,
+    help="Also solve once without each hard rule and report what it costs (summary.json "
+    "price_of_rules).",
+)
 @_solver_options
 def solve_command(
     leads: Path,
@@ -211,6 +218,7 @@ def solve_command(
     policy: Path | None,
     out: Path,
     matrix: bool,
+    price_rules: bool,
     **solver: Any,
 ) -> None:
     """Solve: assign as many leads as possible, then maximize expected value."""
@@ -219,6 +227,8 @@ def solve_command(
         if matrix:
             check_matrix_size(problem.n_leads, problem.n_reps)
         result = solve(problem, pol, **solver)
+        if price_rules and result.has_solution:
+            result = with_prices(result)
         code = _report(result, out, matrix)
     except LeadassignError as error:
         _fail(error)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from leadassign.models import Policy, Problem
-from leadassign.models.problem import lead_values
-from leadassign.solver.candidates import build_candidates
 from leadassign.solver.result import Result
+from leadassign.solver.rules import prepare
 
 
 def _money(x: float) -> str:
@@ -32,12 +31,17 @@ def human_summary(result: Result) -> str:
     if result.assigned_bound is not None and result.assigned_bound != assigned:
         bound = f", at most {result.assigned_bound} possible"
     lines.append(f"assigned: {assigned} of {n} leads{share}{bound}")
-    if result.objective is not None:
-        line = f"expected value: {_money(result.objective)}"
+    if result.expected_value is not None and result.objective is not None:
+        line = f"expected value: {_money(result.expected_value)}"
+        if abs(result.objective - result.expected_value) > 1e-9 * max(
+            abs(result.expected_value), 1.0
+        ):
+            line += f"; value score {_money(result.objective)}"
         if result.best_bound is not None and result.status != "OPTIMAL":
             line += f" (bound {_money(result.best_bound)})"
         lines.append(line)
-    reasons = result.summary()["reasons"]
+    summary = result.summary()
+    reasons = summary["reasons"]
     others = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()) if k != "assigned")
     if others:
         lines.append(f"unassigned or moved: {others}")
@@ -48,13 +52,29 @@ def human_summary(result: Result) -> str:
             f"utilization: mean {util.mean():.0%}, min {util.min():.0%}, max {util.max():.0%} "
             f"over {len(table)} available reps"
         )
+    churn = summary["churn"]
+    if churn["owned"]:
+        allowed = churn["changes_allowed"]
+        lines.append(
+            f"owners: {churn['kept']} of {churn['owned']} owned leads kept, "
+            f"{churn['changes']} changed"
+            + (f" (at most {allowed} allowed)" if allowed is not None else "")
+            + f", {churn['forced_moves']} forced moves"
+        )
+    for rule, price in (result.prices or {}).items():
+        if "objective_gain" in price:
+            lines.append(
+                f"price of {rule}: {price['assigned_gain']:+d} leads, "
+                f"{_money(price['objective_gain'])} value score without it"
+            )
+        else:
+            lines.append(f"price of {rule}: without it the solve ends {price['status']}")
     return "\n".join(lines)
 
 
 def describe_inputs(problem: Problem, policy: Policy) -> str:
     """What ``validate`` prints: table sizes and how many leads have any eligible rep."""
-    values = lead_values(problem.leads, policy.value)
-    cands = build_candidates(problem, values)
+    cands = prepare(problem, policy).cands
     no_rep = int((cands.eligible_reps == 0).sum())
     available = problem.reps.available
     capacity = int(problem.reps.capacity[available].sum())

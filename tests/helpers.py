@@ -55,11 +55,15 @@ def solved(problem: Problem, policy: Policy | None = None, **options: Any) -> Re
         check = check_assignments(problem, policy, result.assignments)
         assert check.ok, check.violations
         assert check.assigned == result.assigned
-        assert result.objective is not None
-        assert abs(check.expected_value - result.objective) <= 1e-9 * max(
+        assert result.objective is not None and result.expected_value is not None
+        assert abs(check.expected_value - result.expected_value) <= 1e-9 * max(
             1.0, abs(check.expected_value)
         )
-        if result.status == "OPTIMAL":
+        soft_value = policy.fairness is not None and policy.fairness.metric == "value"
+        if not soft_value or policy.fairness is None or policy.fairness.mode == "hard":
+            assert abs(check.score - result.objective) <= 1e-9 * max(1.0, abs(check.score))
+        hard_fairness = policy.fairness is not None and policy.fairness.mode == "hard"
+        if result.status == "OPTIMAL" and not hard_fairness:
             assert check.improvable == [], "an unassigned lead had an eligible rep with room"
     return result
 

@@ -1,0 +1,62 @@
+"""The price of each hard rule: what the same book would gain without it.
+
+Each hard rule in force (min_leads, tiers, fairness, continuity's max_reassign, accounts
+kept together) is dropped in turn and the book solved again with the same settings; the
+difference in leads assigned and in value score is that rule's price. It costs one solve per
+rule, so it runs only when asked (``--price-rules``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from leadassign.models.policy import Policy
+from leadassign.models.problem import Problem
+from leadassign.solver.result import Result
+
+
+def _variants(problem: Problem, policy: Policy) -> dict[str, tuple[Problem, Policy]]:
+    """Per hard rule in force: the problem and policy without it."""
+    out: dict[str, tuple[Problem, Policy]] = {}
+    reps = problem.reps
+    if np.any((reps.min_leads > 0) & reps.available):
+        free = replace(reps, min_leads=np.zeros(len(reps), dtype=np.int64))
+        out["min_leads"] = (replace(problem, reps=free), policy)
+    if policy.tiers:
+        out["tiers"] = (problem, policy.model_copy(update={"tiers": ()}))
+    if policy.fairness is not None and policy.fairness.mode == "hard":
+        out["fairness"] = (problem, policy.model_copy(update={"fairness": None}))
+    c = policy.continuity
+    if c is not None and c.mode == "hard" and c.max_reassign is not None:
+        loose = c.model_copy(update={"max_reassign": None})
+        out["continuity"] = (problem, policy.model_copy(update={"continuity": loose}))
+    if policy.accounts_together:
+        out["accounts"] = (problem, policy.model_copy(update={"accounts": None}))
+    return out
+
+
+def price_rules(result: Result) -> Result:
+    """``result`` with ``prices``: per hard rule, the outcome without it and the gain."""
+    from leadassign.solver.solve import solve
+
+    prices: dict[str, dict[str, Any]] = {}
+    for rule, (problem, policy) in _variants(result.problem, result.policy).items():
+        other = solve(problem, policy)
+        entry: dict[str, Any] = {
+            "status": other.status.value,
+            "assigned": other.assigned if other.has_solution else None,
+            "objective": other.objective,
+        }
+        if other.has_solution and result.has_solution:
+            assert other.objective is not None and result.objective is not None
+            entry["assigned_gain"] = other.assigned - result.assigned
+            entry["objective_gain"] = other.objective - result.objective
+            entry["proven"] = result.status == "OPTIMAL" and other.status == "OPTIMAL"
+        prices[rule] = entry
+    return replace(result, prices=prices)
+
+
+__all__ = ["price_rules"]
