@@ -17,7 +17,7 @@ import functools
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -487,9 +487,22 @@ def solve_cpsat(
         best, count_bound = hint, count_upper
     else:
         set_objective(model, pairs.size)
-        # Only a feasible hint: CP-SAT 9.15 aborts the whole process (CHECK failure
-        # "heuristics.fixed_search != nullptr") on an infeasible model solved with a hint and
-        # interleave_search on several workers. A feasible hint proves the model feasible.
+        # Only a feasible hint goes to the parallel search: CP-SAT 9.15 aborts the whole
+        # process (CHECK failure "heuristics.fixed_search != nullptr") on an infeasible model
+        # solved with a hint and interleave_search on several workers. An infeasible hint is
+        # first repaired by one worker, which follows it and stops at the first solution.
+        if hint is not None and not hint_ok:
+            set_hint(model, hint, built.aux)
+            repair = _solver(
+                replace(settings, workers=1), settings.time_limit_s / 4, 0.0, presolve=False
+            )
+            repair.parameters.stop_after_first_solution = True
+            code = repair.solve(model)
+            if code == cp_model.INFEASIBLE:
+                return CpSatOutcome("INFEASIBLE", None, None, None)
+            hint = _solution(repair, n) if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
+            hint_ok = hint is not None
+            model.proto.clear_solution_hint()
         if hint is not None and hint_ok:
             set_hint(model, hint, built.aux)
         solver = _solver(settings, settings.time_limit_s / 2, 0.0)

@@ -125,7 +125,8 @@ def fairness_conflicts(problem: Problem, policy: Policy, prep: Prepared) -> list
             messages.append(
                 f"{_fairness_words(policy)}{level} cannot hold: "
                 f"rep{'s' if len(short) > 1 else ''} {_listed(reps.ids[short].tolist())} "
-                f"can take only {int(have[short[0]])} eligible leads for a share of at least "
+                f"can take only {int(have[short[0]])} eligible "
+                f"lead{'s' if int(have[short[0]]) != 1 else ''} for a share of at least "
                 f"{share:.4g} (the group's min_leads add up to {least})"
             )
         over = [

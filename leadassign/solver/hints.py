@@ -55,3 +55,37 @@ def fair_count_flow(
         if all(int(count[members].sum()) == totals[k] for k, members in enumerate(groups)):
             return chosen
     return None
+
+
+def repair_floors(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
+    """``chosen`` (one rep per unit, within capacity) with reps below ``min_leads`` topped
+    up greedily: first with unassigned units that fit (best value first), then with units
+    taken from reps that stay at or above their own floor. Keeps capacity and one rep per
+    unit; may still leave a floor short (then CP-SAT repairs what is left)."""
+    chosen = chosen.copy()
+    m = len(pairs.capacity)
+    count = np.bincount(pairs.rep[chosen], weights=pairs.size[chosen], minlength=m)
+    load = np.bincount(pairs.rep[chosen], weights=pairs.effort[chosen], minlength=m)
+    owner_pair = np.full(int(pairs.unit.max(initial=-1)) + 1, -1, dtype=np.int64)
+    owner_pair[pairs.unit[chosen]] = np.flatnonzero(chosen)
+    for j in np.flatnonzero(count < pairs.min_leads).tolist():
+        mine = np.flatnonzero(pairs.rep == j)
+        mine = mine[np.argsort(-pairs.units[mine], kind="stable")]
+        for k in mine.tolist():
+            if count[j] >= pairs.min_leads[j]:
+                break
+            if load[j] + pairs.effort[k] > pairs.capacity[j]:
+                continue
+            current = owner_pair[pairs.unit[k]]
+            if current >= 0:
+                other = int(pairs.rep[current])
+                if other == j or count[other] - pairs.size[current] < pairs.min_leads[other]:
+                    continue
+                chosen[current] = False
+                count[other] -= pairs.size[current]
+                load[other] -= pairs.effort[current]
+            chosen[k] = True
+            owner_pair[pairs.unit[k]] = k
+            count[j] += pairs.size[k]
+            load[j] += pairs.effort[k]
+    return chosen

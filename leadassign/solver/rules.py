@@ -82,6 +82,8 @@ def account_groups(problem: Problem, policy: Policy) -> np.ndarray:
     ids = problem.leads.account_id
     codes, _ = pd.factorize(pd.Series(ids, dtype=object), sort=False)
     codes = np.where(ids == "", -1, codes).astype(np.int64)
+    if not np.any(codes >= 0):
+        return np.full(n, -1, dtype=np.int64)
     size = np.bincount(codes[codes >= 0], minlength=int(codes.max(initial=-1)) + 1)
     shared = (codes >= 0) & (size[np.maximum(codes, 0)] > 1)
     return np.where(shared, codes, -1)
@@ -231,6 +233,15 @@ def fairness_spec(
         room = (2**61) // max(band.denominator * 2 * max(total_weight, 1) * max(len(values), 1), 1)
         resolution = max(min(FAIRNESS_RESOLUTION, room), 1)
         metric_scale = resolution / largest if largest > 0 else 1.0
+        # Values with few decimals (amounts in cents, scores) are kept exact: the band is then
+        # decided on the values themselves, not on rounded ones.
+        for decimals in range(7):
+            exact = 10.0**decimals
+            if largest * exact > room:
+                break
+            if np.all(np.abs(values * exact - np.rint(values * exact)) < 1e-6):
+                metric_scale = exact
+                break
         lead_metric = np.rint(values * metric_scale).astype(np.int64)
         metric = np.bincount(
             units.var[usable],

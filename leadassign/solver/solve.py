@@ -18,7 +18,7 @@ from leadassign.models.problem import Problem
 from leadassign.solver.cpsat import CpSatSettings, Pairs, solve_cpsat
 from leadassign.solver.explain import explain, hall_message, precheck
 from leadassign.solver.flow import hall_violation, solve_flow
-from leadassign.solver.hints import fair_count_flow
+from leadassign.solver.hints import fair_count_flow, repair_floors
 from leadassign.solver.result import Result, Status
 from leadassign.solver.rules import Prepared, keepable_leads, prepare
 
@@ -165,9 +165,40 @@ def solve(
     bound_from = relax.chosen
     hint: np.ndarray | None = None
     if relax.chosen is not None:
+        start = relax.chosen
+        if side.continuity is not None:
+            # Among the most leads, prefer owners: an owner pair's bonus outweighs the value
+            # difference of any one lead, so the hint makes few changes.
+            keep = side.continuity.kept[units.var[usable]] > 0
+            bonus = 2 * int(np.abs(lead_units).max(initial=0)) + 1
+            kept_flow = solve_flow(
+                lead_of,
+                rep_of,
+                lead_units + bonus * keep,
+                problem.n_leads,
+                pairs.capacity,
+                np.zeros_like(pairs.min_leads),
+            ).chosen
+            assert kept_flow is not None
+            start = kept_flow
         spread = np.zeros(len(cands), dtype=bool)
-        spread[usable[relax.chosen]] = True
-        hint = _trim_to_capacity(pairs, units.unit_choice(spread))
+        spread[usable[start]] = True
+        merged = units.unit_choice(spread)
+        if np.any(pairs.size > 1):
+            # Accounts: the same flow over whole units (one unit of flow each, bigger
+            # accounts first), which keeps accounts whole where the lead-level flow splits them.
+            weight = 2 * int(np.abs(pairs.units).max(initial=0)) + 1
+            whole = solve_flow(
+                pairs.unit,
+                pairs.rep,
+                pairs.units + weight * pairs.size,
+                int(pairs.unit.max(initial=-1)) + 1,
+                pairs.capacity,
+                np.zeros_like(pairs.min_leads),
+            ).chosen
+            assert whole is not None
+            merged = whole
+        hint = repair_floors(pairs, _trim_to_capacity(pairs, merged))
     units_upper = int(lead_units[bound_from].sum()) if bound_from is not None else None
     if unit_effort and bool(np.all(pairs.size == 1)):
         exact = solve_flow(
