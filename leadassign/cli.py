@@ -93,7 +93,7 @@ def _solver_options(command: F) -> F:
         click.option(
             "--workers",
             type=click.IntRange(min=1, max=64),
-            help="Solver threads (default: policy, else 8).",
+            help="CP-SAT workers (default: policy, else 1; see README).",
         ),
         click.option(
             "--seed",

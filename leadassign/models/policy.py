@@ -91,7 +91,9 @@ class SolverPolicy(_Block):
     """How to solve: limits, parallelism, seed, target gap, logging and the engine."""
 
     time_limit_s: float = Field(60.0, gt=0, description="wall-clock limit of the solve")
-    workers: int = Field(8, ge=1, le=64, description="CP-SAT search workers")
+    workers: int = Field(
+        1, ge=1, le=64, description="CP-SAT search workers (more than 1: interleaved search)"
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1, description="random seed; same seed, same answer")
     relative_gap: float = Field(
         0.0, ge=0, lt=1, description="stop CP-SAT once within this relative gap of the bound"

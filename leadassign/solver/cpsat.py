@@ -36,7 +36,7 @@ STATUS_NAMES = {
 @dataclass(frozen=True)
 class CpSatSettings:
     time_limit_s: float = 60.0
-    workers: int = 8
+    workers: int = 1
     seed: int = 0
     relative_gap: float = 0.0
     log: bool = False
