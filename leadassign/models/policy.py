@@ -141,13 +141,6 @@ class Policy(_Block):
     def hard_fairness(self) -> FairnessPolicy | None:
         return self.fairness if self.fairness is not None and self.fairness.mode == "hard" else None
 
-    @property
-    def reassign_limit(self) -> float | None:
-        """max_reassign when continuity limits churn (hard or soft), else None."""
-        if self.continuity is None:
-            return None
-        return self.continuity.max_reassign
-
     def with_solver(self, **changes: Any) -> Policy:
         """A copy with some solver settings changed (None leaves a setting as it is),
         re-validated."""
