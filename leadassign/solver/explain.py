@@ -33,7 +33,13 @@ from leadassign.solver.cpsat import (
     add_variables,
     new_int,
 )
-from leadassign.solver.rules import Prepared, account_allows, keepable_leads, owner_pairs
+from leadassign.solver.rules import (
+    Prepared,
+    account_allows,
+    fits_in_order,
+    keepable_leads,
+    owner_pairs,
+)
 
 MAX_LISTED = 10
 
@@ -157,10 +163,7 @@ def continuity_conflicts(problem: Problem, policy: Policy, prep: Prepared) -> li
     effort = cands.effort[keep]
     order = np.lexsort((effort, owner))
     owner, effort = owner[order], effort[order]
-    start = np.searchsorted(owner, owner, side="left")
-    cumulative = np.cumsum(effort)
-    before = np.where(start > 0, cumulative[start - 1], 0)
-    fits = (cumulative - before) <= reps.capacity[owner]
+    fits = fits_in_order(owner, effort, reps.capacity)
     can_keep = int(fits.sum())
     if can_keep >= need:
         return []
@@ -269,14 +272,13 @@ def _build(
     groups = prep.groups
     if np.any(groups >= 0):
         allows = account_allows(lead, rep, m, groups)
-        member = groups[lead] >= 0
         for a in np.unique(groups[groups >= 0]).tolist():
             literal = guard("account", a)
             mine = groups[lead] == a
             off = np.flatnonzero(mine & ~allows)
             if len(off):
                 _add_linear(proto, off.tolist(), [1] * len(off), 0, 0, literal)
-            on = np.flatnonzero(mine & allows & member)
+            on = np.flatnonzero(mine & allows)
             size = int((groups == a).sum())
             for j in np.unique(rep[on]).tolist():
                 together = on[rep[on] == j]

@@ -44,6 +44,16 @@ def restrict(cands: Candidates, keep: np.ndarray, why: np.ndarray) -> Candidates
     )
 
 
+def fits_in_order(rep: np.ndarray, effort: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """For items sorted by ``rep`` (then in the order they should be taken): does each fit
+    in its rep's capacity together with the items before it? One cumulative sum, no loop."""
+    cumulative = np.cumsum(effort)
+    starts = np.searchsorted(rep, rep, side="left")
+    before = np.where(starts > 0, cumulative[starts - 1], 0)
+    fits: np.ndarray = cumulative - before <= capacity[rep]
+    return fits
+
+
 def tier_levels(values: np.ndarray, tiers: tuple[Tier, ...]) -> np.ndarray:
     """Per lead: the lowest rep level its value allows (0 when no tier applies)."""
     need = np.zeros(len(values), dtype=np.int64)
@@ -332,6 +342,7 @@ __all__ = [
     "build_units",
     "continuity_spec",
     "fairness_spec",
+    "fits_in_order",
     "floors",
     "keepable_leads",
     "owner_pairs",

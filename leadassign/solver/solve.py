@@ -20,7 +20,7 @@ from leadassign.solver.explain import explain, hall_message, precheck
 from leadassign.solver.flow import hall_violation, solve_flow
 from leadassign.solver.hints import fair_count_flow, repair_floors
 from leadassign.solver.result import Result, Status
-from leadassign.solver.rules import Prepared, keepable_leads, prepare
+from leadassign.solver.rules import Prepared, fits_in_order, keepable_leads, prepare
 
 
 def _trim_to_capacity(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
@@ -29,14 +29,58 @@ def _trim_to_capacity(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
     effort (vectorized: sort by rep then value, one cumulative sum per rep)."""
     picked = np.flatnonzero(chosen)
     order = picked[np.lexsort((picked, -pairs.units[picked], pairs.rep[picked]))]
-    rep = pairs.rep[order]
-    cumulative = np.cumsum(pairs.effort[order])
-    starts = np.searchsorted(rep, rep, side="left")
-    before = np.where(starts > 0, cumulative[starts - 1], 0)
-    keep = cumulative - before <= pairs.capacity[rep]
+    keep = fits_in_order(pairs.rep[order], pairs.effort[order], pairs.capacity)
     trimmed = np.zeros(len(pairs), dtype=bool)
     trimmed[order[keep]] = True
     return trimmed
+
+
+def _relaxed_hint(
+    prep: Prepared,
+    relaxed: np.ndarray,
+    lead_of: np.ndarray,
+    rep_of: np.ndarray,
+    lead_units: np.ndarray,
+) -> np.ndarray:
+    """A start from the lead-level relaxation (chosen ``relaxed`` over the usable pairs):
+    owners preferred under a continuity limit, merged into whole accounts, trimmed to the
+    capacities in effort and topped up to the floors."""
+    cands, units, pairs, side = prep.cands, prep.units, prep.pairs, prep.side
+    usable = units.usable
+    start = relaxed
+    if side.continuity is not None:
+        # Among the most leads, prefer owners: an owner pair's bonus outweighs the value
+        # difference of any one lead, so the hint makes few changes.
+        keep = side.continuity.kept[units.var[usable]] > 0
+        bonus = 2 * int(np.abs(lead_units).max(initial=0)) + 1
+        kept_flow = solve_flow(
+            lead_of,
+            rep_of,
+            lead_units + bonus * keep,
+            cands.n_leads,
+            pairs.capacity,
+            np.zeros_like(pairs.min_leads),
+        ).chosen
+        assert kept_flow is not None
+        start = kept_flow
+    spread = np.zeros(len(cands), dtype=bool)
+    spread[usable[start]] = True
+    merged = units.unit_choice(spread)
+    if np.any(pairs.size > 1):
+        # Accounts: the same flow over whole units (one unit of flow each, bigger accounts
+        # first), which keeps accounts whole where the lead-level flow splits them.
+        weight = 2 * int(np.abs(pairs.units).max(initial=0)) + 1
+        whole = solve_flow(
+            pairs.unit,
+            pairs.rep,
+            pairs.units + weight * pairs.size,
+            int(pairs.unit.max(initial=-1)) + 1,
+            pairs.capacity,
+            np.zeros_like(pairs.min_leads),
+        ).chosen
+        assert whole is not None
+        merged = whole
+    return repair_floors(pairs, _trim_to_capacity(pairs, merged))
 
 
 def solve(
@@ -162,45 +206,10 @@ def solve(
         np.zeros_like(pairs.min_leads),
     )
     count_upper = relax.max_count
-    bound_from = relax.chosen
+    units_upper = int(lead_units[relax.chosen].sum()) if relax.chosen is not None else None
     hint: np.ndarray | None = None
-    if relax.chosen is not None:
-        start = relax.chosen
-        if side.continuity is not None:
-            # Among the most leads, prefer owners: an owner pair's bonus outweighs the value
-            # difference of any one lead, so the hint makes few changes.
-            keep = side.continuity.kept[units.var[usable]] > 0
-            bonus = 2 * int(np.abs(lead_units).max(initial=0)) + 1
-            kept_flow = solve_flow(
-                lead_of,
-                rep_of,
-                lead_units + bonus * keep,
-                problem.n_leads,
-                pairs.capacity,
-                np.zeros_like(pairs.min_leads),
-            ).chosen
-            assert kept_flow is not None
-            start = kept_flow
-        spread = np.zeros(len(cands), dtype=bool)
-        spread[usable[start]] = True
-        merged = units.unit_choice(spread)
-        if np.any(pairs.size > 1):
-            # Accounts: the same flow over whole units (one unit of flow each, bigger
-            # accounts first), which keeps accounts whole where the lead-level flow splits them.
-            weight = 2 * int(np.abs(pairs.units).max(initial=0)) + 1
-            whole = solve_flow(
-                pairs.unit,
-                pairs.rep,
-                pairs.units + weight * pairs.size,
-                int(pairs.unit.max(initial=-1)) + 1,
-                pairs.capacity,
-                np.zeros_like(pairs.min_leads),
-            ).chosen
-            assert whole is not None
-            merged = whole
-        hint = repair_floors(pairs, _trim_to_capacity(pairs, merged))
-    units_upper = int(lead_units[bound_from].sum()) if bound_from is not None else None
-    if unit_effort and bool(np.all(pairs.size == 1)):
+    network_shaped = unit_effort and bool(np.all(pairs.size == 1))
+    if network_shaped:
         exact = solve_flow(
             pairs.unit, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads
         )
@@ -208,20 +217,28 @@ def solve(
             hint = exact.chosen
             if not side.any:
                 units_upper = int(pairs.units[exact.chosen].sum())
-        fair = side.fairness
-        counting = policy.fairness is not None and policy.fairness.metric == "count"
-        if fair is not None and fair.penalty is None and counting and hint is not None:
-            fair_hint = fair_count_flow(pairs, fair, problem.n_leads, hint)
-            if fair_hint is not None:
-                hint = fair_hint
-                # One group, no other side rule, the relaxation's count: the flow with the
-                # band's bounds for that total is exact, so its value is the bound.
-                if (
-                    len(fair.groups()) == 1
-                    and side.continuity is None
-                    and int(fair_hint.sum()) == count_upper
-                ):
-                    units_upper = int(pairs.units[fair_hint].sum())
+    if hint is None and relax.chosen is not None:
+        hint = _relaxed_hint(prep, relax.chosen, lead_of, rep_of, lead_units)
+    fair = side.fairness
+    counting = policy.fairness is not None and policy.fairness.metric == "count"
+    if (
+        network_shaped
+        and fair is not None
+        and fair.penalty is None
+        and counting
+        and hint is not None
+    ):
+        fair_hint = fair_count_flow(pairs, fair, problem.n_leads, hint)
+        if fair_hint is not None:
+            hint = fair_hint
+            # One group, no other side rule, the relaxation's count: the flow with the band's
+            # bounds for that total is exact, so its value is the bound.
+            if (
+                len(fair.groups()) == 1
+                and side.continuity is None
+                and int(fair_hint.sum()) == count_upper
+            ):
+                units_upper = int(pairs.units[fair_hint].sum())
     cp = solve_cpsat(
         pairs,
         CpSatSettings(
