@@ -45,27 +45,15 @@ def tiny_pairs(seed: int) -> Pairs:
 
 
 def cpsat_solutions(pairs: Pairs, family: str) -> set[tuple[int, ...]]:
-    model = cp_model.CpModel()
-    add_variables(model.proto, len(pairs))
-    by_rep = np.argsort(pairs.rep, kind="stable")
-    if family == "one_rep_per_lead":
-        add_one_rep_per_lead(model.proto, pairs)
-    elif family == "capacity":
-        add_capacity(model.proto, pairs, by_rep)
-    else:
-        add_min_leads(model.proto, pairs, by_rep)
+    def add(proto: Any, by_rep: np.ndarray) -> None:
+        if family == "one_rep_per_lead":
+            add_one_rep_per_lead(proto, pairs)
+        elif family == "capacity":
+            add_capacity(proto, pairs, by_rep)
+        else:
+            add_min_leads(proto, pairs, by_rep)
 
-    found: set[tuple[int, ...]] = set()
-
-    class Collect(cp_model.CpSolverSolutionCallback):
-        def on_solution_callback(self) -> None:
-            found.add(tuple(int(v) for v in list(self.response_proto.solution)[: len(pairs)]))
-
-    solver = cp_model.CpSolver()
-    solver.parameters.enumerate_all_solutions = True
-    solver.parameters.num_workers = 1
-    solver.solve(model, Collect())
-    return found
+    return solutions(pairs, add)
 
 
 def brute_force(pairs: Pairs, family: str) -> set[tuple[int, ...]]:

@@ -80,6 +80,12 @@ class ContinuityPolicy(_Block):
         0.0, ge=0, allow_inf_nan=False, description="value credited per lead kept by its owner"
     )
 
+    def changes_allowed(self, owned: int) -> int | None:
+        """floor(max_reassign * owned leads), read as a decimal; None without a limit."""
+        if self.max_reassign is None:
+            return None
+        return math.floor(self.max_reassign * owned + 1e-9)
+
 
 class AccountsPolicy(_Block):
     """``together``: all leads of one account_id go to one rep, or all stay unassigned."""

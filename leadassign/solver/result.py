@@ -64,6 +64,8 @@ class Result:
     lead_value: np.ndarray = field(repr=False)  # each lead's value (column or value.weights)
     #: per lead: owned, and its owner may still take it (else a move is forced)
     keepable: np.ndarray = field(repr=False)
+    #: per candidate pair: effort of its whole unit (the account's, when kept together)
+    unit_effort: np.ndarray = field(repr=False)
     objective: float | None
     expected_value: float | None
     best_bound: float | None
@@ -179,17 +181,7 @@ class Result:
             minlength=problem.n_reps,
         )
         room = problem.reps.capacity - load
-        need = cands.effort.astype(np.int64)
-        if self.policy.accounts_together and len(cands):
-            from leadassign.solver.rules import account_groups
-
-            groups = account_groups(problem, self.policy)
-            member = groups[cands.lead] >= 0
-            key = np.where(member, groups[cands.lead], -1 - cands.lead) * problem.n_reps
-            key = key + cands.rep
-            _, inverse = np.unique(key, return_inverse=True)
-            need = np.bincount(inverse, weights=cands.effort)[inverse].astype(np.int64)
-        open_pair = (~assigned[cands.lead]) & (need <= room[cands.rep])
+        open_pair = (~assigned[cands.lead]) & (self.unit_effort <= room[cands.rep])
         result: np.ndarray = np.bincount(cands.lead[open_pair], minlength=n) > 0
         return result
 
@@ -331,9 +323,7 @@ class Result:
         """Owned leads: kept, moved by choice (reassigned or released), forced moves."""
         owned = self.problem.owner >= 0
         c = self.policy.continuity
-        limit = None
-        if c is not None and c.max_reassign is not None:
-            limit = int(np.floor(c.max_reassign * int(owned.sum()) + 1e-9))
+        limit = c.changes_allowed(int(owned.sum())) if c is not None else None
         changes = int(np.isin(reason, [REASON_REASSIGNED, REASON_RELEASED]).sum())
         return {
             "owned": int(owned.sum()),

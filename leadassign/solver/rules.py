@@ -133,6 +133,8 @@ class Units:
     var: np.ndarray
     #: per candidate pair: scaled value units (expected value plus keep bonus)
     lead_units: np.ndarray
+    #: per candidate pair: effort of its whole unit with that rep (the account's summed effort)
+    unit_effort: np.ndarray
 
     @property
     def usable(self) -> np.ndarray:
@@ -191,7 +193,7 @@ def build_units(
         min_leads=min_leads,
         size=size[fits],
     )
-    return Units(pairs, var, lead_units)
+    return Units(pairs, var, lead_units, effort[inverse])
 
 
 def owner_pairs(cands: Candidates, problem: Problem, var: np.ndarray) -> np.ndarray:
@@ -268,13 +270,12 @@ def continuity_spec(
     policy: Policy, cands: Candidates, units: Units, problem: Problem, value_scale: float
 ) -> Continuity | None:
     c = policy.continuity
-    if c is None or c.max_reassign is None:
+    limit = c.changes_allowed(int((problem.owner >= 0).sum())) if c is not None else None
+    if c is None or limit is None:
         return None
-    owned = int((problem.owner >= 0).sum())
     keep_pair = owner_pairs(cands, problem, units.var)
     kept = np.bincount(units.var[keep_pair], minlength=len(units.pairs)).astype(np.int64)
     keepable = int(keepable_leads(cands, problem, units.var).sum())
-    limit = int(np.floor(c.max_reassign * owned + 1e-9))
     penalty = None
     if c.mode == "soft":
         penalty = _penalty(c.weight, value_scale, keepable, "continuity")

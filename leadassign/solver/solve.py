@@ -145,6 +145,7 @@ def solve(
             pair_of_lead=pair_of_lead,
             lead_value=prep.values,
             keepable=keepable_leads(cands, problem, units.var),
+            unit_effort=units.unit_effort,
             objective=objective,
             expected_value=expected,
             value_scale=prep.scale,
