@@ -412,6 +412,24 @@ def set_objective(
         objective.coeffs.append(penalty)
 
 
+#: Steps of the coarse value that breaks ties between equal counts in phase 1.
+TIE_STEPS = 100
+
+
+def count_objective(pairs: Pairs) -> tuple[np.ndarray, int, int]:
+    """Phase 1's coefficients ``weight * size + tie``: the count first, and among equal
+    counts a coarse value (0..TIE_STEPS per pair), so the solution phase 2 starts from keeps
+    most of the value. Returns (coefficients, weight, ties) where ``ties`` bounds the total
+    tie-break; ``weight > 2 * ties``, so a gap of at most ``ties`` proves the count."""
+    top = max(int(pairs.units.max(initial=0)), 1)
+    tie = np.clip(pairs.units, 0, None).astype(np.int64) * TIE_STEPS // top
+    best = np.zeros(int(pairs.unit.max(initial=-1)) + 1, dtype=np.int64)
+    np.maximum.at(best, pairs.unit, tie)
+    ties = int(best.sum())
+    weight = 2 * (ties + 1)
+    return weight * pairs.size.astype(np.int64) + tie, weight, ties
+
+
 def set_hint(model: cp_model.CpModel, chosen: np.ndarray, aux: Aux | None = None) -> None:
     """A complete hint: every pair variable, and the auxiliary variables computed from it."""
     model.proto.clear_solution_hint()
@@ -486,7 +504,9 @@ def solve_cpsat(
     if hint is not None and hint_ok and int(pairs.size[hint].sum()) == count_upper:
         best, count_bound = hint, count_upper
     else:
-        set_objective(model, pairs.size)
+        coeffs, weight, ties = count_objective(pairs)
+        set_objective(model, coeffs)
+        model.proto.objective.domain.extend([-(weight * count_upper + ties), 0])
         # Only a feasible hint goes to the parallel search: CP-SAT 9.15 aborts the whole
         # process (CHECK failure "heuristics.fixed_search != nullptr") on an infeasible model
         # solved with a hint and interleave_search on several workers. An infeasible hint is
@@ -506,13 +526,15 @@ def solve_cpsat(
         if hint is not None and hint_ok:
             set_hint(model, hint, built.aux)
         solver = _solver(settings, settings.time_limit_s / 2, 0.0)
+        # Stop once the count is proven, whatever the tie-break could still gain.
+        solver.parameters.absolute_gap_limit = ties
         code = solver.solve(model)
         status = STATUS_NAMES.get(code, "UNKNOWN")
         if status in ("INFEASIBLE", "MODEL_INVALID", "UNKNOWN"):
             message = solver.response_proto.solution_info if status == "MODEL_INVALID" else ""
             return CpSatOutcome(status, None, None, None, str(message))
         best = _solution(solver, n)
-        count_bound = min(count_upper, _upper(solver))
+        count_bound = min(count_upper, _upper(solver) // weight)
 
     count = int(pairs.size[best].sum())
     _add_linear(model.proto, list(range(n)), pairs.size.tolist(), count, INT_MAX)
