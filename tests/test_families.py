@@ -147,11 +147,16 @@ def solutions(pairs: Pairs, add: Callable[[Any, np.ndarray], object]) -> set[tup
     model = cp_model.CpModel()
     add_variables(model.proto, len(pairs))
     add(model.proto, np.argsort(pairs.rep, kind="stable"))
+    return model_solutions(model, len(pairs))
+
+
+def model_solutions(model: cp_model.CpModel, n: int) -> set[tuple[int, ...]]:
+    """Every solution of ``model``, projected onto its first ``n`` variables."""
     found: set[tuple[int, ...]] = set()
 
     class Collect(cp_model.CpSolverSolutionCallback):
         def on_solution_callback(self) -> None:
-            found.add(tuple(int(v) for v in list(self.response_proto.solution)[: len(pairs)]))
+            found.add(tuple(int(v) for v in list(self.response_proto.solution)[:n]))
 
     solver = cp_model.CpSolver()
     solver.parameters.enumerate_all_solutions = True

@@ -8,6 +8,7 @@ chosen pairs -> Result, whose objective is recomputed in floats.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from leadassign.solver.cpsat import CpSatSettings, Pairs, solve_cpsat
 from leadassign.solver.explain import explain, hall_message, precheck
 from leadassign.solver.flow import hall_violation, solve_flow
 from leadassign.solver.hints import fair_count_flow, repair_floors
+from leadassign.solver.lp import MAX_PAIRS, lp_start
 from leadassign.solver.result import Result, Status
 from leadassign.solver.rules import Prepared, fits_in_order, keepable_leads, prepare
 
@@ -240,16 +242,29 @@ def solve(
                 and int(fair_hint.sum()) == count_upper
             ):
                 units_upper = int(pairs.units[fair_hint].sum())
+    cp_settings = CpSatSettings(
+        time_limit_s=settings.time_limit_s,
+        workers=settings.workers,
+        seed=settings.seed,
+        relative_gap=settings.relative_gap,
+        log=settings.log,
+        params=settings.params,
+    )
+    if len(pairs) <= MAX_PAIRS and not _proven(prep, hint, count_upper, units_upper):
+        # The LP relaxation with every rule: tighter bounds, and a start that meets them.
+        start = lp_start(pairs, side, count_upper, cp_settings)
+        if start is not None:
+            if start.count_upper < count_upper:  # the flow's value bound was for more leads
+                count_upper, units_upper = start.count_upper, start.units_upper
+            elif start.units_upper is not None:
+                units_upper = min(start.units_upper, units_upper or start.units_upper)
+            if start.hint is not None and _better(prep, start.hint, hint):
+                hint = start.hint
+        remaining = settings.time_limit_s - (time.perf_counter() - started)
+        cp_settings = replace(cp_settings, time_limit_s=max(remaining, 1.0))
     cp = solve_cpsat(
         pairs,
-        CpSatSettings(
-            time_limit_s=settings.time_limit_s,
-            workers=settings.workers,
-            seed=settings.seed,
-            relative_gap=settings.relative_gap,
-            log=settings.log,
-            params=settings.params,
-        ),
+        cp_settings,
         hint,
         count_upper,
         side,
@@ -273,6 +288,29 @@ def solve(
     if cp.units_bound is None:
         return res
     return _with_bound(res, cp.units_bound - side.score(pairs, cp.chosen))
+
+
+def _proven(
+    prep: Prepared, hint: np.ndarray | None, count_upper: int, units_upper: int | None
+) -> bool:
+    """Is ``hint`` feasible and at both bounds (so optimal with no search)?"""
+    pairs, side = prep.pairs, prep.side
+    return (
+        hint is not None
+        and units_upper is not None
+        and side.feasible(pairs, hint)
+        and int(pairs.size[hint].sum()) == count_upper
+        and side.score(pairs, hint) >= units_upper
+    )
+
+
+def _better(prep: Prepared, new: np.ndarray, old: np.ndarray | None) -> bool:
+    """Is feasible ``new`` a better start than ``old`` (more leads, then a higher score)?"""
+    pairs, side = prep.pairs, prep.side
+    if old is None or not side.feasible(pairs, old):
+        return True
+    key_new = (int(pairs.size[new].sum()), side.score(pairs, new))
+    return key_new > (int(pairs.size[old].sum()), side.score(pairs, old))
 
 
 def _value_score(
