@@ -8,8 +8,9 @@ relaxed to [0, 1]) is nearly integral on these books, so it gives both:
 * **bounds**: a Lagrangian bound computed from the LP's dual values in numpy. Any dual vector
   gives a valid bound, so the bound holds whatever GLOP's tolerances were; it is then rounded
   down to whole units (the objective is integral).
-* **a start**: the pairs the LP solution uses are few (a basic solution splits at most one
-  unit per constraint); CP-SAT restricted to them finds an integral solution in moments.
+* **a start**: a basic LP solution has at most one fractional variable per constraint, so
+  the pairs it uses are few; CP-SAT restricted to them and to each unit's cheapest
+  alternatives (by reduced cost) finds an integral solution close to the bound quickly.
 
 Two LPs, as the model is lexicographic: the most leads, then the best score at that count.
 """
@@ -32,9 +33,10 @@ from leadassign.solver.cpsat import (
 )
 
 INF = float("inf")
-#: Above this many pairs the LP is skipped (its build and solve would take longer than the
-#: CP-SAT search it saves).
-MAX_PAIRS = 3_000_000
+#: Above this many pairs the LP is skipped: GLOP's second LP took about 60 s on 260,000 pairs
+#: (10,000 leads x 200 reps, accounts kept together) and overran its time limit, where the
+#: first took 3 s; at 60,000 pairs both take about a second.
+MAX_PAIRS = 100_000
 #: Alternatives per unit that the restricted CP-SAT search may use beyond the LP's pairs.
 NEIGHBORS = 3
 
