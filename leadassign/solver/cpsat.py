@@ -161,7 +161,7 @@ class CpSatOutcome:
     message: str = ""
 
 
-def _segments(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def segments(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end of each run of equal ``keys`` (keys sorted)."""
     if len(keys) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -211,7 +211,7 @@ def new_int(proto: Any, lower: int, upper: int) -> int:
 
 def add_one_rep_per_lead(proto: Any, pairs: Pairs) -> None:
     """Each lead (each unit: a lead or an account kept together) goes to at most one rep."""
-    starts, ends = _segments(pairs.unit)
+    starts, ends = segments(pairs.unit)
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         if end - start > 1:
             proto.constraints.add().at_most_one.literals.extend(range(start, end))
@@ -220,7 +220,7 @@ def add_one_rep_per_lead(proto: Any, pairs: Pairs) -> None:
 def add_capacity(proto: Any, pairs: Pairs, by_rep: np.ndarray, guards: Guards = None) -> None:
     """Each rep's assigned effort stays within its capacity (skipped where it cannot bind)."""
     rep_sorted = pairs.rep[by_rep]
-    starts, ends = _segments(rep_sorted)
+    starts, ends = segments(rep_sorted)
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         members = by_rep[start:end]
         effort = pairs.effort[members]
@@ -233,7 +233,7 @@ def add_capacity(proto: Any, pairs: Pairs, by_rep: np.ndarray, guards: Guards = 
 def add_min_leads(proto: Any, pairs: Pairs, by_rep: np.ndarray, guards: Guards = None) -> None:
     """Each available rep gets at least ``min_leads`` leads."""
     rep_sorted = pairs.rep[by_rep]
-    starts, ends = _segments(rep_sorted)
+    starts, ends = segments(rep_sorted)
     present = np.zeros(len(pairs.min_leads), dtype=bool)
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         j = int(rep_sorted[start])
@@ -281,7 +281,7 @@ def add_fairness(
     n_reps = len(pairs.capacity)
     metric_of_rep = np.bincount(pairs.rep, weights=fairness.metric, minlength=n_reps)
     rep_sorted = pairs.rep[by_rep]
-    starts, ends = _segments(rep_sorted)
+    starts, ends = segments(rep_sorted)
     span = {int(rep_sorted[a]): (a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
     p, q = fairness.band.numerator, fairness.band.denominator
     soft = fairness.penalty is not None

@@ -29,6 +29,7 @@ from leadassign.solver.cpsat import (
     Fairness,
     Pairs,
     SideRules,
+    segments,
     solve_cpsat,
 )
 
@@ -97,6 +98,18 @@ class Relaxation:
     upper: np.ndarray  # per variable (every lower bound is 0)
     n_pairs: int
     penalties: tuple[tuple[int, int], ...]  # (aux variable, units lost per unit)
+
+    def with_floor(self, coeffs: np.ndarray, floor: float) -> Relaxation:
+        """The same LP plus one row over the pairs: ``sum(coeffs * x) >= floor``."""
+        nz = np.flatnonzero(coeffs)
+        return replace(
+            self,
+            row=np.concatenate([self.row, np.full(len(nz), len(self.lo))]),
+            col=np.concatenate([self.col, nz]),
+            val=np.concatenate([self.val, coeffs[nz].astype(np.float64)]),
+            lo=np.append(self.lo, floor),
+            hi=np.append(self.hi, INF),
+        )
 
 
 def _fairness_rows(rows: _Rows, pairs: Pairs, fairness: Fairness, next_var: int) -> list[int]:
@@ -193,7 +206,7 @@ def _objective(relax: Relaxation, pair_coeffs: np.ndarray, penalize: bool) -> np
 
 
 def lagrangian_bound(
-    relax: Relaxation, c: np.ndarray, dual: np.ndarray, extra: tuple[np.ndarray, float] | None
+    relax: Relaxation, c: np.ndarray, dual: np.ndarray
 ) -> tuple[float, np.ndarray]:
     """``max c.x`` subject to the rows and 0 <= x <= upper is at most
     ``sum_i y_i * (hi_i or lo_i) + sum_k max(0, (c - A'y)_k) * upper_k`` for any y whose sign
@@ -202,13 +215,6 @@ def lagrangian_bound(
     reduced costs of the dual vector that gives it."""
     lo, hi = relax.lo, relax.hi
     row, col, val = relax.row, relax.col, relax.val
-    if extra is not None:  # one more row: sum(coeffs * x) >= floor
-        coeffs, floor = extra
-        nz = np.flatnonzero(coeffs)
-        row = np.concatenate([row, np.full(len(nz), len(lo))])
-        col = np.concatenate([col, nz])
-        val = np.concatenate([val, coeffs[nz]])
-        lo, hi = np.append(lo, floor), np.append(hi, INF)
     best, best_reduced = INF, c
     for y in (dual, -dual):
         y = np.where((y > 0) & np.isfinite(hi) | (y < 0) & np.isfinite(lo), y, 0.0)
@@ -234,6 +240,8 @@ def solve_relaxation(
 ) -> LpOutcome | None:
     """Maximize over the LP (plus ``sum(floor[0] * x) >= floor[1]`` when given) with GLOP;
     None when GLOP does not reach an optimum in time."""
+    if floor is not None:
+        relax = relax.with_floor(*floor)
     c = _objective(relax, pair_coeffs, penalize)
     model = mbh.ModelBuilderHelper()
     n_var = len(relax.upper)
@@ -248,13 +256,6 @@ def solve_relaxation(
     model.set_objective_coefficients(nz.tolist(), c[nz].tolist())
     model.set_maximize(True)
     lo, hi, row, col, val = relax.lo, relax.hi, relax.row, relax.col, relax.val
-    if floor is not None:
-        coeffs, bound = floor
-        f_nz = np.flatnonzero(coeffs)
-        row = np.concatenate([row, np.full(len(f_nz), len(lo))])
-        col = np.concatenate([col, f_nz])
-        val = np.concatenate([val, coeffs[f_nz].astype(np.float64)])
-        lo, hi = np.append(lo, bound), np.append(hi, INF)
     order = np.argsort(row, kind="stable")
     cuts = np.searchsorted(row[order], np.arange(len(lo) + 1))
     cols, vals = col[order].tolist(), val[order].tolist()
@@ -271,8 +272,7 @@ def solve_relaxation(
         return None
     x = np.clip(np.asarray(solver.variable_values(), dtype=np.float64), 0.0, None)
     dual = np.asarray(solver.dual_values(), dtype=np.float64)
-    extra = None if floor is None else (floor[0].astype(np.float64), float(floor[1]))
-    bound, reduced = lagrangian_bound(relax, c, dual, extra)
+    bound, reduced = lagrangian_bound(relax, c, dual)
     return LpOutcome(x[: relax.n_pairs], bound, reduced[: relax.n_pairs])
 
 
@@ -299,13 +299,18 @@ def restrict_pairs(pairs: Pairs, side: SideRules, keep: np.ndarray) -> tuple[Pai
     )
 
 
+def _ranked(pairs: Pairs, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs sorted by unit, then by ``score`` descending; and each one's rank in its unit."""
+    order = np.lexsort((-score, pairs.unit))
+    starts, ends = segments(pairs.unit[order])
+    rank = np.arange(len(order)) - np.repeat(starts, ends - starts)
+    return order, rank
+
+
 def neighborhood(pairs: Pairs, lp: LpOutcome, per_unit: int = NEIGHBORS) -> np.ndarray:
     """The pairs the LP solution uses, and each unit's ``per_unit`` pairs of best reduced
     cost (the cheapest alternatives), sorted."""
-    order = np.lexsort((-lp.reduced, pairs.unit))
-    units = pairs.unit[order]
-    starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]])
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    order, rank = _ranked(pairs, lp.reduced)
     keep = np.zeros(len(pairs), dtype=bool)
     keep[order[rank < per_unit]] = True
     keep |= lp.x > 1e-6
@@ -314,11 +319,9 @@ def neighborhood(pairs: Pairs, lp: LpOutcome, per_unit: int = NEIGHBORS) -> np.n
 
 def round_choice(pairs: Pairs, x: np.ndarray) -> np.ndarray:
     """Each unit to its pair with the largest LP value, when that value is at least 1/2."""
-    order = np.lexsort((-x, pairs.unit))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = pairs.unit[order][1:] != pairs.unit[order][:-1]
+    order, rank = _ranked(pairs, x)
+    top = order[rank == 0]
     chosen = np.zeros(len(pairs), dtype=bool)
-    top = order[first]
     chosen[top[x[top] >= 0.5]] = True
     return chosen
 
