@@ -108,8 +108,9 @@ def _solver_options(command: F) -> F:
         click.option(
             "--method",
             type=click.Choice(["auto", "flow", "cpsat"]),
-            help="auto (default) picks the fastest exact method; flow: min-cost "
-            "flow, unit effort only; cpsat: the general CP-SAT model.",
+            help="auto (default) picks the fastest exact method (min-cost flow, else "
+            "HiGHS' MIP then CP-SAT); flow: min-cost flow, unit effort only; cpsat: "
+            "CP-SAT only.",
         ),
         click.option(
             "--log", is_flag=True, default=None, help="Print the solver's search log to stderr."

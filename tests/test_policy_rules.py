@@ -255,7 +255,7 @@ def test_fairness_count_band_zero_holds_a_lead_back() -> None:
     # are assigned (2 + 2). Value = 0.5*sum(the 4 leads) + 0.5*sum(R1's two): drop the
     # smallest (10) and give R1 the two largest: 0.5*140 + 0.5*90 = 115 (R1 90, R2 25).
     r = optimal(five_leads(3), policy(fairness={"band": 0}))
-    assert r.method == "cpsat"
+    assert r.method in ("mip", "cpsat")
     assert owners(r) == {"L1": "R1", "L2": "R1", "L3": "R2", "L4": "R2", "L5": ""}
     assert r.objective == pytest.approx(115) and r.expected_value == pytest.approx(115)
     reason, detail = reasons(r)["L5"]
@@ -696,7 +696,7 @@ def test_accounts_together_move_as_one() -> None:
         [rep("R1", 3, win_rate=1.0), rep("R2", 3, win_rate=0.5)],
     )
     r = optimal(p, policy(accounts={"together": True}), "auto")
-    assert r.method == "cpsat"
+    assert r.method in ("mip", "cpsat")
     assert owners(r) == {"L1": "R1", "L2": "R1", "L3": "R2", "L4": "R2", "L5": "R1"}
     assert r.objective == pytest.approx(125) and r.expected_value == pytest.approx(125)
     assert optimal(p, policy()).objective == pytest.approx(135)
@@ -809,7 +809,7 @@ def test_all_rules_together_on_one_book() -> None:
     # (Without the churn limit, Rjun takes L4 too: EV 204, score 205.)
     p = combined_book()
     r = optimal(p, policy(**ALL_RULES), "auto")
-    assert r.method == "cpsat"
+    assert r.method in ("mip", "cpsat")
     assert owners(r) == {
         "L1": "Rsen",
         "L2": "Rsen",

@@ -107,7 +107,8 @@ class SolverPolicy(_Block):
     log: bool = Field(False, description="print the CP-SAT search log on stderr")
     method: Method = Field(
         "auto",
-        description="auto: exact min-cost flow when the problem is a network, else CP-SAT",
+        description="auto: exact min-cost flow when the problem is a network, else HiGHS' "
+        "MIP then CP-SAT; cpsat: CP-SAT only",
     )
     params: dict[str, Any] = Field(
         default_factory=dict, description="raw CP-SAT parameters (SatParameters field names)"

@@ -196,7 +196,7 @@ class LpOutcome:
     reduced: np.ndarray  # reduced cost of each pair variable under the bound's duals
 
 
-def _objective(relax: Relaxation, pair_coeffs: np.ndarray, penalize: bool) -> np.ndarray:
+def objective(relax: Relaxation, pair_coeffs: np.ndarray, penalize: bool) -> np.ndarray:
     c = np.zeros(len(relax.upper))
     c[: relax.n_pairs] = pair_coeffs
     if penalize:
@@ -230,26 +230,16 @@ def lagrangian_bound(
     return best, best_reduced
 
 
-def solve_relaxation(
-    relax: Relaxation,
-    pair_coeffs: np.ndarray,
-    *,
-    penalize: bool,
-    floor: tuple[np.ndarray, float] | None,
-    time_limit_s: float,
-) -> LpOutcome | None:
-    """Maximize over the LP (plus ``sum(floor[0] * x) >= floor[1]`` when given) with GLOP;
-    None when GLOP does not reach an optimum in time."""
-    if floor is not None:
-        relax = relax.with_floor(*floor)
-    c = _objective(relax, pair_coeffs, penalize)
+def to_model(relax: Relaxation, c: np.ndarray, *, integral: bool) -> mbh.ModelBuilderHelper:
+    """``max c.x`` over the rows, as an OR-Tools model_builder model (for GLOP, or for HiGHS
+    with every variable integral: the pair Booleans and the integer auxiliaries of CP-SAT)."""
     model = mbh.ModelBuilderHelper()
     n_var = len(relax.upper)
     # The pybind stubs spell ndarray's parameters wrongly (ndarray[float64, ...]).
     model.add_var_array_with_bounds(
         np.zeros(n_var),  # type: ignore[arg-type]
         relax.upper,  # type: ignore[arg-type]
-        np.zeros(n_var, dtype=bool),  # type: ignore[arg-type]
+        np.full(n_var, integral, dtype=bool),  # type: ignore[arg-type]
         "",
     )
     nz = np.flatnonzero(c)
@@ -265,6 +255,23 @@ def solve_relaxation(
         model.set_constraint_upper_bound(ct, float(hi[i]))
         for k in range(int(cuts[i]), int(cuts[i + 1])):
             model.set_constraint_coefficient(ct, cols[k], vals[k])
+    return model
+
+
+def solve_relaxation(
+    relax: Relaxation,
+    pair_coeffs: np.ndarray,
+    *,
+    penalize: bool,
+    floor: tuple[np.ndarray, float] | None,
+    time_limit_s: float,
+) -> LpOutcome | None:
+    """Maximize over the LP (plus ``sum(floor[0] * x) >= floor[1]`` when given) with GLOP;
+    None when GLOP does not reach an optimum in time."""
+    if floor is not None:
+        relax = relax.with_floor(*floor)
+    c = objective(relax, pair_coeffs, penalize)
+    model = to_model(relax, c, integral=False)
     solver = mbh.ModelSolverHelper("glop")
     solver.set_time_limit_in_seconds(max(time_limit_s, 0.01))
     solver.solve(model)

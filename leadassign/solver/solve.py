@@ -16,6 +16,7 @@ import numpy as np
 from leadassign.errors import InputError
 from leadassign.models.policy import Method, Policy
 from leadassign.models.problem import Problem
+from leadassign.solver import mip
 from leadassign.solver.cpsat import CpSatSettings, Pairs, solve_cpsat
 from leadassign.solver.explain import explain, hall_message, precheck
 from leadassign.solver.flow import hall_violation, solve_flow
@@ -116,7 +117,7 @@ def solve(
     cands, units, pairs, side = prep.cands, prep.units, prep.pairs, prep.side
     unit_effort = bool(np.all(pairs.effort == 1))
     network = unit_effort and not side.any and bool(np.all(pairs.size == 1))
-    chosen_method = settings.method
+    chosen_method: str = settings.method
     if chosen_method == "auto":
         chosen_method = "flow" if network else "cpsat"
     if chosen_method == "flow" and not network:
@@ -260,6 +261,31 @@ def solve(
                 units_upper = min(start.units_upper, units_upper or start.units_upper)
             if start.hint is not None and _better(prep, start.hint, hint):
                 hint = start.hint
+        remaining = settings.time_limit_s - (time.perf_counter() - started)
+        cp_settings = replace(cp_settings, time_limit_s=max(remaining, 1.0))
+    if (
+        settings.method == "auto"
+        and len(pairs) <= mip.MAX_PAIRS
+        and not _proven(prep, hint, count_upper, units_upper)
+    ):
+        # HiGHS' branch and cut on the whole model; CP-SAT continues if it has no proof.
+        budget = mip.SHARE * (settings.time_limit_s - (time.perf_counter() - started))
+        found = mip.solve_mip(pairs, side, cp_settings, budget, hint, count_upper)
+        if found.optimal:
+            assert found.chosen is not None
+            chosen_method = "mip"
+            count = int(pairs.size[found.chosen].sum())
+            return _with_bound(
+                result(
+                    Status.OPTIMAL, found.chosen, best_bound=None, gap=0.0, assigned_bound=count
+                ),
+                0,
+            )
+        if found.count_upper is not None and found.count_upper < count_upper:
+            # The value bounds so far were for more leads.
+            count_upper, units_upper = found.count_upper, None
+        if found.chosen is not None and _better(prep, found.chosen, hint):
+            hint = found.chosen
         remaining = settings.time_limit_s - (time.perf_counter() - started)
         cp_settings = replace(cp_settings, time_limit_s=max(remaining, 1.0))
     cp = solve_cpsat(
