@@ -99,9 +99,9 @@ def _run(
     else:
         solver.solve(model)
     status = solver.status()
-    if status not in (mbh.SolveStatus.OPTIMAL, mbh.SolveStatus.FEASIBLE):
-        return False, None, float("inf")
-    if not solver.has_solution():
+    # (model_builder returns no solution when HiGHS stops on a limit, even with an incumbent)
+    solved = status in (mbh.SolveStatus.OPTIMAL, mbh.SolveStatus.FEASIBLE)
+    if not (solved and solver.has_solution()):
         return False, None, float("inf")
     x = np.asarray(solver.variable_values(), dtype=np.float64)[: relax.n_pairs] > 0.5
     return status == mbh.SolveStatus.OPTIMAL, x, float(solver.best_objective_bound())
