@@ -158,6 +158,9 @@ def solve(
             **figures,
         )
 
+    def time_left() -> float:
+        return settings.time_limit_s - (time.perf_counter() - started)
+
     def infeasible(*conflicts: str) -> Result:
         return result(
             Status.INFEASIBLE,
@@ -261,16 +264,14 @@ def solve(
                 units_upper = min(start.units_upper, units_upper or start.units_upper)
             if start.hint is not None and _better(prep, start.hint, hint):
                 hint = start.hint
-        remaining = settings.time_limit_s - (time.perf_counter() - started)
-        cp_settings = replace(cp_settings, time_limit_s=max(remaining, 1.0))
+        cp_settings = replace(cp_settings, time_limit_s=max(time_left(), 1.0))
     if (
         settings.method == "auto"
         and len(pairs) <= mip.MAX_PAIRS
         and not _proven(prep, hint, count_upper, units_upper)
     ):
         # HiGHS' branch and cut on the whole model; CP-SAT continues if it has no proof.
-        budget = mip.SHARE * (settings.time_limit_s - (time.perf_counter() - started))
-        found = mip.solve_mip(pairs, side, cp_settings, budget, hint, count_upper)
+        found = mip.solve_mip(pairs, side, cp_settings, mip.SHARE * time_left(), hint, count_upper)
         if found.optimal:
             assert found.chosen is not None
             chosen_method = "mip"
@@ -286,8 +287,7 @@ def solve(
             count_upper, units_upper = found.count_upper, None
         if found.chosen is not None and _better(prep, found.chosen, hint):
             hint = found.chosen
-        remaining = settings.time_limit_s - (time.perf_counter() - started)
-        cp_settings = replace(cp_settings, time_limit_s=max(remaining, 1.0))
+        cp_settings = replace(cp_settings, time_limit_s=max(time_left(), 1.0))
     cp = solve_cpsat(
         pairs,
         cp_settings,
@@ -300,8 +300,7 @@ def solve(
     if cp.chosen is None:
         explained: tuple[str, ...] = ()
         if status == Status.INFEASIBLE:
-            remaining = settings.time_limit_s - (time.perf_counter() - started)
-            explained = explain(problem, policy, prep, settings, max(remaining, 5.0))
+            explained = explain(problem, policy, prep, settings, max(time_left(), 5.0))
         return result(
             status,
             None,
