@@ -14,6 +14,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
+from leadassign.baselines import run_baseline
 from leadassign.errors import InputError, LeadassignError
 from leadassign.models import Policy, Problem, load_policy, load_problem
 from leadassign.solver import NoSolutionError, Result, Status, solve
@@ -29,5 +30,6 @@ __all__ = [
     "__version__",
     "load_policy",
     "load_problem",
+    "run_baseline",
     "solve",
 ]

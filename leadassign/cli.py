@@ -6,6 +6,7 @@ usage, 3 INFEASIBLE, 4 no solution within the time limit.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from collections.abc import Callable
@@ -15,12 +16,14 @@ from typing import Any, TypeVar
 import click
 
 from leadassign import __version__
+from leadassign.baselines import STRATEGIES, run_baseline
 from leadassign.errors import LeadassignError
 from leadassign.models import Policy, Problem, load_policy, load_problem
 from leadassign.output import check_matrix_size, write_csv, write_files, write_result
 from leadassign.report import describe_inputs, human_summary
 from leadassign.solver import Result, Status, solve
 from leadassign.solver.prices import price_rules as with_prices
+from leadassign.solver.progress import TerminalProgress
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION = 0, 1, 2, 3, 4
 EXIT_BY_STATUS = {
@@ -115,10 +118,27 @@ def _solver_options(command: F) -> F:
         click.option(
             "--log", is_flag=True, default=None, help="Print the solver's search log to stderr."
         ),
+        click.option(
+            "--progress/--no-progress",
+            default=None,
+            help="A status line on stderr while solving: phase, objective, bound, gap, time "
+            "(default: on when stderr is a terminal and the log is off).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def _progress_line(
+    solver: dict[str, Any], policy: Policy
+) -> contextlib.AbstractContextManager[TerminalProgress | None]:
+    """Take ``--progress/--no-progress`` out of the solver options: a status line on stderr,
+    closed (ended with a newline) when the block ends, or None."""
+    wanted = solver.pop("progress", None)
+    if wanted is None:
+        wanted = sys.stderr.isatty() and not (solver.get("log") or policy.solver.log)
+    return TerminalProgress(sys.stderr) if wanted else contextlib.nullcontext()
 
 
 def _load(
@@ -227,7 +247,8 @@ def solve_command(
         problem, pol = _load(leads, reps, affinity, pairs, pairs_mode, policy)
         if matrix:
             check_matrix_size(problem.n_leads, problem.n_reps)
-        result = solve(problem, pol, **solver)
+        with _progress_line(solver, pol) as progress:
+            result = solve(problem, pol, progress=progress, **solver)
         if price_rules and result.has_solution:
             result = with_prices(result)
         code = _report(result, out, matrix)
@@ -237,6 +258,63 @@ def solve_command(
 
 
 solve_command.name = "solve"
+
+
+@main.command(
+    epilog="""\b
+Example:
+  leadassign baseline --strategy round-robin --leads leads.csv --reps reps.csv --out rr/
+  leadassign solve --leads leads.csv --reps reps.csv --out run/   # then compare summary.json
+\b
+Exit codes: 0 assigned, 2 bad input.
+"""
+)
+@click.option(
+    "--strategy",
+    required=True,
+    type=click.Choice(STRATEGIES),
+    help="round-robin: leads in input order, each to the next eligible rep with room; "
+    "weighted-round-robin: each to the eligible rep with room that is least full relative "
+    "to its capacity; greedy: highest expected value pairs first.",
+)
+@_input_options
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for assignments.csv, reps.csv, summary.json (created if needed).",
+)
+@click.option(
+    "--matrix", is_flag=True, help="Also write matrix.csv, the dense lead x rep 0/1 table."
+)
+def baseline(
+    strategy: str,
+    leads: Path,
+    reps: Path,
+    affinity: Path | None,
+    pairs: Path | None,
+    pairs_mode: str,
+    policy: Path | None,
+    out: Path,
+    matrix: bool,
+) -> None:
+    """Assign the book the way a CRM would, to compare with solve.
+
+    Eligibility, tiers, value weights, affinities, the pairs table and capacity apply as in
+    solve; fairness, continuity, accounts and min_leads are ignored, as CRMs do.
+    """
+    try:
+        problem, pol = _load(leads, reps, affinity, pairs, pairs_mode, policy)
+        if matrix:
+            check_matrix_size(problem.n_leads, problem.n_reps)
+        result = run_baseline(problem, strategy, pol)
+        code = _report(result, out, matrix)
+        ignored = (result.baseline or {}).get("ignored", [])
+        if ignored:
+            click.echo(f"ignored, as CRMs do: {', '.join(ignored)}")
+    except LeadassignError as error:
+        _fail(error)
+    sys.exit(code)
 
 
 @main.command(
@@ -321,7 +399,8 @@ def demo(
     )
     try:
         problem = load_problem(sample.leads, sample.reps, sample.affinity)
-        result = solve(problem, Policy(), **solver)
+        with _progress_line(solver, Policy()) as progress:
+            result = solve(problem, Policy(), progress=progress, **solver)
         if out is not None:
             frames = {
                 "leads.csv": sample.leads,

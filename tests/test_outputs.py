@@ -257,6 +257,6 @@ def test_demo_with_effort_uses_cpsat() -> None:
 def test_version_and_help() -> None:
     code, stdout, _ = run("--version")
     assert code == 0 and "leadassign, version" in stdout
-    for command in ("solve", "validate", "demo"):
+    for command in ("solve", "validate", "demo", "baseline"):
         code, stdout, _ = run(command, "--help")
         assert code == 0 and "Example" in stdout and f"leadassign {command}" in stdout

@@ -14,6 +14,7 @@ bound already proves the hint's count), phase 2 fixes ``count >= K`` and maximiz
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +24,8 @@ from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
+
+from leadassign.solver.progress import Progress
 
 STATUS_NAMES = {
     cp_model.OPTIMAL: "OPTIMAL",
@@ -467,6 +470,37 @@ def _log_to_stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
 
+class _Reporter(cp_model.CpSolverSolutionCallback):
+    """Hands each solution's objective and bound, in user units, to a Progress (no other
+    work: CP-SAT waits for it)."""
+
+    def __init__(self, progress: Progress, to_user: Callable[[float], float]) -> None:
+        super().__init__()
+        self._progress = progress
+        self._to_user = to_user
+
+    def on_solution_callback(self) -> None:
+        to_user = self._to_user
+        self._progress.update(to_user(self.objective_value), to_user(self.best_objective_bound))
+
+
+def _run(
+    solver: cp_model.CpSolver,
+    model: cp_model.CpModel,
+    progress: Progress | None,
+    to_user: Callable[[float], float],
+) -> cp_model.CpSolverStatus:
+    """``solver.solve(model)``, reporting solutions and bounds to ``progress`` (if any) through
+    CP-SAT's callbacks, which observe the search without changing it."""
+    if progress is None:
+        return solver.solve(model)
+    solver.best_bound_callback = lambda bound: progress.update(None, to_user(bound))
+    code = solver.solve(model, _Reporter(progress, to_user))
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        progress.update(to_user(solver.objective_value), to_user(solver.best_objective_bound))
+    return code
+
+
 def _solution(solver: cp_model.CpSolver, n: int) -> np.ndarray:
     values = np.asarray(solver.response_proto.solution, dtype=np.int64)
     return values[:n] > 0
@@ -484,6 +518,9 @@ def solve_cpsat(
     count_upper: int,
     side: SideRules | None = None,
     units_upper: int | None = None,
+    *,
+    progress: Progress | None = None,
+    value_scale: float = 1.0,
 ) -> CpSatOutcome:
     """Solve the lexicographic objective in two phases within ``settings.time_limit_s``.
 
@@ -492,6 +529,9 @@ def solve_cpsat(
     proven bound on the value score of any assignment of ``count_upper`` leads (the same
     relaxation's value); when phase 1 reaches that count, phase 2 starts from it as its
     objective bound, so a hint that attains it is proven optimal at once.
+
+    ``progress`` is told each phase and, through CP-SAT's callbacks, the best objective and
+    bound: in phase 1 the count of leads, in phase 2 the value score (units / ``value_scale``).
     """
     started = time.perf_counter()
     side = side or SideRules()
@@ -505,6 +545,13 @@ def solve_cpsat(
         best, count_bound = hint, count_upper
     else:
         coeffs, weight, ties = count_objective(pairs)
+
+        def leads(objective: float) -> float:  # phase 1's objective -> leads assigned
+            return min(count_upper, -math.ceil(objective - 1e-6) // weight)
+
+        if progress is not None:  # from the feasible hint and the relaxation's bound
+            progress.phase("cpsat phase 1 (count)")
+            progress.update(int(pairs.size[hint].sum()) if hint_ok else None, count_upper)
         set_objective(model, coeffs)
         model.proto.objective.domain.extend([-(weight * count_upper + ties), 0])
         # Only a feasible hint goes to the parallel search: CP-SAT 9.15 aborts the whole
@@ -517,7 +564,7 @@ def solve_cpsat(
                 replace(settings, workers=1), settings.time_limit_s / 4, 0.0, presolve=False
             )
             repair.parameters.stop_after_first_solution = True
-            code = repair.solve(model)
+            code = _run(repair, model, progress, leads)
             if code == cp_model.INFEASIBLE:
                 return CpSatOutcome("INFEASIBLE", None, None, None)
             hint = _solution(repair, n) if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
@@ -528,7 +575,7 @@ def solve_cpsat(
         solver = _solver(settings, settings.time_limit_s / 2, 0.0)
         # Stop once the count is proven, whatever the tie-break could still gain.
         solver.parameters.absolute_gap_limit = ties
-        code = solver.solve(model)
+        code = _run(solver, model, progress, leads)
         status = STATUS_NAMES.get(code, "UNKNOWN")
         if status in ("INFEASIBLE", "MODEL_INVALID", "UNKNOWN"):
             message = solver.response_proto.solution_info if status == "MODEL_INVALID" else ""
@@ -550,7 +597,14 @@ def solve_cpsat(
     set_hint(model, best, built.aux)
     remaining = settings.time_limit_s - (time.perf_counter() - started)
     solver = _solver(settings, remaining, settings.relative_gap)
-    code = solver.solve(model)
+    if progress is not None:  # from phase 1's solution
+        progress.phase("cpsat phase 2 (value)")
+        start_bound = units_upper if units_upper is not None and count == count_upper else None
+        progress.update(
+            side.score(pairs, best) / value_scale,
+            None if start_bound is None else start_bound / value_scale,
+        )
+    code = _run(solver, model, progress, lambda objective: -objective / value_scale)
     status = STATUS_NAMES.get(code, "UNKNOWN")
     if status == "MODEL_INVALID":
         return CpSatOutcome(status, None, None, None, str(solver.response_proto.solution_info))

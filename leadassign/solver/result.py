@@ -78,6 +78,8 @@ class Result:
     conflicts: tuple[str, ...] = ()
     #: with price_rules: per hard rule, what dropping it would gain (see solve_with_prices)
     prices: dict[str, dict[str, Any]] | None = None
+    #: from leadassign.baselines: the strategy and the rules it ignored (summary "baseline")
+    baseline: dict[str, Any] | None = None
 
     @property
     def has_solution(self) -> bool:
@@ -303,6 +305,8 @@ class Result:
             out["reassigned"] = None
         if self.prices is not None:
             out["price_of_rules"] = self.prices
+        if self.baseline is not None:
+            out["baseline"] = self.baseline
         if problem.pairs is not None:
             out["pairs_table_rows_ignored"] = self.candidates.pairs_ignored
         out.update(

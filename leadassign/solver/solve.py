@@ -22,6 +22,7 @@ from leadassign.solver.explain import explain, hall_message, precheck
 from leadassign.solver.flow import hall_violation, solve_flow
 from leadassign.solver.hints import fair_count_flow, repair_floors
 from leadassign.solver.lp import MAX_PAIRS, lp_start
+from leadassign.solver.progress import NO_PROGRESS, Progress
 from leadassign.solver.result import Result, Status
 from leadassign.solver.rules import Prepared, fits_in_order, keepable_leads, prepare
 
@@ -96,11 +97,13 @@ def solve(
     seed: int | None = None,
     relative_gap: float | None = None,
     log: bool | None = None,
+    progress: Progress | None = None,
 ) -> Result:
     """Assign leads to reps: most leads first, then the best value score (README "Business
     rules"): expected value, plus keep bonuses, minus soft-rule penalties.
 
-    Keyword arguments override the policy's ``solver:`` block. Raises InputError when the
+    Keyword arguments override the policy's ``solver:`` block; ``progress`` is told each
+    phase and CP-SAT's objective and bound (None: nothing). Raises InputError when the
     policy needs lead columns that are missing or malformed.
     """
     started = time.perf_counter()
@@ -176,6 +179,8 @@ def solve(
     if conflicts:
         return infeasible(*conflicts)
 
+    report = progress or NO_PROGRESS
+    report.phase("flow")
     if chosen_method == "flow":
         outcome = solve_flow(
             pairs.unit, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads
@@ -256,6 +261,7 @@ def solve(
     )
     if len(pairs) <= MAX_PAIRS and not _proven(prep, hint, count_upper, units_upper):
         # The LP relaxation with every rule: tighter bounds, and a start that meets them.
+        report.phase("lp")
         start = lp_start(pairs, side, count_upper, cp_settings)
         if start is not None:
             if start.count_upper < count_upper:  # the flow's value bound was for more leads
@@ -271,6 +277,7 @@ def solve(
         and not _proven(prep, hint, count_upper, units_upper)
     ):
         # HiGHS' branch and cut on the whole model; CP-SAT continues if it has no proof.
+        report.phase("mip")
         found = mip.solve_mip(pairs, side, cp_settings, mip.SHARE * time_left(), hint, count_upper)
         if found.optimal:
             assert found.chosen is not None
@@ -295,6 +302,8 @@ def solve(
         count_upper,
         side,
         units_upper=units_upper,
+        progress=progress,
+        value_scale=prep.scale,
     )
     status = Status(cp.status)
     if cp.chosen is None:

@@ -1,0 +1,156 @@
+"""Baselines: how CRMs route leads, so users can see what optimizing the whole book gains.
+
+``run_baseline(problem, strategy, policy)`` assigns the book with one of :data:`STRATEGIES`
+and returns the same :class:`~leadassign.solver.result.Result` as :func:`leadassign.solve`,
+so the same output files, summary and checks apply. The status is FEASIBLE (a valid
+assignment, nothing proven); ``best_bound``, ``gap`` and ``assigned_bound`` are None.
+
+Eligibility, expected values and efforts come from the optimizer's own code (lead values,
+:func:`~leadassign.solver.candidates.build_candidates` and the tiers filter of
+:func:`~leadassign.solver.rules.prepare`), so territories, industries, skills, leave, tiers,
+value weights, affinities and a pairs table apply exactly as in ``solve``; a rep's assigned
+effort never exceeds its capacity. What CRMs do not do, the baselines do not do either:
+fairness, continuity (owners, ``max_reassign``, ``keep_bonus``), accounts kept together and
+``min_leads`` are ignored. The summary still reports what the assignment does to them
+(fairness figures, churn, ``reps.csv``'s ``min_leads``), and its ``baseline`` block lists the
+rules of the inputs and policy that were ignored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from leadassign.baselines.strategies import greedy, offsets, round_robin, weighted_round_robin
+from leadassign.errors import InputError
+from leadassign.models.policy import Policy
+from leadassign.models.problem import Problem, lead_values
+from leadassign.solver.candidates import Candidates, build_candidates
+from leadassign.solver.result import Result, Status
+from leadassign.solver.rules import apply_tiers, keepable_leads
+
+#: The strategies :func:`run_baseline` knows, by the name ``method`` reports.
+STRATEGIES = ("round-robin", "weighted-round-robin", "greedy")
+
+Strategy = Callable[[Candidates, np.ndarray, np.ndarray], np.ndarray]
+
+
+def _round_robin(cands: Candidates, indptr: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    return round_robin(indptr, cands.rep, cands.effort, capacity)
+
+
+def _weighted_round_robin(
+    cands: Candidates, indptr: np.ndarray, capacity: np.ndarray
+) -> np.ndarray:
+    return weighted_round_robin(indptr, cands.rep, cands.effort, capacity)
+
+
+def _greedy(cands: Candidates, indptr: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    return greedy(indptr, cands.lead, cands.rep, cands.effort, cands.ev, capacity)
+
+
+_RUN: dict[str, Strategy] = {
+    "round-robin": _round_robin,
+    "weighted-round-robin": _weighted_round_robin,
+    "greedy": _greedy,
+}
+
+
+def baseline_candidates(problem: Problem, policy: Policy) -> tuple[np.ndarray, Candidates]:
+    """Lead values and the eligible pairs as the optimizer builds them, without the accounts
+    filter (baselines do not keep accounts together): ``prepare()``'s pair rules."""
+    values = lead_values(problem.leads, policy.value)
+    base = build_candidates(problem, values)
+    return values, apply_tiers(base, problem, values, policy)
+
+
+def ignored_rules(problem: Problem, policy: Policy) -> list[str]:
+    """The rules given in the inputs or the policy that baselines do not apply."""
+    ignored = []
+    reps = problem.reps
+    if bool(np.any(reps.available & (reps.min_leads > 0))):
+        ignored.append("min_leads")
+    if policy.fairness is not None:
+        ignored.append("fairness")
+    if policy.continuity is not None:
+        ignored.append("continuity")
+    if policy.accounts_together:
+        ignored.append("accounts")
+    return ignored
+
+
+def run_baseline(
+    problem: Problem,
+    strategy: str,
+    policy: Policy | None = None,
+    *,
+    seed: int | None = None,
+) -> Result:
+    """Assign ``problem`` the way a CRM would, with ``strategy`` (one of :data:`STRATEGIES`):
+
+    - ``round-robin``: leads in input order; each goes to the next rep, in rep input order
+      and wrapping around, that is eligible for it and has room for its effort; the pointer
+      then moves just past that rep (Salesforce's and HubSpot's round-robin queues). One
+      pointer for the whole book.
+    - ``weighted-round-robin``: leads in input order; each goes to the eligible rep with room
+      whose assigned effort / capacity is lowest, ties to the earlier rep in input order, so
+      reps take turns in proportion to their capacity.
+    - ``greedy``: all eligible pairs by expected value, highest first (ties: lead, then rep,
+      in input order); a pair is taken when its lead is still free and its rep has room.
+
+    A lead left unassigned gets reason ``no_eligible_rep`` (no rep may take it) or
+    ``no_capacity`` (every eligible rep was full when its turn came). Fairness, continuity,
+    accounts and min_leads are ignored (see the module doc); the policy's value weights and
+    tiers apply. ``objective`` and ``expected_value`` are both the total expected value, in
+    floats; ``value_scale`` is 1 (nothing is scaled to integers).
+
+    No strategy uses randomness: the same inputs give the same assignment. ``seed`` is
+    accepted for symmetry with :func:`leadassign.solve` and only recorded in the summary.
+    Raises InputError for an unknown strategy or a policy whose value columns are missing.
+    """
+    if strategy not in _RUN:
+        raise InputError(
+            f"unknown baseline strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}"
+        )
+    started = time.perf_counter()
+    policy = (policy or Policy()).with_solver(seed=seed)
+    values, cands = baseline_candidates(problem, policy)
+    capacity = problem.reps.capacity.astype(np.int64)
+    indptr = offsets(cands.lead, problem.n_leads)
+    build_s = time.perf_counter() - started
+
+    pair_of_lead = _RUN[strategy](cands, indptr, capacity)
+
+    picked = pair_of_lead[pair_of_lead >= 0]  # ascending (pairs are in lead order), as solve()
+    expected = float(cands.ev[picked].sum())
+    # Each lead is its own unit: a pair is usable when its effort fits the rep's capacity.
+    fits = cands.effort <= capacity[cands.rep]
+    var = np.where(fits, np.cumsum(fits) - 1, -1).astype(np.int64)
+    extra: dict[str, Any] = {"strategy": strategy, "ignored": ignored_rules(problem, policy)}
+    return Result(
+        status=Status.FEASIBLE,
+        method=strategy,
+        problem=problem,
+        policy=policy,
+        candidates=cands,
+        pair_of_lead=pair_of_lead,
+        lead_value=values,
+        keepable=keepable_leads(cands, problem, var),
+        unit_effort=cands.effort,
+        objective=expected,
+        expected_value=expected,
+        best_bound=None,
+        gap=None,
+        assigned_bound=None,
+        value_scale=1.0,
+        fairness_scale=1.0,
+        build_s=build_s,
+        solve_s=time.perf_counter() - started - build_s,
+        baseline=extra,
+    )
+
+
+__all__ = ["STRATEGIES", "run_baseline"]
