@@ -82,10 +82,13 @@ def floor_conflicts(problem: Problem, prep: Prepared) -> list[str]:
     # read each floor's prefix sum from one cumulative sum.
     check = np.flatnonzero((pairs.min_leads > 0) & (pairs.min_leads <= count))
     if len(check):
-        order = np.lexsort((pairs.effort, pairs.rep))
-        cumulative = np.concatenate([[0], np.cumsum(pairs.effort[order])])
-        first = np.concatenate([[0], np.cumsum(count)])[check]
-        lightest = cumulative[first + pairs.min_leads[check]] - cumulative[first]
+        if np.all(pairs.effort == 1):  # the common case: min_leads leads take min_leads
+            lightest = pairs.min_leads[check].astype(np.int64)
+        else:
+            order = np.lexsort((pairs.effort, pairs.rep))
+            cumulative = np.concatenate([[0], np.cumsum(pairs.effort[order])])
+            first = np.concatenate([[0], np.cumsum(count)])[check]
+            lightest = cumulative[first + pairs.min_leads[check]] - cumulative[first]
         for r, need in zip(check.tolist(), lightest.tolist(), strict=True):
             if need > pairs.capacity[r]:
                 messages.append(

@@ -38,12 +38,17 @@ class FlowError(RuntimeError):
     """The flow solver refused the model (a bug or a range problem, never bad user input)."""
 
 
+def _leads_used(lead: np.ndarray, n_leads: int) -> np.ndarray:
+    """The leads with at least one pair, ascending (a bincount: no sort)."""
+    return np.flatnonzero(np.bincount(lead, minlength=n_leads) > 0)
+
+
 def _network(
     lead: np.ndarray, rep: np.ndarray, n_leads: int, n_reps: int, rep_cap: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Arcs as (tails, heads, capacities, pair-arc flag), nodes laid out as in the module doc."""
     source, sink = 0, n_leads + n_reps + 1
-    leads_used = np.unique(lead)
+    leads_used = _leads_used(lead, n_leads)
     reps_used = np.flatnonzero(rep_cap > 0)
     tails = np.concatenate(
         [np.full(len(leads_used), source), 1 + lead, 1 + n_leads + reps_used]
@@ -73,7 +78,7 @@ def solve_flow(
     if np.any(min_leads > rep_cap):
         return _infeasible(lead, rep, n_leads, min_leads)
     tails, heads, caps, reps_used = _network(lead, rep, n_leads, n_reps, rep_cap)
-    first_pair = int(np.unique(lead).size)
+    first_pair = len(_leads_used(lead, n_leads))
     pair_arcs = np.arange(first_pair, first_pair + len(lead), dtype=np.int32)
     costs = np.zeros(len(tails), dtype=np.int64)
     costs[pair_arcs] = -units
@@ -138,7 +143,7 @@ def hall_violation(
     if not np.any(floors > 0):
         return None
     tails, heads, caps, _ = _network(lead, rep, n_leads, n_reps, floors)
-    first_pair = int(np.unique(lead).size)
+    first_pair = len(_leads_used(lead, n_leads))
     caps[first_pair : first_pair + len(lead)] = n_leads + 1  # pair arcs are never cut
     flow = max_flow.SimpleMaxFlow()
     flow.add_arcs_with_capacity(tails, heads, caps)

@@ -194,14 +194,20 @@ class Result:
         cands, n = self.candidates, self.problem.n_leads
         rep_id = np.full(n, "", dtype=object)
         value = np.full(n, np.nan)
-        others = np.ones(len(cands), dtype=bool)
-        chosen = self.pair_of_lead[self.pair_of_lead >= 0]
-        others[chosen] = False
-        index = np.flatnonzero(others)
-        order = index[np.lexsort((cands.rep[index], -cands.ev[index], cands.lead[index]))]
-        if len(order):
-            first = np.concatenate([[True], cands.lead[order][1:] != cands.lead[order][:-1]])
-            best = order[first]
+        # Pairs are sorted by lead, then rep: each lead's best other pair is the first pair
+        # of its slice that reaches the slice's largest value among the others.
+        ev = cands.ev.astype(np.float64, copy=True)
+        ev[self.pair_of_lead[self.pair_of_lead >= 0]] = -np.inf
+        if not len(ev):
+            return rep_id, value
+        starts = np.flatnonzero(np.concatenate([[True], cands.lead[1:] != cands.lead[:-1]]))
+        top = np.maximum.reduceat(ev, starts)
+        marks = np.zeros(len(ev), dtype=np.int64)
+        marks[starts] = 1
+        slice_of = np.cumsum(marks) - 1
+        hit = np.flatnonzero((ev == top[slice_of]) & (ev > -np.inf))
+        if len(hit):
+            best = hit[np.concatenate([[True], cands.lead[hit][1:] != cands.lead[hit][:-1]])]
             rep_id[cands.lead[best]] = self.problem.reps.ids[cands.rep[best]]
             value[cands.lead[best]] = cands.ev[best]
         return rep_id, value

@@ -174,12 +174,33 @@ def build_units(
         np.minimum.at(first, groups[groups >= 0], np.flatnonzero(groups >= 0))
         unit_of_lead = np.where(groups >= 0, first[np.maximum(groups, 0)], unit_of_lead)
     key = unit_of_lead[cands.lead] * max(m, 1) + cands.rep
-    keys, inverse = np.unique(key, return_inverse=True)
-    k = len(keys)
-    effort = np.bincount(inverse, weights=cands.effort, minlength=k).astype(np.int64)
-    size = np.bincount(inverse, minlength=k).astype(np.int64)
-    units = np.zeros(k, dtype=np.int64)
-    np.add.at(units, inverse, lead_units)
+    if np.all(key[1:] > key[:-1]):
+        # No account merges two pairs (candidates are sorted by lead, then rep): each pair
+        # is its own unit pair, and np.unique's sort would only confirm that.
+        effort = cands.effort.astype(np.int64, copy=False)
+        fits = effort <= capacity[cands.rep]
+        if bool(fits.all()):  # the common case: nothing to drop, no copies
+            var = np.arange(len(key), dtype=np.int64)
+            pairs = Pairs(
+                unit=cands.lead,
+                rep=cands.rep,
+                effort=effort,
+                units=lead_units.astype(np.int64, copy=False),
+                capacity=capacity,
+                min_leads=min_leads,
+                size=np.ones(len(key), dtype=np.int64),
+            )
+            return Units(pairs, var, lead_units, effort)
+        keys, inverse = key, np.arange(len(key), dtype=np.int64)
+        size = np.ones(len(key), dtype=np.int64)
+        units = lead_units.astype(np.int64)
+    else:
+        keys, inverse = np.unique(key, return_inverse=True)
+        k = len(keys)
+        effort = np.bincount(inverse, weights=cands.effort, minlength=k).astype(np.int64)
+        size = np.bincount(inverse, minlength=k).astype(np.int64)
+        units = np.zeros(k, dtype=np.int64)
+        np.add.at(units, inverse, lead_units)
     unit, rep = keys // max(m, 1), keys % max(m, 1)
     fits = effort <= capacity[rep]
     new_index = np.cumsum(fits) - 1

@@ -36,6 +36,20 @@ class ScaledValues:
         return float(units) / self.scale
 
 
+def per_lead_max(values: np.ndarray, lead: np.ndarray, n_leads: int) -> np.ndarray:
+    """The largest of the non-negative ``values`` of each lead (0 for a lead without any):
+    one ``reduceat`` when the items are sorted by lead, as candidate pairs are."""
+    out = np.zeros(max(n_leads, 1), dtype=values.dtype)
+    if not len(lead):
+        return out
+    if np.all(lead[1:] >= lead[:-1]):
+        starts = np.flatnonzero(np.concatenate([[True], lead[1:] != lead[:-1]]))
+        out[lead[starts]] = np.maximum.reduceat(values, starts)
+    else:
+        np.maximum.at(out, lead, values)
+    return out
+
+
 def scale_values(values: np.ndarray, lead: np.ndarray, n_leads: int) -> ScaledValues:
     """Scale pair ``values`` (pairs of lead ``lead``) to int64 units; see the module doc."""
     magnitude = np.abs(values)
@@ -45,14 +59,11 @@ def scale_values(values: np.ndarray, lead: np.ndarray, n_leads: int) -> ScaledVa
     # Values so small that the scale would overflow (below ~1e-291) get the largest finite
     # scale: they then round to few or zero units, and the count still decides.
     scale = min(VALUE_RESOLUTION / largest, MAX_SCALE)
-    per_lead = np.zeros(max(n_leads, 1), dtype=np.float64)
-    np.maximum.at(per_lead, lead, magnitude)
-    worst_total = float(per_lead.sum()) * scale
+    worst_total = float(per_lead_max(magnitude, lead, n_leads).sum()) * scale
     if worst_total > OBJECTIVE_LIMIT / 2:
         scale *= (OBJECTIVE_LIMIT / 2) / worst_total
     units = np.rint(values * scale).astype(np.int64)
-    per_lead_units = np.zeros(max(n_leads, 1), dtype=np.int64)
-    np.maximum.at(per_lead_units, lead, np.abs(units))
+    per_lead_units = per_lead_max(np.abs(units), lead, n_leads)
     if np.abs(units).max() > VALUE_RESOLUTION or per_lead_units.sum() > OBJECTIVE_LIMIT:
         raise OverflowError("scaled values out of range")  # cannot happen; a guard
     return ScaledValues(units, scale)
