@@ -30,6 +30,11 @@ RULES: dict[str, dict[str, object]] = {
     "keep_bonus": {"continuity": {"keep_bonus": 1000}},
     "continuity_soft": {"continuity": {"max_reassign": 0.02, "mode": "soft", "weight": 2000}},
     "accounts": {"accounts": {"together": True}},
+    "issue4": {  # the scale target: tiers + count fairness 0.25 + continuity 0.15
+        "tiers": [{"min_value": 40000, "min_level": 3}],
+        "fairness": {"metric": "count", "band": 0.25},
+        "continuity": {"max_reassign": 0.15},
+    },
     "all": {
         "tiers": [{"min_value": 40000, "min_level": 3}],
         "fairness": {"metric": "count", "band": 0.25},

@@ -9,15 +9,20 @@ With one group and the relaxation's count, the result is the exact optimum at th
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
-from leadassign.solver.cpsat import Fairness, Pairs
+from leadassign.solver.cpsat import Continuity, Fairness, Pairs
 from leadassign.solver.flow import solve_flow
 
 ROUNDS = 8
 
 
-def _bounds(
+def rep_bounds(
     pairs: Pairs, fairness: Fairness, totals: dict[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per rep: the floor and the capacity that the band gives for the group totals."""
@@ -44,7 +49,7 @@ def fair_count_flow(
     for _ in range(ROUNDS):
         count = np.bincount(pairs.rep[chosen], minlength=len(pairs.capacity))
         totals = {k: int(count[members].sum()) for k, members in enumerate(groups)}
-        low, high = _bounds(pairs, fairness, totals)
+        low, high = rep_bounds(pairs, fairness, totals)
         if np.any(low > high):
             return None
         outcome = solve_flow(pairs.unit, pairs.rep, pairs.units, n_leads, high, low)
@@ -89,3 +94,93 @@ def repair_floors(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
             count[j] += pairs.size[k]
             load[j] += pairs.effort[k]
     return chosen
+
+
+@dataclass(frozen=True, eq=False)
+class ChurnFlow:
+    """The best choice found that meets the churn limit (None if none), and a bound on the
+    value units of any choice with the same rep bounds and the same count that meets it."""
+
+    chosen: np.ndarray | None
+    bound: int
+    multiplier: int  # the keep bonus (value units per kept lead) of ``chosen``'s flow
+    flows: int  # flows solved
+
+
+def churn_flow(
+    pairs: Pairs,
+    continuity: Continuity,
+    n_leads: int,
+    low: np.ndarray,
+    high: np.ndarray,
+    *,
+    tolerance: float = 1e-4,
+    max_flows: int = 14,
+    time_left: Callable[[], float] | None = None,
+) -> ChurnFlow | None:
+    """A Lagrangian relaxation of the churn limit (``keepable - kept <= limit``) over the
+    flow with rep loads in ``[low, high]`` (every size and effort 1).
+
+    The flow of ``units + lam * kept`` for a bonus ``lam >= 0`` per kept lead assigns the
+    most leads (the same count whatever ``lam``: the count comes first) and then maximizes
+    value plus bonus, so ``L(lam) = its score - lam * (keepable - limit)`` bounds the value
+    of every choice with that count which meets the limit. Changes fall as ``lam`` grows;
+    bisection on the integer ``lam`` finds the smallest bonus whose flow meets the limit,
+    (geometric steps first: the bonus needed is often orders of magnitude below the
+    largest) keeping the best such flow and the least ``L`` seen, and stops when they are within
+    ``tolerance`` of each other (or after ``max_flows`` flows, or when ``time_left()`` is
+    below the time the last flow took). None when even the largest
+    bonus (one that outweighs any value difference) cannot meet the limit."""
+    kept = continuity.kept.astype(np.int64)
+    slack = continuity.keepable - continuity.limit  # leads that must stay with their owners
+    units = pairs.units.astype(np.int64)
+
+    def run(lam: int) -> tuple[np.ndarray, int, int] | None:
+        outcome = solve_flow(pairs.unit, pairs.rep, units + lam * kept, n_leads, high, low)
+        if outcome.chosen is None:
+            return None
+        keeps = int(kept[outcome.chosen].sum())
+        score = int(units[outcome.chosen].sum()) + lam * keeps
+        return outcome.chosen, keeps, score - lam * slack
+
+    flows = 1
+    first = run(0)
+    if first is None:
+        return None
+    chosen, keeps, bound = first
+    if keeps >= slack:  # the limit does not bind: the plain flow is the optimum
+        return ChurnFlow(chosen, bound, 0, flows)
+    # A bonus above the largest value spread of any lead makes keeping always win.
+    top = 2 * int(np.abs(units).max(initial=0)) + 1
+    flows += 1
+    last = run(top)
+    if last is None or last[1] < slack:
+        return None
+    best, best_value = last[0], int(units[last[0]].sum())
+    best_lam = top
+    bound = min(bound, last[2])
+    lo, hi = 0, top
+    took = time.perf_counter()
+    while hi - lo > 1 and flows < max_flows:
+        if bound - best_value <= tolerance * max(abs(bound), 1):
+            break
+        now = time.perf_counter()
+        if time_left is not None and time_left() < now - took:
+            break
+        took = now
+        # Geometric steps while the bracket spans orders of magnitude, then halving.
+        mid = math.isqrt(max(lo, 1) * hi) if hi > 4 * max(lo, 1) else (lo + hi) // 2
+        flows += 1
+        step = run(mid)
+        if step is None:
+            return None
+        chosen, keeps, lagrange = step
+        bound = min(bound, lagrange)
+        if keeps >= slack:
+            hi = mid
+            value = int(units[chosen].sum())
+            if value > best_value:
+                best, best_value, best_lam = chosen, value, mid
+        else:
+            lo = mid
+    return ChurnFlow(best, bound, best_lam, flows)
