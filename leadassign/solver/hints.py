@@ -124,13 +124,13 @@ def churn_flow(
     The flow of ``units + lam * kept`` for a bonus ``lam >= 0`` per kept lead assigns the
     most leads (the same count whatever ``lam``: the count comes first) and then maximizes
     value plus bonus, so ``L(lam) = its score - lam * (keepable - limit)`` bounds the value
-    of every choice with that count which meets the limit. Changes fall as ``lam`` grows;
-    bisection on the integer ``lam`` finds the smallest bonus whose flow meets the limit,
-    (geometric steps first: the bonus needed is often orders of magnitude below the
-    largest) keeping the best such flow and the least ``L`` seen, and stops when they are within
-    ``tolerance`` of each other (or after ``max_flows`` flows, or when ``time_left()`` is
-    below the time the last flow took). None when even the largest
-    bonus (one that outweighs any value difference) cannot meet the limit."""
+    of every choice with that count which meets the limit. Changes fall as ``lam`` grows, so
+    a bisection on the integer ``lam`` (geometric steps while the bracket spans orders of
+    magnitude: the bonus needed is often far below the largest) looks for the smallest bonus
+    whose flow meets the limit, keeping the best such flow and the least ``L`` seen. It stops
+    when they are within ``tolerance`` of each other, after ``max_flows`` flows, or when
+    ``time_left()`` is below the time the last flow took. None when even the largest bonus
+    (one that outweighs any value difference) cannot meet the limit."""
     kept = continuity.kept.astype(np.int64)
     slack = continuity.keepable - continuity.limit  # leads that must stay with their owners
     units = pairs.units.astype(np.int64)
