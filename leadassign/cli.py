@@ -85,6 +85,26 @@ def _input_options(command: F) -> F:
     return command
 
 
+def _output_options(command: F) -> F:
+    """``--out`` and ``--matrix``, for the commands that write an assignment."""
+    options = [
+        click.option(
+            "--out",
+            required=True,
+            type=click.Path(path_type=Path, file_okay=False),
+            help="Folder for assignments.csv, reps.csv, summary.json (created if needed).",
+        ),
+        click.option(
+            "--matrix",
+            is_flag=True,
+            help="Also write matrix.csv, the dense lead x rep 0/1 table.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def _solver_options(command: F) -> F:
     options = [
         click.option(
@@ -214,15 +234,7 @@ def main() -> None:
 
 @main.command(epilog=EPILOG_SOLVE)
 @_input_options
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Folder for assignments.csv, reps.csv, summary.json (created if needed).",
-)
-@click.option(
-    "--matrix", is_flag=True, help="Also write matrix.csv, the dense lead x rep 0/1 table."
-)
+@_output_options
 @click.option(
     "--price-rules",
     is_flag=True,
@@ -278,15 +290,7 @@ Exit codes: 0 assigned, 2 bad input.
     "to its capacity; greedy: highest expected value pairs first.",
 )
 @_input_options
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Folder for assignments.csv, reps.csv, summary.json (created if needed).",
-)
-@click.option(
-    "--matrix", is_flag=True, help="Also write matrix.csv, the dense lead x rep 0/1 table."
-)
+@_output_options
 def baseline(
     strategy: str,
     leads: Path,
