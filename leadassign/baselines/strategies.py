@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from leadassign.solver.candidates import best_per_lead
+
 
 def offsets(keys: np.ndarray, n: int) -> np.ndarray:
     """CSR offsets of items with ``keys`` in ``range(n)``: once the items are sorted by key,
@@ -124,11 +126,7 @@ def greedy(
     np.maximum.at(widest, rep[wide], effort[wide])
 
     # Each lead's best pair that fits: the first maximum of its segment of ``live``.
-    busy = np.flatnonzero(np.diff(indptr) > 0)
-    top = np.full(n, -np.inf)
-    top[busy] = np.maximum.reduceat(live, indptr[busy])
-    hit = np.flatnonzero((live == top[lead]) & (live > -np.inf))
-    first = hit[np.concatenate([[True], lead[hit][1:] != lead[hit][:-1]])] if len(hit) else hit
+    first = best_per_lead(live, lead)
     heap = list(
         zip(
             (-ev[first]).tolist(),

@@ -23,6 +23,27 @@ WHY_LEAVE = "every rep who could work it is on leave"
 WHY_PAIRS = "none of its eligible reps is listed for it in the pairs table"
 
 
+def lead_starts(lead: np.ndarray) -> np.ndarray:
+    """For items sorted by lead: the index where each lead's run of items begins."""
+    if not len(lead):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.concatenate([[True], lead[1:] != lead[:-1]]))
+
+
+def best_per_lead(score: np.ndarray, lead: np.ndarray) -> np.ndarray:
+    """For items sorted by lead (then rep): per lead with a score above -inf, the index of
+    its first item with the highest score, ascending. One reduceat, no sort."""
+    starts = lead_starts(lead)
+    if not len(starts):
+        return starts
+    top = np.maximum.reduceat(score, starts)
+    marks = np.zeros(len(score), dtype=np.int64)
+    marks[starts] = 1
+    hit = np.flatnonzero((score == top[np.cumsum(marks) - 1]) & (score > -np.inf))
+    best: np.ndarray = hit[lead_starts(lead[hit])]
+    return best
+
+
 @dataclass(frozen=True, eq=False)
 class Candidates:
     """The eligible pairs, sorted by lead then rep, with per-pair expected value and effort."""

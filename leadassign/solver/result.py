@@ -12,7 +12,7 @@ import pandas as pd
 
 from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem
-from leadassign.solver.candidates import Candidates
+from leadassign.solver.candidates import Candidates, best_per_lead
 
 
 class Status(enum.StrEnum):
@@ -194,22 +194,11 @@ class Result:
         cands, n = self.candidates, self.problem.n_leads
         rep_id = np.full(n, "", dtype=object)
         value = np.full(n, np.nan)
-        # Pairs are sorted by lead, then rep: each lead's best other pair is the first pair
-        # of its slice that reaches the slice's largest value among the others.
         ev = cands.ev.astype(np.float64, copy=True)
         ev[self.pair_of_lead[self.pair_of_lead >= 0]] = -np.inf
-        if not len(ev):
-            return rep_id, value
-        starts = np.flatnonzero(np.concatenate([[True], cands.lead[1:] != cands.lead[:-1]]))
-        top = np.maximum.reduceat(ev, starts)
-        marks = np.zeros(len(ev), dtype=np.int64)
-        marks[starts] = 1
-        slice_of = np.cumsum(marks) - 1
-        hit = np.flatnonzero((ev == top[slice_of]) & (ev > -np.inf))
-        if len(hit):
-            best = hit[np.concatenate([[True], cands.lead[hit][1:] != cands.lead[hit][:-1]])]
-            rep_id[cands.lead[best]] = self.problem.reps.ids[cands.rep[best]]
-            value[cands.lead[best]] = cands.ev[best]
+        best = best_per_lead(ev, cands.lead)  # pairs are sorted by lead, then rep
+        rep_id[cands.lead[best]] = self.problem.reps.ids[cands.rep[best]]
+        value[cands.lead[best]] = cands.ev[best]
         return rep_id, value
 
     @cached_property

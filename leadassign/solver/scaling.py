@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from leadassign.solver.candidates import lead_starts
+
 #: The largest |expected value| of any pair is scaled to this many integer units.
 VALUE_RESOLUTION = 10**9
 #: Bound on the largest possible |objective| in integer units (exact in float64).
@@ -43,7 +45,7 @@ def per_lead_max(values: np.ndarray, lead: np.ndarray, n_leads: int) -> np.ndarr
     if not len(lead):
         return out
     if np.all(lead[1:] >= lead[:-1]):
-        starts = np.flatnonzero(np.concatenate([[True], lead[1:] != lead[:-1]]))
+        starts = lead_starts(lead)
         out[lead[starts]] = np.maximum.reduceat(values, starts)
     else:
         np.maximum.at(out, lead, values)
