@@ -5,15 +5,15 @@ and returns the same :class:`~leadassign.solver.result.Result` as :func:`leadass
 so the same output files, summary and checks apply. The status is FEASIBLE (a valid
 assignment, nothing proven); ``best_bound``, ``gap`` and ``assigned_bound`` are None.
 
-Eligibility, expected values and efforts come from the optimizer's own code (lead values,
-:func:`~leadassign.solver.candidates.build_candidates` and the tiers filter of
-:func:`~leadassign.solver.rules.prepare`), so territories, industries, skills, leave, tiers,
-value weights, affinities and a pairs table apply exactly as in ``solve``; a rep's assigned
-effort never exceeds its capacity. What CRMs do not do, the baselines do not do either:
-fairness, continuity (owners, ``max_reassign``, ``keep_bonus``), accounts kept together and
-``min_leads`` are ignored. The summary still reports what the assignment does to them
-(fairness figures, churn, ``reps.csv``'s ``min_leads``), and its ``baseline`` block lists the
-rules of the inputs and policy that were ignored.
+Eligibility, expected values and efforts come from the optimizer's own code
+(:func:`~leadassign.solver.rules.tiered_candidates`, the pair rules of ``prepare``), so
+territories, industries, skills, leave, tiers, value weights, affinities and a pairs table
+apply exactly as in ``solve``; a rep's assigned effort never exceeds its capacity. What
+CRMs do not do, the baselines do not do either: fairness, continuity (owners,
+``max_reassign``, ``keep_bonus``), accounts kept together and ``min_leads`` are ignored.
+The summary still reports what the assignment does to them (fairness figures, churn,
+``reps.csv``'s ``min_leads``), and its ``baseline`` block lists the rules of the inputs and
+policy that were ignored.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import numpy as np
 from leadassign.baselines.strategies import greedy, offsets, round_robin, weighted_round_robin
 from leadassign.errors import InputError
 from leadassign.models.policy import Policy
-from leadassign.models.problem import Problem, lead_values
-from leadassign.solver.candidates import Candidates, build_candidates
+from leadassign.models.problem import Problem
+from leadassign.solver.candidates import Candidates
 from leadassign.solver.result import Result, Status
-from leadassign.solver.rules import apply_tiers, keepable_leads
+from leadassign.solver.rules import keepable_leads, tiered_candidates
 
 #: The strategies :func:`run_baseline` knows, by the name ``method`` reports.
 STRATEGIES = ("round-robin", "weighted-round-robin", "greedy")
@@ -62,9 +62,8 @@ _RUN: dict[str, Strategy] = {
 def baseline_candidates(problem: Problem, policy: Policy) -> tuple[np.ndarray, Candidates]:
     """Lead values and the eligible pairs as the optimizer builds them, without the accounts
     filter (baselines do not keep accounts together): ``prepare()``'s pair rules."""
-    values = lead_values(problem.leads, policy.value)
-    base = build_candidates(problem, values)
-    return values, apply_tiers(base, problem, values, policy)
+    values, _, tiered = tiered_candidates(problem, policy)
+    return values, tiered
 
 
 def ignored_rules(problem: Problem, policy: Policy) -> list[str]:

@@ -308,12 +308,20 @@ def floors(problem: Problem) -> np.ndarray:
     return np.where(problem.reps.available, problem.reps.min_leads, 0).astype(np.int64)
 
 
-def prepare(problem: Problem, policy: Policy) -> Prepared:
-    """Candidates after the pair rules, scaled values, unit pairs and the side-rule specs."""
+def tiered_candidates(
+    problem: Problem, policy: Policy
+) -> tuple[np.ndarray, Candidates, Candidates]:
+    """Lead values, the eligible pairs, and those the tiers leave: the pair rules that
+    ``prepare`` and the baselines share (accounts come after, in ``prepare`` only)."""
     values = lead_values(problem.leads, policy.value)
     base = build_candidates(problem, values)
+    return values, base, apply_tiers(base, problem, values, policy)
+
+
+def prepare(problem: Problem, policy: Policy) -> Prepared:
+    """Candidates after the pair rules, scaled values, unit pairs and the side-rule specs."""
+    values, base, tiered = tiered_candidates(problem, policy)
     m = problem.n_reps
-    tiered = apply_tiers(base, problem, values, policy)
     groups = account_groups(problem, policy)
     cands = apply_accounts(tiered, problem, groups)
     cut = {
