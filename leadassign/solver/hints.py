@@ -39,16 +39,20 @@ def rep_bounds(
     return low, high
 
 
+def group_totals(pairs: Pairs, fairness: Fairness, chosen: np.ndarray) -> dict[int, int]:
+    """Leads ``chosen`` gives each fairness group (by :meth:`Fairness.groups` index)."""
+    count = np.bincount(pairs.rep[chosen], minlength=len(pairs.capacity))
+    return {k: int(count[members].sum()) for k, members in enumerate(fairness.groups())}
+
+
 def fair_count_flow(
     pairs: Pairs, fairness: Fairness, n_leads: int, start: np.ndarray
 ) -> np.ndarray | None:
     """A choice of unit pairs (every size and effort 1) that meets the count fairness band,
     or None when this construction finds none."""
-    groups = fairness.groups()
     chosen = start
     for _ in range(ROUNDS):
-        count = np.bincount(pairs.rep[chosen], minlength=len(pairs.capacity))
-        totals = {k: int(count[members].sum()) for k, members in enumerate(groups)}
+        totals = group_totals(pairs, fairness, chosen)
         low, high = rep_bounds(pairs, fairness, totals)
         if np.any(low > high):
             return None
@@ -56,8 +60,7 @@ def fair_count_flow(
         if outcome.chosen is None:
             return None
         chosen = outcome.chosen
-        count = np.bincount(pairs.rep[chosen], minlength=len(pairs.capacity))
-        if all(int(count[members].sum()) == totals[k] for k, members in enumerate(groups)):
+        if group_totals(pairs, fairness, chosen) == totals:
             return chosen
     return None
 

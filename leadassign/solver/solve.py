@@ -20,7 +20,13 @@ from leadassign.solver import mip
 from leadassign.solver.cpsat import CpSatSettings, Pairs, solve_cpsat
 from leadassign.solver.explain import explain, hall_message, precheck
 from leadassign.solver.flow import hall_violation, solve_flow
-from leadassign.solver.hints import churn_flow, fair_count_flow, rep_bounds, repair_floors
+from leadassign.solver.hints import (
+    churn_flow,
+    fair_count_flow,
+    group_totals,
+    rep_bounds,
+    repair_floors,
+)
 from leadassign.solver.lp import MAX_PAIRS, lp_start
 from leadassign.solver.progress import NO_PROGRESS, Progress
 from leadassign.solver.result import Result, Status
@@ -270,9 +276,7 @@ def solve(
         # band's bounds for the count reached): a start that meets every rule, and with one
         # fairness group (or none) a bound, as the count is the most any choice can reach.
         if fair is not None:
-            loads = np.bincount(pairs.rep[hint], minlength=len(pairs.capacity))
-            totals = {k: int(loads[g].sum()) for k, g in enumerate(fair.groups())}
-            low, high = rep_bounds(pairs, fair, totals)
+            low, high = rep_bounds(pairs, fair, group_totals(pairs, fair, hint))
         else:
             low, high = pairs.min_leads, pairs.capacity
         report.phase("lagrangian")
