@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -72,3 +75,18 @@ def owners(result: Result) -> dict[str, str]:
     """lead_id -> rep_id ('' when unassigned)."""
     table = result.assignments
     return dict(zip(table["lead_id"], table["rep_id"], strict=True))
+
+
+#: summary.json fields that measure time, so differ between otherwise identical runs
+TIMING_KEYS = ("build_s", "solve_s")
+
+
+def assert_same_outputs(first: Path, second: Path, names: Sequence[str]) -> None:
+    """Two output folders hold byte-identical ``names`` and the same summary.json but for
+    its timing fields."""
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    one, two = (json.loads((o / "summary.json").read_text()) for o in (first, second))
+    for key in TIMING_KEYS:
+        one.pop(key), two.pop(key)
+    assert one == two
