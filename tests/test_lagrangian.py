@@ -18,6 +18,7 @@ import pytest
 
 from leadassign.check import check_assignment
 from leadassign.solver.cpsat import Continuity, Pairs
+from leadassign.solver.flow import solve_flow
 from leadassign.solver.hints import churn_flow
 from tests.test_rules_milp import REL_TOL, milp_optimum, random_book, run_leadassign
 
@@ -90,6 +91,22 @@ def test_churn_flow_against_brute_force(seed: int) -> None:
     assert churn.keepable - int(churn.kept[chosen].sum()) <= churn.limit
     value = int(pairs.units[chosen].sum())
     assert value <= best <= out.bound
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_given_start_saves_the_first_flow(seed: int) -> None:
+    """Passing the plain flow's optimum as ``start`` changes nothing but the flow count."""
+    pairs, churn, n, low, high, _ = tiny(seed)
+    plain = solve_flow(pairs.unit, pairs.rep, pairs.units, n, high, low)
+    if plain.chosen is None:
+        return
+    cold = churn_flow(pairs, churn, n, low, high, tolerance=0.0, max_flows=64)
+    warm = churn_flow(pairs, churn, n, low, high, tolerance=0.0, max_flows=64, start=plain.chosen)
+    assert (cold is None) == (warm is None)
+    if cold is not None and warm is not None:
+        assert warm.bound == cold.bound and warm.flows == cold.flows - 1
+        assert cold.chosen is not None and warm.chosen is not None
+        assert np.array_equal(warm.chosen, cold.chosen)
 
 
 def test_unbinding_limit_is_the_plain_flow() -> None:

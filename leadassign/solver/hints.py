@@ -120,6 +120,7 @@ def churn_flow(
     tolerance: float = 1e-4,
     max_flows: int = 14,
     time_left: Callable[[], float] | None = None,
+    start: np.ndarray | None = None,
 ) -> ChurnFlow | None:
     """A Lagrangian relaxation of the churn limit (``keepable - kept <= limit``) over the
     flow with rep loads in ``[low, high]`` (every size and effort 1).
@@ -133,7 +134,9 @@ def churn_flow(
     whose flow meets the limit, keeping the best such flow and the least ``L`` seen. It stops
     when they are within ``tolerance`` of each other, after ``max_flows`` flows, or when
     ``time_left()`` is below the time the last flow took. None when even the largest bonus
-    (one that outweighs any value difference) cannot meet the limit."""
+    (one that outweighs any value difference) cannot meet the limit. ``start``: the flow's
+    optimum without a bonus for these bounds, when the caller already solved it (it is then
+    not solved again)."""
     kept = continuity.kept.astype(np.int64)
     slack = continuity.keepable - continuity.limit  # leads that must stay with their owners
     units = pairs.units.astype(np.int64)
@@ -147,7 +150,12 @@ def churn_flow(
         return outcome.chosen, keeps, score - lam * slack
 
     flows = 1
-    first = run(0)
+    if start is not None:
+        value = int(units[start].sum())
+        first: tuple[np.ndarray, int, int] | None = (start, int(kept[start].sum()), value)
+        flows = 0
+    else:
+        first = run(0)
     if first is None:
         return None
     chosen, keeps, bound = first

@@ -232,13 +232,15 @@ def solve(
     count_upper = relax.max_count
     units_upper = int(lead_units[relax.chosen].sum()) if relax.chosen is not None else None
     hint: np.ndarray | None = None
+    # The optimum of the plain flow for the rep bounds a churn search would use, once solved.
+    at_bounds: np.ndarray | None = None
     network_shaped = unit_effort and bool(np.all(pairs.size == 1))
     if network_shaped:
         exact = solve_flow(
             pairs.unit, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads
         )
         if exact.chosen is not None:
-            hint = exact.chosen
+            hint = at_bounds = exact.chosen
             if not side.any:
                 units_upper = int(pairs.units[exact.chosen].sum())
     if hint is None and relax.chosen is not None:
@@ -253,6 +255,8 @@ def solve(
         and hint is not None
     ):
         fair_hint = fair_count_flow(pairs, fair, problem.n_leads, hint)
+        # the flow with the band's bounds for its own totals, as the churn search solves it
+        at_bounds = fair_hint
         if fair_hint is not None:
             hint = fair_hint
             # One group, no other side rule, the relaxation's count: the flow with the band's
@@ -288,6 +292,7 @@ def solve(
             high,
             tolerance=LAGRANGIAN_TOLERANCE,
             time_left=time_left,
+            start=at_bounds if at_bounds is hint else None,
         )
         if (
             lagrange is not None
