@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import importlib
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
 
 from leadassign.check import check_assignment
 from leadassign.solver.cpsat import Continuity, Pairs
+from leadassign.solver.duals import ArcSubset, Solved, priced_subset
 from leadassign.solver.flow import solve_flow
 from leadassign.solver.hints import churn_flow
 from tests.test_rules_milp import REL_TOL, milp_optimum, random_book, run_leadassign
@@ -93,6 +95,28 @@ def test_churn_flow_against_brute_force(seed: int) -> None:
     assert value <= best <= out.bound
 
 
+@pytest.mark.parametrize("seed", range(150))
+def test_churn_flow_on_a_subset_of_pairs(seed: int) -> None:
+    """On a random half of the pairs (widened as the prices ask), every choice still meets
+    every rule over the whole book, and the bound, taken over all pairs, is at least the
+    whole book's optimum whenever the search kept the most leads."""
+    pairs, churn, n, low, high, _ = tiny(seed)
+    most, best = brute(pairs, churn, n, low, high)
+    half = np.random.default_rng(seed).random(len(pairs)) < 0.5
+    subset = ArcSubset(pairs.unit, pairs.rep, n, half, per_lead=1)
+    out = churn_flow(pairs, churn, n, low, high, tolerance=0.0, max_flows=64, flows=subset)
+    if out is None or out.chosen is None:
+        return
+    chosen = out.chosen
+    assert np.bincount(pairs.unit[chosen], minlength=n).max(initial=0) <= 1
+    load = np.bincount(pairs.rep[chosen], minlength=len(high))
+    assert np.all(load >= low) and np.all(load <= high)
+    assert churn.keepable - int(churn.kept[chosen].sum()) <= churn.limit
+    assert int(chosen.sum()) <= most
+    if int(chosen.sum()) == most:
+        assert best is not None and int(pairs.units[chosen].sum()) <= best <= out.bound
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_a_given_start_saves_the_first_flow(seed: int) -> None:
     """Passing the plain flow's optimum as ``start`` changes nothing but the flow count."""
@@ -101,7 +125,9 @@ def test_a_given_start_saves_the_first_flow(seed: int) -> None:
     if plain.chosen is None:
         return
     cold = churn_flow(pairs, churn, n, low, high, tolerance=0.0, max_flows=64)
-    warm = churn_flow(pairs, churn, n, low, high, tolerance=0.0, max_flows=64, start=plain.chosen)
+    value = int(pairs.units[plain.chosen].sum())
+    start = Solved(plain.chosen, int(plain.chosen.sum()), value, value)
+    warm = churn_flow(pairs, churn, n, low, high, tolerance=0.0, max_flows=64, start=start)
     assert (cold is None) == (warm is None)
     if cold is not None and warm is not None:
         assert warm.bound == cold.bound and warm.flows == cold.flows - 1
@@ -121,12 +147,27 @@ def test_unbinding_limit_is_the_plain_flow() -> None:
     assert int(pairs.units[out.chosen].sum()) == best == out.bound
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_lagrangian_path_against_milp(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("seed", "subset"), [(s, False) for s in range(4)] + [(0, True), (1, True)]
+)
+def test_lagrangian_path_against_milp(
+    seed: int, subset: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Books with tiers, a count fairness band and a binding churn limit take the
     Lagrangian path: every rule holds (independent checker), the most leads, a score no
-    better than the MILP optimum and a bound no lower than it."""
+    better than the MILP optimum and a bound no lower than it. With ``subset`` the flows run
+    on a priced subset of the pairs, as on books of over a million pairs."""
     monkeypatch.setattr(solve_module, "LAGRANGIAN_ONLY_PAIRS", 0)
+    made: list[ArcSubset] = []
+    if subset:
+        monkeypatch.setattr(solve_module, "SUBSET_PAIRS", 0)
+        monkeypatch.setattr(solve_module, "SUBSET_PER_LEAD", 2)
+
+        def spy(*args: Any, **kwargs: Any) -> ArcSubset:
+            made.append(priced_subset(*args, **kwargs))
+            return made[-1]
+
+        monkeypatch.setattr(solve_module, "priced_subset", spy)
     band, max_reassign = ((0.9, 0.2), (0.7, 0.3))[seed % 2]
     book = random_book(
         500 + seed,
@@ -153,3 +194,5 @@ def test_lagrangian_path_against_milp(seed: int, monkeypatch: pytest.MonkeyPatch
     assert result.objective <= optimum.score + slack
     assert result.best_bound >= optimum.score - slack
     assert result.gap is not None and result.gap < 1e-2
+    if subset:  # the flows ran on a subset of the pairs
+        assert len(made) == 1 and made[0].flows > 0 and made[0].size < len(made[0].lead)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from leadassign.solver.cpsat import Continuity, Fairness, Pairs
-from leadassign.solver.flow import solve_flow
+from leadassign.solver.duals import AllArcs, Flows, Solved
 
 ROUNDS = 8
 
@@ -46,22 +46,28 @@ def group_totals(pairs: Pairs, fairness: Fairness, chosen: np.ndarray) -> dict[i
 
 
 def fair_count_flow(
-    pairs: Pairs, fairness: Fairness, n_leads: int, start: np.ndarray
-) -> np.ndarray | None:
+    pairs: Pairs,
+    fairness: Fairness,
+    n_leads: int,
+    start: np.ndarray,
+    flows: Flows | None = None,
+) -> Solved | None:
     """A choice of unit pairs (every size and effort 1) that meets the count fairness band,
-    or None when this construction finds none."""
+    with the flow's bound for the band's bounds at its totals, or None when this
+    construction finds none. ``flows``: how to solve each flow (default: on every pair)."""
+    flows = flows or AllArcs(pairs.unit, pairs.rep, n_leads)
     chosen = start
     for _ in range(ROUNDS):
         totals = group_totals(pairs, fairness, chosen)
         low, high = rep_bounds(pairs, fairness, totals)
         if np.any(low > high):
             return None
-        outcome = solve_flow(pairs.unit, pairs.rep, pairs.units, n_leads, high, low)
-        if outcome.chosen is None:
+        solved = flows.solve(pairs.units, low, high, int(chosen.sum()))
+        if solved.chosen is None:
             return None
-        chosen = outcome.chosen
+        chosen = solved.chosen
         if group_totals(pairs, fairness, chosen) == totals:
-            return chosen
+            return solved
     return None
 
 
@@ -120,50 +126,60 @@ def churn_flow(
     tolerance: float = 1e-4,
     max_flows: int = 14,
     time_left: Callable[[], float] | None = None,
-    start: np.ndarray | None = None,
+    start: Solved | None = None,
+    flows: Flows | None = None,
 ) -> ChurnFlow | None:
     """A Lagrangian relaxation of the churn limit (``keepable - kept <= limit``) over the
     flow with rep loads in ``[low, high]`` (every size and effort 1).
 
     The flow of ``units + lam * kept`` for a bonus ``lam >= 0`` per kept lead assigns the
     most leads (the same count whatever ``lam``: the count comes first) and then maximizes
-    value plus bonus, so ``L(lam) = its score - lam * (keepable - limit)`` bounds the value
+    value plus bonus, so ``L(lam) = its bound - lam * (keepable - limit)`` bounds the value
     of every choice with that count which meets the limit. Changes fall as ``lam`` grows, so
     a bisection on the integer ``lam`` (geometric steps while the bracket spans orders of
     magnitude: the bonus needed is often far below the largest) looks for the smallest bonus
     whose flow meets the limit, keeping the best such flow and the least ``L`` seen. It stops
     when they are within ``tolerance`` of each other, after ``max_flows`` flows, or when
     ``time_left()`` is below the time the last flow took. None when even the largest bonus
-    (one that outweighs any value difference) cannot meet the limit. ``start``: the flow's
-    optimum without a bonus for these bounds, when the caller already solved it (it is then
-    not solved again)."""
+    (one that outweighs any value difference) cannot meet the limit.
+
+    ``flows`` solves each flow (default: on every pair, where a flow's bound is its value;
+    on a subset of pairs the bound comes from its prices, and a flow with another count than
+    the first flow's ends the search, as the bounds are for that count). ``start``: the flow
+    without a bonus for these bounds, when the caller already solved it (it is then not
+    solved again)."""
+    flows = flows or AllArcs(pairs.unit, pairs.rep, n_leads)
+    solved_before = flows.flows
     kept = continuity.kept.astype(np.int64)
     slack = continuity.keepable - continuity.limit  # leads that must stay with their owners
     units = pairs.units.astype(np.int64)
+    count: int | None = None
+    no_bound = np.iinfo(np.int64).max
 
     def run(lam: int) -> tuple[np.ndarray, int, int] | None:
-        outcome = solve_flow(pairs.unit, pairs.rep, units + lam * kept, n_leads, high, low)
-        if outcome.chosen is None:
-            return None
-        keeps = int(kept[outcome.chosen].sum())
-        score = int(units[outcome.chosen].sum()) + lam * keeps
-        return outcome.chosen, keeps, score - lam * slack
+        solved = flows.solve(units + lam * kept, low, high, count)
+        if solved.chosen is None or (count is not None and solved.count != count):
+            return None  # the bounds so far are for ``count`` leads
+        keeps = int(kept[solved.chosen].sum())
+        bound = no_bound if solved.bound is None else solved.bound - lam * slack
+        return solved.chosen, keeps, bound
 
-    flows = 1
-    if start is not None:
-        value = int(units[start].sum())
-        first: tuple[np.ndarray, int, int] | None = (start, int(kept[start].sum()), value)
-        flows = 0
+    if start is not None and start.chosen is not None:
+        first: tuple[np.ndarray, int, int] | None = (
+            start.chosen,
+            int(kept[start.chosen].sum()),
+            no_bound if start.bound is None else start.bound,
+        )
     else:
         first = run(0)
     if first is None:
         return None
     chosen, keeps, bound = first
+    count = int(chosen.sum())
     if keeps >= slack:  # the limit does not bind: the plain flow is the optimum
-        return ChurnFlow(chosen, bound, 0, flows)
+        return ChurnFlow(chosen, bound, 0, flows.flows - solved_before)
     # A bonus above the largest value spread of any lead makes keeping always win.
     top = 2 * int(np.abs(units).max(initial=0)) + 1
-    flows += 1
     last = run(top)
     if last is None or last[1] < slack:
         return None
@@ -172,7 +188,7 @@ def churn_flow(
     bound = min(bound, last[2])
     lo, hi = 0, top
     took = time.perf_counter()
-    while hi - lo > 1 and flows < max_flows:
+    while hi - lo > 1 and flows.flows - solved_before < max_flows:
         if bound - best_value <= tolerance * max(abs(bound), 1):
             break
         now = time.perf_counter()
@@ -181,10 +197,9 @@ def churn_flow(
         took = now
         # Geometric steps while the bracket spans orders of magnitude, then halving.
         mid = math.isqrt(max(lo, 1) * hi) if hi > 4 * max(lo, 1) else (lo + hi) // 2
-        flows += 1
         step = run(mid)
         if step is None:
-            return None
+            break
         chosen, keeps, lagrange = step
         bound = min(bound, lagrange)
         if keeps >= slack:
@@ -194,4 +209,4 @@ def churn_flow(
                 best, best_value, best_lam = chosen, value, mid
         else:
             lo = mid
-    return ChurnFlow(best, bound, best_lam, flows)
+    return ChurnFlow(best, bound, best_lam, flows.flows - solved_before)

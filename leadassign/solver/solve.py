@@ -18,6 +18,7 @@ from leadassign.models.policy import Method, Policy
 from leadassign.models.problem import Problem
 from leadassign.solver import mip
 from leadassign.solver.cpsat import CpSatSettings, Pairs, solve_cpsat
+from leadassign.solver.duals import AllArcs, Flows, Solved, priced_subset, rep_prices
 from leadassign.solver.explain import explain, hall_message, precheck
 from leadassign.solver.flow import hall_violation, solve_flow
 from leadassign.solver.hints import (
@@ -32,6 +33,10 @@ from leadassign.solver.progress import NO_PROGRESS, Progress
 from leadassign.solver.result import Result, Status
 from leadassign.solver.rules import Prepared, fits_in_order, keepable_leads, prepare
 
+#: Above this many pairs the flows for side rules run on a priced subset of the pairs
+#: (duals.ArcSubset): each lead's best SUBSET_PER_LEAD at the relaxation's rep prices.
+SUBSET_PAIRS = 1_000_000
+SUBSET_PER_LEAD = 8
 #: The Lagrangian churn search stops when its solution is this close to its bound.
 LAGRANGIAN_TOLERANCE = 1e-4
 #: Above this many pairs the Lagrangian answer is final: CP-SAT would not build its model in
@@ -233,20 +238,48 @@ def solve(
     units_upper = int(lead_units[relax.chosen].sum()) if relax.chosen is not None else None
     hint: np.ndarray | None = None
     # The optimum of the plain flow for the rep bounds a churn search would use, once solved.
-    at_bounds: np.ndarray | None = None
+    at_bounds: Solved | None = None
     network_shaped = unit_effort and bool(np.all(pairs.size == 1))
-    if network_shaped:
-        exact = solve_flow(
-            pairs.unit, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads
+    fair, churn = side.fairness, side.continuity
+    counting = policy.fairness is not None and policy.fairness.metric == "count"
+    flows: Flows = AllArcs(pairs.unit, pairs.rep, problem.n_leads)
+    if (
+        network_shaped
+        and side.any
+        and len(pairs) > SUBSET_PAIRS
+        and relax.chosen is not None
+        and (fair is None or (fair.penalty is None and counting))
+        and (churn is None or churn.penalty is None)
+    ):
+        # Many pairs: the flows below run on each lead's best pairs at the relaxation's rep
+        # prices (and the owners' pairs), with bounds over every pair from their prices.
+        prices = rep_prices(
+            lead_of,
+            rep_of,
+            lead_units,
+            relax.chosen,
+            problem.n_leads,
+            np.zeros_like(pairs.min_leads),
+            pairs.capacity,
         )
+        if prices is not None:
+            flows = priced_subset(
+                pairs.unit,
+                pairs.rep,
+                pairs.units,
+                problem.n_leads,
+                prices,
+                per_lead=SUBSET_PER_LEAD,
+                keep=None if churn is None else churn.kept > 0,
+            )
+    if network_shaped:
+        exact = flows.solve(pairs.units, pairs.min_leads, pairs.capacity, count_upper)
         if exact.chosen is not None:
-            hint = at_bounds = exact.chosen
-            if not side.any:
-                units_upper = int(pairs.units[exact.chosen].sum())
+            hint, at_bounds = exact.chosen, exact
+            if not side.any and exact.bound is not None:
+                units_upper = exact.bound
     if hint is None and relax.chosen is not None:
         hint = _relaxed_hint(prep, relax.chosen, lead_of, rep_of, lead_units)
-    fair = side.fairness
-    counting = policy.fairness is not None and policy.fairness.metric == "count"
     if (
         network_shaped
         and fair is not None
@@ -254,20 +287,20 @@ def solve(
         and counting
         and hint is not None
     ):
-        fair_hint = fair_count_flow(pairs, fair, problem.n_leads, hint)
+        fair_flow = fair_count_flow(pairs, fair, problem.n_leads, hint, flows)
         # the flow with the band's bounds for its own totals, as the churn search solves it
-        at_bounds = fair_hint
-        if fair_hint is not None:
-            hint = fair_hint
+        at_bounds = fair_flow
+        if fair_flow is not None and fair_flow.chosen is not None:
+            hint = fair_flow.chosen
             # One group, no other side rule, the relaxation's count: the flow with the band's
-            # bounds for that total is exact, so its value is the bound.
+            # bounds for that total is exact, so its bound is the value bound.
             if (
                 len(fair.groups()) == 1
                 and side.continuity is None
-                and int(fair_hint.sum()) == count_upper
+                and fair_flow.count == count_upper
+                and fair_flow.bound is not None
             ):
-                units_upper = int(pairs.units[fair_hint].sum())
-    churn = side.continuity
+                units_upper = fair_flow.bound
     if (
         network_shaped
         and churn is not None
@@ -292,7 +325,8 @@ def solve(
             high,
             tolerance=LAGRANGIAN_TOLERANCE,
             time_left=time_left,
-            start=at_bounds if at_bounds is hint else None,
+            start=at_bounds if at_bounds is not None and at_bounds.chosen is hint else None,
+            flows=flows,
         )
         if (
             lagrange is not None

@@ -1,0 +1,260 @@
+"""Scaling benchmark: book size against time and memory, policy-free and with the issue-4 rules,
+with the peers a user would otherwise pick on the same books in the same run.
+
+Books come from ``bench_rules.book`` (``leadassign.demo.make_sample`` with fixed seeds, current
+owners from a plain solve with 10% drift). Each size and policy is solved by the
+``leadassign solve`` command in its own process (peak memory = that process's max RSS, read
+with ``os.wait4``); build and solve seconds, status, method and gap come from its
+``summary.json``. Policies: ``none`` and ``issue4`` (tiers at 40,000 for level 3, count
+fairness band 0.25, continuity max_reassign 0.15).
+
+Peers on the policy-free book: round-robin and greedy (``leadassign.run_baseline``), and two
+general solvers on a plain model of the same eligible pairs, built here without leadassign
+(each lead at most once, capacities, maximize ``B * leads + expected value in cents`` with
+``B`` above any lead's value so that the count comes first): CP-SAT with default parameters
+(2 workers) and HiGHS' MIP (``scipy.optimize.milp``). Both only up to ``--peer-pairs`` pairs:
+beyond, building their models alone takes minutes (the issue's own measurements: at 50,000
+x 300 neither finished presolve in 60 s).
+
+    python benchmarks/bench_scaling.py                                 # 1k .. 100k, both policies
+    python benchmarks/bench_scaling.py --sizes 200000x800 --policies none --no-peers
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_rules import RULES, book
+
+SIZES = ("1000x20", "10000x100", "50000x300", "100000x500")
+POLICIES = ("none", "issue4")
+
+
+def run_cli(folder: Path, policy: str, time_limit: float) -> dict[str, Any]:
+    """``leadassign solve`` on the book in ``folder``: summary figures, wall s and peak MB."""
+    out = folder / f"out-{policy}"
+    policy_file = folder / f"{policy}.yaml"
+    rules = {**RULES[policy], "solver": {"workers": 2, "time_limit_s": time_limit}}
+    policy_file.write_text(yaml.safe_dump(rules))
+    exe = Path(sys.executable).with_name("leadassign")
+    command = [
+        str(exe),
+        "solve",
+        "--leads",
+        str(folder / "leads.csv"),
+        "--reps",
+        str(folder / "reps.csv"),
+        "--affinity",
+        str(folder / "affinity.csv"),
+        "--policy",
+        str(policy_file),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 4):
+        raise RuntimeError(f"leadassign solve exited {proc.returncode}: {err[-2000:]}")
+    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
+    summary["wall_s"] = wall
+    summary["peak_mb"] = usage.ru_maxrss / 1024
+    return summary
+
+
+def plain_pairs(problem: object) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(lead, rep, value in cents, capacity) of the eligible pairs, via leadassign's candidate
+    table (the peers differ in the solver, not in what is eligible)."""
+    from leadassign.models.policy import Policy
+    from leadassign.solver.rules import prepare
+
+    prep = prepare(problem, Policy())  # type: ignore[arg-type]
+    cands = prep.cands
+    cents = np.rint(cands.ev * 100).astype(np.int64)
+    capacity = prep.pairs.capacity.astype(np.int64)
+    return cands.lead, cands.rep, cents, capacity
+
+
+def plain_cpsat(
+    lead: np.ndarray, rep: np.ndarray, cents: np.ndarray, capacity: np.ndarray, limit: float
+) -> dict[str, object]:
+    """CP-SAT, default parameters but 2 workers, on the plain model."""
+    from ortools.sat.python import cp_model
+
+    weight = (
+        int(np.maximum.reduceat(cents, np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]])).sum())
+        + 1
+    )
+    model = cp_model.CpModel()
+    started = time.perf_counter()
+    x = [model.new_bool_var("") for _ in range(len(lead))]
+    starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1], True])
+    for a, b in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True):
+        model.add_at_most_one(x[a:b])
+    order = np.argsort(rep, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, rep[order][1:] != rep[order][:-1], True])
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        j = int(rep[order[a]])
+        model.add(sum(x[k] for k in order[a:b].tolist()) <= int(capacity[j]))
+    coef = (weight + cents).tolist()
+    model.maximize(cp_model.LinearExpr.weighted_sum(x, coef))
+    build = time.perf_counter() - started
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = limit
+    solver.parameters.num_workers = 2
+    status = solver.solve(model)
+    took = solver.wall_time
+    out: dict[str, object] = {"build_s": build, "s": took, "status": solver.status_name(status)}
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        obj, bound = solver.objective_value, solver.best_objective_bound
+        out["gap"] = (bound - obj) / max(abs(obj), 1)
+        chosen = np.array([solver.boolean_value(v) for v in x], dtype=bool)
+        out["ev_cents"] = int(cents[chosen].sum())
+        out["assigned"] = int(chosen.sum())
+    return out
+
+
+def plain_highs(
+    lead: np.ndarray, rep: np.ndarray, cents: np.ndarray, capacity: np.ndarray, limit: float
+) -> dict[str, object]:
+    """HiGHS' MIP (scipy.optimize.milp) on the plain model."""
+    from scipy import sparse
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]])
+    weight = float(np.maximum.reduceat(cents, starts).sum() + 1)
+    k = len(lead)
+    n_rows = int(lead.max()) + 1
+    a_lead = sparse.csr_array((np.ones(k), (lead, np.arange(k))), shape=(n_rows, k))
+    a_rep = sparse.csr_array((np.ones(k), (rep, np.arange(k))), shape=(len(capacity), k))
+    started = time.perf_counter()
+    res = milp(
+        -(weight + cents.astype(np.float64)),
+        constraints=[
+            LinearConstraint(a_lead, -np.inf, 1),
+            LinearConstraint(a_rep, -np.inf, capacity.astype(np.float64)),
+        ],
+        integrality=np.ones(k),
+        bounds=Bounds(0, 1),
+        options={"time_limit": limit, "mip_rel_gap": 0.0},
+    )
+    took = time.perf_counter() - started
+    out: dict[str, object] = {"s": took, "status": "OPTIMAL" if res.status == 0 else res.message}
+    if res.x is not None:
+        chosen = res.x > 0.5
+        out["ev_cents"] = int(cents[chosen].sum())
+        out["assigned"] = int(chosen.sum())
+        gap = getattr(res, "mip_gap", None)
+        out["gap"] = gap
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES))
+    parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
+    parser.add_argument("--time-limit", type=float, default=120.0)
+    parser.add_argument("--peer-limit", type=float, default=60.0)
+    parser.add_argument("--peer-pairs", type=int, default=1_000_000)
+    parser.add_argument("--no-peers", action="store_true")
+    args = parser.parse_args()
+    from leadassign import load_problem, run_baseline
+
+    print(
+        f"# scaling — {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cpus, Python {platform.python_version()}, leadassign with 2 workers, "
+        f"{args.time_limit:g} s limit; peers {args.peer_limit:g} s\n"
+    )
+    solves: list[tuple[str, str, dict[str, Any]]] = []
+    peers: list[tuple[str, str, str, Any, float | None, Any, Any]] = []
+    for size in args.sizes:
+        n, m = (int(x) for x in size.split("x"))
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            leads, reps, affinity = book(n, m)
+            leads.to_csv(folder / "leads.csv", index=False)
+            reps.to_csv(folder / "reps.csv", index=False)
+            affinity.to_csv(folder / "affinity.csv", index=False)
+            optimum = None
+            for policy in args.policies:
+                s = run_cli(folder, policy, args.time_limit)
+                if policy == "none":
+                    optimum = s
+                solves.append((size, policy, s))
+                print(
+                    f"{size} {policy}: {s['status']} {s['method']} gap {s.get('gap')} "
+                    f"build {s['build_s']:.1f} solve {s['solve_s']:.1f} wall {s['wall_s']:.1f} "
+                    f"peak {s['peak_mb']:.0f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            if args.no_peers or optimum is None:
+                continue
+            problem = load_problem(leads, reps, affinity)
+            best_ev = float(optimum["expected_value"])
+            for strategy in ("round-robin", "greedy"):
+                started = time.perf_counter()
+                routed = run_baseline(problem, strategy)
+                took = time.perf_counter() - started
+                share: float | None = 100 * (routed.expected_value or 0.0) / best_ev
+                peers.append((size, strategy, "FEASIBLE", routed.assigned, share, None, took))
+            lead, rep, cents, capacity = plain_pairs(problem)
+            if len(lead) > args.peer_pairs:
+                for name in ("CP-SAT (default)", "HiGHS MIP"):
+                    peers.append(
+                        (size, name, f"not run: {len(lead):,} pairs", None, None, None, None)
+                    )
+                continue
+            for name, run in (("CP-SAT (default)", plain_cpsat), ("HiGHS MIP", plain_highs)):
+                r = run(lead, rep, cents, capacity, args.peer_limit)
+                ev_cents = r.get("ev_cents")
+                share = None if ev_cents is None else float(str(ev_cents)) / best_ev
+                peers.append(
+                    (size, name, str(r["status"]), r.get("assigned"), share, r.get("gap"), r["s"])
+                )
+                print(f"{size} {name}: {r}", file=sys.stderr, flush=True)
+
+    print(
+        "| book | pairs | policy | status | method | gap | build s | solve s | wall s | peak MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for size, policy, s in solves:
+        gap = s.get("gap")
+        print(
+            f"| {size} | {s['eligible_pairs']:,} | {policy} | {s['status']} | {s['method']} | "
+            f"{'—' if gap is None else f'{gap:.1e}'} | {s['build_s']:.2f} | {s['solve_s']:.2f} | "
+            f"{s['wall_s']:.1f} | {s['peak_mb']:,.0f} |"
+        )
+    if peers:
+        print("\n| book | peer | status | assigned | % of optimum | gap | s |")
+        print("|---|---|---|---|---|---|---|")
+        for size, name, status, assigned, share, gap, took in peers:
+            print(
+                f"| {size} | {name} | {status} | {'—' if assigned is None else assigned} | "
+                f"{'—' if share is None else f'{share:.2f}'} | "
+                f"{'—' if gap is None else f'{gap:.1e}'} | "
+                f"{'—' if took is None else f'{took:.1f}'} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+"""Rep prices and value bounds for the transportation problem, and flows on a subset of arcs.
+
+The problem: choose at most one pair per lead, exactly ``count`` pairs, every rep's load in
+``[low, high]``, to maximize the summed weight ``w``. Its LP is integral, and relaxing the rep
+rows with a price ``r_j`` per rep and the count row with a free multiplier gives, for *any*
+prices, the bound
+
+    value <= (sum of the ``count`` largest ``a_i``)
+             + sum_j (max(r_j, 0) * high_j - max(-r_j, 0) * low_j)
+
+where ``a_i = max_j (w_ij - r_j)`` over lead ``i``'s pairs. Weak duality makes it valid
+whatever ``r`` is; with the prices that prove an optimum (read off the optimal flow by
+:func:`rep_prices`) it equals that optimum. So a flow solved on a few arcs per lead (the
+best at the prices) is a feasible choice for the whole problem, and the bound evaluated on
+*all* arcs in numpy tells how far from the whole optimum it can be -- without a flow on all
+arcs. :class:`ArcSubset` does that, and adds the arcs the prices show are missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from leadassign.solver.candidates import lead_starts
+from leadassign.solver.flow import solve_flow
+
+#: Bellman-Ford's "no lower bound": far below any price, far from int64 overflow.
+_UNBOUNDED = -(2**61)
+
+
+def _lead_max(values: np.ndarray, lead: np.ndarray) -> np.ndarray:
+    """Per lead that has items (``lead`` sorted), the largest of its ``values``."""
+    top: np.ndarray = np.maximum.reduceat(values, lead_starts(lead)) if len(lead) else values
+    return top
+
+
+def _exact_sum(values: np.ndarray) -> int:
+    """The sum of int64 ``values`` as a Python int (no overflow: summed in two halves)."""
+    high, low = np.divmod(values.astype(np.int64), 2**32)
+    return int(high.sum()) * 2**32 + int(low.sum())
+
+
+def _count_weight(w: np.ndarray, lead: np.ndarray) -> int:
+    """A weight per pair that makes the LP with ``weight + w`` put the count first: above the
+    value any set of augmenting moves can change (twice the summed largest |w| per lead)."""
+    return 2 * _exact_sum(_lead_max(np.abs(w), lead)) + 1
+
+
+def rep_prices(
+    lead: np.ndarray,
+    rep: np.ndarray,
+    w: np.ndarray,
+    chosen: np.ndarray,
+    n_leads: int,
+    low: np.ndarray,
+    high: np.ndarray,
+) -> np.ndarray | None:
+    """Prices per rep (int64) that prove ``chosen`` optimal (most pairs, then most weight)
+    on these arcs, or None when none do (it is not optimal on them).
+
+    For the LP of weight ``big + w`` (count first), complementary slackness fixes each
+    assigned lead's dual at ``big + w_ij - r_j`` and an unassigned lead's at 0, so dual
+    feasibility is a system of difference constraints on ``r``: ``r_k >= r_j + w_ik - w_ij``
+    for each arc ``(i, k)`` of a lead at ``j``, ``r_k >= big + w_ik`` for an arc of an
+    unassigned lead, ``r_j >= 0`` unless ``j`` sits at its floor, ``r_j <= 0`` when it has
+    room. The least solution is a longest-path fixpoint over the reps (Bellman-Ford on a
+    dense reps x reps matrix). The prices are returned less ``big`` where that keeps them
+    equivalent (only differences and signs matter to :func:`value_bound`, which re-centers
+    them)."""
+    n_reps = len(high)
+    w = w.astype(np.int64)
+    big = _count_weight(w, lead)
+    if big >= 2**58:
+        return None
+    at = np.full(n_leads, -1, dtype=np.int64)
+    at[lead[chosen]] = rep[chosen]
+    w_at = np.zeros(n_leads, dtype=np.int64)
+    w_at[lead[chosen]] = w[chosen]
+    load = np.bincount(rep[chosen], minlength=n_reps)
+    r = np.where((low == 0) | (load > low), 0, _UNBOUNDED).astype(np.int64)
+    head_at = at[lead]
+    free = head_at < 0
+    np.maximum.at(r, rep[free], big + w[free])
+    moves = ~free & (rep != head_at)
+    flat = np.full(n_reps * n_reps, _UNBOUNDED, dtype=np.int64)
+    np.maximum.at(flat, head_at[moves] * n_reps + rep[moves], w[moves] - w_at[lead[moves]])
+    edge = flat.reshape(n_reps, n_reps)
+    sources = np.flatnonzero(edge.max(axis=1) > _UNBOUNDED)
+    edge = edge[sources]
+    for _ in range(n_reps + 1):
+        reach = (r[sources, None] + edge).max(axis=0) if len(sources) else r
+        step = np.maximum(r, reach)
+        if np.array_equal(step, r):
+            break
+        r = step
+    else:
+        return None  # a positive cycle: chosen is not optimal on these arcs
+    if np.any(r[load < high] > 0):
+        return None
+    assigned = at >= 0
+    if np.any(big + w_at[assigned] - r[at[assigned]] < 0):
+        return None
+    return r
+
+
+def value_bound(
+    lead: np.ndarray,
+    rep: np.ndarray,
+    w: np.ndarray,
+    count: int,
+    prices: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+) -> int:
+    """An upper bound on the weight of any ``count`` pairs, one per lead, with every rep's
+    load in ``[low, high]`` (module doc), for the given prices shifted by the best constant.
+    ``lead`` sorted; exact in integers."""
+    r = prices.astype(np.int64)
+    best = _lead_max(w.astype(np.int64) - r[rep], lead)
+    if count > len(best):
+        raise ValueError("count exceeds the leads with a pair")
+    top = _exact_sum(np.partition(best, len(best) - count)[len(best) - count :]) if count else 0
+    # Shifting every price by d lowers the top sum by count*d and moves the rep terms
+    # piecewise linearly with breaks at -r_j, so the best shift is the first break where the
+    # slope -count + (high of reps with r_j + d > 0) + (low of the others) turns >= 0.
+    order = np.argsort(-r, kind="stable")
+    breaks = -r[order]
+    slope = -count + int(low.sum()) + np.cumsum(high[order] - low[order])
+    k = int(np.searchsorted(slope >= 0, True)) if len(r) else 0
+    d = int(breaks[min(k, len(r) - 1)]) if len(r) else 0
+    rep_terms: int = sum(
+        (x + d) * int(h if x + d > 0 else lo)
+        for x, h, lo in zip(r.tolist(), high.tolist(), low.tolist(), strict=True)
+    )
+    return top + rep_terms - count * d
+
+
+@dataclass(frozen=True, eq=False)
+class Solved:
+    """A flow's choice over all arcs, with a bound over all arcs for the same count."""
+
+    chosen: np.ndarray | None  # None when the loads cannot be met (on the arcs tried)
+    count: int
+    value: int  # weight of ``chosen``
+    bound: int | None  # on the weight of any ``count`` pairs over all arcs (None: none known)
+
+
+class Flows(Protocol):
+    """Solves the flow of a weight vector over the pairs with rep loads in ``[low, high]``:
+    most pairs (at least ``count`` when given, else as many as it finds), then most weight."""
+
+    flows: int
+
+    def solve(
+        self, w: np.ndarray, low: np.ndarray, high: np.ndarray, count: int | None = None
+    ) -> Solved: ...
+
+
+class AllArcs:
+    """:class:`Flows` on every arc: exact, so the bound is the value."""
+
+    def __init__(self, lead: np.ndarray, rep: np.ndarray, n_leads: int) -> None:
+        self.lead, self.rep, self.n_leads = lead, rep, n_leads
+        self.flows = 0
+
+    def solve(
+        self, w: np.ndarray, low: np.ndarray, high: np.ndarray, count: int | None = None
+    ) -> Solved:
+        self.flows += 1
+        outcome = solve_flow(self.lead, self.rep, w, self.n_leads, high, low)
+        if outcome.chosen is None:
+            return Solved(None, 0, 0, None)
+        value = int(w[outcome.chosen].astype(np.int64).sum())
+        return Solved(outcome.chosen, int(outcome.chosen.sum()), value, value)
+
+
+class ArcSubset:
+    """:class:`Flows` on a subset of the arcs, with bounds over all of them (module doc).
+    After each flow, the arcs its prices show could gain (per lead, the ``per_lead`` whose
+    reduced weight beats the lead's best in the subset by most) join the subset; a flow that
+    falls short of the count asked for is solved again on the widened subset, up to
+    ``retries`` times, and then on every arc."""
+
+    def __init__(
+        self,
+        lead: np.ndarray,
+        rep: np.ndarray,
+        n_leads: int,
+        selected: np.ndarray,
+        *,
+        per_lead: int = 4,
+        retries: int = 2,
+    ) -> None:
+        self.lead, self.rep, self.n_leads = lead, rep, n_leads
+        self.selected = selected.copy()
+        self.per_lead, self.retries = per_lead, retries
+        self.flows = 0
+
+    @property
+    def size(self) -> int:
+        return int(self.selected.sum())
+
+    def solve(
+        self, w: np.ndarray, low: np.ndarray, high: np.ndarray, count: int | None = None
+    ) -> Solved:
+        for _ in range(self.retries + 1):
+            solved, widened = self._solve_once(w, low, high)
+            if solved.chosen is not None and (count is None or solved.count >= count):
+                return solved
+            if not widened:
+                break
+        # Still short of the count (or infeasible) on the subset: the flow on every arc.
+        self.flows += 1
+        return AllArcs(self.lead, self.rep, self.n_leads).solve(w, low, high)
+
+    def _solve_once(self, w: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[Solved, bool]:
+        """The flow on the subset, and whether its prices widened the subset."""
+        arcs = np.flatnonzero(self.selected)
+        lead, rep, weight = self.lead[arcs], self.rep[arcs], w[arcs].astype(np.int64)
+        self.flows += 1
+        outcome = solve_flow(lead, rep, weight, self.n_leads, high, low)
+        if outcome.chosen is None:
+            return Solved(None, 0, 0, None), self._widen(w, np.zeros(len(high), np.int64))
+        chosen = np.zeros(len(self.lead), dtype=bool)
+        chosen[arcs[outcome.chosen]] = True
+        count = int(outcome.chosen.sum())
+        value = int(weight[outcome.chosen].sum())
+        prices = rep_prices(lead, rep, weight, outcome.chosen, self.n_leads, low, high)
+        if prices is None:  # cannot happen for an optimal flow; no bound then
+            return Solved(chosen, count, value, None), False
+        bound = value_bound(self.lead, self.rep, w, count, prices, low, high)
+        # Widen even at a tight bound: that bound is for this count, and arcs priced in may
+        # reach more leads.
+        return Solved(chosen, count, value, bound), self._widen(w, prices)
+
+    def _widen(self, w: np.ndarray, prices: np.ndarray) -> bool:
+        """Add per lead up to ``per_lead`` arcs whose reduced weight ``w - prices`` beats the
+        lead's best selected one; False if none does. These include every arc that breaks the
+        prices' dual feasibility for the count-first LP, so with none the flow is optimal
+        over all arcs, count and value."""
+        reduced = w.astype(np.int64) - prices[self.rep]
+        current = np.full(self.n_leads, np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(current, self.lead[self.selected], reduced[self.selected])
+        better = np.flatnonzero(~self.selected & (reduced > current[self.lead]))
+        if not len(better):
+            return False
+        self.selected[top_per_lead(better, self.lead[better], reduced[better], self.per_lead)] = (
+            True
+        )
+        return True
+
+
+def priced_subset(
+    lead: np.ndarray,
+    rep: np.ndarray,
+    w: np.ndarray,
+    n_leads: int,
+    prices: np.ndarray,
+    *,
+    per_lead: int,
+    keep: np.ndarray | None = None,
+) -> ArcSubset:
+    """An :class:`ArcSubset` of each lead's ``per_lead`` best arcs at ``prices`` (reduced
+    weight ``w - prices``), plus the arcs flagged in ``keep``."""
+    selected = np.zeros(len(lead), dtype=bool)
+    everything = np.arange(len(lead))
+    selected[top_per_lead(everything, lead, w.astype(np.int64) - prices[rep], per_lead)] = True
+    if keep is not None:
+        selected |= keep
+    return ArcSubset(lead, rep, n_leads, selected)
+
+
+def top_per_lead(index: np.ndarray, lead: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+    """Of items ``index`` (``lead`` sorted, with their ``score``), the at most ``k`` highest
+    scoring per lead (ties by position), ascending. One stable sort of an int64 key: the
+    lead's run in the high bits, the score's distance below the lead's best in the rest
+    (exact while the distances fit there; beyond that they lose their lowest bits, so items
+    closer than that may tie)."""
+    if not len(index):
+        return index
+    starts = lead_starts(lead)
+    run = np.zeros(len(lead), dtype=np.int64)
+    run[starts[1:]] = 1
+    np.cumsum(run, out=run)
+    below = np.maximum.reduceat(score, starts)[run] - score
+    bits = 63 - len(starts).bit_length()
+    below >>= max(0, int(below.max()).bit_length() - bits)
+    order = np.argsort((run << bits) | below, kind="stable")
+    rank = np.arange(len(order)) - starts[run]  # the sorted order keeps the runs in place
+    picked: np.ndarray = np.sort(index[order[rank < k]])
+    return picked
