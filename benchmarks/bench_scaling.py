@@ -3,8 +3,8 @@ with the peers a user would otherwise pick on the same books in the same run.
 
 Books come from ``bench_rules.book`` (``leadassign.demo.make_sample`` with fixed seeds, current
 owners from a plain solve with 10% drift). Each size and policy is solved by the
-``leadassign solve`` command in its own process (peak memory = that process's max RSS, read
-with ``os.wait4``); build and solve seconds, status, method and gap come from its
+``leadassign solve`` command in its own process (peak memory = that process's high-water RSS,
+polled from ``/proc``, so Linux only); build and solve seconds, status, method and gap come from its
 ``summary.json``. Policies: ``none`` and ``issue4`` (tiers at 40,000 for level 3, count
 fairness band 0.25, continuity max_reassign 0.15).
 
@@ -16,7 +16,7 @@ general solvers on a plain model of the same eligible pairs, built here without 
 beyond, building their models alone takes minutes (the issue's own measurements: at 50,000
 x 300 neither finished presolve in 60 s).
 
-    python benchmarks/bench_scaling.py                                 # 1k .. 100k, both policies
+    python benchmarks/bench_scaling.py                                 # 1k .. 200k, both policies
     python benchmarks/bench_scaling.py --sizes 200000x800 --policies none --no-peers
 """
 
@@ -39,7 +39,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_rules import RULES, book
 
-SIZES = ("1000x20", "10000x100", "50000x300", "100000x500")
+SIZES = ("1000x20", "10000x100", "50000x300", "100000x500", "200000x800")
 POLICIES = ("none", "issue4")
 
 
@@ -66,19 +66,36 @@ def run_cli(folder: Path, policy: str, time_limit: float) -> dict[str, Any]:
         "--no-progress",
     ]
     started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    assert proc.stderr is not None
-    err = proc.stderr.read().decode()
-    proc.stderr.close()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 4):
-        raise RuntimeError(f"leadassign solve exited {proc.returncode}: {err[-2000:]}")
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        peak_kb = 0
+        while proc.poll() is None:  # the child's own high-water mark (see peak_kb)
+            peak_kb = max(peak_kb, _high_water_kb(proc.pid))
+            time.sleep(0.05)
+        wall = time.perf_counter() - started
+        err.seek(0)
+        if proc.returncode not in (0, 4):
+            message = err.read().decode()[-2000:]
+            raise RuntimeError(f"leadassign solve exited {proc.returncode}: {message}")
     summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
     summary["wall_s"] = wall
-    summary["peak_mb"] = usage.ru_maxrss / 1024
+    summary["peak_mb"] = peak_kb / 1024
     return summary
+
+
+def _high_water_kb(pid: int) -> int:
+    """VmHWM of a running process (0 once it is gone). Polled rather than read from
+    ``ru_maxrss``: Linux carries a child's RSS from before its ``exec`` (this script's own,
+    with the book in memory) into its ``ru_maxrss``, while VmHWM restarts with the new
+    program."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def plain_pairs(problem: object) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -158,7 +175,10 @@ def plain_highs(
         options={"time_limit": limit, "mip_rel_gap": 0.0},
     )
     took = time.perf_counter() - started
-    out: dict[str, object] = {"s": took, "status": "OPTIMAL" if res.status == 0 else res.message}
+    names = {0: "OPTIMAL", 1: "LIMIT", 2: "INFEASIBLE", 3: "UNBOUNDED"}
+    out: dict[str, object] = {"s": took, "status": names.get(res.status, "ERROR")}
+    if res.status == 1:
+        out["status"] = "FEASIBLE" if res.x is not None else "LIMIT, no solution"
     if res.x is not None:
         chosen = res.x > 0.5
         out["ev_cents"] = int(cents[chosen].sum())
@@ -234,15 +254,16 @@ def main() -> None:
                 print(f"{size} {name}: {r}", file=sys.stderr, flush=True)
 
     print(
-        "| book | pairs | policy | status | method | gap | build s | solve s | wall s | peak MB |"
+        "| book | pairs | policy | status | method | assigned | gap | build s | solve s | wall s "
+        "| peak MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for size, policy, s in solves:
         gap = s.get("gap")
         print(
             f"| {size} | {s['eligible_pairs']:,} | {policy} | {s['status']} | {s['method']} | "
-            f"{'—' if gap is None else f'{gap:.1e}'} | {s['build_s']:.2f} | {s['solve_s']:.2f} | "
-            f"{s['wall_s']:.1f} | {s['peak_mb']:,.0f} |"
+            f"{s['assigned']:,} | {'—' if gap is None else f'{gap:.1e}'} | "
+            f"{s['build_s']:.2f} | {s['solve_s']:.2f} | {s['wall_s']:.1f} | {s['peak_mb']:,.0f} |"
         )
     if peers:
         print("\n| book | peer | status | assigned | % of optimum | gap | s |")

@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from leadassign import Policy, Problem, Result, load_problem, solve
 from leadassign.check import check_assignments
+from leadassign.solver.cpsat import Pairs
 
 
 def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
@@ -90,3 +92,27 @@ def assert_same_outputs(first: Path, second: Path, names: Sequence[str]) -> None
     for key in TIMING_KEYS:
         one.pop(key), two.pop(key)
     assert one == two
+
+
+#: OR-Library gapd.txt problem 1 (5 agents x 100 jobs, minimize cost), copied unchanged from
+#: ../shared/data/gap; its optimum, 6353, is proven (best_known.csv there).
+GAP_D05100 = Path(__file__).parent / "data" / "gap_d05100.txt"
+D05100_OPTIMUM = 6353
+
+
+def gap_d05100_pairs() -> Pairs:
+    """GAP_D05100 as solver pairs: jobs as units (sorted), agents as reps, value = -cost."""
+    tokens = [int(t) for t in GAP_D05100.read_text().split()]
+    m, n = tokens[0], tokens[1]
+    cost = np.array(tokens[2 : 2 + m * n]).reshape(m, n)
+    resource = np.array(tokens[2 + m * n : 2 + 2 * m * n]).reshape(m, n)
+    job, agent = np.nonzero(np.ones((n, m), dtype=bool))
+    return Pairs(
+        unit=job.astype(np.int64),
+        rep=agent.astype(np.int64),
+        effort=resource[agent, job].astype(np.int64),
+        units=-cost[agent, job].astype(np.int64),
+        capacity=np.array(tokens[2 + 2 * m * n :], dtype=np.int64),
+        min_leads=np.zeros(m, dtype=np.int64),
+        size=np.ones(len(job), dtype=np.int64),
+    )

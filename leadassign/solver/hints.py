@@ -210,3 +210,61 @@ def churn_flow(
         else:
             lo = mid
     return ChurnFlow(best, bound, best_lam, flows.flows - solved_before)
+
+
+#: fill_by_regret works on books whose unassigned units have at most this many pairs.
+FILL_PAIRS = 500_000
+
+
+def fill_by_regret(
+    pairs: Pairs, chosen: np.ndarray, desirability: np.ndarray, *, max_rounds: int = 50
+) -> np.ndarray:
+    """``chosen`` (one rep per unit, within capacity) with unassigned units added where they
+    fit, the most urgent first (Martello and Toth's regret greedy for the generalized
+    assignment problem): units whose best rep with room for them beats the second best by
+    most (a unit with a single such rep first) go first, each to its most desirable rep that
+    still has room. Regrets are recomputed once per round, over the pairs that fit; rounds
+    repeat until one adds nothing. Keeps capacity and one rep per unit; floors and side rules
+    are not looked at, so callers check the result."""
+    chosen = chosen.copy()
+    m = len(pairs.capacity)
+    room = pairs.capacity.astype(np.int64) - np.bincount(
+        pairs.rep[chosen], weights=pairs.effort[chosen], minlength=m
+    ).astype(np.int64)
+    taken = np.zeros(int(pairs.unit.max(initial=-1)) + 1, dtype=bool)
+    taken[pairs.unit[chosen]] = True
+    if int(np.count_nonzero(~taken[pairs.unit])) > FILL_PAIRS:
+        return chosen
+    for _ in range(max_rounds):
+        open_pairs = np.flatnonzero(~taken[pairs.unit])
+        fits = open_pairs[pairs.effort[open_pairs] <= room[pairs.rep[open_pairs]]]
+        if not len(fits):
+            break
+        unit, value = pairs.unit[fits], desirability[fits]
+        starts = np.flatnonzero(np.concatenate([[True], unit[1:] != unit[:-1]]))
+        ends = np.append(starts[1:], len(fits))
+        best = np.maximum.reduceat(value, starts)
+        run = np.repeat(np.arange(len(starts)), ends - starts)
+        first_best = np.full(len(starts), len(fits), dtype=np.int64)
+        at_best = np.flatnonzero(value == best[run])
+        np.minimum.at(first_best, run[at_best], at_best)
+        others = value.astype(np.float64)
+        others[first_best] = -np.inf
+        second = np.maximum.reduceat(others, starts)
+        single = np.isneginf(second)
+        regret = np.where(single, 0.0, best - np.where(single, 0.0, second))
+        added = 0
+        # single-rep units first, then by regret, then by desirability; ties by unit order
+        for k in np.lexsort((-best, -regret, ~single)).tolist():
+            mine = fits[starts[k] : ends[k]]
+            mine = mine[pairs.effort[mine] <= room[pairs.rep[mine]]]
+            if not len(mine):
+                continue
+            pick = int(mine[np.argmax(desirability[mine])])
+            chosen[pick] = True
+            taken[pairs.unit[pick]] = True
+            room[pairs.rep[pick]] -= int(pairs.effort[pick])
+            added += 1
+        if not added:
+            break
+    return chosen

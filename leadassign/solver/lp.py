@@ -230,16 +230,16 @@ def lagrangian_bound(
     return best, best_reduced
 
 
-def to_model(relax: Relaxation, c: np.ndarray, *, integral: bool) -> mbh.ModelBuilderHelper:
-    """``max c.x`` over the rows, as an OR-Tools model_builder model (for GLOP, or for HiGHS
-    with every variable integral: the pair Booleans and the integer auxiliaries of CP-SAT)."""
+def to_model(relax: Relaxation, c: np.ndarray) -> mbh.ModelBuilderHelper:
+    """``max c.x`` over the rows, as an OR-Tools model_builder model for GLOP (the MIP builds
+    its own, for highspy: ``mip._model``)."""
     model = mbh.ModelBuilderHelper()
     n_var = len(relax.upper)
     # The pybind stubs spell ndarray's parameters wrongly (ndarray[float64, ...]).
     model.add_var_array_with_bounds(
         np.zeros(n_var),  # type: ignore[arg-type]
         relax.upper,  # type: ignore[arg-type]
-        np.full(n_var, integral, dtype=bool),  # type: ignore[arg-type]
+        np.zeros(n_var, dtype=bool),  # type: ignore[arg-type]
         "",
     )
     nz = np.flatnonzero(c)
@@ -271,7 +271,7 @@ def solve_relaxation(
     if floor is not None:
         relax = relax.with_floor(*floor)
     c = objective(relax, pair_coeffs, penalize)
-    model = to_model(relax, c, integral=False)
+    model = to_model(relax, c)
     solver = mbh.ModelSolverHelper("glop")
     solver.set_time_limit_in_seconds(max(time_limit_s, 0.01))
     solver.solve(model)

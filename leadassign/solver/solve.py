@@ -24,6 +24,7 @@ from leadassign.solver.flow import hall_violation, solve_flow
 from leadassign.solver.hints import (
     churn_flow,
     fair_count_flow,
+    fill_by_regret,
     group_totals,
     rep_bounds,
     repair_floors,
@@ -280,6 +281,8 @@ def solve(
                 units_upper = exact.bound
     if hint is None and relax.chosen is not None:
         hint = _relaxed_hint(prep, relax.chosen, lead_of, rep_of, lead_units)
+        if int(pairs.size[hint].sum()) < count_upper:
+            hint = _filled_hint(prep, hint)
     if (
         network_shaped
         and fair is not None
@@ -395,6 +398,8 @@ def solve(
         if found.count_upper is not None and found.count_upper < count_upper:
             # The value bounds so far were for more leads.
             count_upper, units_upper = found.count_upper, None
+        if found.count_upper == count_upper and found.units_upper is not None:
+            units_upper = min(units_upper or found.units_upper, found.units_upper)
         if found.chosen is not None and _better(prep, found.chosen, hint):
             hint = found.chosen
         cp_settings = replace(cp_settings, time_limit_s=max(time_left(), 1.0))
@@ -439,6 +444,24 @@ def _proven(
         and int(pairs.size[hint].sum()) == count_upper
         and side.score(pairs, hint) >= units_upper
     )
+
+
+def _filled_hint(prep: Prepared, hint: np.ndarray) -> np.ndarray:
+    """The relaxation's hint, or a fuller start when the regret greedy finds one that meets
+    every hard rule: the hint topped up (most value first), or built afresh with the pair
+    taking the smallest share of its rep's capacity first, which on generalized-assignment
+    books assigns every job where the trimmed relaxation left a quarter of them out."""
+    pairs = prep.pairs
+    share = -pairs.effort / np.maximum(pairs.capacity[pairs.rep], 1)
+    best = hint
+    for start, desirability in (
+        (hint, pairs.units.astype(np.float64)),
+        (np.zeros(len(pairs), dtype=bool), share),
+    ):
+        filled = fill_by_regret(pairs, start, desirability)
+        if prep.side.feasible(pairs, filled) and _better(prep, filled, best):
+            best = filled
+    return best
 
 
 def _better(prep: Prepared, new: np.ndarray, old: np.ndarray | None) -> bool:

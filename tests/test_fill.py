@@ -1,0 +1,73 @@
+"""The regret greedy that completes a start when efforts differ (hints.fill_by_regret).
+
+It keeps what it is given, never overfills a rep, stops only when no unassigned unit fits
+anywhere, and on a real generalized-assignment instance (OR-Library gapd problem 1, whose
+trimmed relaxation leaves jobs out) assigns every job.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from leadassign.solver.cpsat import Pairs
+from leadassign.solver.hints import fill_by_regret
+from tests.helpers import gap_d05100_pairs
+
+
+def random_pairs(seed: int) -> Pairs:
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 40)), int(rng.integers(1, 6))
+    lead, rep = np.nonzero(rng.random((n, m)) < 0.6)
+    return Pairs(
+        unit=lead.astype(np.int64),
+        rep=rep.astype(np.int64),
+        effort=rng.integers(1, 6, len(lead)).astype(np.int64),
+        units=rng.integers(-50, 100, len(lead)).astype(np.int64),
+        capacity=rng.integers(0, 25, m).astype(np.int64),
+        min_leads=np.zeros(m, dtype=np.int64),
+        size=np.ones(len(lead), dtype=np.int64),
+    )
+
+
+def loads(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
+    return np.bincount(
+        pairs.rep[chosen], weights=pairs.effort[chosen], minlength=len(pairs.capacity)
+    )
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_fill_keeps_the_start_and_the_capacities_and_is_maximal(seed: int) -> None:
+    pairs = random_pairs(seed)
+    rng = np.random.default_rng(seed)
+    # a feasible start: a random pair per unit where it fits, in order
+    start = np.zeros(len(pairs), dtype=bool)
+    for k in rng.permutation(len(pairs)).tolist():
+        mine = pairs.unit == pairs.unit[k]
+        if rng.random() < 0.3 and not start[mine].any():
+            start[k] = True
+            if np.any(loads(pairs, start) > pairs.capacity):
+                start[k] = False
+    for desirability in (
+        pairs.units.astype(np.float64),
+        -pairs.effort / np.maximum(pairs.capacity[pairs.rep], 1),
+    ):
+        filled = fill_by_regret(pairs, start, desirability)
+        assert np.all(filled[start])
+        assert np.bincount(pairs.unit[filled]).max(initial=0) <= 1
+        room = pairs.capacity - loads(pairs, filled)
+        assert np.all(room >= 0)
+        taken = np.zeros(int(pairs.unit.max(initial=-1)) + 1, dtype=bool)
+        taken[pairs.unit[filled]] = True
+        # nothing left out that would still fit somewhere
+        left = ~taken[pairs.unit]
+        assert not np.any(left & (pairs.effort <= room[pairs.rep]))
+
+
+def test_fill_assigns_every_job_of_a_tight_gap_instance() -> None:
+    pairs = gap_d05100_pairs()
+    n = int(pairs.unit.max()) + 1
+    share = -pairs.effort / pairs.capacity[pairs.rep]
+    filled = fill_by_regret(pairs, np.zeros(len(pairs), dtype=bool), share)
+    assert int(filled.sum()) == n
+    assert np.all(loads(pairs, filled) <= pairs.capacity)
