@@ -212,7 +212,9 @@ def churn_flow(
     return ChurnFlow(best, bound, best_lam, flows.flows - solved_before)
 
 
-#: fill_by_regret works on books whose unassigned units have at most this many pairs.
+#: fill_by_regret works on books whose unassigned units number at most FILL_UNITS with at
+#: most FILL_PAIRS pairs (each round walks those units in Python, about 20 us each).
+FILL_UNITS = 20_000
 FILL_PAIRS = 500_000
 
 
@@ -233,7 +235,9 @@ def fill_by_regret(
     ).astype(np.int64)
     taken = np.zeros(int(pairs.unit.max(initial=-1)) + 1, dtype=bool)
     taken[pairs.unit[chosen]] = True
-    if int(np.count_nonzero(~taken[pairs.unit])) > FILL_PAIRS:
+    waiting = pairs.unit[~taken[pairs.unit]]
+    open_units = int(np.count_nonzero(np.bincount(waiting)))
+    if open_units > FILL_UNITS or len(waiting) > FILL_PAIRS:
         return chosen
     for _ in range(max_rounds):
         open_pairs = np.flatnonzero(~taken[pairs.unit])

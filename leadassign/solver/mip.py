@@ -136,7 +136,7 @@ def _run(
     info = h.getInfo()
     if status == highspy.HighsModelStatus.kInfeasible:
         return _Run(False, True, None, float("-inf"))
-    has = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    has = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
     x = np.asarray(h.getSolution().col_value)[: relax.n_pairs] > 0.5 if has else None
     bound = -float(info.mip_dual_bound)
     if not np.isfinite(bound):
