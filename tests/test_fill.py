@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from leadassign.solver.cpsat import Pairs
-from leadassign.solver.hints import fill_by_regret
+from leadassign.solver.hints import fill_by_regret, improve_by_moves
 from tests.helpers import gap_d05100_pairs
 
 
@@ -71,3 +71,57 @@ def test_fill_assigns_every_job_of_a_tight_gap_instance() -> None:
     filled = fill_by_regret(pairs, np.zeros(len(pairs), dtype=bool), share)
     assert int(filled.sum()) == n
     assert np.all(loads(pairs, filled) <= pairs.capacity)
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_moves_keep_the_units_and_rules_and_leave_no_better_shift(seed: int) -> None:
+    pairs = random_pairs(seed)
+    rng = np.random.default_rng(seed)
+    m = len(pairs.capacity)
+    floors = rng.integers(0, 2, m).astype(np.int64)
+    pairs = Pairs(
+        pairs.unit, pairs.rep, pairs.effort, pairs.units, pairs.capacity, floors, pairs.size
+    )
+    start = fill_by_regret(pairs, np.zeros(len(pairs), dtype=bool), pairs.units.astype(float))
+    count = np.bincount(pairs.rep[start], minlength=m)
+    if np.any(count < floors):
+        pairs = Pairs(
+            pairs.unit,
+            pairs.rep,
+            pairs.effort,
+            pairs.units,
+            pairs.capacity,
+            np.minimum(floors, count),
+            pairs.size,
+        )
+    better = improve_by_moves(pairs, start)
+    # the same units, capacity and floors
+    assert np.array_equal(np.sort(pairs.unit[better]), np.sort(pairs.unit[start]))
+    assert np.all(loads(pairs, better) <= pairs.capacity)
+    assert np.all(np.bincount(pairs.rep[better], minlength=m) >= pairs.min_leads)
+    assert int(pairs.units[better].sum()) >= int(pairs.units[start].sum())
+    # a local optimum: no single shift to a rep with room gains
+    room = pairs.capacity - loads(pairs, better)
+    count = np.bincount(pairs.rep[better], minlength=m)
+    for p in np.flatnonzero(better).tolist():
+        if count[pairs.rep[p]] - 1 < pairs.min_leads[pairs.rep[p]]:
+            continue
+        for q in np.flatnonzero(pairs.unit == pairs.unit[p]).tolist():
+            if q != p and pairs.effort[q] <= room[pairs.rep[q]]:
+                assert pairs.units[q] <= pairs.units[p]
+
+
+def test_moves_reach_the_optimum_of_a_swap_only_book() -> None:
+    """Two full reps, each holding the other's better unit: only a swap gains."""
+    pairs = Pairs(
+        unit=np.array([0, 0, 1, 1]),
+        rep=np.array([0, 1, 0, 1]),
+        effort=np.array([2, 2, 2, 2]),
+        units=np.array([1, 10, 10, 1]),
+        capacity=np.array([2, 2]),
+        min_leads=np.zeros(2, dtype=np.int64),
+        size=np.ones(4, dtype=np.int64),
+    )
+    start = np.array([True, False, False, True])
+    better = improve_by_moves(pairs, start)
+    assert better.tolist() == [False, True, True, False]

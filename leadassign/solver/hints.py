@@ -272,3 +272,94 @@ def fill_by_regret(
         if not added:
             break
     return chosen
+
+
+#: improve_by_moves works on books with at most this many units x reps (a dense pair index).
+MOVE_CELLS = 4_000_000
+
+
+def improve_by_moves(
+    pairs: Pairs, chosen: np.ndarray, *, max_rounds: int = 30, max_visits: int = 20_000
+) -> np.ndarray:
+    """``chosen`` (one rep per unit, within capacity and floors) improved by local search on
+    the value: a unit moves to another rep with room for it (a shift), or two units at
+    different reps trade places where both fit (a swap), whenever that raises the summed
+    units; each unit in turn takes its best such move, rounds repeat until one gains
+    nothing, or ``max_visits`` unit visits are spent (a work limit of about a second, so the
+    result does not depend on the machine's speed). The same units stay assigned, so the
+    count, capacities and floors hold (a shift only leaves a rep above its floor); side rules
+    are not looked at, so callers check."""
+    n_units = int(pairs.unit.max(initial=-1)) + 1
+    m = len(pairs.capacity)
+    if n_units * m > MOVE_CELLS or not chosen.any():
+        return chosen
+    chosen = chosen.copy()
+    index = np.full((n_units, m), -1, dtype=np.int64)
+    index[pairs.unit, pairs.rep] = np.arange(len(pairs))
+    units = pairs.units.astype(np.int64)
+    effort = pairs.effort.astype(np.int64)
+    room = pairs.capacity.astype(np.int64) - np.bincount(
+        pairs.rep[chosen], weights=pairs.effort[chosen], minlength=m
+    ).astype(np.int64)
+    count = np.bincount(pairs.rep[chosen], weights=pairs.size[chosen], minlength=m).astype(np.int64)
+    at = np.full(n_units, -1, dtype=np.int64)  # the chosen pair of each unit
+    at[pairs.unit[chosen]] = np.flatnonzero(chosen)
+    visits = 0
+    for _ in range(max_rounds):
+        gained = 0
+        for u in np.flatnonzero(at >= 0).tolist():
+            visits += 1
+            if visits > max_visits:
+                return chosen
+            p = int(at[u])
+            a = int(pairs.rep[p])
+            # shifts: u's other pairs at reps with room, a staying at or above its floor
+            mine = index[u]
+            shift_gain, shift_to = 0, -1
+            if count[a] - pairs.size[p] >= pairs.min_leads[a]:
+                ok = (mine >= 0) & (np.arange(m) != a)
+                ok[ok] &= effort[mine[ok]] <= room[ok]
+                if ok.any():
+                    gain = np.where(ok, units[np.maximum(mine, 0)] - units[p], 0)
+                    b = int(np.argmax(gain))
+                    shift_gain, shift_to = int(gain[b]), b
+            # swaps: u at a with v at b, where u has a pair at b and v one at a
+            others = np.flatnonzero((at >= 0) & (pairs.rep[np.maximum(at, 0)] != a))
+            swap_gain, swap_with = 0, -1
+            if len(others):
+                theirs = at[others]  # v's pair, at rep b
+                reps = pairs.rep[theirs]
+                u_at_b = mine[reps]
+                v_at_a = index[others, a]
+                ok = (u_at_b >= 0) & (v_at_a >= 0) & (pairs.size[theirs] == pairs.size[p])
+                u_at_b, v_at_a = np.maximum(u_at_b, 0), np.maximum(v_at_a, 0)
+                ok &= room[a] + effort[p] - effort[v_at_a] >= 0
+                ok &= room[reps] + effort[theirs] - effort[u_at_b] >= 0
+                gain = np.where(ok, units[u_at_b] + units[v_at_a] - units[p] - units[theirs], 0)
+                k = int(np.argmax(gain))
+                swap_gain, swap_with = int(gain[k]), int(others[k])
+            if shift_gain <= 0 and swap_gain <= 0:
+                continue
+            if shift_gain >= swap_gain:
+                q = int(index[u, shift_to])
+                chosen[p], chosen[q] = False, True
+                room[a] += effort[p]
+                room[shift_to] -= effort[q]
+                count[a] -= pairs.size[p]
+                count[shift_to] += pairs.size[q]
+                at[u] = q
+                gained += shift_gain
+            else:
+                v = swap_with
+                r = int(at[v])
+                b = int(pairs.rep[r])
+                q, s = int(index[u, b]), int(index[v, a])
+                chosen[p] = chosen[r] = False
+                chosen[q] = chosen[s] = True
+                room[a] += effort[p] - effort[s]
+                room[b] += effort[r] - effort[q]
+                at[u], at[v] = q, s
+                gained += swap_gain
+        if gained <= 0:
+            break
+    return chosen

@@ -26,6 +26,7 @@ from leadassign.solver.hints import (
     fair_count_flow,
     fill_by_regret,
     group_totals,
+    improve_by_moves,
     rep_bounds,
     repair_floors,
 )
@@ -450,7 +451,8 @@ def _filled_hint(prep: Prepared, hint: np.ndarray) -> np.ndarray:
     """The relaxation's hint, or a fuller start when the regret greedy finds one that meets
     every hard rule: the hint topped up (most value first), or built afresh with the pair
     taking the smallest share of its rep's capacity first, which on generalized-assignment
-    books assigns every job where the trimmed relaxation left a quarter of them out."""
+    books assigns every job where the trimmed relaxation left a quarter of them out; either
+    then improved by shifts and swaps (``improve_by_moves``)."""
     pairs = prep.pairs
     share = -pairs.effort / np.maximum(pairs.capacity[pairs.rep], 1)
     best = hint
@@ -458,7 +460,7 @@ def _filled_hint(prep: Prepared, hint: np.ndarray) -> np.ndarray:
         (hint, pairs.units.astype(np.float64)),
         (np.zeros(len(pairs), dtype=bool), share),
     ):
-        filled = fill_by_regret(pairs, start, desirability)
+        filled = improve_by_moves(pairs, fill_by_regret(pairs, start, desirability))
         if prep.side.feasible(pairs, filled) and _better(prep, filled, best):
             best = filled
     return best
