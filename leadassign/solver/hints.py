@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from leadassign.solver.candidates import best_per_lead, lead_starts
 from leadassign.solver.cpsat import Continuity, Fairness, Pairs
 from leadassign.solver.duals import AllArcs, Flows, Solved
 
@@ -212,6 +213,15 @@ def churn_flow(
     return ChurnFlow(best, bound, best_lam, flows.flows - solved_before)
 
 
+def _room(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
+    """Per rep: capacity left, in effort, by the pairs ``chosen``."""
+    load = np.bincount(
+        pairs.rep[chosen], weights=pairs.effort[chosen], minlength=len(pairs.capacity)
+    )
+    room: np.ndarray = pairs.capacity.astype(np.int64) - load.astype(np.int64)
+    return room
+
+
 #: fill_by_regret works on books whose unassigned units number at most FILL_UNITS with at
 #: most FILL_PAIRS pairs (each round walks those units in Python, about 20 us each).
 FILL_UNITS = 20_000
@@ -229,10 +239,7 @@ def fill_by_regret(
     repeat until one adds nothing. Keeps capacity and one rep per unit; floors and side rules
     are not looked at, so callers check the result."""
     chosen = chosen.copy()
-    m = len(pairs.capacity)
-    room = pairs.capacity.astype(np.int64) - np.bincount(
-        pairs.rep[chosen], weights=pairs.effort[chosen], minlength=m
-    ).astype(np.int64)
+    room = _room(pairs, chosen)
     taken = np.zeros(int(pairs.unit.max(initial=-1)) + 1, dtype=bool)
     taken[pairs.unit[chosen]] = True
     waiting = pairs.unit[~taken[pairs.unit]]
@@ -245,13 +252,10 @@ def fill_by_regret(
         if not len(fits):
             break
         unit, value = pairs.unit[fits], desirability[fits]
-        starts = np.flatnonzero(np.concatenate([[True], unit[1:] != unit[:-1]]))
+        starts = lead_starts(unit)
         ends = np.append(starts[1:], len(fits))
-        best = np.maximum.reduceat(value, starts)
-        run = np.repeat(np.arange(len(starts)), ends - starts)
-        first_best = np.full(len(starts), len(fits), dtype=np.int64)
-        at_best = np.flatnonzero(value == best[run])
-        np.minimum.at(first_best, run[at_best], at_best)
+        first_best = best_per_lead(value, unit)  # one per unit, in the order of ``starts``
+        best = value[first_best]
         others = value.astype(np.float64)
         others[first_best] = -np.inf
         second = np.maximum.reduceat(others, starts)
@@ -298,9 +302,7 @@ def improve_by_moves(
     index[pairs.unit, pairs.rep] = np.arange(len(pairs))
     units = pairs.units.astype(np.int64)
     effort = pairs.effort.astype(np.int64)
-    room = pairs.capacity.astype(np.int64) - np.bincount(
-        pairs.rep[chosen], weights=pairs.effort[chosen], minlength=m
-    ).astype(np.int64)
+    room = _room(pairs, chosen)
     count = np.bincount(pairs.rep[chosen], weights=pairs.size[chosen], minlength=m).astype(np.int64)
     at = np.full(n_units, -1, dtype=np.int64)  # the chosen pair of each unit
     at[pairs.unit[chosen]] = np.flatnonzero(chosen)
