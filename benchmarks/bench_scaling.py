@@ -111,16 +111,20 @@ def plain_pairs(problem: object) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return cands.lead, cands.rep, cents, capacity
 
 
+def count_weight(lead: np.ndarray, cents: np.ndarray) -> int:
+    """The weight per assigned lead that puts the count first: above the summed best value of
+    every lead (pairs sorted by lead)."""
+    starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]])
+    return int(np.maximum.reduceat(cents, starts).sum()) + 1
+
+
 def plain_cpsat(
     lead: np.ndarray, rep: np.ndarray, cents: np.ndarray, capacity: np.ndarray, limit: float
 ) -> dict[str, object]:
     """CP-SAT, default parameters but 2 workers, on the plain model."""
     from ortools.sat.python import cp_model
 
-    weight = (
-        int(np.maximum.reduceat(cents, np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]])).sum())
-        + 1
-    )
+    weight = count_weight(lead, cents)
     model = cp_model.CpModel()
     started = time.perf_counter()
     x = [model.new_bool_var("") for _ in range(len(lead))]
@@ -157,8 +161,7 @@ def plain_highs(
     from scipy import sparse
     from scipy.optimize import Bounds, LinearConstraint, milp
 
-    starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]])
-    weight = float(np.maximum.reduceat(cents, starts).sum() + 1)
+    weight = float(count_weight(lead, cents))
     k = len(lead)
     n_rows = int(lead.max()) + 1
     a_lead = sparse.csr_array((np.ones(k), (lead, np.arange(k))), shape=(n_rows, k))
