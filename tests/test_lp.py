@@ -146,6 +146,25 @@ def test_bounds_hold_and_the_start_is_feasible(seed: int) -> None:
         assert key <= optimum
 
 
+@pytest.mark.parametrize("seed", range(24))
+def test_a_count_bound_the_lp_meets_is_kept_and_its_lp_returned(seed: int) -> None:
+    """With the optimum's count as the bound (the value LP at that floor is feasible, so
+    the count LP is skipped): the count bound stays, the value bound holds, and the value
+    LP's solution comes back for the neighbourhood MIP."""
+    pairs, side = tiny_case(seed)
+    optimum = brute_optimum(pairs, side)
+    if optimum is None:
+        return
+    start = lp_start(pairs, side, optimum[0], CpSatSettings(time_limit_s=10))
+    assert start is not None and start.count_upper == optimum[0]
+    assert start.units_upper is not None and start.units_upper >= optimum[1]
+    assert start.relaxed is not None
+    assert float(pairs.size @ start.relaxed.x) >= optimum[0] - 1e-6
+    if start.hint is not None:
+        assert side.feasible(pairs, start.hint)
+        assert side.score(pairs, start.hint) <= optimum[1]
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_any_dual_vector_gives_a_valid_bound(seed: int) -> None:
     pairs, side = tiny_case(seed)

@@ -14,7 +14,8 @@ import pytest
 from leadassign import load_problem, solve
 from leadassign.models.policy import policy_from_mapping
 from leadassign.solver import mip
-from leadassign.solver.cpsat import CpSatSettings, SideRules
+from leadassign.solver.cpsat import CpSatSettings, Pairs, SideRules
+from leadassign.solver.lp import LpOutcome, build_relaxation, objective, solve_relaxation
 from leadassign.solver.mip import solve_mip
 from leadassign.solver.rules import prepare
 from tests.helpers import D05100_OPTIMUM, gap_d05100_pairs
@@ -123,3 +124,93 @@ def test_a_limit_keeps_the_incumbent_and_a_valid_bound(monkeypatch: pytest.Monke
     assert int(early.chosen.sum()) == n and early.count_upper == n
     assert -side.score(pairs, early.chosen) >= D05100_OPTIMUM
     assert early.units_upper is not None and -early.units_upper <= D05100_OPTIMUM
+
+
+def test_free_units_takes_split_units_then_the_least_regret() -> None:
+    """Five units on two reps: unit 0 split by the LP, the others whole at one rep with
+    moves costing 5, 1, 3 and 8 (by reduced costs); a unit the LP leaves out costs what
+    joining it would. A budget of four pairs frees the split unit and the cheapest move."""
+    unit = np.repeat(np.arange(5), 2)
+    rep = np.tile(np.arange(2), 5)
+    pairs = Pairs(
+        unit=unit,
+        rep=rep,
+        effort=np.ones(10, dtype=np.int64),
+        units=np.zeros(10, dtype=np.int64),
+        capacity=np.full(2, 5, dtype=np.int64),
+        min_leads=np.zeros(2, dtype=np.int64),
+        size=np.ones(10, dtype=np.int64),
+    )
+    x = np.array([0.5, 0.5, 1, 0, 0, 1, 1, 0, 0, 1], dtype=np.float64)
+    reduced = np.array([0, 0, 0, -5, -1, 0, 2, -1, -8, 0], dtype=np.float64)
+    free = mip.free_units(pairs, LpOutcome(x, 0.0, reduced), budget=4)
+    assert free is not None
+    assert np.flatnonzero(free).tolist() == [0, 1, 4, 5]
+    # Unit 3's move costs 2 - (-1) = 3: third; six pairs would be half the book.
+    assert mip.free_units(pairs, LpOutcome(x, 0.0, reduced), budget=6) is None
+    # A unit the LP leaves out: its regret is the cost of joining (here 0.5, the least).
+    x[2] = 0.0
+    reduced[2:4] = [-0.5, -4]
+    free = mip.free_units(pairs, LpOutcome(x, 0.0, reduced), budget=4)
+    assert free is not None and np.flatnonzero(free).tolist() == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("seed", range(36))
+def test_the_neighbourhood_mip_is_feasible_and_at_least_its_first_neighbourhood(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On tiny books, with one pair's worth of free units to start: the answer meets every
+    rule with the count of the floor, is no better than the optimum, and no worse than the
+    best choice (by brute force) in the first neighbourhood, which every later one holds."""
+    pairs, side = tiny_case(seed)
+    optimum = brute_optimum(pairs, side)
+    if optimum is None:
+        return
+    count = optimum[0]
+    relax = build_relaxation(pairs, side)
+    lp = solve_relaxation(
+        relax, pairs.units, penalize=True, floor=(pairs.size, float(count)), time_limit_s=10
+    )
+    assert lp is not None
+    monkeypatch.setattr(mip, "FREE_PAIRS", 1)
+    free = mip.free_units(pairs, lp, 1)
+    if free is None:
+        return
+    on = lp.x > 0.5
+    inside = [
+        x
+        for x in every_choice(len(pairs))
+        if not (x & ~on & ~free).any()
+        and (x | ~(on & ~free)).all()
+        and side.feasible(pairs, x)
+        and int(pairs.size[x].sum()) >= count
+    ]
+    c = objective(relax, pairs.units.astype(np.float64), True)
+    floored = relax.with_floor(pairs.size, float(count))
+    found = mip.neighbourhood_mip(floored, c, pairs, count, lp, SETTINGS, 20)
+    if not inside:
+        return  # the first neighbourhood is empty; later ones may not be
+    assert found is not None and side.feasible(pairs, found)
+    assert int(pairs.size[found].sum()) == count
+    best_inside = max(side.score(pairs, x) for x in inside)
+    assert best_inside <= side.score(pairs, found) <= optimum[1]
+
+
+def test_the_neighbourhood_mip_on_a_gap_book(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OR-Library's d05100 with 50 free pairs (10 jobs) to start: every job assigned within
+    capacity, close to the optimum (the LP's bound is 6,345.4; HiGHS' whole-book search
+    needs thousands of nodes for the optimum 6,353)."""
+    pairs = gap_d05100_pairs()
+    side = SideRules()
+    n = int(pairs.unit.max()) + 1
+    relax = build_relaxation(pairs, side)
+    floor = (pairs.size, float(n))
+    lp = solve_relaxation(relax, pairs.units, penalize=True, floor=floor, time_limit_s=30)
+    assert lp is not None
+    monkeypatch.setattr(mip, "FREE_PAIRS", 50)
+    c = objective(relax, pairs.units.astype(np.float64), True)
+    found = mip.neighbourhood_mip(relax.with_floor(*floor), c, pairs, n, lp, SETTINGS, 60)
+    assert found is not None and side.feasible(pairs, found)
+    assert int(found.sum()) == n
+    cost = -side.score(pairs, found)
+    assert D05100_OPTIMUM <= cost <= D05100_OPTIMUM * 1.005

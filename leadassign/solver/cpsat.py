@@ -608,11 +608,13 @@ def solve_cpsat(
     status = STATUS_NAMES.get(code, "UNKNOWN")
     if status == "MODEL_INVALID":
         return CpSatOutcome(status, None, None, None, str(solver.response_proto.solution_info))
+    units_bound: int | None
     if status in ("OPTIMAL", "FEASIBLE"):
         chosen = _solution(solver, n)
         units_bound = _upper(solver)
-    else:  # no time left to improve: keep the phase-1 solution; value bound unknown
-        chosen, units_bound = best, None
+    else:  # no time left to improve: keep the phase-1 solution, and the bound given
+        chosen = best
+        units_bound = units_upper if units_upper is not None and count == count_upper else None
     value = side.score(pairs, chosen)
     proven = count_bound == count and units_bound is not None and units_bound <= value
     if units_bound is not None:

@@ -1,4 +1,4 @@
-"""The LP relaxation of the CP-SAT model, solved by GLOP: bounds and a starting point.
+"""The LP relaxation of the CP-SAT model, solved by HiGHS' simplex: bounds and a starting point.
 
 Side rules (fairness, a churn limit, accounts, efforts) take the problem off a network, and
 CP-SAT alone finds first solutions to such models slowly and proves their bounds late. The LP
@@ -6,8 +6,8 @@ relaxation of the same model (every constraint family of ``cpsat.py``, with the 
 relaxed to [0, 1]) is nearly integral on these books, so it gives both:
 
 * **bounds**: a Lagrangian bound computed from the LP's dual values in numpy. Any dual vector
-  gives a valid bound, so the bound holds whatever GLOP's tolerances were; it is then rounded
-  down to whole units (the objective is integral).
+  gives a valid bound, so the bound holds whatever the LP solver's tolerances were; it is
+  then rounded down to whole units (the objective is integral).
 * **a start**: a basic LP solution has at most one fractional variable per constraint, so
   the pairs it uses are few; CP-SAT restricted to them and to each unit's cheapest
   alternatives (by reduced cost) finds an integral solution close to the bound quickly.
@@ -17,11 +17,15 @@ Two LPs, as the model is lexicographic: the most leads, then the best score at t
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
+import highspy
 import numpy as np
-from ortools.linear_solver.python import model_builder_helper as mbh
 
 from leadassign.solver.cpsat import (
     Continuity,
@@ -34,10 +38,10 @@ from leadassign.solver.cpsat import (
 )
 
 INF = float("inf")
-#: Above this many pairs the LP is skipped: GLOP's second LP took about 60 s on 260,000 pairs
-#: (10,000 leads x 200 reps, accounts kept together) and overran its time limit, where the
-#: first took 3 s; at 60,000 pairs both take about a second.
-MAX_PAIRS = 100_000
+#: Above this many pairs the LP is skipped: OR-Tools' GLOP (used before HiGHS) took about 60 s
+#: for the second LP on 260,000 pairs (10,000 leads x 200 reps, accounts kept together), where
+#: the first took 3 s. HiGHS' simplex solves Yagiura's 128,000-pair GAP books in 1.5-3.5 s.
+MAX_PAIRS = 150_000
 #: Alternatives per unit that the restricted CP-SAT search may use beyond the LP's pairs.
 NEIGHBORS = 3
 
@@ -98,6 +102,16 @@ class Relaxation:
     upper: np.ndarray  # per variable (every lower bound is 0)
     n_pairs: int
     penalties: tuple[tuple[int, int], ...]  # (aux variable, units lost per unit)
+
+    def with_units_in(self, units: np.ndarray) -> Relaxation:
+        """The same LP with the rows of ``units`` (bool per unit; each unit's row comes
+        first, at its index among the units) as equalities: those units are assigned. When
+        a floor on the count implies it, saying so outright lets HiGHS' presolve see each
+        unit's pairs as one choice (on GAP books its neighbourhood solutions went from 6%
+        to 0.8% above the best known)."""
+        lo = self.lo.copy()
+        lo[: len(units)][units] = 1.0
+        return replace(self, lo=lo)
 
     def with_floor(self, coeffs: np.ndarray, floor: float) -> Relaxation:
         """The same LP plus one row over the pairs: ``sum(coeffs * x) >= floor``."""
@@ -189,6 +203,22 @@ def build_relaxation(pairs: Pairs, side: SideRules) -> Relaxation:
     return Relaxation(row, col, val, lo, hi, upper, n, tuple(penalties))
 
 
+def unit_sizes(pairs: Pairs) -> np.ndarray:
+    """Leads per unit (pairs are sorted by unit; every pair of a unit has its size)."""
+    starts, _ = segments(pairs.unit)
+    sizes: np.ndarray = pairs.size[starts].astype(np.int64)
+    return sizes
+
+
+def all_in(relax: Relaxation, pairs: Pairs, count: int) -> Relaxation:
+    """``relax`` with every unit's row an equality when a floor of ``count`` leads takes
+    every unit (else as it is)."""
+    sizes = unit_sizes(pairs)
+    if count >= int(sizes.sum()):
+        return relax.with_units_in(np.ones(len(sizes), dtype=bool))
+    return relax
+
+
 @dataclass(frozen=True, eq=False)
 class LpOutcome:
     x: np.ndarray  # value of each pair variable
@@ -230,32 +260,63 @@ def lagrangian_bound(
     return best, best_reduced
 
 
-def to_model(relax: Relaxation, c: np.ndarray) -> mbh.ModelBuilderHelper:
-    """``max c.x`` over the rows, as an OR-Tools model_builder model for GLOP (the MIP builds
-    its own, for highspy: ``mip._model``)."""
-    model = mbh.ModelBuilderHelper()
-    n_var = len(relax.upper)
-    # The pybind stubs spell ndarray's parameters wrongly (ndarray[float64, ...]).
-    model.add_var_array_with_bounds(
-        np.zeros(n_var),  # type: ignore[arg-type]
-        relax.upper,  # type: ignore[arg-type]
-        np.zeros(n_var, dtype=bool),  # type: ignore[arg-type]
-        "",
-    )
-    nz = np.flatnonzero(c)
-    model.set_objective_coefficients(nz.tolist(), c[nz].tolist())
-    model.set_maximize(True)
-    lo, hi, row, col, val = relax.lo, relax.hi, relax.row, relax.col, relax.val
-    order = np.argsort(row, kind="stable")
-    cuts = np.searchsorted(row[order], np.arange(len(lo) + 1))
-    cols, vals = col[order].tolist(), val[order].tolist()
-    for i in range(len(lo)):
-        ct = model.add_linear_constraint()
-        model.set_constraint_lower_bound(ct, float(lo[i]))
-        model.set_constraint_upper_bound(ct, float(hi[i]))
-        for k in range(int(cuts[i]), int(cuts[i + 1])):
-            model.set_constraint_coefficient(ct, cols[k], vals[k])
-    return model
+@contextlib.contextmanager
+def highs_output(log: bool) -> Iterator[None]:
+    """HiGHS writes to the process's stdout (a banner when the first solver is made, then its
+    log): to stderr like CP-SAT's log when ``log``, else nowhere, so stdout stays for results."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    target = os.dup(2) if log else os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(target, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(target)
+
+
+def highs_scale(c: np.ndarray) -> float:
+    """A power of two (exact in floats) that brings the objective's largest coefficient to
+    at most about 1,000: value units reach 1e9, and HiGHS' dual simplex then stopped with
+    "excessive dual values" on a GAP book (Yagiura's d60900)."""
+    top = float(np.abs(c).max(initial=0.0))
+    if top <= 1024.0:
+        return 1.0
+    return float(2.0 ** (10 - int(np.ceil(np.log2(top)))))
+
+
+def highs_model(
+    relax: Relaxation,
+    c: np.ndarray,
+    *,
+    integral: bool = True,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
+) -> highspy.HighsLp:
+    """``max c.x`` over the rows as a HiGHS model (minimizing ``-c.x``), every variable
+    integral when ``integral``, built column-wise from the coordinate arrays in numpy.
+    ``bounds``: lower and upper bounds of the pair variables (default 0 and 1). Callers
+    pass ``c`` scaled by ``highs_scale``."""
+    n_var, n_row = len(relax.upper), len(relax.lo)
+    order = np.lexsort((relax.row, relax.col))
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_var
+    lp.num_row_ = n_row
+    lp.col_cost_ = -np.asarray(c, dtype=np.float64)
+    lower, upper = np.zeros(n_var), relax.upper.astype(np.float64)
+    if bounds is not None:
+        lower[: relax.n_pairs], upper[: relax.n_pairs] = bounds
+    lp.col_lower_ = lower
+    lp.col_upper_ = upper
+    lp.row_lower_ = np.where(np.isfinite(relax.lo), relax.lo, -highspy.kHighsInf)
+    lp.row_upper_ = np.where(np.isfinite(relax.hi), relax.hi, highspy.kHighsInf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.searchsorted(relax.col[order], np.arange(n_var + 1)).astype(np.int32)
+    lp.a_matrix_.index_ = relax.row[order].astype(np.int32)
+    lp.a_matrix_.value_ = relax.val[order].astype(np.float64)
+    if integral:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * n_var
+    return lp
 
 
 def solve_relaxation(
@@ -265,20 +326,48 @@ def solve_relaxation(
     penalize: bool,
     floor: tuple[np.ndarray, float] | None,
     time_limit_s: float,
+    log: bool = False,
 ) -> LpOutcome | None:
-    """Maximize over the LP (plus ``sum(floor[0] * x) >= floor[1]`` when given) with GLOP;
-    None when GLOP does not reach an optimum in time."""
+    """Maximize over the LP (plus ``sum(floor[0] * x) >= floor[1]`` when given) with HiGHS'
+    simplex; None when it does not reach an optimum in time (or the LP is infeasible)."""
+    outcome = _solve_lp(relax, pair_coeffs, penalize, floor, time_limit_s, log)
+    return None if isinstance(outcome, Infeasible) else outcome
+
+
+class Infeasible:
+    """An LP proven to have no solution."""
+
+
+def _solve_lp(
+    relax: Relaxation,
+    pair_coeffs: np.ndarray,
+    penalize: bool,
+    floor: tuple[np.ndarray, float] | None,
+    time_limit_s: float,
+    log: bool,
+) -> LpOutcome | Infeasible | None:
+    """``solve_relaxation``, telling an infeasible LP (``Infeasible``) from a timeout (None)."""
     if floor is not None:
         relax = relax.with_floor(*floor)
     c = objective(relax, pair_coeffs, penalize)
-    model = to_model(relax, c)
-    solver = mbh.ModelSolverHelper("glop")
-    solver.set_time_limit_in_seconds(max(time_limit_s, 0.01))
-    solver.solve(model)
-    if solver.status() != mbh.SolveStatus.OPTIMAL:
+    with highs_output(log):
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", log)
+        h.setOptionValue("threads", 1)
+        h.setOptionValue("time_limit", max(time_limit_s, 0.01))
+        scale = highs_scale(c)
+        h.passModel(highs_model(relax, c * scale, integral=False))
+        h.run()
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return Infeasible()
+    if status != highspy.HighsModelStatus.kOptimal:
         return None
-    x = np.clip(np.asarray(solver.variable_values(), dtype=np.float64), 0.0, None)
-    dual = np.asarray(solver.dual_values(), dtype=np.float64)
+    solution = h.getSolution()
+    x = np.clip(np.asarray(solution.col_value, dtype=np.float64), 0.0, None)
+    # HiGHS minimizes -c.x * scale: its row duals are those of the maximization with the
+    # sign flipped (lagrangian_bound tries both signs), times the scale.
+    dual = np.asarray(solution.row_dual, dtype=np.float64) / scale
     bound, reduced = lagrangian_bound(relax, c, dual)
     return LpOutcome(x[: relax.n_pairs], bound, reduced[: relax.n_pairs])
 
@@ -338,26 +427,39 @@ class LpStart:
     count_upper: int  # proven bound on the leads assigned
     units_upper: int | None  # proven bound on the score of assignments of count_upper leads
     hint: np.ndarray | None  # a feasible choice of pairs, when one was found
+    relaxed: LpOutcome | None = None  # the second LP (the score at count_upper), when solved
 
 
 def lp_start(
     pairs: Pairs, side: SideRules, count_upper: int, settings: CpSatSettings
 ) -> LpStart | None:
     """Bounds from the two LPs, and a feasible start from CP-SAT restricted to the pairs the
-    second LP uses; None when GLOP gives no optimum within a quarter of the time limit."""
+    second LP uses; None when HiGHS gives no optimum within a quarter of the time limit.
+
+    The second LP is tried first with ``count_upper`` as its floor: when that is feasible
+    the first LP could not lower the count bound, and on generalized-assignment books (every
+    job fits) it is the only LP solved (the first took 1-1.7 s of a 2.5 s budget on
+    Yagiura's 900-1,600-job books)."""
     started = time.perf_counter()
     budget = settings.time_limit_s / 4
+
+    def value_lp(count: int) -> LpOutcome | Infeasible | None:
+        left = budget - (time.perf_counter() - started)
+        floor = (pairs.size, float(count))
+        rows = all_in(relax, pairs, count)
+        return _solve_lp(rows, pairs.units, True, floor, left, settings.log)
+
     relax = build_relaxation(pairs, side)
-    first = solve_relaxation(relax, pairs.size, penalize=False, floor=None, time_limit_s=budget)
-    if first is None:
-        return None
-    count = min(count_upper, whole(first.bound))
-    left = budget - (time.perf_counter() - started)
-    second = solve_relaxation(
-        relax, pairs.units, penalize=True, floor=(pairs.size, float(count)), time_limit_s=left
-    )
-    if second is None:
-        return LpStart(count, None, None)
+    count = count_upper
+    second = value_lp(count)
+    if isinstance(second, Infeasible):
+        first = _solve_lp(relax, pairs.size, False, None, budget, settings.log)
+        if not isinstance(first, LpOutcome):
+            return None
+        count = min(count_upper, whole(first.bound))
+        second = value_lp(count)
+    if not isinstance(second, LpOutcome):
+        return LpStart(count, None, None) if count < count_upper else None
     units_upper = whole(second.bound)
     # CP-SAT over the pairs the LP uses and each unit's cheapest alternatives, started from
     # the rounded LP solution (measured against the LP's support alone and against the
@@ -367,7 +469,7 @@ def lp_start(
     hint = _restricted(
         pairs, side, keep, guess, count, units_upper, settings, settings.time_limit_s / 8
     )
-    return LpStart(count, units_upper, hint)
+    return LpStart(count, units_upper, hint, second)
 
 
 def _restricted(

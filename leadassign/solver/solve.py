@@ -366,11 +366,13 @@ def solve(
         log=settings.log,
         params=settings.params,
     )
+    relaxed = None  # the LP solution at count_upper leads, when solved
     if len(pairs) <= MAX_PAIRS and not _proven(prep, hint, count_upper, units_upper):
         # The LP relaxation with every rule: tighter bounds, and a start that meets them.
         report.phase("lp")
         start = lp_start(pairs, side, count_upper, cp_settings)
         if start is not None:
+            relaxed = start.relaxed
             if start.count_upper < count_upper:  # the flow's value bound was for more leads
                 count_upper, units_upper = start.count_upper, start.units_upper
             elif start.units_upper is not None:
@@ -378,14 +380,27 @@ def solve(
             if start.hint is not None and _better(prep, start.hint, hint):
                 hint = start.hint
         cp_settings = replace(cp_settings, time_limit_s=max(time_left(), 1.0))
+    whole = len(pairs) <= mip.MAX_PAIRS
     if (
         settings.method == "auto"
-        and len(pairs) <= mip.MAX_PAIRS
+        and (whole or relaxed is not None)
         and not _proven(prep, hint, count_upper, units_upper)
     ):
-        # HiGHS' branch and cut on the whole model; CP-SAT continues if it has no proof.
+        # HiGHS' branch and cut on the neighbourhood the LP solution gives, then on the whole
+        # model (when small enough); CP-SAT continues if it has no proof.
         report.phase("mip")
-        found = mip.solve_mip(pairs, side, cp_settings, mip.SHARE * time_left(), hint, count_upper)
+        plain = side.fairness is None and side.continuity is None
+        found = mip.solve_mip(
+            pairs,
+            side,
+            cp_settings,
+            (mip.PLAIN_SHARE if plain else mip.SHARE) * time_left(),
+            hint,
+            count_upper,
+            relaxed=relaxed,
+            whole=whole,
+            max_nodes=mip.PLAIN_NODES if plain else mip.MAX_NODES,
+        )
         if found.optimal:
             assert found.chosen is not None
             chosen_method = "mip"
