@@ -73,6 +73,7 @@ def main() -> None:
 
     n, m = (int(x) for x in args.size.split("x"))
     leads, reps, affinity = book(n, m)
+    rows: list[dict[str, object]] = []
     for name in args.rules:
         policy = policy_from_mapping(
             {**RULES[name], "solver": {"workers": args.workers, "time_limit_s": args.time_limit}}
@@ -81,23 +82,43 @@ def main() -> None:
         started = time.perf_counter()
         result = solve(problem, policy)
         wall = time.perf_counter() - started
-        print(
-            json.dumps(
-                {
-                    "rule": name,
-                    "size": args.size,
-                    "status": result.status.value,
-                    "method": result.method,
-                    "assigned": result.assigned if result.has_solution else None,
-                    "objective": round(result.objective, 2) if result.objective else None,
-                    "gap": result.gap,
-                    "build_s": round(result.build_s, 2),
-                    "solve_s": round(result.solve_s, 2),
-                    "total_s": round(wall, 2),
-                }
-            ),
-            flush=True,
-        )
+        row = {
+            "rule": name,
+            "size": args.size,
+            "status": result.status.value,
+            "method": result.method,
+            "assigned": result.assigned if result.has_solution else None,
+            "objective": round(result.objective, 2) if result.objective else None,
+            "gap": result.gap,
+            "build_s": round(result.build_s, 2),
+            "solve_s": round(result.solve_s, 2),
+            "total_s": round(wall, 2),
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print(table(rows))
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    """The runs as a Markdown table."""
+    head = ["rule", "status", "method", "assigned", "objective", "gap", "build s", "solve s"]
+    head.append("total s")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        gap = r["gap"]
+        cells = [
+            r["rule"],
+            r["status"],
+            r["method"],
+            f"{r['assigned']:,}" if isinstance(r["assigned"], int) else "—",
+            f"{r['objective']:,.2f}" if isinstance(r["objective"], float) else "—",
+            f"{gap:.1e}" if isinstance(gap, float) else "—",
+            r["build_s"],
+            r["solve_s"],
+            r["total_s"],
+        ]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
