@@ -81,8 +81,10 @@ def integer_point_ok(pairs: Pairs, side: SideRules, x: np.ndarray) -> bool:
     aux = len(pairs)
     f, c = side.fairness, side.continuity
     if f is not None:
+        # group totals count in units of the largest metric (hard fairness; soft: 1)
+        unit = 1.0 if f.penalty is not None else max(float(f.metric.max(initial=0)), 1.0)
         for members in f.groups():
-            values[aux] = f.metric[x & np.isin(pairs.rep, members)].sum()
+            values[aux] = f.metric[x & np.isin(pairs.rep, members)].sum() / unit
             aux += 1
         if f.penalty is not None:
             values[aux] = f.excess(pairs, x)
@@ -179,3 +181,33 @@ def test_any_dual_vector_gives_a_valid_bound(seed: int) -> None:
         dual = rng.normal(0, 2, size=len(relax.lo))
         bound, _ = lagrangian_bound(relax, c, dual)
         assert bound >= optimum[0] - 1e-9
+
+
+def test_value_fairness_over_many_orders_of_magnitude_keeps_the_count() -> None:
+    """Values from 100 to 1e11 (amounts in cents): the member rows' group-total coefficient
+    must not vanish beside the pair coefficients (in metric units HiGHS dropped it as zero,
+    and the LP then allowed no lead at all). The LP's count bound must hold."""
+    values = np.array([10**11, 6 * 10**10, 100, 9 * 10**10, 7 * 10**10, 300], dtype=np.int64)
+    unit = np.repeat(np.arange(6), 2)
+    rep = np.tile(np.arange(2), 6)
+    pairs = Pairs(
+        unit=unit,
+        rep=rep,
+        effort=np.ones(12, dtype=np.int64),
+        units=(values[unit] // 10**6).astype(np.int64),
+        capacity=np.array([3, 3], dtype=np.int64),
+        min_leads=np.zeros(2, dtype=np.int64),
+        size=np.ones(12, dtype=np.int64),
+    )
+    fairness = Fairness(
+        np.zeros(2, dtype=np.int64), values[unit], Fraction(3, 10), np.array([1, 1])
+    )
+    side = SideRules(fairness, None)
+    optimum = brute_optimum(pairs, side)
+    assert optimum is not None and optimum[0] == 6
+    relax = build_relaxation(pairs, side)
+    first = solve_relaxation(relax, pairs.size, penalize=False, floor=None, time_limit_s=10)
+    assert first is not None and whole(first.bound) >= optimum[0]
+    start = lp_start(pairs, side, 6, CpSatSettings(time_limit_s=10))
+    assert start is not None and start.count_upper == 6
+    assert start.units_upper is not None and start.units_upper >= optimum[1]

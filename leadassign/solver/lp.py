@@ -101,7 +101,8 @@ class Relaxation:
     hi: np.ndarray
     upper: np.ndarray  # per variable (every lower bound is 0)
     n_pairs: int
-    penalties: tuple[tuple[int, int], ...]  # (aux variable, units lost per unit)
+    penalties: tuple[tuple[int, float], ...]  # (aux variable, units lost per unit of it)
+    continuous: tuple[int, ...] = ()  # aux variables that need not be integral in the MIP
 
     def with_units_in(self, units: np.ndarray) -> Relaxation:
         """The same LP with the rows of ``units`` (bool per unit; each unit's row comes
@@ -126,35 +127,46 @@ class Relaxation:
         )
 
 
-def _fairness_rows(rows: _Rows, pairs: Pairs, fairness: Fairness, next_var: int) -> list[int]:
+def _fairness_rows(
+    rows: _Rows, pairs: Pairs, fairness: Fairness, next_var: int
+) -> tuple[list[float], float]:
     """Group totals M_g as variables, and each member's band on both sides (as in
     ``cpsat.add_fairness``, with m_j written out over its pairs). Returns the new variables'
-    upper bounds; the soft excess E, when present, is the last of them."""
+    upper bounds (the soft excess E, when present, is the last of them) and their unit:
+    M_g and E count in units of the largest metric ``scale``, so that a member's row, whose
+    pair coefficients reach ``q * sum(weights) * scale``, keeps M_g's coefficient
+    ``(q + p) * w_j`` in range (in metric units it fell 13 orders of magnitude below them on
+    a value metric in cents, and HiGHS dropped it as zero). They are exact totals of
+    integers, so the MIP leaves them continuous. Soft fairness keeps metric units (scale 1):
+    its excess E is rounded up to whole metric units, an integer the MIP must keep."""
     p, q = fairness.band.numerator, fairness.band.denominator
     metric = fairness.metric.astype(np.float64)
-    uppers: list[int] = []
     soft = fairness.penalty is not None
+    scale = 1.0 if soft else max(float(np.abs(metric).max(initial=0.0)), 1.0)
+    uppers: list[float] = []
     groups = fairness.groups()
     excess = next_var + len(groups) if soft else -1
     for g, members in enumerate(groups):
         total_var = next_var + g
         in_group = np.isin(pairs.rep, members)
-        uppers.append(int(fairness.metric[in_group].sum()))
+        uppers.append(float(fairness.metric[in_group].sum()) / scale)
         cols = np.flatnonzero(in_group)
-        rows.add(np.append(cols, total_var), np.append(metric[cols], -1.0), 0.0, 0.0)
+        rows.add(np.append(cols, total_var), np.append(metric[cols], -scale), 0.0, 0.0)
         c = float(int(fairness.weights[members].sum()))
         for j in members.tolist():
             w = float(int(fairness.weights[j]))
             mine = np.flatnonzero(pairs.rep == j)
             extra_col = [total_var, excess] if soft else [total_var]
             cols_j = np.append(mine, extra_col)
-            slack = [-q * c] if soft else []
-            rows.add(cols_j, np.append(q * c * metric[mine], [-(q + p) * w, *slack]), -INF, 0.0)
+            slack = [-q * c * scale] if soft else []
+            high = [-(q + p) * w * scale, *slack]
+            rows.add(cols_j, np.append(q * c * metric[mine], high), -INF, 0.0)
             if p < q:
-                rows.add(cols_j, np.append(-q * c * metric[mine], [(q - p) * w, *slack]), -INF, 0.0)
+                low = [(q - p) * w * scale, *slack]
+                rows.add(cols_j, np.append(-q * c * metric[mine], low), -INF, 0.0)
     if soft:
-        uppers.append(int(fairness.metric.sum()))
-    return uppers
+        uppers.append(float(fairness.metric.sum()) / scale)
+    return uppers, scale
 
 
 def _continuity_rows(rows: _Rows, continuity: Continuity, next_var: int) -> list[int]:
@@ -187,12 +199,15 @@ def build_relaxation(pairs: Pairs, side: SideRules) -> Relaxation:
     rows.add_grouped(
         pairs.rep, pairs.size, pairs.min_leads[floored], np.full(len(floored), INF), floored
     )
-    uppers: list[int] = []
-    penalties: list[tuple[int, int]] = []
+    uppers: list[float] = []
+    penalties: list[tuple[int, float]] = []
+    continuous: list[int] = []
     if side.fairness is not None:
-        uppers += _fairness_rows(rows, pairs, side.fairness, n)
+        added_f, scale = _fairness_rows(rows, pairs, side.fairness, n)
+        continuous += range(n, n + len(side.fairness.groups()))  # the group totals
+        uppers += added_f
         if side.fairness.penalty is not None:
-            penalties.append((n + len(uppers) - 1, side.fairness.penalty))
+            penalties.append((n + len(uppers) - 1, side.fairness.penalty * scale))
     if side.continuity is not None:
         added = _continuity_rows(rows, side.continuity, n + len(uppers))
         uppers += added
@@ -200,7 +215,7 @@ def build_relaxation(pairs: Pairs, side: SideRules) -> Relaxation:
             penalties.append((n + len(uppers) - 1, side.continuity.penalty))
     row, col, val, lo, hi = rows.arrays()
     upper = np.concatenate([np.ones(n), np.asarray(uppers, dtype=np.float64)])
-    return Relaxation(row, col, val, lo, hi, upper, n, tuple(penalties))
+    return Relaxation(row, col, val, lo, hi, upper, n, tuple(penalties), tuple(continuous))
 
 
 def unit_sizes(pairs: Pairs) -> np.ndarray:
@@ -315,7 +330,10 @@ def highs_model(
     lp.a_matrix_.index_ = relax.row[order].astype(np.int32)
     lp.a_matrix_.value_ = relax.val[order].astype(np.float64)
     if integral:
-        lp.integrality_ = [highspy.HighsVarType.kInteger] * n_var
+        kinds = [highspy.HighsVarType.kInteger] * n_var
+        for var in relax.continuous:
+            kinds[var] = highspy.HighsVarType.kContinuous
+        lp.integrality_ = kinds
     return lp
 
 
