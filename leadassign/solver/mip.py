@@ -18,7 +18,8 @@ best known in a second or two, where the regret greedy and local search were 5-3
 Books above ``MAX_PAIRS`` get the neighbourhood only.
 
 The MIP is the LP relaxation of ``lp.py`` with every variable integral: the pair Booleans,
-and the group totals, excess and churn variables that are integers in the CP-SAT model too.
+and the excess and churn variables that are integers in the CP-SAT model too (hard fairness'
+group totals, exact sums of integers kept in units of the largest metric, stay continuous).
 The objective is lexicographic: the most leads, then the best score with at least that many.
 When the relaxations' count bound is known, the score is first maximized with that count as a
 floor (one solve: on generalized-assignment books, where every unit fits, this is the whole
