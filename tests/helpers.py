@@ -100,19 +100,33 @@ GAP_D05100 = Path(__file__).parent / "data" / "gap_d05100.txt"
 D05100_OPTIMUM = 6353
 
 
+def every_pair(
+    n_units: int,
+    capacity: Sequence[int],
+    units: np.ndarray,
+    effort: np.ndarray | None = None,
+) -> Pairs:
+    """Solver pairs of every unit (one lead each) with every rep, unit by unit (pair
+    ``u * m + j`` is unit u at rep j): ``units`` and ``effort`` (default 1) per pair, no
+    floors."""
+    m = len(capacity)
+    n = n_units * m
+    return Pairs(
+        unit=np.repeat(np.arange(n_units, dtype=np.int64), m),
+        rep=np.tile(np.arange(m, dtype=np.int64), n_units),
+        effort=np.ones(n, dtype=np.int64) if effort is None else effort.astype(np.int64),
+        units=np.asarray(units, dtype=np.int64),
+        capacity=np.asarray(capacity, dtype=np.int64),
+        min_leads=np.zeros(m, dtype=np.int64),
+        size=np.ones(n, dtype=np.int64),
+    )
+
+
 def gap_d05100_pairs() -> Pairs:
     """GAP_D05100 as solver pairs: jobs as units (sorted), agents as reps, value = -cost."""
     tokens = [int(t) for t in GAP_D05100.read_text().split()]
     m, n = tokens[0], tokens[1]
     cost = np.array(tokens[2 : 2 + m * n]).reshape(m, n)
     resource = np.array(tokens[2 + m * n : 2 + 2 * m * n]).reshape(m, n)
-    job, agent = np.nonzero(np.ones((n, m), dtype=bool))
-    return Pairs(
-        unit=job.astype(np.int64),
-        rep=agent.astype(np.int64),
-        effort=resource[agent, job].astype(np.int64),
-        units=-cost[agent, job].astype(np.int64),
-        capacity=np.array(tokens[2 + 2 * m * n :], dtype=np.int64),
-        min_leads=np.zeros(m, dtype=np.int64),
-        size=np.ones(len(job), dtype=np.int64),
-    )
+    capacity = tokens[2 + 2 * m * n :]
+    return every_pair(n, capacity, -cost.T.ravel(), resource.T.ravel())

@@ -25,6 +25,7 @@ from leadassign.solver.lp import (
     solve_relaxation,
     whole,
 )
+from tests.helpers import every_pair
 from tests.test_families import model_solutions
 
 
@@ -188,19 +189,9 @@ def test_value_fairness_over_many_orders_of_magnitude_keeps_the_count() -> None:
     must not vanish beside the pair coefficients (in metric units HiGHS dropped it as zero,
     and the LP then allowed no lead at all). The LP's count bound must hold."""
     values = np.array([10**11, 6 * 10**10, 100, 9 * 10**10, 7 * 10**10, 300], dtype=np.int64)
-    unit = np.repeat(np.arange(6), 2)
-    rep = np.tile(np.arange(2), 6)
-    pairs = Pairs(
-        unit=unit,
-        rep=rep,
-        effort=np.ones(12, dtype=np.int64),
-        units=(values[unit] // 10**6).astype(np.int64),
-        capacity=np.array([3, 3], dtype=np.int64),
-        min_leads=np.zeros(2, dtype=np.int64),
-        size=np.ones(12, dtype=np.int64),
-    )
+    pairs = every_pair(6, [3, 3], np.repeat(values // 10**6, 2))
     fairness = Fairness(
-        np.zeros(2, dtype=np.int64), values[unit], Fraction(3, 10), np.array([1, 1])
+        np.zeros(2, dtype=np.int64), values[pairs.unit], Fraction(3, 10), np.array([1, 1])
     )
     side = SideRules(fairness, None)
     optimum = brute_optimum(pairs, side)

@@ -14,11 +14,11 @@ import pytest
 from leadassign import load_problem, solve
 from leadassign.models.policy import policy_from_mapping
 from leadassign.solver import mip
-from leadassign.solver.cpsat import CpSatSettings, Pairs, SideRules
+from leadassign.solver.cpsat import CpSatSettings, SideRules
 from leadassign.solver.lp import LpOutcome, build_relaxation, objective, solve_relaxation
 from leadassign.solver.mip import solve_mip
 from leadassign.solver.rules import prepare
-from tests.helpers import D05100_OPTIMUM, gap_d05100_pairs
+from tests.helpers import D05100_OPTIMUM, every_pair, gap_d05100_pairs
 from tests.test_lp import brute_optimum, every_choice, tiny_case
 from tests.test_rules_milp import ALL_RULES, FAIR_VALUE, random_book, run_leadassign
 
@@ -130,17 +130,7 @@ def test_free_units_takes_split_units_then_the_least_regret() -> None:
     """Five units on two reps: unit 0 split by the LP, the others whole at one rep with
     moves costing 5, 1, 3 and 8 (by reduced costs); a unit the LP leaves out costs what
     joining it would. A budget of four pairs frees the split unit and the cheapest move."""
-    unit = np.repeat(np.arange(5), 2)
-    rep = np.tile(np.arange(2), 5)
-    pairs = Pairs(
-        unit=unit,
-        rep=rep,
-        effort=np.ones(10, dtype=np.int64),
-        units=np.zeros(10, dtype=np.int64),
-        capacity=np.full(2, 5, dtype=np.int64),
-        min_leads=np.zeros(2, dtype=np.int64),
-        size=np.ones(10, dtype=np.int64),
-    )
+    pairs = every_pair(5, [5, 5], np.zeros(10, dtype=np.int64))
     x = np.array([0.5, 0.5, 1, 0, 0, 1, 1, 0, 0, 1], dtype=np.float64)
     reduced = np.array([0, 0, 0, -5, -1, 0, 2, -1, -8, 0], dtype=np.float64)
     free = mip.free_units(pairs, LpOutcome(x, 0.0, reduced), budget=4)

@@ -471,8 +471,10 @@ def lp_start(
     count = count_upper
     second = value_lp(count)
     if isinstance(second, Infeasible):
-        first = _solve_lp(relax, pairs.size, False, None, budget, settings.log)
-        if not isinstance(first, LpOutcome):
+        first = solve_relaxation(
+            relax, pairs.size, penalize=False, floor=None, time_limit_s=budget, log=settings.log
+        )
+        if first is None:
             return None
         count = min(count_upper, whole(first.bound))
         second = value_lp(count)

@@ -52,7 +52,6 @@ from leadassign.solver.lp import (
     highs_output,
     highs_scale,
     objective,
-    unit_sizes,
 )
 
 #: Share of the time left that the MIP may use before CP-SAT takes over. At 0.5, a 1,500-lead
@@ -204,7 +203,7 @@ def neighbourhood_mip(
     started = time.perf_counter()
     on = lp.x > 0.5
     starts, _ = segments(pairs.unit)
-    sizes = unit_sizes(pairs)
+    sizes = pairs.size[starts].astype(np.int64)
     best: np.ndarray | None = None
     budget = FREE_PAIRS
     while (left := time_limit_s - (time.perf_counter() - started)) > 0:

@@ -379,7 +379,6 @@ def solve(
                 units_upper = min(start.units_upper, units_upper or start.units_upper)
             if start.hint is not None and _better(prep, start.hint, hint):
                 hint = start.hint
-        cp_settings = replace(cp_settings, time_limit_s=max(time_left(), 1.0))
     whole = len(pairs) <= mip.MAX_PAIRS
     if (
         settings.method == "auto"
