@@ -84,7 +84,7 @@ class _Rows:
         row, val = cat(self.row, np.int64), cat(self.val, np.float64)
         lo, hi = np.asarray(self.lo, dtype=np.float64), np.asarray(self.hi, dtype=np.float64)
         # Each row divided by its largest coefficient: the same LP, better conditioned for
-        # GLOP (fairness rows carry coefficients up to ~1e9).
+        # the LP solver (fairness rows carry coefficients up to ~1e9).
         scale = np.ones(len(lo))
         np.maximum.at(scale, row, np.abs(val))
         return row, cat(self.col, np.int64), val / scale[row], lo / scale, hi / scale
