@@ -1,8 +1,9 @@
 """Per-rule benchmark: solve time of each business rule alone and all together.
 
 The book comes from ``leadassign.demo.make_sample`` (default 10,000 leads x 200 reps) with
-current owners taken from a plain solve and 10% of them shuffled (a week of drift), and
-accounts of about four leads within one territory. Reproducible: fixed seeds.
+accounts of one to a few leads within one territory, owned by one rep each (their first
+lead's rep in a plain solve), 10% of them moved to a random rep (a week of drift).
+Reproducible: fixed seeds.
 
     python benchmarks/bench_rules.py                       # 10000x200, every rule, 2 workers
     python benchmarks/bench_rules.py --size 2000x50 --rules fairness_count accounts
@@ -51,13 +52,23 @@ def book(n: int, m: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     sample = make_sample(n, m, seed=3)
     leads = sample.leads.copy()
     plain = solve(load_problem(leads, sample.reps, sample.affinity), workers=2)
-    owner = plain.assignments["rep_id"].to_numpy().copy()
     rng = np.random.default_rng(1)
-    drift = rng.random(n) < 0.1
-    owner[drift] = rng.choice(sample.reps["rep_id"].to_numpy(), size=int(drift.sum()))
-    leads["current_owner"] = owner
     account = rng.integers(0, max(n // 4, 1), size=n)
     leads["account_id"] = [f"{t}-{a}" for t, a in zip(leads["territory"], account, strict=True)]
+    # One owner per account (its first lead's rep in the plain solve), as in a CRM; then a
+    # week of drift: 10% of the accounts moved to a random rep.
+    owner = plain.assignments["rep_id"].groupby(leads["account_id"]).transform("first")
+    accounts = leads["account_id"].unique()
+    drifted = set(accounts[rng.random(len(accounts)) < 0.1].tolist())
+    moved = leads["account_id"].isin(drifted).to_numpy()
+    new_owner = dict(
+        zip(
+            sorted(drifted),
+            rng.choice(sample.reps["rep_id"].to_numpy(), size=len(drifted)),
+            strict=True,
+        )
+    )
+    leads["current_owner"] = np.where(moved, leads["account_id"].map(new_owner), owner)
     return leads, sample.reps, sample.affinity
 
 
