@@ -127,7 +127,9 @@ def repair_floors(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True, eq=False)
 class ChurnFlow:
     """The best choice found that meets the churn limit (None if none), and a bound on the
-    value units of any choice with the same rep bounds and the same count that meets it."""
+    value units of any choice with the same rep bounds and the same count that meets it.
+    For a soft limit: the best choice by value units minus the penalty, and a bound on that
+    score."""
 
     chosen: np.ndarray | None
     bound: int
@@ -162,6 +164,12 @@ def churn_flow(
     ``time_left()`` is below the time the last flow took. None when even the largest bonus
     (one that outweighs any value difference) cannot meet the limit.
 
+    A soft limit (``continuity.penalty`` P per change above it) is the same search with the
+    bonus capped at P: for ``0 <= lam <= P``, ``L(lam)`` also bounds the score (value minus
+    P per change above the limit) of every choice with that count, and every flow is a
+    choice to score. When even the flow of bonus P changes more than the limit allows, its
+    score equals ``L(P)``: it is the optimum.
+
     ``flows`` solves each flow (default: on every pair, where a flow's bound is its value;
     on a subset of pairs the bound comes from its prices, and a flow with another count than
     the first flow's ends the search, as the bounds are for that count). ``start``: the flow
@@ -172,8 +180,13 @@ def churn_flow(
     kept = continuity.kept.astype(np.int64)
     slack = continuity.keepable - continuity.limit  # leads that must stay with their owners
     units = pairs.units.astype(np.int64)
+    penalty = continuity.penalty  # None: a hard limit
     count: int | None = None
     no_bound = np.iinfo(np.int64).max
+
+    def score(chosen: np.ndarray, keeps: int) -> int:
+        value = int(units[chosen].sum())
+        return value if penalty is None else value - penalty * max(slack - keeps, 0)
 
     def run(lam: int) -> tuple[np.ndarray, int, int] | None:
         solved = flows.solve(units + lam * kept, low, high, count)
@@ -199,11 +212,19 @@ def churn_flow(
         return ChurnFlow(chosen, bound, 0, flows.flows - solved_before)
     # A bonus above the largest value spread of any lead makes keeping always win.
     top = 2 * int(np.abs(units).max(initial=0)) + 1
+    if penalty is not None:
+        top = min(top, penalty)
     last = run(top)
-    if last is None or last[1] < slack:
+    if last is None:
         return None
-    best, best_value = last[0], int(units[last[0]].sum())
-    best_lam = top
+    if last[1] < slack:
+        if penalty is None:
+            return None
+        # Soft: the flow of bonus P still changes too much, and its score is L(P).
+        return ChurnFlow(last[0], min(bound, last[2]), top, flows.flows - solved_before)
+    best, best_value, best_lam = last[0], score(last[0], last[1]), top
+    if penalty is not None and score(chosen, keeps) > best_value:
+        best, best_value, best_lam = chosen, score(chosen, keeps), 0
     bound = min(bound, last[2])
     lo, hi = 0, top
     took = time.perf_counter()
@@ -221,11 +242,10 @@ def churn_flow(
             break
         chosen, keeps, lagrange = step
         bound = min(bound, lagrange)
+        if (keeps >= slack or penalty is not None) and score(chosen, keeps) > best_value:
+            best, best_value, best_lam = chosen, score(chosen, keeps), mid
         if keeps >= slack:
             hi = mid
-            value = int(units[chosen].sum())
-            if value > best_value:
-                best, best_value, best_lam = chosen, value, mid
         else:
             lo = mid
     return ChurnFlow(best, bound, best_lam, flows.flows - solved_before)

@@ -261,7 +261,6 @@ def solve(
         and len(pairs) > SUBSET_PAIRS
         and relax.chosen is not None
         and (fair is None or (fair.penalty is None and counting))
-        and (churn is None or churn.penalty is None)
     ):
         # Many pairs: the flows below run on each lead's best pairs at the relaxation's rep
         # prices (and the owners' pairs), with bounds over every pair from their prices.
@@ -318,7 +317,6 @@ def solve(
     if (
         network_shaped
         and churn is not None
-        and churn.penalty is None
         and hint is not None
         and (fair is None or (fair.penalty is None and counting and fair.excess(pairs, hint) == 0))
         and int(hint.sum()) == count_upper
@@ -326,6 +324,7 @@ def solve(
         # The churn limit by a Lagrangian bonus per kept lead over the same flow (with the
         # band's bounds for the count reached): a start that meets every rule, and with one
         # fairness group (or none) a bound, as the count is the most any choice can reach.
+        # A soft limit caps the bonus at its penalty (hints.churn_flow).
         if fair is not None:
             low, high = rep_bounds(pairs, fair, group_totals(pairs, fair, hint))
         else:
@@ -350,8 +349,12 @@ def solve(
             # The limit's slack in the Lagrangian flow (owners kept beyond the limit) spent
             # on moves that gain value.
             band = None if fair is None else fairness_band(pairs, fair, lagrange.chosen)
+            limit = churn
+            if churn.penalty is not None:  # soft: no more changes than the limit or now
+                changes = churn.keepable - int(churn.kept[lagrange.chosen].sum())
+                limit = replace(churn, penalty=None, limit=max(churn.limit, changes))
             hint = improve_by_moves(
-                pairs, lagrange.chosen, band=band, continuity=churn, max_visits=MOVE_VISITS
+                pairs, lagrange.chosen, band=band, continuity=limit, max_visits=MOVE_VISITS
             )
             if fair is None or len(fair.groups()) == 1:
                 units_upper = min(units_upper or lagrange.bound, lagrange.bound)
