@@ -1,12 +1,13 @@
 """Scaling benchmark: book size against time and memory, policy-free and with the issue-4 rules,
 with the peers a user would otherwise pick on the same books in the same run.
 
-Books come from ``bench_rules.book`` (``leadassign.demo.make_sample`` with fixed seeds, current
-owners from a plain solve with 10% drift). Each size and policy is solved by the
-``leadassign solve`` command in its own process (peak memory = that process's high-water RSS,
-polled from ``/proc``, so Linux only); build and solve seconds, status, method and gap come from its
-``summary.json``. Policies: ``none`` and ``issue4`` (tiers at 40,000 for level 3, count
-fairness band 0.25, continuity max_reassign 0.15).
+Books come from ``bench_rules.book`` (``leadassign.demo.make_sample`` with fixed seeds, one
+current owner per account from a plain solve, 10% of the accounts drifted to a random rep).
+Each size and policy is solved by the ``leadassign solve`` command in its own process (peak
+memory = that process's high-water RSS, polled from ``/proc``, so Linux only); build and
+solve seconds, status, method and gap come from its ``summary.json``. Policies: ``none`` and
+``issue4`` (tiers at 40,000 for level 3, count fairness band 0.25, continuity max_reassign
+0.15).
 
 Peers on the policy-free book: round-robin and greedy (``leadassign.run_baseline``), and two
 general solvers on a plain model of the same eligible pairs, built here without leadassign

@@ -10,6 +10,7 @@ enumerating every shift and swap on tiny books (none that keeps every rule gains
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -224,6 +225,11 @@ def test_owners_start_keeps_most_owned_leads_first_within_capacity() -> None:
     kept[[0, 2, 4, 7]] = [1, 2, 1, 1]
     chosen = owners_start(pairs, Continuity(kept, keepable=5, limit=0))
     assert np.flatnonzero(chosen).tolist() == [0, 2, 7]
+    # Enough to keep 3 leads: unit 1 (2 kept) and then, of the units keeping one lead, the
+    # most valuable (unit 3, at rep 1).
+    valued = replace(pairs, units=np.array([5, 0, 0, 0, 0, 0, 0, 9, 0, 0]))
+    chosen = owners_start(valued, Continuity(kept, keepable=5, limit=0), enough=3)
+    assert np.flatnonzero(chosen).tolist() == [2, 7]
 
 
 @pytest.mark.parametrize("seed", [3, 4])

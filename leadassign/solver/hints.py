@@ -337,16 +337,23 @@ def fairness_band(pairs: Pairs, fairness: Fairness, chosen: np.ndarray) -> Band:
     return Band(fairness.metric.astype(np.int64), low, high, fairness.group)
 
 
-def owners_start(pairs: Pairs, continuity: Continuity) -> np.ndarray:
+def owners_start(pairs: Pairs, continuity: Continuity, enough: int | None = None) -> np.ndarray:
     """Each unit with owned leads at the rep that keeps most of them, as far as capacities
-    allow (per rep, the units keeping most first)."""
+    allow (per rep, the units keeping most first); with ``enough``, only the units keeping
+    most (then of most value) until they keep that many leads. Seeding a draft with every
+    owner filled reps that later units needed: at 10,000 x 200 with accounts and a churn
+    limit the draft then placed 8,965 leads, and 9,077 seeded with just enough."""
     kept = continuity.kept
     owned = np.flatnonzero(kept > 0)
     order = owned[np.lexsort((-kept[owned], pairs.unit[owned]))]
     best = order[lead_starts(pairs.unit[order])]
     best = best[np.lexsort((best, -kept[best], pairs.rep[best]))]
+    fitting = best[fits_in_order(pairs.rep[best], pairs.effort[best], pairs.capacity)]
+    if enough is not None:
+        fitting = fitting[np.lexsort((fitting, -pairs.units[fitting], -kept[fitting]))]
+        fitting = fitting[: int(np.searchsorted(np.cumsum(kept[fitting]), enough)) + 1]
     chosen = np.zeros(len(pairs), dtype=bool)
-    chosen[best[fits_in_order(pairs.rep[best], pairs.effort[best], pairs.capacity)]] = True
+    chosen[fitting] = True
     return chosen
 
 

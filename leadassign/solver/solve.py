@@ -525,7 +525,7 @@ def _drafted_hint(prep: Prepared, fair: Fairness) -> np.ndarray | None:
     start = None
     if churn is not None and churn.penalty is None:
         desirability += (2.0 * float(np.abs(pairs.units).max(initial=0)) + 1.0) * (churn.kept > 0)
-        start = owners_start(pairs, churn)
+        start = owners_start(pairs, churn, enough=churn.keepable - churn.limit)
     drafted = balanced_draft(pairs, fair, desirability, start)
     if not side.feasible(pairs, drafted):
         return None
