@@ -519,7 +519,8 @@ def _feasible(prep: Prepared, hint: np.ndarray | None) -> bool:
 def _drafted_hint(prep: Prepared, fair: Fairness) -> np.ndarray | None:
     """``balanced_draft`` by value, then improved by moves that keep the band at the draft's
     totals (and the churn limit); None when the draft breaks a hard rule. Under a churn
-    limit the draft starts from the owners (``owners_start``) and prefers them."""
+    limit the draft starts from just enough owners for it (``owners_start``) and prefers
+    owners for the rest."""
     pairs, side, churn = prep.pairs, prep.side, prep.side.continuity
     desirability = pairs.units.astype(np.float64)
     start = None
