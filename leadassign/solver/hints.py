@@ -447,7 +447,8 @@ def improve_by_moves(
         low = high = group = np.zeros(m, dtype=np.int64)
     else:
         metric, low, high, group = band.metric, band.low, band.high, band.group
-    held = np.bincount(pairs.rep[chosen], weights=metric[chosen], minlength=m).astype(np.int64)
+    held = np.zeros(m, dtype=np.int64)  # exact: value metrics can pass float precision
+    np.add.at(held, pairs.rep[chosen], metric[chosen])
     if continuity is None or continuity.penalty is not None:
         kept = np.zeros(len(pairs), dtype=np.int64)
         spare = 0

@@ -353,9 +353,10 @@ def solve(
             if churn.penalty is not None:  # soft: no more changes than the limit or now
                 changes = churn.keepable - int(churn.kept[lagrange.chosen].sum())
                 limit = replace(churn, penalty=None, limit=max(churn.limit, changes))
-            hint = improve_by_moves(
+            moved = improve_by_moves(
                 pairs, lagrange.chosen, band=band, continuity=limit, max_visits=MOVE_VISITS
             )
+            hint = moved if side.feasible(pairs, moved) else lagrange.chosen
             if fair is None or len(fair.groups()) == 1:
                 units_upper = min(units_upper or lagrange.bound, lagrange.bound)
                 missing = units_upper - side.score(pairs, hint)
@@ -530,13 +531,14 @@ def _drafted_hint(prep: Prepared, fair: Fairness) -> np.ndarray | None:
     drafted = balanced_draft(pairs, fair, desirability, start)
     if not side.feasible(pairs, drafted):
         return None
-    return improve_by_moves(
+    improved = improve_by_moves(
         pairs,
         drafted,
         band=fairness_band(pairs, fair, drafted),
         continuity=churn,
         max_visits=MOVE_VISITS,
     )
+    return improved if side.feasible(pairs, improved) else drafted
 
 
 def _filled_hint(prep: Prepared, hint: np.ndarray) -> np.ndarray:
