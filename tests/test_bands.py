@@ -100,13 +100,9 @@ def test_the_bound_prices_the_band_below_the_flows_value() -> None:
         weights=np.array([3, 3]),
     )
     flows = AllArcs(pairs.unit, pairs.rep, 6)
-    plain = int(
-        pairs.units[
-            solve_flow(
-                pairs.unit, pairs.rep, pairs.units, 6, pairs.capacity, pairs.min_leads
-            ).chosen
-        ].sum()
-    )
+    best_flow = solve_flow(pairs.unit, pairs.rep, pairs.units, 6, pairs.capacity, pairs.min_leads)
+    assert best_flow.chosen is not None
+    plain = int(pairs.units[best_flow.chosen].sum())
     optimum = best_fair(pairs, fairness, 6)
     assert optimum is not None
     bound = value_band_bound(pairs, fairness, flows, 6, optimum)
