@@ -237,10 +237,11 @@ def test_demo_writes_inputs_that_solve_reproduces(tmp_path: Path) -> None:
     assert (tmp_path / "again" / "assignments.csv").read_bytes() == first
 
 
-def test_demo_with_effort_uses_cpsat() -> None:
+def test_demo_with_effort_leaves_the_flow() -> None:
+    # Efforts take the book off the network: HiGHS' MIP or CP-SAT solves it, not the flow.
     code, stdout, _ = run("demo", "--leads", "120", "--reps", "8", "--effort", "--time-limit", "20")
     assert code == 0
-    assert "method cpsat" in stdout
+    assert "method mip" in stdout or "method cpsat" in stdout
 
 
 def test_version_and_help() -> None:

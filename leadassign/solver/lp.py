@@ -449,7 +449,12 @@ class LpStart:
 
 
 def lp_start(
-    pairs: Pairs, side: SideRules, count_upper: int, settings: CpSatSettings
+    pairs: Pairs,
+    side: SideRules,
+    count_upper: int,
+    settings: CpSatSettings,
+    *,
+    search: bool = True,
 ) -> LpStart | None:
     """Bounds from the two LPs, and a feasible start from CP-SAT restricted to the pairs the
     second LP uses; None when HiGHS gives no optimum within a quarter of the time limit.
@@ -484,6 +489,8 @@ def lp_start(
     # CP-SAT over the pairs the LP uses and each unit's cheapest alternatives, started from
     # the rounded LP solution (measured against the LP's support alone and against the
     # support first, then the neighborhood: this was the fastest to a proven optimum).
+    if not search:
+        return LpStart(count, units_upper, None, second)
     keep = neighborhood(pairs, second)
     guess = round_choice(pairs, second.x)
     hint = _restricted(
