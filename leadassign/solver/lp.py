@@ -457,7 +457,8 @@ def lp_start(
     search: bool = True,
 ) -> LpStart | None:
     """Bounds from the two LPs, and a feasible start from CP-SAT restricted to the pairs the
-    second LP uses; None when HiGHS gives no optimum within a quarter of the time limit.
+    second LP uses (unless ``search`` is False); None when HiGHS gives no optimum within a
+    quarter of the time limit.
 
     The second LP is tried first with ``count_upper`` as its floor: when that is feasible
     the first LP could not lower the count bound, and on generalized-assignment books (every
@@ -486,11 +487,11 @@ def lp_start(
     if not isinstance(second, LpOutcome):
         return LpStart(count, None, None) if count < count_upper else None
     units_upper = whole(second.bound)
+    if not search:
+        return LpStart(count, units_upper, None, second)
     # CP-SAT over the pairs the LP uses and each unit's cheapest alternatives, started from
     # the rounded LP solution (measured against the LP's support alone and against the
     # support first, then the neighborhood: this was the fastest to a proven optimum).
-    if not search:
-        return LpStart(count, units_upper, None, second)
     keep = neighborhood(pairs, second)
     guess = round_choice(pairs, second.x)
     hint = _restricted(
