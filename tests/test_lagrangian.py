@@ -22,7 +22,14 @@ from leadassign.solver.cpsat import Continuity, Pairs
 from leadassign.solver.duals import ArcSubset, Solved, priced_subset
 from leadassign.solver.flow import solve_flow
 from leadassign.solver.hints import churn_flow
-from tests.test_rules_milp import REL_TOL, milp_optimum, random_book, run_leadassign
+from leadassign.solver.result import Result
+from tests.test_rules_milp import (
+    REL_TOL,
+    RuleBook,
+    milp_optimum,
+    random_book,
+    run_leadassign,
+)
 
 # the module, not the function that leadassign.solver re-exports under the same name
 solve_module = importlib.import_module("leadassign.solver.solve")
@@ -57,8 +64,9 @@ def tiny(seed: int) -> tuple[Pairs, Continuity, int, np.ndarray, np.ndarray, np.
 def brute(
     pairs: Pairs, churn: Continuity, n: int, low: np.ndarray, high: np.ndarray
 ) -> tuple[int, int | None]:
-    """(the most leads within the rep bounds, the best value among choices with that many
-    leads that meet the churn limit, or None)."""
+    """(the most leads within the rep bounds, the best among choices with that many leads):
+    for a hard limit the best value among those that meet it, or None; for a soft one
+    (``churn.penalty``) the best score, value minus the penalty per change above it."""
     options = [[-1, *np.flatnonzero(pairs.unit == i).tolist()] for i in range(n)]
     most, best = -1, None
     for pick in itertools.product(*options):
@@ -67,12 +75,16 @@ def brute(
         if np.any(load < low) or np.any(load > high):
             continue
         count = len(chosen)
-        meets = churn.keepable - int(churn.kept[chosen].sum()) <= churn.limit
+        over = churn.keepable - int(churn.kept[chosen].sum()) - churn.limit
         value = int(pairs.units[chosen].sum())
+        if churn.penalty is None:
+            score = value if over <= 0 else None
+        else:
+            score = value - churn.penalty * max(over, 0)
         if count > most:
-            most, best = count, (value if meets else None)
-        elif count == most and meets and (best is None or value > best):
-            best = value
+            most, best = count, score
+        elif count == most and score is not None and (best is None or score > best):
+            best = score
     return most, best
 
 
@@ -95,28 +107,6 @@ def test_churn_flow_against_brute_force(seed: int) -> None:
     assert value <= best <= out.bound
 
 
-def brute_soft(
-    pairs: Pairs, churn: Continuity, n: int, low: np.ndarray, high: np.ndarray
-) -> tuple[int, int | None]:
-    """(the most leads within the rep bounds, the best score among choices with that many
-    leads: value minus the penalty per change above the limit)."""
-    assert churn.penalty is not None
-    options = [[-1, *np.flatnonzero(pairs.unit == i).tolist()] for i in range(n)]
-    most, best = -1, None
-    for pick in itertools.product(*options):
-        chosen = np.array([k for k in pick if k >= 0], dtype=np.int64)
-        load = np.bincount(pairs.rep[chosen], minlength=len(high))
-        if np.any(load < low) or np.any(load > high):
-            continue
-        changes = churn.keepable - int(churn.kept[chosen].sum())
-        score = int(pairs.units[chosen].sum()) - churn.penalty * max(changes - churn.limit, 0)
-        if len(chosen) > most:
-            most, best = len(chosen), score
-        elif len(chosen) == most and best is not None and score > best:
-            best = score
-    return most, best
-
-
 @pytest.mark.parametrize("seed", range(150))
 def test_soft_churn_flow_against_brute_force(seed: int) -> None:
     """A soft limit (penalty 1-60 per change above it): a choice with the most leads whose
@@ -124,7 +114,7 @@ def test_soft_churn_flow_against_brute_force(seed: int) -> None:
     pairs, hard, n, low, high, _ = tiny(seed)
     penalty = int(np.random.default_rng(seed).integers(1, 61))
     churn = Continuity(hard.kept, hard.keepable, hard.limit, penalty)
-    most, best = brute_soft(pairs, churn, n, low, high)
+    most, best = brute(pairs, churn, n, low, high)
     out = churn_flow(pairs, churn, n, low, high, tolerance=0.0, max_flows=64)
     if most < 0:
         assert out is None
@@ -191,6 +181,23 @@ def test_unbinding_limit_is_the_plain_flow() -> None:
     assert int(pairs.units[out.chosen].sum()) == best == out.bound
 
 
+def assert_lagrangian_matches_milp(book: RuleBook) -> Result:
+    """``book`` takes the Lagrangian path: the MILP's count, every rule (independent
+    checker), a score no better than the MILP optimum and a bound no lower than it."""
+    optimum = milp_optimum(book)
+    assert optimum is not None
+    problem, policy, result = run_leadassign(book)
+    assert result.method == "lagrangian", result.method
+    assert result.assigned == optimum.assigned
+    check = check_assignment(problem, policy, result.assignments["rep_id"].tolist())
+    assert not check.violations, check.violations[:5]
+    assert result.objective is not None and result.best_bound is not None
+    slack = REL_TOL * abs(optimum.score) + 1e-6
+    assert result.objective <= optimum.score + slack
+    assert result.best_bound >= optimum.score - slack
+    return result
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_soft_churn_takes_the_lagrangian_path_and_matches_milp(
     seed: int, monkeypatch: pytest.MonkeyPatch
@@ -209,17 +216,7 @@ def test_soft_churn_takes_the_lagrangian_path_and_matches_milp(
         floors=0.0,
         keepable_owners=True,
     )
-    optimum = milp_optimum(book)
-    assert optimum is not None
-    problem, policy, result = run_leadassign(book)
-    assert result.method == "lagrangian", result.method
-    assert result.assigned == optimum.assigned
-    check = check_assignment(problem, policy, result.assignments["rep_id"].tolist())
-    assert not check.violations, check.violations[:5]
-    assert result.objective is not None and result.best_bound is not None
-    slack = REL_TOL * abs(optimum.score) + 1e-6
-    assert result.objective <= optimum.score + slack
-    assert result.best_bound >= optimum.score - slack
+    assert_lagrangian_matches_milp(book)
 
 
 @pytest.mark.parametrize(
@@ -257,17 +254,7 @@ def test_lagrangian_path_against_milp(
         floors=0.0,
         keepable_owners=True,
     )
-    optimum = milp_optimum(book)
-    assert optimum is not None
-    problem, policy, result = run_leadassign(book)
-    assert result.method == "lagrangian", result.method
-    assert result.assigned == optimum.assigned
-    check = check_assignment(problem, policy, result.assignments["rep_id"].tolist())
-    assert not check.violations, check.violations[:5]
-    assert result.objective is not None and result.best_bound is not None
-    slack = REL_TOL * abs(optimum.score) + 1e-6
-    assert result.objective <= optimum.score + slack
-    assert result.best_bound >= optimum.score - slack
+    result = assert_lagrangian_matches_milp(book)
     assert result.gap is not None and result.gap < 1e-2
     if subset:  # the flows ran on a subset of the pairs
         assert len(made) == 1 and made[0].flows > 0 and made[0].size < len(made[0].lead)

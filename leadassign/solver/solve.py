@@ -18,11 +18,12 @@ from leadassign.models.policy import Method, Policy
 from leadassign.models.problem import Problem
 from leadassign.solver import mip
 from leadassign.solver.bands import value_band_bound
-from leadassign.solver.cpsat import CpSatSettings, Fairness, Pairs, solve_cpsat
+from leadassign.solver.cpsat import Continuity, CpSatSettings, Fairness, Pairs, solve_cpsat
 from leadassign.solver.duals import AllArcs, Flows, Solved, priced_subset, rep_prices
 from leadassign.solver.explain import explain, hall_message, precheck
 from leadassign.solver.flow import hall_violation, solve_flow
 from leadassign.solver.hints import (
+    Band,
     balanced_draft,
     churn_flow,
     fair_count_flow,
@@ -353,10 +354,7 @@ def solve(
             if churn.penalty is not None:  # soft: no more changes than the limit or now
                 changes = churn.keepable - int(churn.kept[lagrange.chosen].sum())
                 limit = replace(churn, penalty=None, limit=max(churn.limit, changes))
-            moved = improve_by_moves(
-                pairs, lagrange.chosen, band=band, continuity=limit, max_visits=MOVE_VISITS
-            )
-            hint = moved if side.feasible(pairs, moved) else lagrange.chosen
+            hint = _polished(prep, lagrange.chosen, band, limit)
             if fair is None or len(fair.groups()) == 1:
                 units_upper = min(units_upper or lagrange.bound, lagrange.bound)
                 missing = units_upper - side.score(pairs, hint)
@@ -540,14 +538,17 @@ def _drafted_hint(prep: Prepared, fair: Fairness) -> np.ndarray | None:
     drafted = balanced_draft(pairs, fair, desirability, start)
     if not side.feasible(pairs, drafted):
         return None
-    improved = improve_by_moves(
-        pairs,
-        drafted,
-        band=fairness_band(pairs, fair, drafted),
-        continuity=churn,
-        max_visits=MOVE_VISITS,
-    )
-    return improved if side.feasible(pairs, improved) else drafted
+    return _polished(prep, drafted, fairness_band(pairs, fair, drafted), churn)
+
+
+def _polished(
+    prep: Prepared, chosen: np.ndarray, band: Band | None, limit: Continuity | None
+) -> np.ndarray:
+    """``chosen`` (feasible) improved by ``improve_by_moves`` within ``band`` and the churn
+    ``limit``, when the result still meets every rule (else ``chosen`` as it is)."""
+    pairs = prep.pairs
+    moved = improve_by_moves(pairs, chosen, band=band, continuity=limit, max_visits=MOVE_VISITS)
+    return moved if prep.side.feasible(pairs, moved) else chosen
 
 
 def _filled_hint(prep: Prepared, hint: np.ndarray) -> np.ndarray:
