@@ -362,3 +362,13 @@ def test_knapsack_is_skipped_for_values_off_the_grid() -> None:
     assert not knapsack.solvable(
         every_pair(30, [5_000] * 5, np.ones(150, dtype=np.int64), np.full(150, 200))
     )
+
+
+def test_node_limit_stops_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """d05100 with a work limit of 30 nodes: not proven whatever the time left, at most the
+    limit's nodes (plus the root), and the bound still holds."""
+    monkeypatch.setattr(knapsack, "MAX_NODES", 30)
+    pairs = gap_d05100_pairs()
+    found = branch_and_bound(pairs, pairs.units, None, forever)
+    assert not found.proven and found.nodes <= 30
+    assert found.bound is not None and found.bound >= -D05100_OPTIMUM

@@ -76,6 +76,10 @@ LINEAR_ROUNDS = 4
 #: Polyak's step aims this far (relative) below the best bound so far when the target is
 #: further: aiming at a target far below the dual optimum made the steps overshoot.
 SLACK = 0.002
+#: A work limit on the nodes of all rounds together (about 20 ms each on 200-lead books), so
+#: that whether a long search ends does not depend on the machine's speed only; the time
+#: limit is the backstop.
+MAX_NODES = 20_000
 #: Decimal places tried for the value grid, and the largest |value| on it.
 GRID_PLACES = (0, 1, 2, 3)
 MAX_GRID_VALUE = 10**9
@@ -410,10 +414,10 @@ class _Search:
 
     def dive(self, price: np.ndarray, steps: int, step: float) -> bool:
         """One depth-first search at the current target from the root; False when out of
-        time before it ended."""
+        time or nodes (``MAX_NODES``) before it ended."""
         stack = [(np.ones(len(self.unit), dtype=bool), price, steps, step)]
         while stack and self.best < self.ceiling:
-            if self.out_of_time():
+            if self.out_of_time() or self.nodes >= MAX_NODES:
                 return False
             allowed, price, steps, step = stack.pop()
             self.nodes += 1
