@@ -259,6 +259,7 @@ class _Search:
         self.best_choice: np.ndarray | None = None
         self.aim: float = -np.inf  # the target of the current round
         self.ceiling: float = np.inf  # proven: no choice is worth more
+        self.complete = True  # no node was left unsearched
         self.nodes = 0
 
     def threshold(self) -> float:
@@ -447,7 +448,10 @@ class _Search:
                     # every open unit has one pair that fits: place them (next round)
                     kept = allowed & (relaxed.single | relaxed.cand)
                     if np.array_equal(kept, allowed):
-                        break  # cannot happen: the knapsacks then place each unit once
+                        # cannot happen (every unit placed: the knapsacks place each once);
+                        # if it did, this node was not searched, so nothing is proven
+                        self.complete = False
+                        break
                 allowed, steps = kept, REFIX_STEPS
         return True
 
@@ -550,6 +554,8 @@ def branch_and_bound(
         search.aim = aim if aim > max(search.best + 1, lowest) else -np.inf
         if not search.dive(root.price, NODE_STEPS, ROOT_STEP):
             return _outcome(search, proven=False, bound=search.ceiling)
+        if not search.complete:  # (cannot happen; see ``dive``) only the root's bound holds
+            return _outcome(search, proven=False, bound=_floor(root.bound))
         if search.aim == -np.inf or search.best >= search.aim - 1:
             break  # every node pruned below the best found plus one
         search.ceiling = search.aim - 1  # nothing reaches the target
