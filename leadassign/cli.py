@@ -426,5 +426,63 @@ def demo(
     sys.exit(code)
 
 
+@main.command(
+    epilog="""\b
+Example:
+  leadassign compare examples/scenario.yaml --out what-if/ --jobs 2
+\b
+Writes OUT/comparison.csv (one row per run), OUT/diff_<variant>.csv (leads whose rep differs
+from the base) and each run's own files in OUT/<run>/ (as leadassign solve writes them).
+Exit codes: 0 every run solved, 2 bad input (the scenario file, variant and override are
+named), 3 a run INFEASIBLE, 4 a run without a solution in its time limit (the files are
+written either way).
+"""
+)
+@click.argument("scenario_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Output folder.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Runs solved at once, in local processes.",
+)
+@click.option(
+    "--time-limit",
+    "time_limit_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds per run (default: each run's policy).",
+)
+def compare(scenario_file: Path, out: Path, jobs: int, time_limit_s: float | None) -> None:
+    """What-if scenarios: solve a base book and its variants, and compare them."""
+    from leadassign.scenarios import load_scenario, run_all, write_comparison
+    from leadassign.scenarios.spec import check
+
+    def done(run: Any) -> None:
+        gap = run.summary.get("gap")
+        figures = f", gap {gap:.2e}" if isinstance(gap, float) else ""
+        click.echo(
+            f"{run.name}: {run.status.value}{figures}, {run.summary.get('assigned')} assigned, "
+            f"{run.summary.get('solve_s')} s",
+            err=True,
+        )
+
+    try:
+        scenario = load_scenario(scenario_file)
+        check(scenario)
+        runs = run_all(scenario, out, jobs=jobs, time_limit_s=time_limit_s, done=done)
+        written = write_comparison(runs, out)
+    except LeadassignError as error:
+        _fail(error)
+    click.echo(f"wrote {written[0]} and {len(written) - 1} diff files; runs in {out}/<run>/")
+    sys.exit(max(EXIT_BY_STATUS[run.status] for run in runs))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

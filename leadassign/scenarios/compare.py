@@ -1,0 +1,223 @@
+"""Solve a scenario's base and variants and compare them (README "What-if scenarios").
+
+Each run (the base or a variant) is built from the scenario file and solved on its own, in
+this process or in a pool of local processes (``jobs``); its outputs go to ``OUT/<name>/``
+(the same files as ``leadassign solve``). Then ``comparison.csv`` gets one row per run and
+``diff_<variant>.csv`` the leads whose rep differs from the base. Every run is independent
+and written in a fixed order, so the files are the same whatever ``jobs`` is.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leadassign.output import write_csv, write_result
+from leadassign.scenarios.spec import BASE, Scenario, _Tables, build
+from leadassign.solver.result import Status
+from leadassign.solver.solve import solve
+
+COMPARISON = "comparison.csv"
+
+
+@dataclass(frozen=True)
+class Run:
+    """What the comparison needs of one solved run."""
+
+    name: str
+    description: str
+    status: Status
+    summary: dict[str, Any]
+    lead_ids: np.ndarray  # every input lead of the run, in input order
+    rep_ids: np.ndarray  # its rep ('' when unassigned or without a solution)
+    expected_value: np.ndarray  # its expected value (nan when unassigned)
+
+
+def solve_run(
+    scenario: Scenario, name: str, out: Path | None, time_limit_s: float | None = None
+) -> Run:
+    """Build, solve and (with ``out``) write one run; a module-level function so that a
+    process pool can call it."""
+    problem, policy = build(scenario, name, None if name == BASE else _Tables(scenario))
+    result = solve(problem, policy, time_limit_s=time_limit_s)
+    if out is not None:
+        write_result(result, out / name)
+    n = problem.n_leads
+    rep_ids = np.full(n, "", dtype=object)
+    ev = np.full(n, np.nan)
+    if result.has_solution:
+        table = result.assignments
+        rep_ids = table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)
+        ev = table["expected_value"].to_numpy(dtype=np.float64)
+    description = "" if name == BASE else scenario.variants[name].description
+    return Run(
+        name,
+        description,
+        result.status,
+        result.summary(),
+        np.asarray(problem.leads.ids, dtype=object),
+        rep_ids,
+        ev,
+    )
+
+
+def run_all(
+    scenario: Scenario,
+    out: Path | None,
+    *,
+    jobs: int = 1,
+    time_limit_s: float | None = None,
+    done: Callable[[Run], None] | None = None,
+) -> list[Run]:
+    """Every run of the scenario (base first, then the variants in file order); ``done`` is
+    told of each as it finishes."""
+    names = scenario.names
+    if jobs <= 1:
+        runs = []
+        for name in names:
+            run = solve_run(scenario, name, out, time_limit_s)
+            if done is not None:
+                done(run)
+            runs.append(run)
+        return runs
+    # spawned workers: OR-Tools' and HiGHS' threads do not survive a fork
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(solve_run, scenario, name, out, time_limit_s) for name in names]
+        by_name: dict[str, Run] = {}
+        for future in futures:
+            run = future.result()
+            if done is not None:
+                done(run)
+            by_name[run.name] = run
+    return [by_name[name] for name in names]
+
+
+def _get(summary: dict[str, Any], *path: str) -> Any:
+    value: Any = summary
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def diff(base: Run, run: Run) -> pd.DataFrame:
+    """Leads whose rep differs between the base and the run: both reps and expected values,
+    and what happened (``moved``, ``newly_assigned``, ``unassigned``, ``excluded`` from the
+    run, ``added`` by it); base leads first in their order, then the run's new leads."""
+    base_rep = pd.Series(base.rep_ids, index=base.lead_ids)
+    base_ev = pd.Series(base.expected_value, index=base.lead_ids)
+    rep = pd.Series(run.rep_ids, index=run.lead_ids)
+    ev = pd.Series(run.expected_value, index=run.lead_ids)
+    leads = list(base.lead_ids) + [x for x in run.lead_ids if x not in base_rep.index]
+    frame = pd.DataFrame({"lead_id": leads})
+    frame["in_base"] = frame["lead_id"].isin(base_rep.index)
+    frame["in_run"] = frame["lead_id"].isin(rep.index)
+    frame["base_rep_id"] = frame["lead_id"].map(base_rep).fillna("")
+    frame["rep_id"] = frame["lead_id"].map(rep).fillna("")
+    frame["base_expected_value"] = frame["lead_id"].map(base_ev)
+    frame["expected_value"] = frame["lead_id"].map(ev)
+    changed = ~frame["in_base"] | ~frame["in_run"] | (frame["base_rep_id"] != frame["rep_id"])
+    frame = frame[changed].copy()
+    change = np.select(
+        [
+            ~frame["in_run"],
+            ~frame["in_base"],
+            frame["base_rep_id"] == "",
+            frame["rep_id"] == "",
+        ],
+        ["excluded", "added", "newly_assigned", "unassigned"],
+        default="moved",
+    )
+    frame["change"] = change
+    delta = frame["expected_value"].fillna(0.0) - frame["base_expected_value"].fillna(0.0)
+    frame["delta_expected_value"] = delta
+    columns = [
+        "lead_id",
+        "base_rep_id",
+        "rep_id",
+        "change",
+        "base_expected_value",
+        "expected_value",
+        "delta_expected_value",
+    ]
+    return frame[columns].reset_index(drop=True)
+
+
+def comparison(runs: list[Run]) -> pd.DataFrame:
+    """One row per run (comparison.csv): status, gap, leads assigned, expected value and
+    its change from the base, fairness figures, churn against the base, solve time."""
+    base = runs[0]
+    rows = []
+    for run in runs:
+        s = run.summary
+        moved = diff(base, run) if run.name != BASE else None
+        ev = s.get("expected_value")
+        base_ev = base.summary.get("expected_value")
+        rows.append(
+            {
+                "variant": run.name,
+                "description": run.description,
+                "status": run.status.value,
+                "method": s.get("method"),
+                "gap": s.get("gap"),
+                "leads": s.get("leads"),
+                "reps_available": s.get("reps_available"),
+                "assigned": s.get("assigned"),
+                "unassigned": s.get("unassigned"),
+                "expected_value": ev,
+                "delta_expected_value": None if ev is None or base_ev is None else ev - base_ev,
+                "objective": s.get("objective"),
+                "utilization_spread": _get(s, "fairness", "utilization_spread"),
+                "gini_assigned_value": _get(s, "fairness", "gini_assigned_value"),
+                "leads_per_rep_min": _get(s, "fairness", "leads_per_rep", "min"),
+                "leads_per_rep_max": _get(s, "fairness", "leads_per_rep", "max"),
+                "band_largest_excess": _get(s, "fairness", "band", "largest_excess"),
+                "reassigned": s.get("reassigned"),
+                "changed_vs_base": 0 if moved is None else int((moved["change"] == "moved").sum()),
+                "unassigned_vs_base": 0
+                if moved is None
+                else int((moved["change"] == "unassigned").sum()),
+                "newly_assigned_vs_base": 0
+                if moved is None
+                else int((moved["change"] == "newly_assigned").sum()),
+                "excluded_vs_base": 0
+                if moved is None
+                else int((moved["change"] == "excluded").sum()),
+                "added_vs_base": 0 if moved is None else int((moved["change"] == "added").sum()),
+                "solve_s": s.get("solve_s"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def write_comparison(runs: list[Run], out: Path) -> list[Path]:
+    """comparison.csv and one diff_<variant>.csv per variant: staged in a temporary folder
+    inside ``out``, then moved into place, so a failure leaves none half-written."""
+    tables = {COMPARISON: comparison(runs)}
+    for run in runs[1:]:
+        tables[f"diff_{run.name}.csv"] = diff(runs[0], run)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".leadassign-", dir=out))
+    try:
+        for name, frame in tables.items():
+            write_csv(frame, staging / name)
+        for name in tables:
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out / name for name in tables]
+
+
+__all__ = ["COMPARISON", "Run", "comparison", "diff", "run_all", "solve_run", "write_comparison"]

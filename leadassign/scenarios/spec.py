@@ -1,0 +1,342 @@
+"""Scenario files: a base book and named variants, each a few overrides (README "What-if
+scenarios").
+
+A variant is built from the base's tables as text, with its overrides applied, and then read
+and checked again exactly as input files are (``load_problem`` and ``policy_from_mapping``):
+never by copying validated objects. An override that names an unknown rep, lead column or
+policy key is an error that names the scenario file, the variant and the override.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from leadassign.errors import InputError
+from leadassign.models.policy import Policy, policy_from_mapping
+from leadassign.models.problem import Problem, load_problem
+from leadassign.models.source import LIST_SEPARATOR, read_table
+
+#: The name of the base in outputs (comparison.csv, folders); no variant may take it.
+BASE = "base"
+#: Variant names become file and folder names.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+Cell = str | int | float | bool | list[str]
+Match = dict[str, str | int | float | list[str | int | float]]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RepChange(_Spec):
+    """New values for some columns of one existing rep (lists become ';'-separated)."""
+
+    rep_id: str
+    territories: str | list[str] | None = None
+    industries: str | list[str] | None = None
+    skills: str | list[str] | None = None
+    capacity: int | None = Field(default=None, ge=0)
+    min_leads: int | None = Field(default=None, ge=0)
+    win_rate: float | None = Field(default=None, ge=0, le=1)
+    level: int | None = Field(default=None, ge=1)
+    available: bool | None = None
+
+    def cells(self) -> dict[str, str]:
+        """The changed columns as table text."""
+        return {
+            k: _cell(v) for k, v in self.model_dump(exclude={"rep_id"}).items() if v is not None
+        }
+
+
+class NewRep(RepChange):
+    """A rep added by a variant: the reps table's required columns are required here."""
+
+    territories: str | list[str]
+    capacity: int = Field(ge=0)
+
+
+class ValueMultiplier(_Spec):
+    """Multiply the ``value`` of the leads that match ``where`` (every lead when empty)."""
+
+    where: Match = Field(default_factory=dict)
+    factor: float = Field(gt=0)
+
+
+class LeadChanges(_Spec):
+    """Lead filters (a lead matches when each named column holds one of the given values)
+    and value multipliers, applied in that order."""
+
+    exclude: Match | None = None
+    include: Match | None = None
+    value_multipliers: list[ValueMultiplier] = Field(default_factory=list)
+
+
+class Variant(_Spec):
+    description: str = ""
+    reps: list[RepChange] = Field(default_factory=list)
+    add_reps: list[NewRep] = Field(default_factory=list)
+    remove_reps: list[str] = Field(default_factory=list)
+    leads: LeadChanges | None = None
+    policy: dict[str, Any] = Field(default_factory=dict)
+
+
+class Base(_Spec):
+    """Paths are relative to the scenario file; ``policy`` is a path or an inline mapping."""
+
+    leads: str
+    reps: str
+    affinity: str | None = None
+    pairs: str | None = None
+    pairs_mode: Literal["only", "override"] = "only"
+    policy: str | dict[str, Any] | None = None
+
+
+class Scenario(_Spec):
+    base: Base
+    variants: dict[str, Variant] = Field(min_length=1)
+    folder: Path = Path(".")  # where the scenario file is (set by load_scenario)
+    source: str = "scenario"  # the scenario file's name, for messages
+
+    @field_validator("variants")
+    @classmethod
+    def _names(cls, variants: dict[str, Variant]) -> dict[str, Variant]:
+        for name in variants:
+            if name == BASE or not NAME.match(name):
+                raise ValueError(
+                    f"variant name '{name}': use letters, digits, '_', '.' or '-' "
+                    f"(not '{BASE}', and not starting with a symbol)"
+                )
+        return variants
+
+    @property
+    def names(self) -> list[str]:
+        """The base, then the variants in file order."""
+        return [BASE, *self.variants]
+
+    def path(self, relative: str) -> Path:
+        path = Path(relative)
+        return path if path.is_absolute() else self.folder / path
+
+    def base_policy(self) -> dict[str, Any]:
+        """The base policy as a mapping (empty when none)."""
+        policy = self.base.policy
+        if policy is None:
+            return {}
+        if isinstance(policy, dict):
+            return policy
+        path = self.path(policy)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InputError(
+                f"cannot read the policy: {exc.strerror or exc}", source=str(path)
+            ) from exc
+        except yaml.YAMLError as exc:
+            raise InputError(f"not valid YAML: {exc}", source=str(path)) from exc
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise InputError("the policy must be a mapping of blocks", source=str(path))
+        return data
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; errors name the file and the key."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the scenario file: {exc.strerror or exc}", source=str(path)
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML: {exc}", source=str(path)) from exc
+    if not isinstance(data, dict):
+        raise InputError(
+            "the scenario file must be a mapping with 'base' and 'variants'", source=str(path)
+        )
+    for key in ("folder", "source"):
+        if key in data:
+            raise InputError(f"unknown key '{key}'", source=str(path))
+    try:
+        return Scenario.model_validate({**data, "folder": path.parent, "source": str(path)})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        if first["type"] == "extra_forbidden":
+            message = f"unknown key '{where}'"
+        else:
+            message = f"key '{where}': {first['msg'].removeprefix('Value error, ')}"
+        raise InputError(message, source=str(path)) from exc
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return LIST_SEPARATOR.join(str(item) for item in value)
+    return str(value)
+
+
+def _matches(frame: pd.DataFrame, match: Match, what: str) -> np.ndarray:
+    """Rows whose every named column holds one of the given values (as text)."""
+    rows = np.ones(len(frame), dtype=bool)
+    for column, wanted in match.items():
+        if column not in frame.columns:
+            raise InputError(f"{what}: the leads have no column '{column}'")
+        values = wanted if isinstance(wanted, list) else [wanted]
+        rows &= frame[column].isin([_cell(v) for v in values]).to_numpy()
+    return rows
+
+
+class _Tables:
+    """The base tables as text (every cell a string), to apply a variant's overrides to."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        base = scenario.base
+        self.leads = read_table(scenario.path(base.leads), "leads").frame
+        self.reps = read_table(scenario.path(base.reps), "reps").frame
+        self.affinity = (
+            read_table(scenario.path(base.affinity), "affinity").frame if base.affinity else None
+        )
+        self.pairs = read_table(scenario.path(base.pairs), "pairs").frame if base.pairs else None
+
+
+@dataclass(frozen=True)
+class _Made:
+    leads: pd.DataFrame
+    reps: pd.DataFrame
+    affinity: pd.DataFrame | None
+    pairs: pd.DataFrame | None
+
+
+def _apply(tables: _Tables, variant: Variant) -> _Made:
+    """The variant's tables: the base's text with the overrides applied (InputError names
+    the override)."""
+    leads, reps = tables.leads.copy(), tables.reps.copy()
+    affinity = None if tables.affinity is None else tables.affinity.copy()
+    pairs = None if tables.pairs is None else tables.pairs.copy()
+    known = set(reps["rep_id"])
+    for change in variant.reps:
+        if change.rep_id not in known:
+            raise InputError(f"reps: unknown rep '{change.rep_id}'")
+        row = reps["rep_id"] == change.rep_id
+        for column, text in change.cells().items():
+            if column not in reps.columns:
+                reps[column] = ""
+            reps.loc[row, column] = text
+    for new in variant.add_reps:
+        if new.rep_id in known:
+            raise InputError(f"add_reps: rep '{new.rep_id}' is already in the reps table")
+        known.add(new.rep_id)
+        cells = {"rep_id": new.rep_id, **new.cells()}
+        for column in cells:
+            if column not in reps.columns:
+                reps[column] = ""
+        added = pd.DataFrame([{column: cells.get(column, "") for column in reps.columns}])
+        reps = pd.concat([reps, added], ignore_index=True)
+    for rep_id in variant.remove_reps:
+        if rep_id not in known:
+            raise InputError(f"remove_reps: unknown rep '{rep_id}'")
+        known.discard(rep_id)
+        reps = reps[reps["rep_id"] != rep_id]
+        # the rep's leads lose their owner; its affinity and pairs rows go with it
+        if "current_owner" in leads.columns:
+            leads.loc[leads["current_owner"] == rep_id, "current_owner"] = ""
+        if affinity is not None and "rep_id" in affinity.columns:
+            affinity = affinity[affinity["rep_id"] != rep_id]
+        if pairs is not None and "rep_id" in pairs.columns:
+            pairs = pairs[pairs["rep_id"] != rep_id]
+    changes = variant.leads
+    if changes is not None:
+        if changes.exclude:
+            leads = leads[~_matches(leads, changes.exclude, "leads.exclude")]
+        if changes.include:
+            leads = leads[_matches(leads, changes.include, "leads.include")]
+        if pairs is not None and "lead_id" in pairs.columns:
+            pairs = pairs[pairs["lead_id"].isin(leads["lead_id"])]
+        for i, multiplier in enumerate(changes.value_multipliers):
+            what = f"leads.value_multipliers[{i}]"
+            if "value" not in leads.columns:
+                raise InputError(f"{what}: the leads have no 'value' column")
+            rows = _matches(leads, multiplier.where, what)
+            number = pd.to_numeric(leads["value"], errors="coerce")
+            scaled = rows & number.notna().to_numpy()  # a bad cell is left for the reader
+            leads.loc[scaled, "value"] = (number[scaled] * multiplier.factor).map(repr)
+    return _Made(leads, reps, affinity, pairs)
+
+
+def _deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def variant_policy(scenario: Scenario, name: str) -> Policy:
+    """The base policy, with the variant's policy keys merged in (blocks merge key by key;
+    ``null`` removes a block), validated like a policy file."""
+    data = scenario.base_policy()
+    source = scenario.source if name == BASE else f"{scenario.source}, variant '{name}', policy"
+    if name != BASE:
+        data = _deep_merge(data, scenario.variants[name].policy)
+        data = {k: v for k, v in data.items() if v is not None}
+    return policy_from_mapping(data, source=source)
+
+
+def build(scenario: Scenario, name: str, tables: _Tables | None = None) -> tuple[Problem, Policy]:
+    """The problem and policy of the base or of one variant, validated."""
+    policy = variant_policy(scenario, name)
+    base = scenario.base
+    if name == BASE:
+        problem = load_problem(
+            scenario.path(base.leads),
+            scenario.path(base.reps),
+            scenario.path(base.affinity) if base.affinity else None,
+            scenario.path(base.pairs) if base.pairs else None,
+            pairs_mode=base.pairs_mode,
+            policy=policy,
+        )
+        return problem, policy
+    where = f"{scenario.source}, variant '{name}'"
+    try:
+        made = _apply(tables or _Tables(scenario), scenario.variants[name])
+        problem = load_problem(
+            made.leads,
+            made.reps,
+            made.affinity,
+            made.pairs,
+            pairs_mode=base.pairs_mode,
+            policy=policy,
+        )
+    except InputError as exc:
+        if exc.source is not None and exc.source.startswith(where):
+            raise
+        source = where if exc.source is None else f"{where}: {exc.source}"
+        raise InputError(
+            exc.message, source=source, where=exc.where, ident=exc.ident, column=exc.column
+        ) from exc
+    return problem, policy
+
+
+def check(scenario: Scenario) -> None:
+    """Build every run once (the base and each variant), so that a bad override stops the
+    comparison before anything is solved."""
+    tables = _Tables(scenario)
+    for name in scenario.names:
+        build(scenario, name, tables)
+
+
+__all__ = ["BASE", "Scenario", "Variant", "build", "check", "load_scenario", "variant_policy"]

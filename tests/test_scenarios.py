@@ -1,0 +1,332 @@
+"""What-if scenarios (``leadassign.scenarios``, ``leadassign compare``): variants built by
+re-validating the overrides, their figures against separate solves of hand-built books, the
+same files whatever ``--jobs``, the diff of lead moves, and errors that name the override."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from leadassign import load_problem, solve
+from leadassign.cli import main
+from leadassign.errors import InputError
+from leadassign.models.policy import policy_from_mapping
+from leadassign.scenarios import BASE, Run, build, diff, load_scenario, run_all, write_comparison
+from leadassign.scenarios.spec import check
+from leadassign.solver.result import Status
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SCENARIO = EXAMPLES / "scenario.yaml"
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Run]]:
+    out = tmp_path_factory.mktemp("whatif")
+    scenario = load_scenario(SCENARIO)
+    runs = run_all(scenario, out)
+    write_comparison(runs, out)
+    return out, runs
+
+
+def book() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The example's base tables and policy, read by hand (pandas), as text."""
+
+    def read(name: str) -> pd.DataFrame:
+        return pd.read_csv(EXAMPLES / "book" / name, dtype=str, keep_default_na=False)
+
+    policy = yaml.safe_load((EXAMPLES / "policy.yaml").read_text())
+    return read("leads.csv"), read("reps.csv"), read("affinity.csv"), policy
+
+
+def separately(
+    leads: pd.DataFrame, reps: pd.DataFrame, affinity: pd.DataFrame, policy: dict[str, Any]
+) -> tuple[str, int, float]:
+    pol = policy_from_mapping(policy)
+    result = solve(load_problem(leads, reps, affinity, policy=pol), pol)
+    assert result.expected_value is not None
+    return result.status.value, result.assigned, result.expected_value
+
+
+def rows_of(path: Path) -> dict[str, dict[str, Any]]:
+    """comparison.csv as one mapping per variant."""
+    frame = pd.read_csv(path, keep_default_na=False)
+    return {
+        str(row["variant"]): {str(k): v for k, v in row.items()} for row in frame.to_dict("records")
+    }
+
+
+def expected_by_hand(name: str) -> tuple[str, int, float]:
+    """Each example variant built with pandas from the base files, not by the scenario code."""
+    leads, reps, affinity, policy = book()
+    if name == "ana-back":
+        reps.loc[reps["rep_id"] == "R0001", "available"] = "true"
+    elif name == "ben-on-leave":
+        reps.loc[reps["rep_id"] == "R0002", "available"] = "false"
+    elif name == "emea-plus-two":
+        new = pd.DataFrame(
+            [
+                {
+                    "rep_id": "N0001",
+                    "territories": "EMEA",
+                    "capacity": "20",
+                    "win_rate": "0.25",
+                    "level": "1",
+                },
+                {
+                    "rep_id": "N0002",
+                    "territories": "EMEA",
+                    "skills": "german",
+                    "capacity": "20",
+                    "win_rate": "0.25",
+                },
+            ]
+        )
+        reps = pd.concat([reps, new]).fillna("")
+    elif name == "remove-R0003":
+        reps = reps[reps["rep_id"] != "R0003"]
+        affinity = affinity[affinity["rep_id"] != "R0003"]
+    elif name == "fairness-10":
+        policy = {**policy, "fairness": {**policy["fairness"], "band": 0.1}}
+    elif name == "no-fairness":
+        policy = {k: v for k, v in policy.items() if k != "fairness"}
+    elif name == "no-latam":
+        leads = leads[leads["territory"] != "LATAM"]
+    elif name == "retail-boost":
+        retail = leads["industry"] == "retail"
+        leads.loc[retail, "value"] = (leads.loc[retail, "value"].astype(float) * 1.25).map(repr)
+    return separately(leads, reps, affinity, policy)
+
+
+VARIANTS = [
+    "ana-back",
+    "ben-on-leave",
+    "emea-plus-two",
+    "remove-R0003",
+    "fairness-10",
+    "no-fairness",
+    "no-latam",
+    "retail-boost",
+]
+
+
+def test_example_lists_the_variants_tested_here() -> None:
+    assert load_scenario(SCENARIO).names == [BASE, *VARIANTS]
+
+
+@pytest.mark.parametrize("name", [BASE, *VARIANTS])
+def test_comparison_matches_separate_solves(name: str, compared: tuple[Path, list[Run]]) -> None:
+    """comparison.csv's status, leads assigned and expected value of each run equal those of
+    a separate solve of the same book built by hand; the expected value's change is against
+    the base's."""
+    out, _ = compared
+    table = rows_of(out / "comparison.csv")
+    if name == BASE:
+        leads, reps, affinity, policy = book()
+        want = separately(leads, reps, affinity, policy)
+    else:
+        want = expected_by_hand(name)
+    row = table[name]
+    assert (row["status"], int(row["assigned"])) == want[:2]
+    assert float(row["expected_value"]) == pytest.approx(want[2], rel=1e-12)
+    base_ev = float(table[BASE]["expected_value"])
+    assert float(row["delta_expected_value"]) == pytest.approx(want[2] - base_ev, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_diff_lists_exactly_the_leads_whose_rep_changed(
+    name: str, compared: tuple[Path, list[Run]]
+) -> None:
+    out, _ = compared
+    base = pd.read_csv(out / BASE / "assignments.csv", dtype={"rep_id": str}, keep_default_na=False)
+    mine = pd.read_csv(out / name / "assignments.csv", dtype={"rep_id": str}, keep_default_na=False)
+    moves = pd.read_csv(out / f"diff_{name}.csv", dtype=str, keep_default_na=False)
+    joined = base[["lead_id", "rep_id"]].merge(
+        mine[["lead_id", "rep_id"]], on="lead_id", how="outer", suffixes=("_base", "")
+    )
+    joined = joined.fillna("")
+    gone = ~joined["lead_id"].isin(mine["lead_id"])
+    changed = set(joined.loc[gone | (joined["rep_id_base"] != joined["rep_id"]), "lead_id"])
+    assert set(moves["lead_id"]) == changed
+    table = rows_of(out / "comparison.csv")
+    assert int(table[name]["changed_vs_base"]) == int((moves["change"] == "moved").sum())
+    assert int(table[name]["excluded_vs_base"]) == int(gone.sum())
+
+
+def test_jobs_do_not_change_the_files(tmp_path: Path, compared: tuple[Path, list[Run]]) -> None:
+    """Two local processes: the same comparison (but its solve times), diffs and outputs."""
+    one, _ = compared
+    two = tmp_path / "two"
+    scenario = load_scenario(SCENARIO)
+    write_comparison(run_all(scenario, two, jobs=2), two)
+    a = pd.read_csv(one / "comparison.csv").drop(columns="solve_s")
+    b = pd.read_csv(two / "comparison.csv").drop(columns="solve_s")
+    pd.testing.assert_frame_equal(a, b)
+    for name in VARIANTS:
+        assert (one / f"diff_{name}.csv").read_bytes() == (two / f"diff_{name}.csv").read_bytes()
+    for name in [BASE, *VARIANTS]:
+        first = (one / name / "assignments.csv").read_bytes()
+        assert first == (two / name / "assignments.csv").read_bytes()
+
+
+def run(name: str, leads: list[str], reps: list[str], ev: list[float]) -> Run:
+    return Run(
+        name,
+        "",
+        Status.OPTIMAL,
+        {},
+        np.array(leads, dtype=object),
+        np.array(reps, dtype=object),
+        np.array(ev),
+    )
+
+
+def test_diff_by_hand() -> None:
+    """L1 moves (+2), L2 is no longer assigned (-5), L3 now is (+4), L4 is left out of the
+    variant (-1), L6 is new in it (+3); L5 stays."""
+    base = run(
+        "base", ["L1", "L2", "L3", "L4", "L5"], ["A", "B", "", "A", "B"], [1, 5, np.nan, 1, 2]
+    )
+    variant = run(
+        "v", ["L1", "L2", "L3", "L5", "L6"], ["B", "", "A", "B", "A"], [3, np.nan, 4, 2, 3]
+    )
+    table = diff(base, variant)
+    assert table["lead_id"].tolist() == ["L1", "L2", "L3", "L4", "L6"]
+    assert table["change"].tolist() == [
+        "moved",
+        "unassigned",
+        "newly_assigned",
+        "excluded",
+        "added",
+    ]
+    assert table["delta_expected_value"].tolist() == [2.0, -5.0, 4.0, -1.0, 3.0]
+    assert table["rep_id"].tolist() == ["B", "", "A", "", "A"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors that name the override
+# ---------------------------------------------------------------------------------------------
+
+
+def scenario_file(tmp_path: Path, variants: dict[str, Any], **base: Any) -> Path:
+    for name in ("book", "policy.yaml"):
+        source = EXAMPLES / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, dirs_exist_ok=True)
+        else:
+            shutil.copy(source, tmp_path / name)
+    data = {
+        "base": {
+            "leads": "book/leads.csv",
+            "reps": "book/reps.csv",
+            "policy": "policy.yaml",
+            **base,
+        },
+        "variants": variants,
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("variants", "words"),
+    [
+        (
+            {"x": {"reps": [{"rep_id": "R9999", "available": False}]}},
+            ["variant 'x'", "unknown rep 'R9999'"],
+        ),
+        ({"x": {"remove_reps": ["NOPE"]}}, ["variant 'x'", "remove_reps", "NOPE"]),
+        (
+            {"x": {"add_reps": [{"rep_id": "R0001", "territories": "EMEA", "capacity": 3}]}},
+            ["R0001", "already"],
+        ),
+        (
+            {"x": {"policy": {"fairnes": {"band": 0.1}}}},
+            ["variant 'x', policy", "unknown key 'fairnes'"],
+        ),
+        ({"x": {"policy": {"fairness": {"band": -1}}}}, ["variant 'x', policy", "fairness.band"]),
+        (
+            {"x": {"leads": {"exclude": {"region": "EMEA"}}}},
+            ["variant 'x'", "leads.exclude", "'region'"],
+        ),
+        ({"x": {"reps": [{"rep_id": "R0001", "capacity": -3}]}}, ["variants.x.reps.0.capacity"]),
+        (
+            {"x": {"reps": [{"rep_id": "R0001", "colour": "red"}]}},
+            ["unknown key 'variants.x.reps.0.colour'"],
+        ),
+        ({"base": {}}, ["variant name 'base'"]),
+        ({}, ["variants"]),
+        (
+            {"x": {"reps": [{"rep_id": "R0001", "min_leads": 500}]}},
+            ["variant 'x'", "R0001", "min_leads"],
+        ),
+    ],
+)
+def test_bad_overrides_are_named(
+    tmp_path: Path, variants: dict[str, Any], words: list[str]
+) -> None:
+    path = scenario_file(tmp_path, variants)
+    with pytest.raises(InputError) as caught:
+        check(load_scenario(path))
+    message = str(caught.value)
+    assert str(path) in message
+    for word in words:
+        assert word in message
+
+
+def test_cli_compare_writes_everything(tmp_path: Path) -> None:
+    path = scenario_file(
+        tmp_path, {"ben-on-leave": {"reps": [{"rep_id": "R0002", "available": False}]}}
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["compare", str(path), "--out", str(out), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert (out / "comparison.csv").is_file() and (out / "diff_ben-on-leave.csv").is_file()
+    for name in (BASE, "ben-on-leave"):
+        assert {p.name for p in (out / name).iterdir()} == {
+            "assignments.csv",
+            "reps.csv",
+            "summary.json",
+        }
+
+
+def test_cli_compare_bad_override_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    path = scenario_file(tmp_path, {"x": {"remove_reps": ["NOPE"]}})
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["compare", str(path), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "NOPE" in result.output
+    assert not out.exists()
+
+
+def test_cli_compare_infeasible_variant_exits_3_with_its_row(tmp_path: Path) -> None:
+    """A floor no rep can meet: that run is INFEASIBLE (its summary names the rule), the
+    others are solved, every file is written, and the exit code says so."""
+    path = scenario_file(
+        tmp_path,
+        {"floor": {"reps": [{"rep_id": "R0006", "min_leads": 40}], "policy": {"fairness": None}}},
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["compare", str(path), "--out", str(out)])
+    assert result.exit_code == 3, result.output
+    table = rows_of(out / "comparison.csv")
+    assert table["floor"]["status"] == "INFEASIBLE"
+    assert table[BASE]["status"] == "OPTIMAL"
+    assert (out / "floor" / "summary.json").is_file()
+
+
+def test_variant_policy_merges_blocks_key_by_key() -> None:
+    scenario = load_scenario(SCENARIO)
+    _, policy = build(scenario, "fairness-10")
+    assert policy.fairness is not None
+    assert policy.fairness.band == 0.1 and policy.fairness.metric == "count"
+    assert policy.solver.time_limit_s == 20
+    _, none = build(scenario, "no-fairness")
+    assert none.fairness is None
