@@ -459,7 +459,15 @@ written either way).
     default=None,
     help="Seconds per run (default: each run's policy).",
 )
-def compare(scenario_file: Path, out: Path, jobs: int, time_limit_s: float | None) -> None:
+@click.option(
+    "--cold",
+    is_flag=True,
+    help="Solve each variant from scratch instead of from the base's assignment (to measure "
+    "what the warm start saves).",
+)
+def compare(
+    scenario_file: Path, out: Path, jobs: int, time_limit_s: float | None, cold: bool
+) -> None:
     """What-if scenarios: solve a base book and its variants, and compare them."""
     from leadassign.scenarios import load_scenario, run_all, write_comparison
     from leadassign.scenarios.spec import check
@@ -476,7 +484,9 @@ def compare(scenario_file: Path, out: Path, jobs: int, time_limit_s: float | Non
     try:
         scenario = load_scenario(scenario_file)
         check(scenario)
-        runs = run_all(scenario, out, jobs=jobs, time_limit_s=time_limit_s, done=done)
+        runs = run_all(
+            scenario, out, jobs=jobs, time_limit_s=time_limit_s, warm=not cold, done=done
+        )
         written = write_comparison(runs, out)
     except LeadassignError as error:
         _fail(error)

@@ -330,3 +330,50 @@ def test_variant_policy_merges_blocks_key_by_key() -> None:
     assert policy.solver.time_limit_s == 20
     _, none = build(scenario, "no-fairness")
     assert none.fairness is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Warm starts
+# ---------------------------------------------------------------------------------------------
+
+
+def test_warm_and_cold_comparisons_agree(tmp_path: Path, compared: tuple[Path, list[Run]]) -> None:
+    """Every example run is proven optimal, so starting from the base's answer changes
+    nothing but time: the same status, leads and value in every row."""
+    warm, _ = compared
+    cold = tmp_path / "cold"
+    write_comparison(run_all(load_scenario(SCENARIO), cold, warm=False), cold)
+    a = rows_of(warm / "comparison.csv")
+    b = rows_of(cold / "comparison.csv")
+    for name in [BASE, *VARIANTS]:
+        assert a[name]["status"] == b[name]["status"] == "OPTIMAL"
+        assert a[name]["assigned"] == b[name]["assigned"]
+        assert float(a[name]["expected_value"]) == pytest.approx(float(b[name]["expected_value"]))
+
+
+def test_start_that_breaks_a_rule_is_ignored() -> None:
+    """A start that puts every lead on one rep (far over capacity) and names unknown leads
+    and reps: trimmed to what fits, or ignored; the answer is the same optimum as without."""
+    leads, reps, affinity, policy = book()
+    pol = policy_from_mapping(policy)
+    problem = load_problem(leads, reps, affinity, policy=pol)
+    plain = solve(problem, pol)
+    bad = {lead: "R0006" for lead in leads["lead_id"]} | {"L-NOPE": "R0001", "L000001": "R-NOPE"}
+    started = solve(problem, pol, start=bad)
+    assert started.status == plain.status == Status.OPTIMAL
+    assert started.assigned == plain.assigned
+    assert started.objective == pytest.approx(plain.objective)
+
+
+def test_optimal_start_is_kept_when_it_cannot_be_beaten() -> None:
+    """The base's own optimum as its start, on a book with a count band that CP-SAT proves:
+    the same optimum."""
+    leads, reps, affinity, policy = book()
+    pol = policy_from_mapping(policy)
+    problem = load_problem(leads, reps, affinity, policy=pol)
+    first = solve(problem, pol)
+    start = dict(zip(first.assignments["lead_id"], first.assignments["rep_id"], strict=True))
+    again = solve(problem, pol, start={k: v for k, v in start.items() if v})
+    assert first.method == "cpsat"
+    assert again.status == first.status == Status.OPTIMAL
+    assert again.objective == pytest.approx(first.objective)

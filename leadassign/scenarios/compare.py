@@ -1,10 +1,12 @@
 """Solve a scenario's base and variants and compare them (README "What-if scenarios").
 
-Each run (the base or a variant) is built from the scenario file and solved on its own, in
-this process or in a pool of local processes (``jobs``); its outputs go to ``OUT/<name>/``
-(the same files as ``leadassign solve``). Then ``comparison.csv`` gets one row per run and
-``diff_<variant>.csv`` the leads whose rep differs from the base. Every run is independent
-and written in a fixed order, so the files are the same whatever ``jobs`` is.
+Each run is built from the scenario file and solved on its own: the base first, then the
+variants, in this process or in a pool of local processes (``jobs``), each starting from the
+base's assignment where it still holds (``solve(start=...)``). Its outputs go to
+``OUT/<name>/`` (the same files as ``leadassign solve``). Then ``comparison.csv`` gets one
+row per run and ``diff_<variant>.csv`` the leads whose rep differs from the base. A variant
+depends only on the scenario and the base's answer, and the comparison is written in file
+order, so the files are the same whatever ``jobs`` is.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,12 +46,16 @@ class Run:
 
 
 def solve_run(
-    scenario: Scenario, name: str, out: Path | None, time_limit_s: float | None = None
+    scenario: Scenario,
+    name: str,
+    out: Path | None,
+    time_limit_s: float | None = None,
+    start: dict[str, str] | None = None,
 ) -> Run:
-    """Build, solve and (with ``out``) write one run; a module-level function so that a
-    process pool can call it."""
+    """Build, solve and (with ``out``) write one run, from ``start`` (lead_id -> rep_id)
+    where it still holds; a module-level function so that a process pool can call it."""
     problem, policy = build(scenario, name, None if name == BASE else _Tables(scenario))
-    result = solve(problem, policy, time_limit_s=time_limit_s)
+    result = solve(problem, policy, time_limit_s=time_limit_s, start=start)
     if out is not None:
         write_result(result, out / name)
     n = problem.n_leads
@@ -71,36 +77,49 @@ def solve_run(
     )
 
 
+def start_of(run: Run) -> dict[str, str]:
+    """A run's assignment as a start for another (assigned leads only)."""
+    assigned = run.rep_ids != ""
+    return dict(zip(run.lead_ids[assigned].tolist(), run.rep_ids[assigned].tolist(), strict=True))
+
+
 def run_all(
     scenario: Scenario,
     out: Path | None,
     *,
     jobs: int = 1,
     time_limit_s: float | None = None,
+    warm: bool = True,
     done: Callable[[Run], None] | None = None,
 ) -> list[Run]:
-    """Every run of the scenario (base first, then the variants in file order); ``done`` is
-    told of each as it finishes."""
-    names = scenario.names
+    """Every run of the scenario: the base first, then the variants (in file order in the
+    result), each from the base's assignment unless ``warm`` is False; ``done`` is told of
+    each run as it finishes."""
+    base = solve_run(scenario, BASE, out, time_limit_s)
+    if done is not None:
+        done(base)
+    start = start_of(base) if warm and base.status.has_solution else None
+    names = list(scenario.variants)
+    runs: dict[str, Run] = {}
     if jobs <= 1:
-        runs = []
         for name in names:
-            run = solve_run(scenario, name, out, time_limit_s)
+            runs[name] = solve_run(scenario, name, out, time_limit_s, start)
             if done is not None:
-                done(run)
-            runs.append(run)
-        return runs
-    # spawned workers: OR-Tools' and HiGHS' threads do not survive a fork
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(solve_run, scenario, name, out, time_limit_s) for name in names]
-        by_name: dict[str, Run] = {}
-        for future in futures:
-            run = future.result()
-            if done is not None:
-                done(run)
-            by_name[run.name] = run
-    return [by_name[name] for name in names]
+                done(runs[name])
+    else:
+        # spawned workers: OR-Tools' and HiGHS' threads do not survive a fork
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = {
+                pool.submit(solve_run, scenario, name, out, time_limit_s, start): name
+                for name in names
+            }
+            for future in as_completed(futures):
+                run = future.result()
+                if done is not None:
+                    done(run)
+                runs[run.name] = run
+    return [base, *(runs[name] for name in names)]
 
 
 def _get(summary: dict[str, Any], *path: str) -> Any:
