@@ -11,7 +11,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -37,7 +37,7 @@ EXIT_BY_STATUS = {
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _fail(error: LeadassignError) -> None:
+def _fail(error: LeadassignError) -> NoReturn:
     click.echo(f"error: {error}", err=True)
     sys.exit(error.exit_code)
 
@@ -491,6 +491,65 @@ def compare(
     except LeadassignError as error:
         _fail(error)
     click.echo(f"wrote {written[0]} and {len(written) - 1} diff files; runs in {out}/<run>/")
+    sys.exit(max(EXIT_BY_STATUS[run.status] for run in runs))
+
+
+@main.command(
+    epilog="""\b
+Example (a scenario file with a sweep: block):
+  leadassign frontier examples/frontier.yaml --out frontier/
+\b
+Writes OUT/frontier.csv (one row per value of the knob: expected value, the figure it is
+traded against, dominated or not), OUT/comparison.csv, OUT/diff_<point>.csv and each run's
+files in OUT/<run>/. Exit codes as for compare.
+"""
+)
+@click.argument("scenario_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Output folder.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Points solved at once, in local processes.",
+)
+@click.option(
+    "--time-limit",
+    "time_limit_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds per run (default: the policy's).",
+)
+def frontier(scenario_file: Path, out: Path, jobs: int, time_limit_s: float | None) -> None:
+    """Value against fairness or churn: solve a range of one policy knob (the scenario's
+    sweep: block) and mark the dominated settings."""
+    from leadassign.scenarios import load_scenario, run_all
+    from leadassign.scenarios.compare import frontier as trade_off
+    from leadassign.scenarios.compare import write_frontier
+    from leadassign.scenarios.spec import check, sweep_scenario
+
+    try:
+        scenario = sweep_scenario(load_scenario(scenario_file))
+        sweep = scenario.sweep
+        assert sweep is not None
+        check(scenario)
+        runs = run_all(scenario, out, jobs=jobs, time_limit_s=time_limit_s)
+        written = write_frontier(runs, sweep, out)
+    except LeadassignError as error:
+        _fail(error)
+    metric = sweep.metric()
+    for row in trade_off(runs, sweep).to_dict("records"):
+        mark = "  (dominated)" if row["dominated"] else ""
+        click.echo(
+            f"{row['key']} = {row['value']}: {row['status']}, expected value "
+            f"{row['expected_value']}, {metric} {row[metric]}{mark}"
+        )
+    click.echo(f"wrote {written[0]}, {written[1]} and the runs in {out}/<run>/")
     sys.exit(max(EXIT_BY_STATUS[run.status] for run in runs))
 
 

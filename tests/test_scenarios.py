@@ -377,3 +377,103 @@ def test_optimal_start_is_kept_when_it_cannot_be_beaten() -> None:
     assert first.method == "cpsat"
     assert again.status == first.status == Status.OPTIMAL
     assert again.objective == pytest.approx(first.objective)
+
+
+# ---------------------------------------------------------------------------------------------
+# Frontier sweeps
+# ---------------------------------------------------------------------------------------------
+
+FRONTIER = EXAMPLES / "frontier.yaml"
+
+
+def test_frontier_points_match_separate_solves(tmp_path: Path) -> None:
+    """Each point of the example sweep (the fairness band) against a separate solve with the
+    band set by hand; the trade-off figure is that run's utilization spread."""
+    from leadassign.scenarios.compare import write_frontier
+    from leadassign.scenarios.spec import sweep_scenario
+
+    scenario = sweep_scenario(load_scenario(FRONTIER))
+    assert scenario.sweep is not None
+    runs = run_all(scenario, tmp_path)
+    write_frontier(runs, scenario.sweep, tmp_path)
+    table = pd.read_csv(tmp_path / "frontier.csv")
+    assert table["value"].tolist() == scenario.sweep.values
+    leads, reps, affinity, policy = book()
+    for row, value in zip(table.to_dict("records"), scenario.sweep.values, strict=True):
+        band = {**policy, "fairness": {**policy["fairness"], "band": value}}
+        status, assigned, ev = separately(leads, reps, affinity, band)
+        assert (row["status"], row["assigned"]) == (status, assigned)
+        assert row["expected_value"] == pytest.approx(ev, rel=1e-12)
+    summary = pd.read_json(tmp_path / "fairness.band-0.1" / "summary.json", typ="series")
+    spread = summary["fairness"]["utilization_spread"]
+    assert table.loc[table["value"] == 0.1, "utilization_spread"].item() == pytest.approx(spread)
+
+
+def test_dominated_points_by_hand() -> None:
+    """Four points (value, spread): A (10, 0.5), B (12, 0.5) beats A, C (11, 0.2), D (12, 0.9)
+    is beaten by B; E has no solution and is neither."""
+    from leadassign.scenarios.compare import frontier
+    from leadassign.scenarios.spec import Sweep
+
+    def point(name: str, ev: float | None, spread: float | None) -> Run:
+        summary = {"expected_value": ev, "fairness": {"utilization_spread": spread}}
+        status = Status.OPTIMAL if ev is not None else Status.INFEASIBLE
+        empty = np.array([], dtype=object)
+        return Run(name, "", status, summary, empty, empty, np.array([]))
+
+    runs = [
+        point("base", 10, 0.5),
+        point("A", 10, 0.5),
+        point("B", 12, 0.5),
+        point("C", 11, 0.2),
+        point("D", 12, 0.9),
+        point("E", None, None),
+    ]
+    sweep = Sweep(key="fairness.band", values=[0.1, 0.2, 0.3, 0.4, 0.5])
+    table = frontier(runs, sweep)
+    assert table["dominated"].tolist() == [True, False, False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("sweep", "words"),
+    [
+        ({"key": "fairness.band", "values": [0.1]}, ["sweep.values"]),
+        ({"key": "band", "values": [0.1, 0.2]}, ["sweep.key"]),
+        ({"key": "fairness.band", "values": [0.1, 0.2], "against": "speed"}, ["'speed'"]),
+        (
+            {"key": "tiers.3.min_value", "values": [1, 2], "against": "unassigned"},
+            ["tiers.3.min_value", "no item 3"],
+        ),
+        (
+            {"key": "fairnes.band", "values": [0.1, 0.2], "against": "reassigned"},
+            ["unknown key 'fairnes'"],
+        ),
+        ({"key": "solver.workers", "values": [1, 2]}, ["against"]),
+    ],
+)
+def test_bad_sweeps_are_named(tmp_path: Path, sweep: dict[str, Any], words: list[str]) -> None:
+    from leadassign.scenarios.spec import sweep_scenario
+
+    path = scenario_file(tmp_path, {})
+    data = yaml.safe_load(path.read_text())
+    data["base"]["policy"] = {
+        "fairness": {"band": 0.5},
+        "tiers": [{"min_value": 1, "min_level": 2}],
+    }
+    data["sweep"] = sweep
+    del data["variants"]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError) as caught:
+        check(sweep_scenario(load_scenario(path)))
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_cli_frontier(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["frontier", str(FRONTIER), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "fairness.band = 0.05: OPTIMAL" in result.output
+    assert (out / "frontier.csv").is_file() and (out / "comparison.csv").is_file()
+    no_sweep = CliRunner().invoke(main, ["frontier", str(SCENARIO), "--out", str(tmp_path / "x")])
+    assert no_sweep.exit_code == 2 and "no sweep" in no_sweep.output

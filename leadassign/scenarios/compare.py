@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from leadassign.output import write_csv, write_result
-from leadassign.scenarios.spec import BASE, Scenario, _Tables, build
+from leadassign.scenarios.spec import BASE, Scenario, Sweep, _Tables, build
 from leadassign.solver.result import Status
 from leadassign.solver.solve import solve
 
@@ -239,4 +239,61 @@ def write_comparison(runs: list[Run], out: Path) -> list[Path]:
     return [out / name for name in tables]
 
 
-__all__ = ["COMPARISON", "Run", "comparison", "diff", "run_all", "solve_run", "write_comparison"]
+FRONTIER = "frontier.csv"
+
+
+def frontier(runs: list[Run], sweep: Sweep) -> pd.DataFrame:
+    """The sweep's trade-off (frontier.csv): one row per point (the runs after the base) with
+    the knob's value, status, gap, leads assigned, expected value and the figure it is traded
+    against (lower is better), and whether another point is at least as good in both and
+    better in one (``dominated``; points without a solution are neither)."""
+    metric = sweep.metric()
+    table = comparison(runs).iloc[1:].reset_index(drop=True)
+    value = pd.to_numeric(table["expected_value"], errors="coerce").to_numpy(dtype=np.float64)
+    figure = pd.to_numeric(table[metric], errors="coerce").to_numpy(dtype=np.float64)
+    solved = ~np.isnan(value) & ~np.isnan(figure)
+    # i is dominated by j when j is as good in both and better in one (vectorized, points x points)
+    as_good = (value[None, :] >= value[:, None]) & (figure[None, :] <= figure[:, None])
+    better = (value[None, :] > value[:, None]) | (figure[None, :] < figure[:, None])
+    beats = as_good & better & solved[None, :] & solved[:, None]
+    out = pd.DataFrame(
+        {
+            "point": table["variant"],
+            "key": sweep.key,
+            "value": sweep.values,
+            "status": table["status"],
+            "gap": table["gap"],
+            "assigned": table["assigned"],
+            "expected_value": table["expected_value"],
+            metric: table[metric],
+            "dominated": np.where(solved, beats.any(axis=1), False),
+        }
+    )
+    return out
+
+
+def write_frontier(runs: list[Run], sweep: Sweep, out: Path) -> list[Path]:
+    """frontier.csv, beside comparison.csv and the diffs (``write_comparison``)."""
+    table = frontier(runs, sweep)
+    written = write_comparison(runs, out)
+    staging = Path(tempfile.mkdtemp(prefix=".leadassign-", dir=out))
+    try:
+        write_csv(table, staging / FRONTIER)
+        os.replace(staging / FRONTIER, out / FRONTIER)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out / FRONTIER, *written]
+
+
+__all__ = [
+    "COMPARISON",
+    "FRONTIER",
+    "Run",
+    "comparison",
+    "diff",
+    "frontier",
+    "run_all",
+    "solve_run",
+    "write_comparison",
+    "write_frontier",
+]

@@ -17,7 +17,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from leadassign.errors import InputError
 from leadassign.models.policy import Policy, policy_from_mapping
@@ -100,11 +107,65 @@ class Base(_Spec):
     policy: str | dict[str, Any] | None = None
 
 
+#: The figures of comparison.csv a sweep may trade the expected value against.
+FIGURES = (
+    "utilization_spread",
+    "gini_assigned_value",
+    "leads_per_rep_min",
+    "leads_per_rep_max",
+    "band_largest_excess",
+    "reassigned",
+    "changed_vs_base",
+    "unassigned",
+    "unassigned_vs_base",
+    "objective",
+)
+
+
+class Sweep(_Spec):
+    """A range of one policy knob (``frontier``): ``key`` is a dotted path into the policy
+    (``fairness.band``, ``continuity.max_reassign``, ``tiers.0.min_value``), ``values`` the
+    settings tried, ``against`` the comparison.csv column the value is traded against (lower
+    is better; by default ``utilization_spread`` for fairness and ``reassigned`` for
+    continuity)."""
+
+    key: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
+    values: list[float | int | str] = Field(min_length=2)
+    against: str | None = None
+
+    @field_validator("against")
+    @classmethod
+    def _figure(cls, against: str | None) -> str | None:
+        if against is not None and against not in FIGURES:
+            raise ValueError(f"'{against}' is not one of {', '.join(FIGURES)}")
+        return against
+
+    def metric(self) -> str:
+        if self.against is not None:
+            return self.against
+        top = self.key.split(".")[0]
+        if top == "fairness":
+            return "utilization_spread"
+        if top == "continuity":
+            return "reassigned"
+        raise ValueError(f"sweep of '{self.key}': name the figure it trades against (against:)")
+
+    def name(self, value: float | int | str) -> str:
+        return f"{self.key}-{value}"
+
+
 class Scenario(_Spec):
     base: Base
-    variants: dict[str, Variant] = Field(min_length=1)
+    variants: dict[str, Variant] = Field(default_factory=dict)
+    sweep: Sweep | None = None
     folder: Path = Path(".")  # where the scenario file is (set by load_scenario)
     source: str = "scenario"  # the scenario file's name, for messages
+
+    @model_validator(mode="after")
+    def _something(self) -> Scenario:
+        if not self.variants and self.sweep is None:
+            raise ValueError("name at least one variant (variants:) or a sweep (sweep:)")
+        return self
 
     @field_validator("variants")
     @classmethod
@@ -331,6 +392,49 @@ def build(scenario: Scenario, name: str, tables: _Tables | None = None) -> tuple
     return problem, policy
 
 
+def _set_path(data: Any, path: list[str], value: Any, key: str) -> Any:
+    """``data`` (policy mapping or list) with ``value`` at ``path``, copied on the way."""
+    head, rest = path[0], path[1:]
+    if isinstance(data, list):
+        if not head.isdigit() or int(head) >= len(data):
+            raise InputError(f"sweep key '{key}': no item {head} in that list")
+        out_list = list(data)
+        out_list[int(head)] = value if not rest else _set_path(data[int(head)], rest, value, key)
+        return out_list
+    out = dict(data) if isinstance(data, dict) else {}
+    if rest and head not in out:
+        out[head] = {}
+    out[head] = value if not rest else _set_path(out[head], rest, value, key)
+    return out
+
+
+def sweep_scenario(scenario: Scenario) -> Scenario:
+    """The scenario whose variants are the sweep's points (the knob at each value; the rest
+    of the base policy as it is), named ``<key>-<value>``."""
+    sweep = scenario.sweep
+    if sweep is None:
+        raise InputError("no sweep: block in the scenario file", source=scenario.source)
+    try:
+        sweep.metric()
+    except ValueError as exc:
+        raise InputError(str(exc), source=scenario.source) from exc
+    path = sweep.key.split(".")
+    policy = scenario.base_policy()
+    points = {}
+    for value in sweep.values:
+        changed = _set_path(policy, path, value, sweep.key)
+        points[sweep.name(value)] = Variant(
+            description=f"{sweep.key} = {value}", policy={path[0]: changed[path[0]]}
+        )
+    return Scenario(
+        base=scenario.base,
+        variants=points,
+        sweep=sweep,
+        folder=scenario.folder,
+        source=scenario.source,
+    )
+
+
 def check(scenario: Scenario) -> None:
     """Build every run once (the base and each variant), so that a bad override stops the
     comparison before anything is solved."""
@@ -339,4 +443,14 @@ def check(scenario: Scenario) -> None:
         build(scenario, name, tables)
 
 
-__all__ = ["BASE", "Scenario", "Variant", "build", "check", "load_scenario", "variant_policy"]
+__all__ = [
+    "BASE",
+    "Scenario",
+    "Sweep",
+    "Variant",
+    "build",
+    "check",
+    "load_scenario",
+    "sweep_scenario",
+    "variant_policy",
+]
