@@ -490,7 +490,9 @@ def compare(
         written = write_comparison(runs, out)
     except LeadassignError as error:
         _fail(error)
-    click.echo(f"wrote {written[0]} and {len(written) - 1} diff files; runs in {out}/<run>/")
+    click.echo(
+        f"wrote {written[0]}, {len(written) - 2} diff files and {written[-1]}; runs in {out}/<run>/"
+    )
     sys.exit(max(EXIT_BY_STATUS[run.status] for run in runs))
 
 
@@ -549,7 +551,7 @@ def frontier(scenario_file: Path, out: Path, jobs: int, time_limit_s: float | No
             f"{row['key']} = {row['value']}: {row['status']}, expected value "
             f"{row['expected_value']}, {metric} {row[metric]}{mark}"
         )
-    click.echo(f"wrote {written[0]}, {written[1]} and the runs in {out}/<run>/")
+    click.echo(f"wrote {written[0]}, {written[1]}, {written[-1]} and the runs in {out}/<run>/")
     sys.exit(max(EXIT_BY_STATUS[run.status] for run in runs))
 
 

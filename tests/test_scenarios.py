@@ -289,6 +289,7 @@ def test_cli_compare_writes_everything(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["compare", str(path), "--out", str(out), "--jobs", "1"])
     assert result.exit_code == 0, result.output
     assert (out / "comparison.csv").is_file() and (out / "diff_ben-on-leave.csv").is_file()
+    assert (out / "report.html").is_file()
     for name in (BASE, "ben-on-leave"):
         assert {p.name for p in (out / name).iterdir()} == {
             "assignments.csv",
@@ -475,5 +476,72 @@ def test_cli_frontier(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "fairness.band = 0.05: OPTIMAL" in result.output
     assert (out / "frontier.csv").is_file() and (out / "comparison.csv").is_file()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Frontier</h2>" in page and "value against utilization_spread" in page
     no_sweep = CliRunner().invoke(main, ["frontier", str(SCENARIO), "--out", str(tmp_path / "x")])
     assert no_sweep.exit_code == 2 and "no sweep" in no_sweep.output
+
+
+# ---------------------------------------------------------------------------------------------
+# report.html
+# ---------------------------------------------------------------------------------------------
+
+
+def test_report_shows_every_run_and_needs_no_network(compared: tuple[Path, list[Run]]) -> None:
+    """One chart per run plus the overview, every run's figures from comparison.csv, the
+    lead moves, and nothing fetched (no scripts, no links out, no external images)."""
+    out, runs = compared
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("<svg") == len(runs) + 1
+    table = rows_of(out / "comparison.csv")
+    for name, row in table.items():
+        assert f"<h3>{name}" in page
+        assert f"{round(float(row['expected_value'])):,}" in page
+    assert "Lead moves against the base" in page
+    lowered = page.lower()
+    assert "<script" not in lowered and "<link" not in lowered and "<img" not in lowered
+    assert 'src="http' not in lowered and 'href="http' not in lowered and "@import" not in lowered
+
+
+def test_report_is_deterministic(tmp_path: Path, compared: tuple[Path, list[Run]]) -> None:
+    out, runs = compared
+    write_comparison(runs, tmp_path)
+    assert (tmp_path / "report.html").read_bytes() == (out / "report.html").read_bytes()
+
+
+def test_report_renders_in_headless_chromium(
+    tmp_path: Path, compared: tuple[Path, list[Run]]
+) -> None:
+    """Debian's chromium opens the page from disk (no network) and takes a screenshot that
+    is not blank: the charts and tables rendered. Skipped where chromium is not installed."""
+    import subprocess
+
+    from matplotlib.image import imread
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (Debian package 'chromium')")
+    out, _ = compared
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1280,2000",
+            f"--screenshot={shot}",
+            (out / "report.html").as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    image = imread(shot)
+    assert image.shape[:2] == (2000, 1280)
+    # mostly white page with dark text and blue bars: many distinct colours, some blue
+    pixels = image[..., :3].reshape(-1, 3)
+    assert len(np.unique((pixels * 255).astype(np.uint8), axis=0)) > 50
+    blue = (pixels[:, 2] > 0.6) & (pixels[:, 0] < 0.3)
+    assert blue.mean() > 0.01

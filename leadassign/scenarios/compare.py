@@ -30,6 +30,7 @@ from leadassign.solver.result import Status
 from leadassign.solver.solve import solve
 
 COMPARISON = "comparison.csv"
+FRONTIER = "frontier.csv"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Run:
     lead_ids: np.ndarray  # every input lead of the run, in input order
     rep_ids: np.ndarray  # its rep ('' when unassigned or without a solution)
     expected_value: np.ndarray  # its expected value (nan when unassigned)
+    reps: pd.DataFrame | None = None  # rep_id, assigned, expected_value (None: no solution)
 
 
 def solve_run(
@@ -61,10 +63,12 @@ def solve_run(
     n = problem.n_leads
     rep_ids = np.full(n, "", dtype=object)
     ev = np.full(n, np.nan)
+    reps = None
     if result.has_solution:
         table = result.assignments
         rep_ids = table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)
         ev = table["expected_value"].to_numpy(dtype=np.float64)
+        reps = result.rep_table[["rep_id", "assigned", "expected_value"]].copy()
     description = "" if name == BASE else scenario.variants[name].description
     return Run(
         name,
@@ -74,6 +78,7 @@ def solve_run(
         np.asarray(problem.leads.ids, dtype=object),
         rep_ids,
         ev,
+        reps,
     )
 
 
@@ -221,25 +226,39 @@ def comparison(runs: list[Run]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_comparison(runs: list[Run], out: Path) -> list[Path]:
-    """comparison.csv and one diff_<variant>.csv per variant: staged in a temporary folder
-    inside ``out``, then moved into place, so a failure leaves none half-written."""
+REPORT = "report.html"
+
+
+def write_comparison(
+    runs: list[Run],
+    out: Path,
+    *,
+    title: str = "What-if comparison",
+    frontier_table: pd.DataFrame | None = None,
+    metric: str | None = None,
+) -> list[Path]:
+    """comparison.csv, one diff_<variant>.csv per variant and report.html (with the frontier
+    when given): staged in a temporary folder inside ``out``, then moved into place, so a
+    failure leaves none half-written."""
+    from leadassign.scenarios.report import report_html
+
     tables = {COMPARISON: comparison(runs)}
     for run in runs[1:]:
         tables[f"diff_{run.name}.csv"] = diff(runs[0], run)
+    if frontier_table is not None:
+        tables[FRONTIER] = frontier_table
+    page = report_html(runs, title, frontier_table, metric)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".leadassign-", dir=out))
     try:
         for name, frame in tables.items():
             write_csv(frame, staging / name)
-        for name in tables:
+        (staging / REPORT).write_text(page, encoding="utf-8")
+        for name in [*tables, REPORT]:
             os.replace(staging / name, out / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return [out / name for name in tables]
-
-
-FRONTIER = "frontier.csv"
+    return [out / name for name in tables] + [out / REPORT]
 
 
 def frontier(runs: list[Run], sweep: Sweep) -> pd.DataFrame:
@@ -272,22 +291,18 @@ def frontier(runs: list[Run], sweep: Sweep) -> pd.DataFrame:
     return out
 
 
-def write_frontier(runs: list[Run], sweep: Sweep, out: Path) -> list[Path]:
-    """frontier.csv, beside comparison.csv and the diffs (``write_comparison``)."""
+def write_frontier(runs: list[Run], sweep: Sweep, out: Path, title: str = "Frontier") -> list[Path]:
+    """frontier.csv first, then what ``write_comparison`` writes (the report with the
+    frontier chart)."""
     table = frontier(runs, sweep)
-    written = write_comparison(runs, out)
-    staging = Path(tempfile.mkdtemp(prefix=".leadassign-", dir=out))
-    try:
-        write_csv(table, staging / FRONTIER)
-        os.replace(staging / FRONTIER, out / FRONTIER)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return [out / FRONTIER, *written]
+    written = write_comparison(runs, out, title=title, frontier_table=table, metric=sweep.metric())
+    return [out / FRONTIER, *(p for p in written if p.name != FRONTIER)]
 
 
 __all__ = [
     "COMPARISON",
     "FRONTIER",
+    "REPORT",
     "Run",
     "comparison",
     "diff",
