@@ -426,6 +426,45 @@ def demo(
     sys.exit(code)
 
 
+def run_line(run: Any) -> str:
+    """One finished run of a comparison, in words."""
+    gap = run.summary.get("gap")
+    figures = f", gap {gap:.2e}" if isinstance(gap, float) else ""
+    return (
+        f"{run.name}: {run.status.value}{figures}, {run.summary.get('assigned')} assigned, "
+        f"{run.summary.get('solve_s')} s"
+    )
+
+
+class RunBoard:
+    """On a terminal: one line per run of a comparison (waiting, or how it ended) and a bar
+    of the runs done, redrawn in place as each finishes."""
+
+    WIDTH = 30
+
+    def __init__(self, names: list[str], stream: Any) -> None:
+        self.names, self.stream = names, stream
+        self.lines = {name: "waiting" for name in names}
+        self.drawn = False
+        self.draw()
+
+    def finished(self, run: Any) -> None:
+        self.lines[run.name] = run_line(run).split(": ", 1)[1]
+        self.draw()
+
+    def draw(self) -> None:
+        done = sum(1 for line in self.lines.values() if line != "waiting")
+        filled = round(self.WIDTH * done / max(len(self.names), 1))
+        rows = [f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{len(self.names)} runs"]
+        width = max(len(name) for name in self.names)
+        rows += [f"  {name:<{width}}  {self.lines[name]}" for name in self.names]
+        if self.drawn:
+            self.stream.write(f"\x1b[{len(rows)}F")
+        self.stream.write("".join(f"\x1b[2K{row}\n" for row in rows))
+        self.stream.flush()
+        self.drawn = True
+
+
 @main.command(
     epilog="""\b
 Example:
@@ -460,32 +499,52 @@ written either way).
     help="Seconds per run (default: each run's policy).",
 )
 @click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: --jobs local processes; ray: Ray tasks (RAY_ADDRESS, or a local Ray; needs "
+    "the 'ray' extra).",
+)
+@click.option(
     "--cold",
     is_flag=True,
     help="Solve each variant from scratch instead of from the base's assignment (to measure "
     "what the warm start saves).",
 )
 def compare(
-    scenario_file: Path, out: Path, jobs: int, time_limit_s: float | None, cold: bool
+    scenario_file: Path,
+    out: Path,
+    jobs: int,
+    time_limit_s: float | None,
+    executor: str,
+    cold: bool,
 ) -> None:
     """What-if scenarios: solve a base book and its variants, and compare them."""
     from leadassign.scenarios import load_scenario, run_all, write_comparison
     from leadassign.scenarios.spec import check
 
+    board: RunBoard | None = None
+
     def done(run: Any) -> None:
-        gap = run.summary.get("gap")
-        figures = f", gap {gap:.2e}" if isinstance(gap, float) else ""
-        click.echo(
-            f"{run.name}: {run.status.value}{figures}, {run.summary.get('assigned')} assigned, "
-            f"{run.summary.get('solve_s')} s",
-            err=True,
-        )
+        if board is not None:
+            board.finished(run)
+        else:
+            click.echo(run_line(run), err=True)
 
     try:
         scenario = load_scenario(scenario_file)
         check(scenario)
+        if sys.stderr.isatty():
+            board = RunBoard(scenario.names, sys.stderr)
         runs = run_all(
-            scenario, out, jobs=jobs, time_limit_s=time_limit_s, warm=not cold, done=done
+            scenario,
+            out,
+            jobs=jobs,
+            executor="ray" if executor == "ray" else "local",
+            time_limit_s=time_limit_s,
+            warm=not cold,
+            done=done,
         )
         written = write_comparison(runs, out)
     except LeadassignError as error:
@@ -540,7 +599,14 @@ def frontier(scenario_file: Path, out: Path, jobs: int, time_limit_s: float | No
         sweep = scenario.sweep
         assert sweep is not None
         check(scenario)
-        runs = run_all(scenario, out, jobs=jobs, time_limit_s=time_limit_s)
+        board = RunBoard(scenario.names, sys.stderr) if sys.stderr.isatty() else None
+        runs = run_all(
+            scenario,
+            out,
+            jobs=jobs,
+            time_limit_s=time_limit_s,
+            done=board.finished if board is not None else None,
+        )
         written = write_frontier(runs, sweep, out)
     except LeadassignError as error:
         _fail(error)

@@ -545,3 +545,50 @@ def test_report_renders_in_headless_chromium(
     assert len(np.unique((pixels * 255).astype(np.uint8), axis=0)) > 50
     blue = (pixels[:, 2] > 0.6) & (pixels[:, 0] < 0.3)
     assert blue.mean() > 0.01
+
+
+def test_ray_executor_gives_the_same_files(
+    tmp_path: Path, compared: tuple[Path, list[Run]]
+) -> None:
+    """The example on a local Ray started here (2 CPUs): the same comparison (but solve
+    times), diffs and run outputs as in one process."""
+    ray = pytest.importorskip("ray")
+    one, _ = compared
+    out = tmp_path / "ray"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        runs = run_all(load_scenario(SCENARIO), out, executor="ray")
+    finally:
+        ray.shutdown()
+    write_comparison(runs, out)
+    a = pd.read_csv(one / "comparison.csv").drop(columns="solve_s")
+    b = pd.read_csv(out / "comparison.csv").drop(columns="solve_s")
+    pd.testing.assert_frame_equal(a, b)
+    for name in VARIANTS:
+        assert (one / f"diff_{name}.csv").read_bytes() == (out / f"diff_{name}.csv").read_bytes()
+    for name in [BASE, *VARIANTS]:
+        first = (one / name / "assignments.csv").read_bytes()
+        assert first == (out / name / "assignments.csv").read_bytes()
+
+
+def test_run_board_redraws_one_line_per_run() -> None:
+    """On a terminal: a bar and one line per run, redrawn in place (cursor up over the
+    block) as runs finish; the last drawing shows every run's end."""
+    import io
+
+    from leadassign.cli import RunBoard
+
+    stream = io.StringIO()
+    board = RunBoard(["base", "ana-back"], stream)
+    summary = {"gap": 0.0, "assigned": 251, "solve_s": 0.1}
+    empty = np.array([], dtype=object)
+    for name in ("ana-back", "base"):
+        board.finished(Run(name, "", Status.OPTIMAL, summary, empty, empty, np.array([])))
+    text = stream.getvalue()
+    assert text.count("\x1b[3F") == 2  # two redraws of the three-line block
+    last = text.rsplit("\x1b[3F", 1)[1]
+    assert "[" + "#" * RunBoard.WIDTH + "] 2/2 runs" in last
+    assert "base      OPTIMAL, gap 0.00e+00, 251 assigned, 0.1 s" in last
+    assert "ana-back  OPTIMAL" in last
+    first = text.split("\x1b[3F", 1)[0]
+    assert "waiting" in first

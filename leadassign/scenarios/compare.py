@@ -19,12 +19,13 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from leadassign.output import write_csv, write_result
+from leadassign.errors import InputError
+from leadassign.output import write_csv, write_files, write_result
 from leadassign.scenarios.spec import BASE, Scenario, Sweep, _Tables, build
 from leadassign.solver.result import Status
 from leadassign.solver.solve import solve
@@ -45,21 +46,23 @@ class Run:
     rep_ids: np.ndarray  # its rep ('' when unassigned or without a solution)
     expected_value: np.ndarray  # its expected value (nan when unassigned)
     reps: pd.DataFrame | None = None  # rep_id, assigned, expected_value (None: no solution)
+    files: tuple[tuple[str, bytes], ...] = ()  # its output files, as ``leadassign solve`` writes
 
 
 def solve_run(
     scenario: Scenario,
     name: str,
-    out: Path | None,
     time_limit_s: float | None = None,
     start: dict[str, str] | None = None,
 ) -> Run:
-    """Build, solve and (with ``out``) write one run, from ``start`` (lead_id -> rep_id)
-    where it still holds; a module-level function so that a process pool can call it."""
+    """Build and solve one run, from ``start`` (lead_id -> rep_id) where it still holds. Its
+    output files come back in the Run (written by the caller), so a worker needs no access to
+    the output folder; a module-level function, so that process pools and Ray can call it."""
     problem, policy = build(scenario, name, None if name == BASE else _Tables(scenario))
     result = solve(problem, policy, time_limit_s=time_limit_s, start=start)
-    if out is not None:
-        write_result(result, out / name)
+    with tempfile.TemporaryDirectory(prefix="leadassign-run-") as folder:
+        written = write_result(result, folder)
+        files = tuple((path.name, path.read_bytes()) for path in written)
     n = problem.n_leads
     rep_ids = np.full(n, "", dtype=object)
     ev = np.full(n, np.nan)
@@ -79,7 +82,20 @@ def solve_run(
         rep_ids,
         ev,
         reps,
+        files,
     )
+
+
+def write_run(run: Run, out: Path) -> None:
+    """A run's files into ``out/<name>/`` (staged, then moved into place)."""
+
+    def writer(data: bytes) -> Callable[[Path], None]:
+        def write(path: Path) -> None:
+            path.write_bytes(data)
+
+        return write
+
+    write_files(out / run.name, {name: writer(data) for name, data in run.files})
 
 
 def start_of(run: Run) -> dict[str, str]:
@@ -88,43 +104,78 @@ def start_of(run: Run) -> dict[str, str]:
     return dict(zip(run.lead_ids[assigned].tolist(), run.rep_ids[assigned].tolist(), strict=True))
 
 
+Executor = Literal["local", "ray"]
+
+
 def run_all(
     scenario: Scenario,
     out: Path | None,
     *,
     jobs: int = 1,
+    executor: Executor = "local",
     time_limit_s: float | None = None,
     warm: bool = True,
     done: Callable[[Run], None] | None = None,
 ) -> list[Run]:
-    """Every run of the scenario: the base first, then the variants (in file order in the
-    result), each from the base's assignment unless ``warm`` is False; ``done`` is told of
-    each run as it finishes."""
-    base = solve_run(scenario, BASE, out, time_limit_s)
-    if done is not None:
-        done(base)
+    """Every run of the scenario: the base first, then the variants, each from the base's
+    assignment unless ``warm`` is False, in this process (``jobs`` 1), in ``jobs`` local
+    processes, or as Ray tasks (``executor`` "ray": ``ray.init()`` connects to
+    ``RAY_ADDRESS`` or starts a local Ray; the scenario's input paths must be readable by the
+    workers). With ``out``, each run's files go to ``out/<name>/`` as it finishes; ``done``
+    is told of each run then. The result is in file order whatever the executor."""
+
+    def finished(run: Run) -> Run:
+        if out is not None:
+            write_run(run, out)
+        if done is not None:
+            done(run)
+        return run
+
+    base = finished(solve_run(scenario, BASE, time_limit_s))
     start = start_of(base) if warm and base.status.has_solution else None
     names = list(scenario.variants)
     runs: dict[str, Run] = {}
-    if jobs <= 1:
+    if executor == "ray":
+        runs = _on_ray(scenario, names, time_limit_s, start, finished)
+    elif jobs <= 1:
         for name in names:
-            runs[name] = solve_run(scenario, name, out, time_limit_s, start)
-            if done is not None:
-                done(runs[name])
+            runs[name] = finished(solve_run(scenario, name, time_limit_s, start))
     else:
         # spawned workers: OR-Tools' and HiGHS' threads do not survive a fork
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = {
-                pool.submit(solve_run, scenario, name, out, time_limit_s, start): name
-                for name in names
-            }
+            futures = [
+                pool.submit(solve_run, scenario, name, time_limit_s, start) for name in names
+            ]
             for future in as_completed(futures):
-                run = future.result()
-                if done is not None:
-                    done(run)
+                run = finished(future.result())
                 runs[run.name] = run
     return [base, *(runs[name] for name in names)]
+
+
+def _on_ray(
+    scenario: Scenario,
+    names: list[str],
+    time_limit_s: float | None,
+    start: dict[str, str] | None,
+    finished: Callable[[Run], Run],
+) -> dict[str, Run]:
+    try:
+        import ray
+    except ImportError as exc:
+        raise InputError(
+            "--executor ray needs Ray: pip install 'leadassign[ray]'", source="executor"
+        ) from exc
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS") or None, log_to_driver=False)
+    task: Any = ray.remote(num_cpus=1)(solve_run)
+    pending = [task.remote(scenario, name, time_limit_s, start) for name in names]
+    runs: dict[str, Run] = {}
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        run = finished(ray.get(ready[0]))
+        runs[run.name] = run
+    return runs
 
 
 def _get(summary: dict[str, Any], *path: str) -> Any:
@@ -303,6 +354,7 @@ __all__ = [
     "COMPARISON",
     "FRONTIER",
     "REPORT",
+    "Executor",
     "Run",
     "comparison",
     "diff",
@@ -311,4 +363,5 @@ __all__ = [
     "solve_run",
     "write_comparison",
     "write_frontier",
+    "write_run",
 ]
