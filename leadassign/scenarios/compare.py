@@ -1,12 +1,13 @@
 """Solve a scenario's base and variants and compare them (README "What-if scenarios").
 
 Each run is built from the scenario file and solved on its own: the base first, then the
-variants, in this process or in a pool of local processes (``jobs``), each starting from the
-base's assignment where it still holds (``solve(start=...)``). Its outputs go to
-``OUT/<name>/`` (the same files as ``leadassign solve``). Then ``comparison.csv`` gets one
-row per run and ``diff_<variant>.csv`` the leads whose rep differs from the base. A variant
-depends only on the scenario and the base's answer, and the comparison is written in file
-order, so the files are the same whatever ``jobs`` is.
+variants, in this process, in a pool of local processes (``jobs``) or as Ray tasks, each
+starting from the base's assignment where it still holds (``solve(start=...)``). A run hands
+back its output files, which the caller writes to ``OUT/<name>/`` (the same files as
+``leadassign solve``). Then ``comparison.csv`` gets one row per run, ``diff_<variant>.csv``
+the leads whose rep differs from the base, and ``report.html`` the page of it all
+(``report.py``). A variant depends only on the scenario and the base's answer, and
+everything is written in file order, so the files are the same whatever the executor.
 """
 
 from __future__ import annotations
