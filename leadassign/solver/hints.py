@@ -455,6 +455,10 @@ def improve_by_moves(
     else:  # owners kept beyond what the limit needs: moves may spend them (none when short)
         kept = continuity.kept.astype(np.int64)
         spare = int(kept[chosen].sum()) - (continuity.keepable - continuity.limit)
+    # the units with a pair at each rep: a swap partner of a unit at rep a must have one
+    # there, so the swap scan walks those instead of every assigned unit (the same partners,
+    # in the same order: at 20,000 x 200 it took 7.5 of a solve's 14 s)
+    having = [np.flatnonzero(index[:, j] >= 0) for j in range(m)]
     visits = 0
     for _ in range(max_rounds):
         gained = 0
@@ -477,7 +481,9 @@ def improve_by_moves(
                     b = int(np.argmax(gain))
                     shift_gain, shift_to = int(gain[b]), b
             # swaps: u at a with v at b, where u has a pair at b and v one at a
-            others = np.flatnonzero((at >= 0) & (pairs.rep[np.maximum(at, 0)] != a))
+            near = having[a]
+            placed = at[near]
+            others = near[(placed >= 0) & (pairs.rep[np.maximum(placed, 0)] != a)]
             swap_gain, swap_with = 0, -1
             if len(others):
                 theirs = at[others]  # v's pair, at rep b
