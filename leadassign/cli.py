@@ -524,19 +524,11 @@ def compare(
     from leadassign.scenarios import load_scenario, run_all, write_comparison
     from leadassign.scenarios.spec import check
 
-    board: RunBoard | None = None
-
-    def done(run: Any) -> None:
-        if board is not None:
-            board.finished(run)
-        else:
-            click.echo(run_line(run), err=True)
-
     try:
         scenario = load_scenario(scenario_file)
         check(scenario)
-        if sys.stderr.isatty():
-            board = RunBoard(scenario.names, sys.stderr)
+        # progress on a terminal only (quiet in cron jobs and pipes)
+        board = RunBoard(scenario.names, sys.stderr) if sys.stderr.isatty() else None
         runs = run_all(
             scenario,
             out,
@@ -544,7 +536,7 @@ def compare(
             executor="ray" if executor == "ray" else "local",
             time_limit_s=time_limit_s,
             warm=not cold,
-            done=done,
+            done=board.finished if board is not None else None,
         )
         written = write_comparison(runs, out)
     except LeadassignError as error:

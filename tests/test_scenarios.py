@@ -290,6 +290,8 @@ def test_cli_compare_writes_everything(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (out / "comparison.csv").is_file() and (out / "diff_ben-on-leave.csv").is_file()
     assert (out / "report.html").is_file()
+    assert "OPTIMAL" not in result.output  # not a terminal: no progress, only the last line
+    assert result.output.startswith("wrote ")
     for name in (BASE, "ben-on-leave"):
         assert {p.name for p in (out / name).iterdir()} == {
             "assignments.csv",
