@@ -193,10 +193,9 @@ def policy_from_mapping(data: Any, source: str = "policy") -> Policy:
         raise InputError(_describe(dict(first)) + suffix, source=source) from exc
 
 
-def load_policy(path: str | Path | None) -> Policy:
-    """Read and validate a YAML policy file; ``None`` gives the default policy."""
-    if path is None:
-        return Policy()
+def read_yaml(path: str | Path) -> Any:
+    """The parsed YAML document of a file; InputError (naming the file, and the line when
+    the parser knows it) when it is missing, not UTF-8 text or not valid YAML."""
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", source=str(path))
@@ -209,10 +208,16 @@ def load_policy(path: str | Path | None) -> Policy:
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", source=str(path)) from exc
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise InputError(f"not valid YAML: {problem}", source=str(path), where=where) from exc
-    return policy_from_mapping(data, source=str(path))
+
+
+def load_policy(path: str | Path | None) -> Policy:
+    """Read and validate a YAML policy file; ``None`` gives the default policy."""
+    if path is None:
+        return Policy()
+    return policy_from_mapping(read_yaml(path), source=str(path))

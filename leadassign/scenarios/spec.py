@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -27,7 +26,7 @@ from pydantic import (
 )
 
 from leadassign.errors import InputError
-from leadassign.models.policy import Policy, policy_from_mapping
+from leadassign.models.policy import Policy, policy_from_mapping, read_yaml
 from leadassign.models.problem import Problem, load_problem
 from leadassign.models.source import LIST_SEPARATOR, read_table
 
@@ -195,14 +194,7 @@ class Scenario(_Spec):
         if isinstance(policy, dict):
             return policy
         path = self.path(policy)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise InputError(
-                f"cannot read the policy: {exc.strerror or exc}", source=str(path)
-            ) from exc
-        except yaml.YAMLError as exc:
-            raise InputError(f"not valid YAML: {exc}", source=str(path)) from exc
+        data = read_yaml(path)
         if data is None:
             return {}
         if not isinstance(data, dict):
@@ -213,14 +205,7 @@ class Scenario(_Spec):
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; errors name the file and the key."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(
-            f"cannot read the scenario file: {exc.strerror or exc}", source=str(path)
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", source=str(path)) from exc
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise InputError(
             "the scenario file must be a mapping with 'base' and 'variants'", source=str(path)
