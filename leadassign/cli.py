@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+import pandas as pd
 
 from leadassign import __version__
 from leadassign.baselines import STRATEGIES, run_baseline
@@ -98,6 +99,39 @@ def _output_options(command: F) -> F:
             "--matrix",
             is_flag=True,
             help="Also write matrix.csv, the dense lead x rep 0/1 table.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _scenario_options(command: F) -> F:
+    """The scenario file, ``--out``, ``--jobs`` and ``--time-limit``, for compare and
+    frontier."""
+    options = [
+        click.argument(
+            "scenario_file", type=click.Path(path_type=Path, dir_okay=False, exists=True)
+        ),
+        click.option(
+            "--out",
+            required=True,
+            type=click.Path(path_type=Path, file_okay=False),
+            help="Output folder.",
+        ),
+        click.option(
+            "--jobs",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="Runs solved at once, in local processes.",
+        ),
+        click.option(
+            "--time-limit",
+            "time_limit_s",
+            type=click.FloatRange(min=0, min_open=True),
+            default=None,
+            help="Seconds per run (default: each run's policy).",
         ),
     ]
     for option in reversed(options):
@@ -471,33 +505,14 @@ Example:
   leadassign compare examples/scenario.yaml --out what-if/ --jobs 2
 \b
 Writes OUT/comparison.csv (one row per run), OUT/diff_<variant>.csv (leads whose rep differs
-from the base) and each run's own files in OUT/<run>/ (as leadassign solve writes them).
+from the base), OUT/report.html and each run's own files in OUT/<run>/ (as leadassign solve
+writes them).
 Exit codes: 0 every run solved, 2 bad input (the scenario file, variant and override are
 named), 3 a run INFEASIBLE, 4 a run without a solution in its time limit (the files are
 written either way).
 """
 )
-@click.argument("scenario_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Output folder.",
-)
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Runs solved at once, in local processes.",
-)
-@click.option(
-    "--time-limit",
-    "time_limit_s",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Seconds per run (default: each run's policy).",
-)
+@_scenario_options
 @click.option(
     "--executor",
     type=click.Choice(["local", "ray"]),
@@ -553,37 +568,15 @@ Example (a scenario file with a sweep: block):
   leadassign frontier examples/frontier.yaml --out frontier/
 \b
 Writes OUT/frontier.csv (one row per value of the knob: expected value, the figure it is
-traded against, dominated or not), OUT/comparison.csv, OUT/diff_<point>.csv and each run's
-files in OUT/<run>/. Exit codes as for compare.
+traded against, dominated or not), OUT/comparison.csv, OUT/diff_<point>.csv, OUT/report.html
+and each run's files in OUT/<run>/. Exit codes as for compare.
 """
 )
-@click.argument("scenario_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Output folder.",
-)
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Points solved at once, in local processes.",
-)
-@click.option(
-    "--time-limit",
-    "time_limit_s",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Seconds per run (default: the policy's).",
-)
+@_scenario_options
 def frontier(scenario_file: Path, out: Path, jobs: int, time_limit_s: float | None) -> None:
     """Value against fairness or churn: solve a range of one policy knob (the scenario's
     sweep: block) and mark the dominated settings."""
-    from leadassign.scenarios import load_scenario, run_all
-    from leadassign.scenarios.compare import frontier as trade_off
-    from leadassign.scenarios.compare import write_frontier
+    from leadassign.scenarios import load_scenario, run_all, write_comparison
     from leadassign.scenarios.spec import check, sweep_scenario
 
     try:
@@ -599,12 +592,12 @@ def frontier(scenario_file: Path, out: Path, jobs: int, time_limit_s: float | No
             time_limit_s=time_limit_s,
             done=board.finished if board is not None else None,
         )
-        written = write_frontier(runs, sweep, out)
+        written = write_comparison(runs, out, title="Frontier", sweep=sweep)
     except LeadassignError as error:
         _fail(error)
     metric = sweep.metric()
-    for row in trade_off(runs, sweep).to_dict("records"):
-        mark = "  (dominated)" if row["dominated"] else ""
+    for row in pd.read_csv(written[0], keep_default_na=False).to_dict("records"):
+        mark = "  (dominated)" if bool(row["dominated"]) else ""
         click.echo(
             f"{row['key']} = {row['value']}: {row['status']}, expected value "
             f"{row['expected_value']}, {metric} {row[metric]}{mark}"

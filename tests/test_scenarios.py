@@ -392,13 +392,12 @@ FRONTIER = EXAMPLES / "frontier.yaml"
 def test_frontier_points_match_separate_solves(tmp_path: Path) -> None:
     """Each point of the example sweep (the fairness band) against a separate solve with the
     band set by hand; the trade-off figure is that run's utilization spread."""
-    from leadassign.scenarios.compare import write_frontier
     from leadassign.scenarios.spec import sweep_scenario
 
     scenario = sweep_scenario(load_scenario(FRONTIER))
     assert scenario.sweep is not None
     runs = run_all(scenario, tmp_path)
-    write_frontier(runs, scenario.sweep, tmp_path)
+    write_comparison(runs, tmp_path, sweep=scenario.sweep)
     table = pd.read_csv(tmp_path / "frontier.csv")
     assert table["value"].tolist() == scenario.sweep.values
     leads, reps, affinity, policy = book()
@@ -415,7 +414,7 @@ def test_frontier_points_match_separate_solves(tmp_path: Path) -> None:
 def test_dominated_points_by_hand() -> None:
     """Four points (value, spread): A (10, 0.5), B (12, 0.5) beats A, C (11, 0.2), D (12, 0.9)
     is beaten by B; E has no solution and is neither."""
-    from leadassign.scenarios.compare import frontier
+    from leadassign.scenarios.compare import comparison, frontier
     from leadassign.scenarios.spec import Sweep
 
     def point(name: str, ev: float | None, spread: float | None) -> Run:
@@ -433,7 +432,7 @@ def test_dominated_points_by_hand() -> None:
         point("E", None, None),
     ]
     sweep = Sweep(key="fairness.band", values=[0.1, 0.2, 0.3, 0.4, 0.5])
-    table = frontier(runs, sweep)
+    table = frontier(comparison(runs), sweep)
     assert table["dominated"].tolist() == [True, False, False, True, False]
 
 

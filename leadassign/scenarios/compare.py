@@ -231,14 +231,21 @@ def diff(base: Run, run: Run) -> pd.DataFrame:
     return frame[columns].reset_index(drop=True)
 
 
-def comparison(runs: list[Run]) -> pd.DataFrame:
+def diffs(runs: list[Run]) -> dict[str, pd.DataFrame]:
+    """Each variant's ``diff`` against the base (the first run), by name."""
+    return {run.name: diff(runs[0], run) for run in runs[1:]}
+
+
+def comparison(runs: list[Run], moves: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """One row per run (comparison.csv): status, gap, leads assigned, expected value and
-    its change from the base, fairness figures, churn against the base, solve time."""
+    its change from the base, fairness figures, churn against the base (from ``moves``,
+    the variants' diffs, computed when not given), solve time."""
     base = runs[0]
+    moves = diffs(runs) if moves is None else moves
     rows = []
     for run in runs:
         s = run.summary
-        moved = diff(base, run) if run.name != BASE else None
+        moved = moves.get(run.name)
         ev = s.get("expected_value")
         base_ev = base.summary.get("expected_value")
         rows.append(
@@ -282,24 +289,21 @@ REPORT = "report.html"
 
 
 def write_comparison(
-    runs: list[Run],
-    out: Path,
-    *,
-    title: str = "What-if comparison",
-    frontier_table: pd.DataFrame | None = None,
-    metric: str | None = None,
+    runs: list[Run], out: Path, *, title: str = "What-if comparison", sweep: Sweep | None = None
 ) -> list[Path]:
-    """comparison.csv, one diff_<variant>.csv per variant and report.html (with the frontier
-    when given): staged in a temporary folder inside ``out``, then moved into place, so a
-    failure leaves none half-written."""
+    """comparison.csv, one diff_<variant>.csv per variant, frontier.csv with a ``sweep``, and
+    report.html (``report.py``), each table computed once: staged in a temporary folder inside
+    ``out``, then moved into place, so a failure leaves none half-written."""
     from leadassign.scenarios.report import report_html
 
-    tables = {COMPARISON: comparison(runs)}
-    for run in runs[1:]:
-        tables[f"diff_{run.name}.csv"] = diff(runs[0], run)
-    if frontier_table is not None:
-        tables[FRONTIER] = frontier_table
-    page = report_html(runs, title, frontier_table, metric)
+    moves = diffs(runs)
+    table = comparison(runs, moves)
+    tables = {COMPARISON: table, **{f"diff_{name}.csv": frame for name, frame in moves.items()}}
+    trade = None if sweep is None else frontier(table, sweep)
+    if trade is not None:
+        tables = {FRONTIER: trade, **tables}
+    metric = None if sweep is None else sweep.metric()
+    page = report_html(runs, title, table, moves, trade, metric)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".leadassign-", dir=out))
     try:
@@ -313,13 +317,14 @@ def write_comparison(
     return [out / name for name in tables] + [out / REPORT]
 
 
-def frontier(runs: list[Run], sweep: Sweep) -> pd.DataFrame:
-    """The sweep's trade-off (frontier.csv): one row per point (the runs after the base) with
-    the knob's value, status, gap, leads assigned, expected value and the figure it is traded
-    against (lower is better), and whether another point is at least as good in both and
-    better in one (``dominated``; points without a solution are neither)."""
+def frontier(table: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
+    """The sweep's trade-off (frontier.csv) from the comparison ``table`` of its runs: one row
+    per point (the runs after the base) with the knob's value, status, gap, leads assigned,
+    expected value and the figure it is traded against (lower is better), and whether another
+    point is at least as good in both and better in one (``dominated``; points without a
+    solution are neither)."""
     metric = sweep.metric()
-    table = comparison(runs).iloc[1:].reset_index(drop=True)
+    table = table.iloc[1:].reset_index(drop=True)
     value = pd.to_numeric(table["expected_value"], errors="coerce").to_numpy(dtype=np.float64)
     figure = pd.to_numeric(table[metric], errors="coerce").to_numpy(dtype=np.float64)
     solved = ~np.isnan(value) & ~np.isnan(figure)
@@ -327,7 +332,7 @@ def frontier(runs: list[Run], sweep: Sweep) -> pd.DataFrame:
     as_good = (value[None, :] >= value[:, None]) & (figure[None, :] <= figure[:, None])
     better = (value[None, :] > value[:, None]) | (figure[None, :] < figure[:, None])
     beats = as_good & better & solved[None, :] & solved[:, None]
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "point": table["variant"],
             "key": sweep.key,
@@ -340,15 +345,6 @@ def frontier(runs: list[Run], sweep: Sweep) -> pd.DataFrame:
             "dominated": np.where(solved, beats.any(axis=1), False),
         }
     )
-    return out
-
-
-def write_frontier(runs: list[Run], sweep: Sweep, out: Path, title: str = "Frontier") -> list[Path]:
-    """frontier.csv first, then what ``write_comparison`` writes (the report with the
-    frontier chart)."""
-    table = frontier(runs, sweep)
-    written = write_comparison(runs, out, title=title, frontier_table=table, metric=sweep.metric())
-    return [out / FRONTIER, *(p for p in written if p.name != FRONTIER)]
 
 
 __all__ = [
@@ -359,10 +355,10 @@ __all__ = [
     "Run",
     "comparison",
     "diff",
+    "diffs",
     "frontier",
     "run_all",
     "solve_run",
     "write_comparison",
-    "write_frontier",
     "write_run",
 ]

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from leadassign.scenarios.compare import Run, comparison, diff
+from leadassign.scenarios.compare import Run
 
 #: Lead moves listed per variant (the full list is in its diff CSV).
 MOVES_SHOWN = 50
@@ -174,8 +174,7 @@ def _frontier_chart(frontier: pd.DataFrame, metric: str) -> str:
     return _svg(figure)
 
 
-def _moves(base: Run, run: Run) -> str:
-    moves = diff(base, run)
+def _moves(run: Run, moves: pd.DataFrame) -> str:
     if not len(moves):
         return "<p>No lead changes rep.</p>"
     counts = moves["change"].value_counts()
@@ -194,11 +193,17 @@ def _moves(base: Run, run: Run) -> str:
 
 
 def report_html(
-    runs: list[Run], title: str, frontier: pd.DataFrame | None = None, metric: str | None = None
+    runs: list[Run],
+    title: str,
+    table: pd.DataFrame,
+    moves: dict[str, pd.DataFrame],
+    frontier: pd.DataFrame | None = None,
+    metric: str | None = None,
 ) -> str:
-    """The page (module doc); ``frontier`` and ``metric`` when the scenario sweeps a knob."""
+    """The page (module doc) from the runs, their comparison ``table`` and the variants'
+    ``moves`` (``compare.diffs``); ``frontier`` and ``metric`` when the scenario sweeps a
+    knob."""
     base = runs[0]
-    table = comparison(runs)
     shown = table.drop(columns=["description"])
     parts = [
         "<!DOCTYPE html>",
@@ -224,7 +229,7 @@ def report_html(
         parts += [f"<h3>{html.escape(run.name)}{note}</h3>", _per_rep(run, base)]
     parts.append("<h2>Lead moves against the base</h2>")
     for run in runs[1:]:
-        parts += [f"<h3>{html.escape(run.name)}</h3>", _moves(base, run)]
+        parts += [f"<h3>{html.escape(run.name)}</h3>", _moves(run, moves[run.name])]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
