@@ -17,8 +17,9 @@ import pytest
 from leadassign import load_problem, solve
 from leadassign.models.policy import policy_from_mapping
 from leadassign.solver import knapsack
-from leadassign.solver.cpsat import Pairs
+from leadassign.solver.cpsat import Pairs, SideRules
 from leadassign.solver.knapsack import Grid, _Knapsacks, branch_and_bound, value_grid
+from leadassign.solver.lp import restrict_pairs
 from leadassign.solver.mip import MipOutcome
 from leadassign.solver.result import Status
 from leadassign.solver.scaling import scale_values
@@ -98,15 +99,7 @@ def random_assignment_book(seed: int) -> Pairs:
     )
     keep = rng.random(len(full)) < 0.8
     keep[np.searchsorted(full.unit, np.arange(n))] = True  # every unit keeps a pair
-    return Pairs(
-        unit=full.unit[keep],
-        rep=full.rep[keep],
-        effort=full.effort[keep],
-        units=full.units[keep],
-        capacity=full.capacity,
-        min_leads=full.min_leads,
-        size=full.size[keep],
-    )
+    return restrict_pairs(full, SideRules(), keep)[0]
 
 
 def brute_force(pairs: Pairs) -> tuple[int | None, list[np.ndarray]]:
