@@ -10,6 +10,7 @@ threshold lowered so that these small books take it.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import itertools
 from typing import Any
@@ -23,6 +24,7 @@ from leadassign.solver.duals import ArcSubset, Solved, priced_subset
 from leadassign.solver.flow import solve_flow
 from leadassign.solver.hints import churn_flow
 from leadassign.solver.result import Result
+from tests import test_rules_milp as milp_tests
 from tests.test_rules_milp import (
     REL_TOL,
     RuleBook,
@@ -169,6 +171,88 @@ def test_a_given_start_saves_the_first_flow(seed: int) -> None:
         assert np.array_equal(warm.chosen, cold.chosen)
 
 
+@pytest.mark.parametrize("seed", range(150))
+def test_a_guessed_bonus_against_brute_force(seed: int) -> None:
+    """A guessed bonus (a scenario's base) anywhere from 1 to past the largest, hard and
+    soft limits: the same guarantees as without one."""
+    pairs, hard, n, low, high, _ = tiny(seed)
+    rng = np.random.default_rng(1000 + seed)
+    soft = Continuity(hard.kept, hard.keepable, hard.limit, int(rng.integers(1, 61)))
+    for churn in (hard, soft):
+        most, best = brute(pairs, churn, n, low, high)
+        guess = int(rng.integers(1, 2 * int(pairs.units.max(initial=0)) + 3))
+        out = churn_flow(pairs, churn, n, low, high, tolerance=0.0, max_flows=64, guess=guess)
+        if most < 0 or (churn.penalty is None and best is None):
+            assert out is None or out.chosen is None
+            continue
+        assert out is not None and out.chosen is not None and best is not None
+        chosen = out.chosen
+        load = np.bincount(pairs.rep[chosen], minlength=len(high))
+        assert np.all(load >= low) and np.all(load <= high)
+        assert int(chosen.sum()) == most
+        changes = churn.keepable - int(churn.kept[chosen].sum())
+        if churn.penalty is None:
+            assert changes <= churn.limit
+            score = int(pairs.units[chosen].sum())
+        else:
+            score = int(pairs.units[chosen].sum()) - churn.penalty * max(changes - churn.limit, 0)
+        assert score <= best <= out.bound
+
+
+def a_churn_book(seed: int, n: int = 3000, m: int = 30) -> tuple[Pairs, Continuity]:
+    """A book big enough for the bonus search to take a dozen flows: each lead eligible at
+    about a third of the reps, two thirds of them owned, a tenth of the owners may change."""
+    rng = np.random.default_rng(seed)
+    lead, rep = np.nonzero(rng.random((n, m)) < 0.3)
+    lead, rep = lead.astype(np.int64), rep.astype(np.int64)
+    units = rng.integers(1_000_000, 50_000_000, len(lead)).astype(np.int64)
+    # each lead's owner: one of its reps at random, for two leads in three
+    starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]])
+    sizes = np.diff(np.r_[starts, len(lead)])
+    owner_pair = starts + (rng.random(len(starts)) * sizes).astype(np.int64)
+    owner_pair = owner_pair[rng.random(len(starts)) < 0.66]
+    kept = np.zeros(len(lead), dtype=np.int64)
+    kept[owner_pair] = 1
+    keepable = int(kept.sum())
+    capacity = np.full(m, n // m + 10, dtype=np.int64)
+    pairs = Pairs(
+        unit=lead,
+        rep=rep,
+        effort=np.ones(len(lead), dtype=np.int64),
+        units=units,
+        capacity=capacity,
+        min_leads=np.zeros(m, dtype=np.int64),
+        size=np.ones(len(lead), dtype=np.int64),
+    )
+    return pairs, Continuity(kept, keepable, keepable // 10)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_near_guess_saves_flows(seed: int) -> None:
+    """Guessing the bonus a similar book settled on (here: the same book with a few values
+    changed, as a scenario's variant) brackets the new one in a few flows: fewer flows than
+    the search from nothing, at least as close to the bound."""
+    pairs, churn = a_churn_book(seed)
+    n, low, high = int(pairs.unit.max()) + 1, pairs.min_leads, pairs.capacity
+    base = churn_flow(pairs, churn, n, low, high, tolerance=1e-6)
+    assert base is not None and base.chosen is not None and base.multiplier > 0
+    rng = np.random.default_rng(seed)
+    changed = rng.random(len(pairs.units)) < 0.05
+    units = np.where(changed, pairs.units * 13 // 10, pairs.units)
+    variant = Pairs(
+        pairs.unit, pairs.rep, pairs.effort, units, pairs.capacity, pairs.min_leads, pairs.size
+    )
+    cold = churn_flow(variant, churn, n, low, high, tolerance=1e-6)
+    warm = churn_flow(variant, churn, n, low, high, tolerance=1e-6, guess=base.multiplier)
+    assert cold is not None and warm is not None
+    assert cold.chosen is not None and warm.chosen is not None
+    assert warm.flows < cold.flows, (warm.flows, cold.flows)
+    for out in (cold, warm):
+        value = int(variant.units[out.chosen].sum())
+        assert churn.keepable - int(churn.kept[out.chosen].sum()) <= churn.limit
+        assert out.bound - value <= 1e-6 * out.bound
+
+
 def test_unbinding_limit_is_the_plain_flow() -> None:
     """A limit every optimum already meets: one flow, the optimum, bound = its value."""
     pairs, churn, n, low, high, _ = tiny(3)
@@ -258,3 +342,40 @@ def test_lagrangian_path_against_milp(
     assert result.gap is not None and result.gap < 1e-2
     if subset:  # the flows ran on a subset of the pairs
         assert len(made) == 1 and made[0].flows > 0 and made[0].size < len(made[0].lead)
+
+
+def test_a_start_with_its_keep_bonus_saves_flows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """solve() records the churn search's bonus (Result.keep_bonus, in value per kept owner);
+    a start that carries it (a scenario's base) begins the search there: fewer flows, and
+    the answer still matches the MILP."""
+    monkeypatch.setattr(solve_module, "LAGRANGIAN_ONLY_PAIRS", 0)
+    searches: list[Any] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        searches.append(churn_flow(*args, **kwargs))
+        return searches[-1]
+
+    monkeypatch.setattr(solve_module, "churn_flow", spy)
+    book = random_book(
+        501,
+        300,
+        12,
+        {
+            "tiers": [{"min_value": 6000, "min_level": 2}],
+            "fairness": {"metric": "count", "band": 0.7},
+            "continuity": {"max_reassign": 0.3},
+        },
+        slack=2.0,
+        floors=0.0,
+        keepable_owners=True,
+    )
+    cold = assert_lagrangian_matches_milp(book)
+    assert cold.keep_bonus is not None and cold.keep_bonus > 0
+    assert cold.keep_bonus * cold.value_scale == searches[-1].multiplier
+    owners = cold.assignments.dropna(subset=["rep_id"])
+    previous = dict(zip(owners["lead_id"], owners["rep_id"], strict=True))
+    start = solve_module.Start(previous, cold.keep_bonus)
+    # run_leadassign solves through test_rules_milp's name for solve()
+    monkeypatch.setattr(milp_tests, "solve", functools.partial(solve_module.solve, start=start))
+    assert_lagrangian_matches_milp(book)
+    assert searches[-1].flows < searches[0].flows, [s.flows for s in searches]

@@ -27,9 +27,9 @@ import pandas as pd
 
 from leadassign.errors import InputError
 from leadassign.output import write_csv, write_files, write_result
-from leadassign.scenarios.spec import BASE, Scenario, Sweep, _Tables, build
+from leadassign.scenarios.spec import BASE, Scenario, Sweep, _Tables, build, variant_policy
 from leadassign.solver.result import Status
-from leadassign.solver.solve import solve
+from leadassign.solver.solve import Start, solve
 
 COMPARISON = "comparison.csv"
 FRONTIER = "frontier.csv"
@@ -48,18 +48,23 @@ class Run:
     expected_value: np.ndarray  # its expected value (nan when unassigned)
     reps: pd.DataFrame | None = None  # rep_id, assigned, expected_value (None: no solution)
     files: tuple[tuple[str, bytes], ...] = ()  # its output files, as ``leadassign solve`` writes
+    keep_bonus: float | None = None  # its churn search's bonus (Result.keep_bonus)
 
 
 def solve_run(
     scenario: Scenario,
     name: str,
     time_limit_s: float | None = None,
-    start: dict[str, str] | None = None,
+    start: Start | None = None,
 ) -> Run:
-    """Build and solve one run, from ``start`` (lead_id -> rep_id) where it still holds. Its
+    """Build and solve one run, from ``start`` (another run's answer) where it still holds. Its
     output files come back in the Run (written by the caller), so a worker needs no access to
     the output folder; a module-level function, so that process pools and Ray can call it."""
     problem, policy = build(scenario, name, None if name == BASE else _Tables(scenario))
+    if start is not None and policy.continuity != variant_policy(scenario, BASE).continuity:
+        # The keep bonus prices the base's churn limit; a variant that changes the limit
+        # searches for its own from scratch (the base's was 12x off for 0.15 -> 0.05).
+        start = Start(start.owners)
     result = solve(problem, policy, time_limit_s=time_limit_s, start=start)
     with tempfile.TemporaryDirectory(prefix="leadassign-run-") as folder:
         written = write_result(result, folder)
@@ -84,6 +89,7 @@ def solve_run(
         ev,
         reps,
         files,
+        result.keep_bonus,
     )
 
 
@@ -99,10 +105,11 @@ def write_run(run: Run, out: Path) -> None:
     write_files(out / run.name, {name: writer(data) for name, data in run.files})
 
 
-def start_of(run: Run) -> dict[str, str]:
-    """A run's assignment as a start for another (assigned leads only)."""
+def start_of(run: Run) -> Start:
+    """A run's assignment (assigned leads only) and keep bonus as a start for another."""
     assigned = run.rep_ids != ""
-    return dict(zip(run.lead_ids[assigned].tolist(), run.rep_ids[assigned].tolist(), strict=True))
+    owners = dict(zip(run.lead_ids[assigned].tolist(), run.rep_ids[assigned].tolist(), strict=True))
+    return Start(owners, run.keep_bonus)
 
 
 Executor = Literal["local", "ray"]
@@ -158,7 +165,7 @@ def _on_ray(
     scenario: Scenario,
     names: list[str],
     time_limit_s: float | None,
-    start: dict[str, str] | None,
+    start: Start | None,
     finished: Callable[[Run], Run],
 ) -> dict[str, Run]:
     try:

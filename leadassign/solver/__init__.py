@@ -2,6 +2,14 @@
 
 from leadassign.solver.candidates import Candidates, build_candidates
 from leadassign.solver.result import NoSolutionError, Result, Status
-from leadassign.solver.solve import solve
+from leadassign.solver.solve import Start, solve
 
-__all__ = ["Candidates", "NoSolutionError", "Result", "Status", "build_candidates", "solve"]
+__all__ = [
+    "Candidates",
+    "NoSolutionError",
+    "Result",
+    "Start",
+    "Status",
+    "build_candidates",
+    "solve",
+]

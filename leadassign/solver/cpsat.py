@@ -26,6 +26,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from leadassign.solver.progress import Progress
+from leadassign.solver.stop import cancelling
 
 STATUS_NAMES = {
     cp_model.OPTIMAL: "OPTIMAL",
@@ -459,6 +460,9 @@ def _solver(
     p.interleave_search = settings.workers > 1
     p.log_search_progress = settings.log
     p.log_to_stdout = False
+    # SIGINT stops the search through solve(stop=...) like SIGTERM does, not by a handler
+    # CP-SAT would put in place of the program's own while it runs.
+    p.catch_sigint_signal = False
     for name, value in settings.params.items():
         setattr(p, name, value)
     if settings.log:
@@ -493,9 +497,11 @@ def _run(
     """``solver.solve(model)``, reporting solutions and bounds to ``progress`` (if any) through
     CP-SAT's callbacks, which observe the search without changing it."""
     if progress is None:
-        return solver.solve(model)
+        with cancelling(solver.stop_search):
+            return solver.solve(model)
     solver.best_bound_callback = lambda bound: progress.update(None, to_user(bound))
-    code = solver.solve(model, _Reporter(progress, to_user))
+    with cancelling(solver.stop_search):
+        code = solver.solve(model, _Reporter(progress, to_user))
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         progress.update(to_user(solver.objective_value), to_user(solver.best_objective_bound))
     return code

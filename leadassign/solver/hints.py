@@ -22,6 +22,13 @@ from leadassign.solver.duals import AllArcs, Flows, Solved
 from leadassign.solver.rules import fits_in_order
 
 ROUNDS = 8
+#: churn_flow: the first steps away from a guessed bonus (a share of it, doubling), and the
+#: ratio of a bracket's ends above which it takes geometric steps instead of interpolating.
+GUESS_STRIDE = 0.05
+SPAN = 16
+#: churn_flow: the bracket's ends' surpluses of kept owners below which it steps to where
+#: their Lagrangian lines cross.
+KELLEY_SURPLUS = 2
 
 
 def band_bounds(fairness: Fairness, totals: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -149,6 +156,7 @@ def churn_flow(
     time_left: Callable[[], float] | None = None,
     start: Solved | None = None,
     flows: Flows | None = None,
+    guess: int | None = None,
 ) -> ChurnFlow | None:
     """A Lagrangian relaxation of the churn limit (``keepable - kept <= limit``) over the
     flow with rep loads in ``[low, high]`` (every size and effort 1).
@@ -157,12 +165,17 @@ def churn_flow(
     most leads (the same count whatever ``lam``: the count comes first) and then maximizes
     value plus bonus, so ``L(lam) = its bound - lam * (keepable - limit)`` bounds the value
     of every choice with that count which meets the limit. Changes fall as ``lam`` grows, so
-    a bisection on the integer ``lam`` (geometric steps while the bracket spans orders of
-    magnitude: the bonus needed is often far below the largest) looks for the smallest bonus
-    whose flow meets the limit, keeping the best such flow and the least ``L`` seen. It stops
-    when they are within ``tolerance`` of each other, after ``max_flows`` flows, or when
-    ``time_left()`` is below the time the last flow took. None when even the largest bonus
-    (one that outweighs any value difference) cannot meet the limit.
+    a search on the integer ``lam`` looks for the smallest bonus whose flow meets the limit,
+    keeping the best such flow and the least ``L`` seen: the largest bonus first (one that
+    outweighs any value difference: when even it cannot meet the limit, None), then regula
+    falsi on the kept owners' surplus (geometric steps while the bracket spans orders of
+    magnitude: the bonus needed is often far below the largest), ending with cutting-plane
+    steps. With a ``guess``
+    (the bonus of a similar book, such as a scenario's base), the search starts there and
+    steps away from it until the limit's side changes, and probes the largest bonus only if
+    none of those meets the limit. It stops when the best and the bound are within
+    ``tolerance`` of each other, after ``max_flows`` flows, or when ``time_left()`` is below
+    the time the last flow took.
 
     A soft limit (``continuity.penalty`` P per change above it) is the same search with the
     bonus capped at P: for ``0 <= lam <= P``, ``L(lam)`` also bounds the score (value minus
@@ -214,40 +227,107 @@ def churn_flow(
     top = 2 * int(np.abs(units).max(initial=0)) + 1
     if penalty is not None:
         top = min(top, penalty)
-    last = run(top)
-    if last is None:
-        return None
-    if last[1] < slack:
-        if penalty is None:
-            return None
-        # Soft: the flow of bonus P still changes too much, and its score is L(P).
-        return ChurnFlow(last[0], min(bound, last[2]), top, flows.flows - solved_before)
-    best, best_value, best_lam = last[0], score(last[0], last[1]), top
-    if penalty is not None and score(chosen, keeps) > best_value:
-        best, best_value, best_lam = chosen, score(chosen, keeps), 0
-    bound = min(bound, last[2])
-    lo, hi = 0, top
+    best: np.ndarray | None = None
+    best_value, best_lam = -no_bound, 0
+    if penalty is not None:
+        best, best_value = chosen, score(chosen, keeps)
+    # the bracket: the largest bonus seen whose flow changes too much (0: the plain flow),
+    # the smallest whose flow meets the limit (None until one does), and their surpluses of
+    # kept owners over the limit
+    lo, short, hi, spare = 0, keeps - slack, -1, 0
+    value_lo, value_hi = int(units[chosen].sum()), 0  # the value units of their flows
     took = time.perf_counter()
-    while hi - lo > 1 and flows.flows - solved_before < max_flows:
-        if bound - best_value <= tolerance * max(abs(bound), 1):
-            break
+
+    def probe(lam: int) -> bool:
+        """The flow of bonus ``lam`` into the bracket, the bound and the best; False when
+        the search must stop (no flow, another count, or no time for another flow)."""
+        nonlocal bound, best, best_value, best_lam, lo, short, hi, spare, took
+        nonlocal value_lo, value_hi
         now = time.perf_counter()
         if time_left is not None and time_left() < now - took:
-            break
+            return False
         took = now
-        # Geometric steps while the bracket spans orders of magnitude, then halving.
-        mid = math.isqrt(max(lo, 1) * hi) if hi > 4 * max(lo, 1) else (lo + hi) // 2
-        step = run(mid)
+        step = run(lam)
         if step is None:
-            break
-        chosen, keeps, lagrange = step
+            return False
+        picked, keeps, lagrange = step
         bound = min(bound, lagrange)
-        if (keeps >= slack or penalty is not None) and score(chosen, keeps) > best_value:
-            best, best_value, best_lam = chosen, score(chosen, keeps), mid
+        if (keeps >= slack or penalty is not None) and score(picked, keeps) > best_value:
+            best, best_value, best_lam = picked, score(picked, keeps), lam
         if keeps >= slack:
-            hi = mid
+            hi, spare, value_hi = lam, keeps - slack, int(units[picked].sum())
         else:
-            lo = mid
+            lo, short, value_lo = lam, keeps - slack, int(units[picked].sum())
+        return True
+
+    def closed() -> bool:
+        return (
+            0 <= hi <= lo + 1
+            or flows.flows - solved_before >= max_flows
+            or bound - best_value <= tolerance * max(abs(bound), 1)
+        )
+
+    searching = True
+    if guess is not None and 0 < guess < top:
+        # A bonus that suited a similar book (a scenario's base): probe it, then step away
+        # from it by 5%, 20%, 80%, ... of it until the flow is on the limit's other side.
+        searching = probe(guess)
+        stride, down = GUESS_STRIDE, hi == guess
+        while searching and not closed():
+            lam = int(guess * (1 - stride)) if down else int(guess * (1 + stride)) + 1
+            if lam <= lo or lam >= (top if hi < 0 else hi):
+                break
+            searching = probe(lam)
+            if (hi == lam) != down:  # the other side: bracketed
+                break
+            stride *= 4
+    if hi < 0:
+        # No bonus tried meets the limit: the largest (one that outweighs any value
+        # difference) tells whether any can.
+        last = run(top)
+        if last is None:
+            return None
+        bound = min(bound, last[2])
+        if last[1] < slack:
+            if penalty is None:
+                return None
+            # Soft: the flow of bonus P still changes too much, and its score is L(P).
+            return ChurnFlow(last[0], bound, top, flows.flows - solved_before)
+        if score(last[0], last[1]) > best_value:
+            best, best_value, best_lam = last[0], score(last[0], last[1]), top
+        hi, spare, value_hi = top, last[1] - slack, int(units[last[0]].sum())
+        took = time.perf_counter()
+    # Regula falsi on the kept owners' surplus, which grows with the bonus, in log scale
+    # (the Illinois rule halves the weight of an end that stayed twice in a row), at least
+    # 1/64 of the bracket from either end; geometric steps while the bracket spans more than
+    # SPAN times. Once both ends are within KELLEY_SURPLUS of the limit, where their flows'
+    # lines value + lam * surplus cross (exact when one breakpoint of the Lagrangian
+    # function is left between them, where halving would take a flow per bit of the gap).
+    weight_lo, weight_hi, last_side = float(short), float(spare), ""
+    while searching and not closed():
+        if lo < 1 or hi > SPAN * lo:
+            mid = math.isqrt(max(lo, 1) * hi)
+        else:
+            if -short <= KELLEY_SURPLUS and spare <= KELLEY_SURPLUS:
+                mid = (value_lo - value_hi) // (spare - short)
+            else:
+                share = weight_lo / (weight_lo - weight_hi) if weight_hi > weight_lo else 0.5
+                mid = round(lo * (hi / lo) ** share)
+            margin = max((hi - lo) // 64, 1)
+            mid = min(max(mid, lo + margin), hi - margin)
+        was_lo = lo
+        searching = probe(mid)
+        side = "lo" if lo != was_lo else "hi"
+        if side == "lo":
+            weight_lo = float(short)
+            if last_side == "lo":
+                weight_hi /= 2
+        else:
+            weight_hi = float(spare)
+            if last_side == "hi":
+                weight_lo /= 2
+        last_side = side
+    assert best is not None
     return ChurnFlow(best, bound, best_lam, flows.flows - solved_before)
 
 

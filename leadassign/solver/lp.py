@@ -36,6 +36,7 @@ from leadassign.solver.cpsat import (
     segments,
     solve_cpsat,
 )
+from leadassign.solver.stop import cancelling
 
 INF = float("inf")
 #: Above this many pairs the LP is skipped: OR-Tools' GLOP (used before HiGHS) took about 60 s
@@ -375,7 +376,8 @@ def _solve_lp(
         h.setOptionValue("time_limit", max(time_limit_s, 0.01))
         scale = highs_scale(c)
         h.passModel(highs_model(relax, c * scale, integral=False))
-        h.run()
+        with cancelling(h.cancelSolve):
+            h.run()
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kInfeasible:
         return Infeasible()

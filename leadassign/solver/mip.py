@@ -53,6 +53,7 @@ from leadassign.solver.lp import (
     highs_scale,
     objective,
 )
+from leadassign.solver.stop import cancelling
 
 #: Share of the time left that the MIP may use before CP-SAT takes over. At 0.5, a 1,500-lead
 #: x 40-rep book with every rule and efforts stopped HiGHS at its time limit 0.12% short of the
@@ -124,7 +125,8 @@ def _run(
             solution.col_value = values.tolist()
             solution.value_valid = True
             h.setSolution(solution)
-        h.run()
+        with cancelling(h.cancelSolve):
+            h.run()
     status = h.getModelStatus()
     info = h.getInfo()
     if status == highspy.HighsModelStatus.kInfeasible:

@@ -76,10 +76,17 @@ class Result:
     build_s: float
     solve_s: float
     conflicts: tuple[str, ...] = ()
+    #: the churn search's Lagrangian bonus per kept owner, in value (None: not searched); a
+    #: variant of this book starts its own search there (``Start``)
+    keep_bonus: float | None = None
+    #: why the solve was stopped early ("SIGTERM", "SIGINT", ...; None: it was not)
+    interrupted: str | None = None
     #: with price_rules: per hard rule, what dropping it would gain (see solve_with_prices)
     prices: dict[str, dict[str, Any]] | None = None
     #: from leadassign.baselines: the strategy and the rules it ignored (summary "baseline")
     baseline: dict[str, Any] | None = None
+    #: from a rebalance: the run its owners came from and what changed (summary "rebalance")
+    rebalance: dict[str, Any] | None = None
 
     @property
     def has_solution(self) -> bool:
@@ -283,6 +290,7 @@ class Result:
             "reps_available": int(problem.reps.available.sum()),
             "eligible_pairs": len(self.candidates),
             "conflicts": list(self.conflicts),
+            "interrupted": self.interrupted,
         }
         if self.has_solution:
             reason, _ = self.reasons
@@ -302,6 +310,8 @@ class Result:
             out["price_of_rules"] = self.prices
         if self.baseline is not None:
             out["baseline"] = self.baseline
+        if self.rebalance is not None:
+            out["rebalance"] = self.rebalance
         if problem.pairs is not None:
             out["pairs_table_rows_ignored"] = self.candidates.pairs_ignored
         out.update(

@@ -7,9 +7,10 @@ chosen pairs -> Result, whose objective is recomputed in floats.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -43,13 +44,14 @@ from leadassign.solver.lp import MAX_PAIRS, lp_start, unit_sizes
 from leadassign.solver.progress import NO_PROGRESS, Progress
 from leadassign.solver.result import Result, Status
 from leadassign.solver.rules import Prepared, fits_in_order, keepable_leads, prepare
+from leadassign.solver.stop import Stop, active
 
 #: Above this many pairs the flows for side rules run on a priced subset of the pairs
 #: (duals.ArcSubset): each lead's best SUBSET_PER_LEAD at the relaxation's rep prices.
 SUBSET_PAIRS = 1_000_000
 SUBSET_PER_LEAD = 8
 #: The Lagrangian churn search stops when its solution is this close to its bound.
-LAGRANGIAN_TOLERANCE = 1e-4
+LAGRANGIAN_TOLERANCE = 2e-5
 #: Above this many pairs the Lagrangian answer is final: CP-SAT would not build its model in
 #: time (at 50,000 x 300 it did not finish presolve in 60 s).
 LAGRANGIAN_ONLY_PAIRS = 500_000
@@ -71,6 +73,16 @@ KNAPSACK_MAX_GAP = 0.003
 #: (e40400 2.9% instead of 0.6%, e20400 0.6% instead of 0.2%); every book it proves at 10 s
 #: has at most 4,000 pairs.
 KNAPSACK_MAX_PAIRS = 5_000
+
+
+@dataclass(frozen=True)
+class Start:
+    """A previous answer to start from (a scenario's base, last week's run): ``owners``
+    (lead_id -> rep_id) where they still meet every hard rule, and the churn search's keep
+    bonus (``Result.keep_bonus``, in value per kept owner) as its first guess."""
+
+    owners: Mapping[str, str]
+    keep_bonus: float | None = None
 
 
 def _trim_to_capacity(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
@@ -144,26 +156,50 @@ def solve(
     relative_gap: float | None = None,
     log: bool | None = None,
     progress: Progress | None = None,
-    start: Mapping[str, str] | None = None,
+    start: Start | Mapping[str, str] | None = None,
+    stop: Stop | None = None,
 ) -> Result:
     """Assign leads to reps: most leads first, then the best value score (README "Business
     rules"): expected value, plus keep bonuses, minus soft-rule penalties.
 
     Keyword arguments override the policy's ``solver:`` block; ``progress`` is told each
-    phase and CP-SAT's objective and bound (None: nothing); ``start`` (lead_id -> rep_id, a
-    previous answer) is the first start when what it still allows meets every hard rule and
-    beats the relaxation's. Raises InputError when the policy needs lead columns that are
-    missing or malformed.
+    phase and CP-SAT's objective and bound (None: nothing); ``start`` (a ``Start``, or just
+    lead_id -> rep_id: a previous answer) is the first start when what it still allows meets
+    every hard rule and beats the relaxation's, and its keep bonus the churn search's first
+    guess. ``stop`` (set from a signal handler or another thread) ends the solve early: the
+    best assignment found so far that meets every hard rule, as FEASIBLE, or UNKNOWN when
+    there is none yet; ``Result.interrupted`` gives its reason. Raises InputError when the
+    policy needs lead columns that are missing or malformed.
     """
+    with active(stop):
+        return _solve(
+            problem,
+            policy,
+            start,
+            stop,
+            progress,
+            method=method,
+            time_limit_s=time_limit_s,
+            workers=workers,
+            seed=seed,
+            relative_gap=relative_gap,
+            log=log,
+        )
+
+
+def _solve(
+    problem: Problem,
+    policy: Policy | None,
+    start: Start | Mapping[str, str] | None,
+    stop: Stop | None,
+    progress: Progress | None,
+    **overrides: Any,
+) -> Result:
     started = time.perf_counter()
-    policy = (policy or Policy()).with_solver(
-        method=method,
-        time_limit_s=time_limit_s,
-        workers=workers,
-        seed=seed,
-        relative_gap=relative_gap,
-        log=log,
-    )
+    if start is not None and not isinstance(start, Start):
+        start = Start(start)
+    keep_bonus: float | None = None  # the churn search's, once it ran
+    policy = (policy or Policy()).with_solver(**overrides)
     settings = policy.solver
     prep = prepare(problem, policy)
     cands, units, pairs, side = prep.cands, prep.units, prep.pairs, prep.side
@@ -207,11 +243,29 @@ def solve(
             fairness_scale=prep.fairness_scale,
             build_s=build_s,
             solve_s=time.perf_counter() - started - build_s,
+            keep_bonus=keep_bonus,
+            interrupted=stop.reason if stop is not None and stop.is_set() else None,
             **figures,
         )
 
     def time_left() -> float:
+        if stop is not None and stop.is_set():
+            return 0.0
         return settings.time_limit_s - (time.perf_counter() - started)
+
+    def halted() -> Result | None:
+        """When ``stop`` is set: the hint if it meets every hard rule (FEASIBLE, with the
+        bound known so far), else UNKNOWN."""
+        if stop is None or not stop.is_set():
+            return None
+        if hint is None or not _valid(prep, hint):
+            return result(
+                Status.UNKNOWN, None, best_bound=None, gap=None, assigned_bound=count_upper
+            )
+        res = result(Status.FEASIBLE, hint, best_bound=None, gap=None, assigned_bound=count_upper)
+        if units_upper is None or int(pairs.size[hint].sum()) < count_upper:
+            return res
+        return _with_bound(res, max(units_upper - side.score(pairs, hint), 0))
 
     def infeasible(*conflicts: str) -> Result:
         return result(
@@ -315,7 +369,7 @@ def solve(
             hint = _filled_hint(prep, hint)
     if start is not None:
         # A previous answer (a scenario's base, last week's run) where it still holds.
-        begun = _started_hint(problem, prep, start)
+        begun = _started_hint(problem, prep, start.owners)
         if begun is not None and _better(prep, begun, hint):
             hint = begun
     if (
@@ -365,21 +419,27 @@ def solve(
             time_left=time_left,
             start=at_bounds if at_bounds is not None and at_bounds.chosen is hint else None,
             flows=flows,
+            guess=_guessed_bonus(start, prep.scale),
         )
+        if lagrange is not None:
+            keep_bonus = lagrange.multiplier / prep.scale
         if (
             lagrange is not None
             and lagrange.chosen is not None
             and side.feasible(pairs, lagrange.chosen)
         ):
-            # The limit's slack in the Lagrangian flow (owners kept beyond the limit) spent
-            # on moves that gain value.
-            band = None if fair is None else fairness_band(pairs, fair, lagrange.chosen)
-            limit = churn
-            if churn.penalty is not None:  # soft: no more changes than the limit or now
-                changes = churn.keepable - int(churn.kept[lagrange.chosen].sum())
-                limit = replace(churn, penalty=None, limit=max(churn.limit, changes))
-            hint = _polished(prep, lagrange.chosen, band, limit)
-            if fair is None or len(fair.groups()) == 1:
+            one_group = fair is None or len(fair.groups()) == 1
+            hint = lagrange.chosen
+            if not (one_group and side.score(pairs, hint) >= lagrange.bound):
+                # Not proven: the limit's slack in the Lagrangian flow (owners kept beyond
+                # the limit) spent on moves that gain value.
+                band = None if fair is None else fairness_band(pairs, fair, hint)
+                limit = churn
+                if churn.penalty is not None:  # soft: no more changes than the limit or now
+                    changes = churn.keepable - int(churn.kept[hint].sum())
+                    limit = replace(churn, penalty=None, limit=max(churn.limit, changes))
+                hint = _polished(prep, hint, band, limit)
+            if one_group:
                 units_upper = min(units_upper or lagrange.bound, lagrange.bound)
                 missing = units_upper - side.score(pairs, hint)
                 close = missing <= LAGRANGIAN_TOLERANCE * abs(units_upper)
@@ -399,6 +459,8 @@ def solve(
                         assigned_bound=count_upper,
                     )
                     return _with_bound(res, max(missing, 0))
+    if (halt := halted()) is not None:
+        return halt
     if fair is not None and fair.penalty is None and not _feasible(prep, hint):
         # No flow met the band (a value metric, accounts, efforts): a draft that meets it by
         # construction. CP-SAT had found no solution for a 10,000 x 200 value band in 120 s.
@@ -439,6 +501,8 @@ def solve(
         params=settings.params,
     )
     relaxed = None  # the LP solution at count_upper leads, when solved
+    if (halt := halted()) is not None:
+        return halt
     if len(pairs) <= MAX_PAIRS and not _proven(prep, hint, count_upper, units_upper):
         # The LP relaxation with every rule: tighter bounds, and a start that meets them.
         report.phase("lp")
@@ -474,6 +538,8 @@ def solve(
     ):
         # HiGHS' branch and cut on the neighbourhood the LP solution gives, then on the whole
         # model (when small enough); CP-SAT continues if it has no proof.
+        if (halt := halted()) is not None:
+            return halt
         report.phase("mip")
         found = mip.solve_mip(
             pairs,
@@ -542,6 +608,8 @@ def solve(
                 return res
             return _with_bound(res, max(units_upper - side.score(pairs, hint), 0))
         break
+    if (halt := halted()) is not None:
+        return halt
     # The time the earlier stages used (starts, flows, LP, MIP) comes off CP-SAT's: with
     # the LP and the MIP skipped, a 10,000 x 200 book with accounts ran 15 s past its limit.
     cp_settings = replace(cp_settings, time_limit_s=max(time_left(), 1.0))
@@ -558,7 +626,7 @@ def solve(
     status = Status(cp.status)
     if cp.chosen is None:
         explained: tuple[str, ...] = ()
-        if status == Status.INFEASIBLE:
+        if status == Status.INFEASIBLE and not (stop is not None and stop.is_set()):
             explained = explain(problem, policy, prep, settings, max(time_left(), 5.0))
         return result(
             status,
@@ -603,6 +671,14 @@ def _proven(
     )
 
 
+def _guessed_bonus(start: Start | None, scale: float) -> int | None:
+    """A start's keep bonus in this book's value units (None: none, or not a finite one)."""
+    if start is None or start.keep_bonus is None:
+        return None
+    units = start.keep_bonus * scale
+    return round(units) if math.isfinite(units) and units < 2**62 else None
+
+
 def _started_hint(problem: Problem, prep: Prepared, start: Mapping[str, str]) -> np.ndarray | None:
     """A previous assignment (lead_id -> rep_id) as a start: the pairs of it that still
     exist (whole accounts), trimmed to the capacities and topped up to the floors; None when
@@ -614,6 +690,20 @@ def _started_hint(problem: Problem, prep: Prepared, start: Mapping[str, str]) ->
     spread = (rep_of_lead[cands.lead] == cands.rep) & (rep_of_lead[cands.lead] >= 0)
     chosen = repair_floors(pairs, _trim_to_capacity(pairs, units.unit_choice(spread)))
     return chosen if prep.side.feasible(pairs, chosen) else None
+
+
+def _valid(prep: Prepared, chosen: np.ndarray) -> bool:
+    """Whether ``chosen`` (at most one pair per unit) meets every hard rule: capacities in
+    effort, floors in leads, and the side rules."""
+    pairs = prep.pairs
+    m = len(pairs.capacity)
+    load = np.bincount(pairs.rep[chosen], weights=pairs.effort[chosen], minlength=m)
+    count = np.bincount(pairs.rep[chosen], weights=pairs.size[chosen], minlength=m)
+    return bool(
+        np.all(load <= pairs.capacity)
+        and np.all(count >= pairs.min_leads)
+        and prep.side.feasible(pairs, chosen)
+    )
 
 
 def _feasible(prep: Prepared, hint: np.ndarray | None) -> bool:
