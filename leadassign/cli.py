@@ -1,17 +1,21 @@
 """The ``leadassign`` command: parse options, call the library, print. No solving logic here.
 
 Exit codes (DESIGN §4): 0 solved (OPTIMAL or FEASIBLE), 1 internal error, 2 bad input or
-usage, 3 INFEASIBLE, 4 no solution within the time limit.
+usage, 3 INFEASIBLE, 4 no solution within the time limit (or before an interrupt), 5 another
+run holds the store.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 import click
 import pandas as pd
@@ -19,12 +23,17 @@ import pandas as pd
 from leadassign import __version__
 from leadassign.baselines import STRATEGIES, run_baseline
 from leadassign.errors import LeadassignError
+from leadassign.events import Events, JsonEvents, NoEvents
 from leadassign.models import Policy, Problem, load_policy, load_problem
 from leadassign.output import check_matrix_size, write_csv, write_files, write_result
 from leadassign.report import describe_inputs, human_summary
 from leadassign.solver import Result, Status, solve
-from leadassign.solver.prices import price_rules as with_prices
 from leadassign.solver.progress import TerminalProgress
+from leadassign.solver.stop import Stop
+from leadassign.store import DEFAULT_STORE, RunRow, Store, StoreError
+from leadassign.store.crm import FORMATS, HUBSPOT_OBJECTS, Format, export, read_owner_map
+from leadassign.store.db import store_name
+from leadassign.store.runs import Inputs, Outcome, execute, load, owner_changes
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION = 0, 1, 2, 3, 4
 EXIT_BY_STATUS = {
@@ -36,6 +45,14 @@ EXIT_BY_STATUS = {
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+def _stacked(options: Sequence[Callable[[Any], Any]], command: F) -> F:
+    """``command`` under ``options``, which then appear in --help in list order."""
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 def _fail(error: LeadassignError) -> NoReturn:
@@ -81,9 +98,7 @@ def _input_options(command: F) -> F:
             "--policy", type=click.Path(path_type=Path, dir_okay=False), help="Policy file (YAML)."
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return _stacked(options, command)
 
 
 def _output_options(command: F) -> F:
@@ -101,9 +116,7 @@ def _output_options(command: F) -> F:
             help="Also write matrix.csv, the dense lead x rep 0/1 table.",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return _stacked(options, command)
 
 
 def _scenario_options(command: F) -> F:
@@ -134,9 +147,7 @@ def _scenario_options(command: F) -> F:
             help="Seconds per run (default: each run's policy).",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return _stacked(options, command)
 
 
 def _solver_options(command: F) -> F:
@@ -179,9 +190,44 @@ def _solver_options(command: F) -> F:
             "(default: on when stderr is a terminal and the log is off).",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return _stacked(options, command)
+
+
+_store_option = click.option(
+    "--store",
+    default=DEFAULT_STORE,
+    show_default=True,
+    envvar="LEADASSIGN_STORE",
+    show_envvar=True,
+    help="Run history: a SQLite file, or a SQLAlchemy URL (postgresql+psycopg://user@host/db).",
+)
+
+
+def _store_options(command: F) -> F:
+    """Where runs are recorded, how long to wait for another run, and JSON logs."""
+    options = [
+        _store_option,
+        click.option(
+            "--wait",
+            type=click.FloatRange(min=0),
+            default=0.0,
+            show_default=True,
+            help="Seconds to wait while another run holds the store, then exit 5.",
+        ),
+        click.option(
+            "--json",
+            "json_log",
+            is_flag=True,
+            help="Log one JSON object per event on stderr (start, inputs_loaded, model_built, "
+            "solution_found, done, summary), for cron; nothing on stdout.",
+        ),
+    ]
+    return _stacked(options, command)
+
+
+def _history_store(command: F) -> F:
+    """``--store`` for the commands that read the history."""
+    return _store_option(command)
 
 
 def _progress_line(
@@ -203,16 +249,7 @@ def _load(
     pairs_mode: str,
     policy_path: Path | None,
 ) -> tuple[Problem, Policy]:
-    policy = load_policy(policy_path)
-    problem = load_problem(
-        leads,
-        reps,
-        affinity,
-        pairs,
-        pairs_mode="override" if pairs_mode == "override" else "only",
-        policy=policy,
-    )
-    return problem, policy
+    return load(_inputs(leads, reps, affinity, pairs, pairs_mode, policy_path))
 
 
 def _report(result: Result, out: Path | None, matrix: bool) -> int:
@@ -250,8 +287,12 @@ EPILOG_SOLVE = """\b
 Example:
   leadassign solve --leads leads.csv --reps reps.csv --policy policy.yaml --out run/
 \b
+Each run is recorded in the store (--store, default .leadassign/history.db; --no-store
+to skip): see leadassign history. The same inputs and policy again re-use the recorded
+run. SIGINT or SIGTERM stops the solve and keeps the best assignment found (FEASIBLE).
+\b
 Exit codes: 0 solved (OPTIMAL or FEASIBLE), 2 bad input, 3 INFEASIBLE (the conflicting
-rules are named), 4 no solution within the time limit.
+rules are named), 4 no solution within the time limit, 5 another run holds the store.
 """
 
 
@@ -263,7 +304,188 @@ def main() -> None:
     \b
     Start with:   leadassign demo
     Then:         leadassign solve --leads leads.csv --reps reps.csv --out run/
+    Every week:   leadassign rebalance --leads leads.csv --reps reps.csv --out run/
     """
+
+
+def _interruptible(work: Callable[[Stop], T]) -> T:
+    """``work(stop)`` in a worker thread while this (main) thread turns SIGINT and SIGTERM
+    into ``stop.set(...)``: the solver then ends with the best assignment it has, and the
+    run writes and records it whole instead of dying halfway. (A signal handler only runs in
+    the main thread between Python instructions, never while it waits inside a solver.)"""
+    stop = Stop()
+    if threading.current_thread() is not threading.main_thread():
+        return work(stop)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = work(stop)
+        except BaseException as exc:  # handed to the main thread, which raises it
+            box["error"] = exc
+
+    def handler(signum: int, _frame: Any) -> None:
+        stop.set(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        thread = threading.Thread(target=target, name="leadassign-run", daemon=True)
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.2)
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value
+
+
+def _run(
+    command: str,
+    inputs: Inputs,
+    out: Path,
+    *,
+    store: str | None,
+    wait: float,
+    json_log: bool,
+    solver: dict[str, Any],
+    from_run: str | None = None,
+    matrix: bool = False,
+    price_rules: bool = False,
+) -> NoReturn:
+    """solve and rebalance: run, record, report; exits with the run's code."""
+    events: JsonEvents | None = JsonEvents(sys.stderr) if json_log else None
+    if json_log:
+        solver.pop("progress", None)
+    try:
+        policy = load_policy(inputs.policy)
+
+        def go(stop: Stop, opened: Store | None, told: Events) -> Outcome:
+            return execute(
+                "rebalance" if command == "rebalance" else "solve",
+                inputs,
+                out,
+                store=opened,
+                solver={k: v for k, v in solver.items() if k != "progress"},
+                from_run=from_run,
+                matrix=matrix,
+                price_rules=price_rules,
+                wait=wait,
+                stop=stop,
+                events=told,
+            )
+
+        def work(stop: Stop) -> Outcome:
+            opened = None if store is None else Store(store)
+            try:
+                if events is not None:
+                    return go(stop, opened, events)
+                with _progress_line(dict(solver), policy) as progress:
+                    return go(stop, opened, _ProgressEvents(progress))
+            finally:
+                if opened is not None:
+                    opened.close()
+
+        outcome = _interruptible(work)
+    except LeadassignError as error:
+        if events is not None:
+            events.emit("error", exit_code=error.exit_code, message=str(error))
+            sys.exit(error.exit_code)
+        _fail(error)
+    code = _exit_code(outcome)
+    if events is not None:
+        events.emit(
+            "done",
+            status=outcome.status.value,
+            exit_code=code,
+            run=outcome.run_id,
+            rerun_of=outcome.rerun_of,
+            from_run=outcome.from_run,
+            written=[str(p) for p in outcome.written],
+            interrupted=outcome.summary.get("interrupted"),
+        )
+        events.emit("summary", **outcome.summary)
+    else:
+        _say(outcome, store, out, matrix)
+    sys.exit(code)
+
+
+def _inputs(
+    leads: Path,
+    reps: Path,
+    affinity: Path | None,
+    pairs: Path | None,
+    pairs_mode: str,
+    policy: Path | None,
+) -> Inputs:
+    mode: Literal["only", "override"] = "override" if pairs_mode == "override" else "only"
+    return Inputs(leads, reps, affinity, pairs, mode, policy)
+
+
+def _exit_code(outcome: Outcome) -> int:
+    return EXIT_BY_STATUS[outcome.status]
+
+
+class _ProgressEvents(NoEvents):
+    """Events for people: only the solver's progress, on the terminal's status line."""
+
+    def __init__(self, progress: TerminalProgress | None) -> None:
+        self._progress = progress
+
+    def phase(self, name: str) -> None:
+        if self._progress is not None:
+            self._progress.phase(name)
+
+    def update(self, objective: float | None, bound: float | None) -> None:
+        if self._progress is not None:
+            self._progress.update(objective, bound)
+
+
+def _say(outcome: Outcome, store: str | None, out: Path, matrix: bool) -> None:
+    """The human report of a run."""
+    interrupted = outcome.summary.get("interrupted")
+    if outcome.rerun_of is not None:
+        click.echo(
+            f"same inputs and policy as run {outcome.rerun_of}: its result, not solved again "
+            f"(recorded as run {outcome.run_id}, a re-run of {outcome.rerun_of})"
+        )
+        names = ", ".join(p.name for p in outcome.written)
+        click.echo(f"status {outcome.status.value}; wrote {names} to {out}")
+        return
+    if outcome.result is not None and (outcome.has_solution or interrupted is None):
+        _report(outcome.result, None, matrix)
+    if interrupted is not None:
+        if outcome.has_solution:
+            click.echo(
+                f"interrupted by {interrupted}: kept the best assignment found "
+                f"({outcome.status.value}, gap {outcome.summary.get('gap')})",
+                err=True,
+            )
+        else:
+            click.echo(
+                f"error: interrupted by {interrupted} before any assignment that meets every "
+                "hard rule was found; nothing written, nothing recorded",
+                err=True,
+            )
+            return
+    carried = outcome.carried
+    if carried is not None:
+        click.echo(
+            f"owners from run {outcome.from_run}: {carried.carried} carried over, "
+            f"{len(carried.new_leads)} new leads, {len(carried.vanished)} leads gone"
+            + (" (listed in vanished.csv)" if len(carried.vanished) else "")
+            + (
+                f", {len(carried.owners_gone)} owners no longer in the reps table"
+                if len(carried.owners_gone)
+                else ""
+            )
+        )
+    if outcome.written:
+        click.echo(f"wrote {', '.join(p.name for p in outcome.written)} to {out}")
+    if outcome.run_id is not None:
+        click.echo(f"recorded as run {outcome.run_id} in {store_name(store or '')}")
 
 
 @main.command(epilog=EPILOG_SOLVE)
@@ -276,6 +498,8 @@ def main() -> None:
     "price_of_rules).",
 )
 @_solver_options
+@_store_options
+@click.option("--no-store", is_flag=True, help="Do not record the run.")
 def solve_command(
     leads: Path,
     reps: Path,
@@ -286,24 +510,343 @@ def solve_command(
     out: Path,
     matrix: bool,
     price_rules: bool,
+    store: str,
+    wait: float,
+    json_log: bool,
+    no_store: bool,
     **solver: Any,
 ) -> None:
     """Solve: assign as many leads as possible, then maximize expected value."""
-    try:
-        problem, pol = _load(leads, reps, affinity, pairs, pairs_mode, policy)
-        if matrix:
-            check_matrix_size(problem.n_leads, problem.n_reps)
-        with _progress_line(solver, pol) as progress:
-            result = solve(problem, pol, progress=progress, **solver)
-        if price_rules and result.has_solution:
-            result = with_prices(result)
-        code = _report(result, out, matrix)
-    except LeadassignError as error:
-        _fail(error)
-    sys.exit(code)
+    _run(
+        "solve",
+        _inputs(leads, reps, affinity, pairs, pairs_mode, policy),
+        out,
+        store=None if no_store else store,
+        wait=wait,
+        json_log=json_log,
+        solver=solver,
+        matrix=matrix,
+        price_rules=price_rules,
+    )
 
 
 solve_command.name = "solve"
+
+
+@main.command(
+    epilog="""\b
+Examples:
+  leadassign rebalance --leads leads.csv --reps reps.csv --policy policy.yaml --out week48/
+  leadassign rebalance --from-run 12 --leads leads.csv --reps reps.csv --out week48/
+\b
+Weekly, from cron (one JSON object per event on stderr; see the README):
+  0 6 * * 1  cd /srv/sales && leadassign rebalance --leads crm/leads.csv --reps crm/reps.csv
+             --policy policy.yaml --out runs/latest --json 2>> logs/leadassign.jsonl
+\b
+Exit codes: 0 solved, 2 bad input or no previous run, 3 INFEASIBLE, 4 no solution within the
+time limit, 5 another run holds the store.
+"""
+)
+@_input_options
+@_output_options
+@click.option(
+    "--from-run",
+    default="latest",
+    show_default=True,
+    help="The run whose owners become current_owner: latest (the newest run with an "
+    "assignment) or a run id.",
+)
+@_solver_options
+@_store_options
+def rebalance(
+    leads: Path,
+    reps: Path,
+    affinity: Path | None,
+    pairs: Path | None,
+    pairs_mode: str,
+    policy: Path | None,
+    out: Path,
+    matrix: bool,
+    from_run: str,
+    store: str,
+    wait: float,
+    json_log: bool,
+    **solver: Any,
+) -> None:
+    """Solve this week's book starting from a recorded run's owners.
+
+    Each lead's owner in that run becomes its current_owner (replacing the leads table's
+    column), so the continuity policy limits churn week over week; new leads have no owner,
+    leads that are gone are listed in vanished.csv. Recorded like solve.
+    """
+    _run(
+        "rebalance",
+        _inputs(leads, reps, affinity, pairs, pairs_mode, policy),
+        out,
+        store=store,
+        wait=wait,
+        json_log=json_log,
+        solver=solver,
+        from_run=from_run,
+        matrix=matrix,
+    )
+
+
+def _open_store(store: str) -> Store:
+    """An existing store, for the commands that read it (a missing SQLite file is not
+    created)."""
+    if "://" not in store and not Path(store).expanduser().is_file():
+        raise StoreError(
+            f"no run history at {store}: runs are recorded by leadassign solve and rebalance "
+            "(or pass --store)"
+        )
+    return Store(store)
+
+
+def _figure(value: Any, spec: str = "") -> str:
+    if value is None:
+        return "-"
+    return format(value, spec) if spec else str(value)
+
+
+@main.command(
+    epilog="""\b
+Examples:
+  leadassign history
+  leadassign history --limit 5 --json
+"""
+)
+@_history_store
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run, newest first.")
+def history(store: str, limit: int, as_json: bool) -> None:
+    """List recorded runs, newest first."""
+    try:
+        with _open_store(store) as opened:
+            rows = opened.runs(limit=limit)
+    except LeadassignError as error:
+        _fail(error)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(_run_fields(row), sort_keys=False))
+        return
+    if not rows:
+        click.echo(f"no runs recorded in {store_name(store)}")
+        return
+    header = ["run", "time (UTC)", "command", "status", "assigned", "expected value", "gap", "from"]
+    lines = [header]
+    for row in rows:
+        origin = f"re-run of {row.rerun_of}" if row.rerun_of is not None else ""
+        if row.from_run is not None and row.rerun_of is None:
+            origin = f"run {row.from_run}"
+        lines.append(
+            [
+                str(row.id),
+                row.created_at.replace("+00:00", "").replace("T", " "),
+                row.command,
+                row.status + (f" ({row.interrupted})" if row.interrupted else ""),
+                f"{_figure(row.assigned)}/{_figure(row.leads)}",
+                _figure(row.expected_value, ",.0f"),
+                _figure(row.gap, ".2e"),
+                origin,
+            ]
+        )
+    widths = [max(len(line[k]) for line in lines) for k in range(len(header))]
+    for line in lines:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _run_fields(row: RunRow) -> dict[str, Any]:
+    return {
+        "run": row.id,
+        "created_at": row.created_at,
+        "command": row.command,
+        "status": row.status,
+        "leads": row.leads,
+        "assigned": row.assigned,
+        "expected_value": row.expected_value,
+        "gap": row.gap,
+        "reassigned": row.reassigned,
+        "from_run": row.from_run,
+        "rerun_of": row.rerun_of,
+        "interrupted": row.interrupted,
+        "version": row.version,
+        "inputs": row.inputs,
+        "out": row.out,
+    }
+
+
+@main.command(
+    epilog="""\b
+Examples:
+  leadassign show latest
+  leadassign show 12 --json     # the run's summary.json
+"""
+)
+@click.argument("run")
+@_history_store
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary.json.")
+def show(run: str, store: str, as_json: bool) -> None:
+    """Print one recorded run: RUN is a run id, latest, or latest-N."""
+    try:
+        with _open_store(store) as opened:
+            row = opened.run(run)
+    except LeadassignError as error:
+        _fail(error)
+    if as_json:
+        click.echo(json.dumps(row.summary, indent=2, sort_keys=False))
+        return
+    fields = _run_fields(row)
+    click.echo(f"run {row.id}: {row.command} at {row.created_at}, leadassign {row.version}")
+    if row.rerun_of is not None:
+        click.echo(f"re-run of run {row.rerun_of} (same inputs and policy; not solved again)")
+    if row.from_run is not None:
+        click.echo(f"owners from run {row.from_run}")
+    summary = row.summary
+    click.echo(
+        f"status: {row.status}" + (f", interrupted by {row.interrupted}" if row.interrupted else "")
+    )
+    if row.has_assignment:
+        click.echo(
+            f"assigned: {row.assigned} of {row.leads} leads; expected value "
+            f"{_figure(row.expected_value, ',.2f')}; gap {_figure(row.gap, '.2e')}; "
+            f"reassigned {_figure(row.reassigned)}"
+        )
+    for conflict in summary.get("conflicts") or []:
+        click.echo(f"  conflict: {conflict}")
+    rebalanced = summary.get("rebalance")
+    if rebalanced:
+        click.echo(
+            f"rebalance: {rebalanced['owners_carried']} owners carried, "
+            f"{rebalanced['new_leads']} new leads, {rebalanced['vanished_leads']} gone, "
+            f"{rebalanced['owners_gone']} owners no longer reps"
+        )
+    for name, digest in sorted(fields["inputs"].items()):
+        click.echo(f"input {name}: sha256 {digest}")
+    if row.out:
+        click.echo(f"written to: {row.out}")
+
+
+@main.command(
+    name="diff",
+    epilog="""\b
+Examples:
+  leadassign diff latest-1 latest
+  leadassign diff 3 7 --out moves.csv
+""",
+)
+@click.argument("run_a")
+@click.argument("run_b")
+@_history_store
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the CSV here instead of stdout.",
+)
+def diff_command(run_a: str, run_b: str, store: str, out: Path | None) -> None:
+    """List the leads whose owner differs between two runs, as CSV: lead_id, rep_before,
+    rep_after, change (moved, assigned, unassigned, added, vanished), expected_value_after."""
+    try:
+        with _open_store(store) as opened:
+            first, second = opened.run(run_a), opened.run(run_b)
+            changes = owner_changes(opened.assignment(first), opened.assignment(second))
+        _emit_csv(changes, out)
+    except LeadassignError as error:
+        _fail(error)
+    counts = changes["change"].value_counts()
+    described = ", ".join(f"{name} {int(counts[name])}" for name in sorted(counts.index))
+    click.echo(
+        f"{len(changes)} leads changed owner between run {first.id} and run {second.id}"
+        + (f": {described}" if described else ""),
+        err=True,
+    )
+
+
+def _emit_csv(frame: pd.DataFrame, out: Path | None) -> None:
+    if out is None:
+        click.echo(frame.to_csv(index=False, lineterminator="\n"), nl=False)
+        return
+    parent = out.parent if str(out.parent) else Path(".")
+    write_files(parent, {out.name: functools.partial(write_csv, frame)})
+
+
+@main.command(
+    name="export",
+    epilog="""\b
+Examples:
+  leadassign export latest --format salesforce --owner-map users.csv --out owners.csv
+  leadassign export 12 --format hubspot --owner-map hubspot_users.csv --out import.csv
+  leadassign export latest --format csv --all
+\b
+Salesforce Data Loader: an update of Lead with Id,OwnerId. HubSpot: import the file to update
+existing records (Record ID, and the object's owner: the user's email or id).
+""",
+)
+@click.argument("run")
+@_history_store
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), required=True, help="The CRM's file layout."
+)
+@click.option(
+    "--owner-map",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="rep_id,owner_id table: each rep's user id in the CRM (default: the rep_id).",
+)
+@click.option("--all", "all_leads", is_flag=True, help="Every lead, not only changed owners.")
+@click.option(
+    "--unassigned-owner",
+    help="CRM owner (a queue, say) for leads the run left unassigned; without it they are "
+    "left out of the file, and counted.",
+)
+@click.option(
+    "--hubspot-object",
+    type=click.Choice(HUBSPOT_OBJECTS),
+    default="contact",
+    show_default=True,
+    help="HubSpot: whose owner column ('Contact owner', ...).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the file here instead of stdout.",
+)
+def export_command(
+    run: str,
+    store: str,
+    fmt: Format,
+    owner_map: Path | None,
+    all_leads: bool,
+    unassigned_owner: str | None,
+    hubspot_object: str,
+    out: Path | None,
+) -> None:
+    """Write the owner-update file a CRM imports, for a recorded RUN's changed owners."""
+    try:
+        mapping = None if owner_map is None else read_owner_map(owner_map)
+        with _open_store(store) as opened:
+            row = opened.run(run)
+            made = export(
+                opened.assignment(row),
+                fmt,
+                owner_map=mapping,
+                owner_map_name=str(owner_map),
+                all_leads=all_leads,
+                unassigned_owner=unassigned_owner,
+                hubspot_object=hubspot_object,
+            )
+        _emit_csv(made.frame, out)
+    except LeadassignError as error:
+        _fail(error)
+    what = "leads" if all_leads else "owner changes"
+    click.echo(f"run {row.id}: {len(made.frame)} {what} in the {fmt} file", err=True)
+    if len(made.left_out):
+        click.echo(
+            f"left out: {len(made.left_out)} leads the run left unassigned (a CRM record "
+            "always has an owner; --unassigned-owner ID puts them on a queue): "
+            + ", ".join(made.left_out["lead_id"].head(10).tolist())
+            + (" ..." if len(made.left_out) > 10 else ""),
+            err=True,
+        )
 
 
 @main.command(

@@ -12,6 +12,7 @@ fields of ``summary.json`` (``build_s``, ``solve_s``).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -32,7 +33,8 @@ REPS = "reps.csv"
 SUMMARY = "summary.json"
 MATRIX = "matrix.csv"
 #: Every file a run may write; the ones a run does not write are removed from ``--out``.
-KNOWN_FILES = (ASSIGNMENTS, REPS, SUMMARY, MATRIX)
+VANISHED = "vanished.csv"
+KNOWN_FILES = (ASSIGNMENTS, REPS, SUMMARY, MATRIX, VANISHED)
 #: ``--matrix`` is for small problems: at most this many lead x rep cells.
 MATRIX_CELL_LIMIT = 20_000_000
 
@@ -104,11 +106,19 @@ def _csv_cell(text: str) -> str:
     return text
 
 
-def write_result(result: Result, out_dir: str | Path, *, matrix: bool = False) -> list[Path]:
+def write_result(
+    result: Result,
+    out_dir: str | Path,
+    *,
+    matrix: bool = False,
+    extra: dict[str, pd.DataFrame] | None = None,
+) -> list[Path]:
     """Write the result's files into ``out_dir`` (created if needed); returns their paths.
 
     With a solution: ``assignments.csv``, ``reps.csv``, ``summary.json`` and, with ``matrix``,
     ``matrix.csv``. Without one (INFEASIBLE, UNKNOWN, MODEL_INVALID): ``summary.json`` only.
+    ``extra``: more tables (name -> frame, such as a rebalance's ``vanished.csv``), written
+    with the rest.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -121,6 +131,8 @@ def write_result(result: Result, out_dir: str | Path, *, matrix: bool = False) -
         writers[REPS] = lambda p: _write_csv(result.rep_table, p)
         if matrix:
             writers[MATRIX] = lambda p: _write_matrix(result, p)
+    for name, frame in (extra or {}).items():
+        writers[name] = functools.partial(_write_csv, frame)
     writers[SUMMARY] = lambda p: _write_text(summary_json(result.summary()), p)
     return write_files(out, writers)
 

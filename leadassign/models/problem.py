@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
@@ -171,4 +171,50 @@ def load_problem(
         pairs=parse_pairs(pairs_raw) if pairs_raw is not None else None,
         pairs_mode=pairs_mode,
         digests=digests,
+    )
+
+
+@dataclass(frozen=True)
+class Carried:
+    """How a previous run's owners became a problem's ``current_owner`` (rebalance)."""
+
+    problem: Problem  # the leads with the previous run's owners
+    carried: int  # leads whose previous owner is their current_owner now
+    new_leads: np.ndarray  # lead ids not in the previous run (no owner)
+    vanished: pd.DataFrame  # lead_id, rep_id: leads of the previous run that are gone
+    owners_gone: np.ndarray  # lead ids whose previous owner is no longer a rep
+    replaced: int  # leads whose current_owner in the leads table differed, now replaced
+
+
+def with_previous_owners(problem: Problem, previous: pd.DataFrame) -> Carried:
+    """``problem`` with each lead's owner in ``previous`` (lead_id, rep_id; '' for none) as
+    its ``current_owner``, validated anew: leads the previous run did not have, or left
+    unassigned, get none; an owner that is no longer in the reps table is dropped (and
+    reported); leads of the previous run that are not in the table are reported."""
+    leads = problem.leads
+    before = pd.Series(
+        previous["rep_id"].to_numpy(dtype=object), index=previous["lead_id"].to_numpy(dtype=object)
+    )
+    known = pd.Index(before.index).get_indexer(pd.Index(leads.ids, dtype=object))
+    owner = np.full(len(leads), "", dtype=object)
+    owner[known >= 0] = before.to_numpy(dtype=object)[known[known >= 0]]
+    rep_known = pd.Index(problem.reps.ids).get_indexer(pd.Index(owner, dtype=object)) >= 0
+    gone = (owner != "") & ~rep_known
+    owner[gone] = ""
+    current = np.asarray(leads.current_owner, dtype=object)
+    frame = leads.raw.frame.copy()
+    frame["current_owner"] = owner
+    raw = replace(leads.raw, frame=frame)
+    table = replace(leads, current_owner=owner, raw=raw)
+    in_table = pd.Index(leads.ids, dtype=object)
+    vanished = previous.loc[~previous["lead_id"].isin(in_table), ["lead_id", "rep_id"]].reset_index(
+        drop=True
+    )
+    return Carried(
+        problem=replace(problem, leads=table),
+        carried=int((owner != "").sum()),
+        new_leads=np.asarray(leads.ids, dtype=object)[known < 0],
+        vanished=vanished,
+        owners_gone=np.asarray(leads.ids, dtype=object)[gone],
+        replaced=int(((current != "") & (current != owner)).sum()),
     )

@@ -482,7 +482,9 @@ def _lp_prices(search: _Search) -> np.ndarray | None:
         h.setOptionValue("threads", 1)
         h.setOptionValue("time_limit", max(search.deadline - time.perf_counter(), 0.01))
         h.passModel(lp)
-        with cancelling(h.cancelSolve):
+        with cancelling(h.cancelSolve) as listening:
+            if listening:  # else HiGHS ignores cancelSolve
+                h.HandleUserInterrupt = True
             h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None

@@ -376,7 +376,9 @@ def _solve_lp(
         h.setOptionValue("time_limit", max(time_limit_s, 0.01))
         scale = highs_scale(c)
         h.passModel(highs_model(relax, c * scale, integral=False))
-        with cancelling(h.cancelSolve):
+        with cancelling(h.cancelSolve) as listening:
+            if listening:  # else HiGHS ignores cancelSolve
+                h.HandleUserInterrupt = True
             h.run()
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kInfeasible:

@@ -125,7 +125,9 @@ def _run(
             solution.col_value = values.tolist()
             solution.value_valid = True
             h.setSolution(solution)
-        with cancelling(h.cancelSolve):
+        with cancelling(h.cancelSolve) as listening:
+            if listening:  # else HiGHS ignores cancelSolve
+                h.HandleUserInterrupt = True
             h.run()
     status = h.getModelStatus()
     info = h.getInfo()

@@ -70,15 +70,16 @@ def active(stop: Stop | None) -> Iterator[None]:
 
 
 @contextmanager
-def cancelling(call: Callable[[], None]) -> Iterator[None]:
+def cancelling(call: Callable[[], None]) -> Iterator[bool]:
     """Within the block, ``call()`` runs when the active token is set (nothing without one):
-    wrap each call into a solver library with its stop call."""
+    wrap each call into a solver library with its stop call. Yields whether there is a
+    token (HiGHS only listens to ``cancelSolve`` once told to)."""
     stop = _ACTIVE.get()
     if stop is None:
-        yield
+        yield False
     else:
         with stop.hook(call):
-            yield
+            yield True
 
 
 def stopped() -> bool:

@@ -1,0 +1,5 @@
+"""``python -m leadassign``: the ``leadassign`` command."""
+
+from leadassign.cli import main
+
+main()

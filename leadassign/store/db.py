@@ -1,0 +1,528 @@
+"""The run history: one database, SQLite by default, any SQLAlchemy URL (PostgreSQL included).
+
+Tables (prefixed ``leadassign_``): ``runs`` (one row per run: when, command, version, input
+digests, policy, status, summary figures, the run it rebalanced from, the run it repeated),
+``assignments`` (each run's full assignment, one row per input lead, with the owner before
+the run), ``files`` (each run's output files, zlib-compressed, so a re-run hands back the
+very same files)
+and ``schema`` (the schema version).
+
+Migrations: the tool creates and upgrades the schema itself when it opens a store, from an
+ordered list of steps, each applied in one transaction that also records the new version in
+``leadassign_schema``. A store written by a newer leadassign is refused, never altered.
+(Alembic would give the same guarantees for three tables at the price of a dependency and a
+migration environment to ship; this list is the part of it we need.)
+
+Writing takes the store's lock for the whole run, a lock the database provides: on SQLite a
+write transaction begun with ``BEGIN IMMEDIATE`` (the database file's reserved lock), on
+PostgreSQL a session advisory lock. A second run waits up to ``wait`` seconds for it, then
+fails with :class:`StoreBusy` (exit code 5). Readers (``history``, ``show``, ``diff``,
+``export``) never wait for a run. Each run's rows are written in one transaction, so a
+crash leaves the run either recorded whole or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from leadassign.errors import LeadassignError
+
+#: The schema version this leadassign writes.
+SCHEMA_VERSION = 1
+#: The default store, relative to the working folder.
+DEFAULT_STORE = ".leadassign/history.db"
+#: PostgreSQL advisory lock key of leadassign runs (any fixed 64-bit number).
+ADVISORY_KEY = 0x1EAD_A551_6000_0001 - 2**63
+
+metadata = sa.MetaData()
+
+schema_table = sa.Table(
+    "leadassign_schema",
+    metadata,
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+runs_table = sa.Table(
+    "leadassign_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("command", sa.String(16), nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("run_key", sa.String(64), nullable=False, index=True),
+    sa.Column("rerun_of", sa.Integer, sa.ForeignKey("leadassign_runs.id"), nullable=True),
+    sa.Column("from_run", sa.Integer, sa.ForeignKey("leadassign_runs.id"), nullable=True),
+    sa.Column("inputs", sa.Text, nullable=False),  # JSON: name -> sha256
+    sa.Column("policy", sa.Text, nullable=False),  # JSON
+    sa.Column("summary", sa.Text, nullable=False),  # JSON, as summary.json
+    sa.Column("leads", sa.Integer, nullable=True),
+    sa.Column("assigned", sa.Integer, nullable=True),
+    sa.Column("expected_value", sa.Float, nullable=True),
+    sa.Column("gap", sa.Float, nullable=True),
+    sa.Column("reassigned", sa.Integer, nullable=True),
+    sa.Column("interrupted", sa.String(16), nullable=True),
+    sa.Column("out", sa.Text, nullable=True),
+)
+
+assignments_table = sa.Table(
+    "leadassign_assignments",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("leadassign_runs.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),  # input order
+    sa.Column("lead_id", sa.Text, nullable=False),
+    sa.Column("rep_id", sa.Text, nullable=True),  # None: unassigned
+    sa.Column("previous_rep_id", sa.Text, nullable=True),  # the owner before the run
+    sa.Column("expected_value", sa.Float, nullable=True),
+    sa.Column("reason", sa.String(32), nullable=True),
+)
+
+files_table = sa.Table(
+    "leadassign_files",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("leadassign_runs.id"), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),  # zlib-compressed file bytes
+)
+
+
+def _create_v1(conn: Connection) -> None:
+    for table in (runs_table, assignments_table, files_table):
+        table.create(conn)
+
+
+#: Ordered steps: version -> what brings the schema from the version before to it.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _create_v1}
+
+
+class StoreError(LeadassignError):
+    """The store cannot be opened or read, or a run named in it does not exist."""
+
+    exit_code = 2
+
+
+class StoreBusy(LeadassignError):
+    """Another run holds the store's lock."""
+
+    exit_code = 5
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One recorded run, as ``history`` and ``show`` print it."""
+
+    id: int
+    created_at: str
+    command: str
+    version: str
+    status: str
+    run_key: str
+    rerun_of: int | None
+    from_run: int | None
+    inputs: dict[str, str]
+    policy: dict[str, Any]
+    summary: dict[str, Any]
+    leads: int | None
+    assigned: int | None
+    expected_value: float | None
+    gap: float | None
+    reassigned: int | None
+    interrupted: str | None
+    out: str | None
+
+    @property
+    def original(self) -> int:
+        """The run whose assignment this one is (itself, unless it is a re-run)."""
+        return self.rerun_of if self.rerun_of is not None else self.id
+
+    @property
+    def has_assignment(self) -> bool:
+        return self.status in ("OPTIMAL", "FEASIBLE")
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """What a run records: its row, and for an original run its assignment and files."""
+
+    command: str
+    version: str
+    status: str
+    run_key: str
+    inputs: dict[str, str]
+    policy: dict[str, Any]
+    summary: dict[str, Any]
+    rerun_of: int | None = None
+    from_run: int | None = None
+    out: str | None = None
+    assignments: pd.DataFrame | None = None  # lead_id, rep_id, previous_rep_id, ...
+    files: tuple[tuple[str, bytes], ...] = ()
+
+
+def store_url(store: str | Path) -> str:
+    """A SQLAlchemy URL from ``--store``: a URL as given, else a SQLite file path."""
+    text = str(store)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def store_name(store: str | Path) -> str:
+    """The store as messages name it: a URL without its password, or the path."""
+    text = str(store)
+    if "://" not in text:
+        return text
+    try:
+        return sa.engine.make_url(text).render_as_string(hide_password=True)
+    except (ValueError, SQLAlchemyError):
+        return text.split("://", 1)[0] + "://..."
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """A run history, opened (created and migrated as needed) from a path or URL."""
+
+    def __init__(self, store: str | Path = DEFAULT_STORE) -> None:
+        self.name = store_name(store)
+        url = store_url(store)
+        self.sqlite = url.startswith("sqlite")
+        if self.sqlite:
+            path = Path(url.removeprefix("sqlite:///"))
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the store's folder: {exc.strerror or exc}",
+                ) from exc
+        try:
+            self.engine: Engine = sa.create_engine(url)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot open the store {self.name}: {exc}") from exc
+        if self.sqlite:
+            _sqlite_transactions(self.engine)
+        self._migrate()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        """Create or upgrade the schema under the write lock (waiting for a running run)."""
+        try:
+            with self._connect() as conn:
+                version = self._version(conn)
+                if version == SCHEMA_VERSION:
+                    return
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"the store {self.name} has schema version {version}, newer than this "
+                        f"leadassign's {SCHEMA_VERSION}: upgrade leadassign"
+                    )
+            with self.writing(wait=60.0) as conn:
+                version = self._version(conn)  # another process may have migrated meanwhile
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    if step == 1:
+                        schema_table.create(conn, checkfirst=True)
+                    MIGRATIONS[step](conn)
+                    conn.execute(schema_table.delete())
+                    conn.execute(schema_table.insert().values(version=step))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the store {self.name}: {_reason(exc)}") from exc
+
+    def _version(self, conn: Connection) -> int:
+        if not sa.inspect(conn).has_table(schema_table.name):
+            return 0
+        found = conn.execute(sa.select(schema_table.c.version)).scalar()
+        return int(found or 0)
+
+    # -- connections and the lock ---------------------------------------------------------
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A connection for reading (no lock; SQLite: a deferred transaction)."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def writing(self, wait: float = 0.0) -> Iterator[Connection]:
+        """Hold the store's write lock for the block and hand over the connection to read and
+        write through; everything written in the block is committed at its end, or nothing
+        if it raises. Waits up to ``wait`` seconds for another run's lock, then raises
+        StoreBusy."""
+        if self.sqlite:
+            with self._sqlite_lock(wait) as conn:
+                yield conn
+        else:
+            with self._advisory_lock(wait) as conn:
+                yield conn
+
+    @contextmanager
+    def _sqlite_lock(self, wait: float) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            # on the driver's connection: through SQLAlchemy it would begin a transaction
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute(f"PRAGMA busy_timeout = {max(int(wait * 1000), 0)}")
+            try:
+                transaction = conn.execution_options(sqlite_immediate=True).begin()
+            except OperationalError as exc:
+                if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                    raise self._busy(wait) from exc
+                raise
+            raw.execute("PRAGMA busy_timeout = 60000")  # for the writes to come
+            with transaction:
+                yield conn
+
+    @contextmanager
+    def _advisory_lock(self, wait: float) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            deadline = time.monotonic() + wait
+            while True:
+                got = conn.execute(
+                    sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
+                ).scalar()
+                conn.commit()
+                if got:
+                    break
+                if time.monotonic() >= deadline:
+                    raise self._busy(wait)
+                time.sleep(min(0.2, max(deadline - time.monotonic(), 0.01)))
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                if conn.in_transaction():
+                    conn.rollback()
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+                conn.commit()
+
+    def _busy(self, wait: float) -> StoreBusy:
+        waited = f" after waiting {wait:g} s" if wait > 0 else ""
+        return StoreBusy(
+            f"another leadassign run is writing to the store {self.name}{waited}; "
+            "nothing was done. Try again when it ends, or pass --wait SECONDS to wait for it"
+        )
+
+    # -- reading --------------------------------------------------------------------------
+
+    def runs(self, conn: Connection | None = None, limit: int | None = None) -> list[RunRow]:
+        """Recorded runs, newest first."""
+        query = sa.select(runs_table).order_by(runs_table.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reading(conn) as c:
+            return [_row(r) for r in c.execute(query).mappings()]
+
+    def run(self, ref: str | int, conn: Connection | None = None) -> RunRow:
+        """The run ``ref`` names: its id, ``latest`` (the newest run), or ``latest-N``
+        (N runs before it)."""
+        with self._reading(conn) as c:
+            text = str(ref).strip().lower()
+            if text == "latest" or text.startswith("latest-") or text.startswith("latest~"):
+                back = 0
+                if text != "latest":
+                    number = text[len("latest-") :]
+                    if not number.isdigit():
+                        raise StoreError(f"run '{ref}': say latest, latest-N or a run id")
+                    back = int(number)
+                query = sa.select(runs_table).order_by(runs_table.c.id.desc()).offset(back).limit(1)
+                found = c.execute(query).mappings().first()
+                if found is None:
+                    raise StoreError(
+                        f"run '{ref}': the store {self.name} has "
+                        + ("no runs yet" if back == 0 else f"fewer than {back + 1} runs")
+                    )
+                return _row(found)
+            if not text.isdigit():
+                raise StoreError(f"run '{ref}': say latest, latest-N or a run id")
+            found = (
+                c.execute(sa.select(runs_table).where(runs_table.c.id == int(text)))
+                .mappings()
+                .first()
+            )
+            if found is None:
+                raise StoreError(f"run '{ref}': no such run in the store {self.name}")
+            return _row(found)
+
+    def latest_with_assignment(self, conn: Connection | None = None) -> RunRow | None:
+        """The newest run that has an assignment (OPTIMAL or FEASIBLE)."""
+        query = (
+            sa.select(runs_table)
+            .where(runs_table.c.status.in_(["OPTIMAL", "FEASIBLE"]))
+            .order_by(runs_table.c.id.desc())
+            .limit(1)
+        )
+        with self._reading(conn) as c:
+            found = c.execute(query).mappings().first()
+            return None if found is None else _row(found)
+
+    def assignment(self, run: RunRow, conn: Connection | None = None) -> pd.DataFrame:
+        """The run's assignment (a re-run's is its original's), in input order: lead_id,
+        rep_id ('' when unassigned), previous_rep_id ('' when none), expected_value,
+        reason."""
+        if not run.has_assignment:
+            raise StoreError(f"run {run.id} has no assignment (status {run.status})")
+        t = assignments_table
+        query = (
+            sa.select(t.c.lead_id, t.c.rep_id, t.c.previous_rep_id, t.c.expected_value, t.c.reason)
+            .where(t.c.run_id == run.original)
+            .order_by(t.c.position)
+        )
+        with self._reading(conn) as c:
+            rows = c.execute(query).all()
+        frame = pd.DataFrame(
+            rows, columns=["lead_id", "rep_id", "previous_rep_id", "expected_value", "reason"]
+        )
+        for column in ("lead_id", "rep_id", "previous_rep_id", "reason"):
+            frame[column] = frame[column].fillna("").astype(str)
+        frame["expected_value"] = frame["expected_value"].astype(np.float64)
+        return frame
+
+    def files(self, run: RunRow, conn: Connection | None = None) -> tuple[tuple[str, bytes], ...]:
+        """The output files the run wrote (a re-run's are its original's)."""
+        t = files_table
+        query = sa.select(t.c.name, t.c.data).where(t.c.run_id == run.original).order_by(t.c.name)
+        with self._reading(conn) as c:
+            rows = c.execute(query).all()
+        return tuple((str(name), zlib.decompress(bytes(data))) for name, data in rows)
+
+    @contextmanager
+    def _reading(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+            return
+        try:
+            with self._connect() as c:
+                yield c
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read the store {self.name}: {_reason(exc)}") from exc
+
+    # -- writing --------------------------------------------------------------------------
+
+    def record(self, conn: Connection, run: NewRun) -> int:
+        """Insert the run (in the caller's locked transaction); returns its id."""
+        summary = run.summary
+        values = {
+            "created_at": _now(),
+            "command": run.command,
+            "version": run.version,
+            "status": run.status,
+            "run_key": run.run_key,
+            "rerun_of": run.rerun_of,
+            "from_run": run.from_run,
+            "inputs": json.dumps(run.inputs, sort_keys=True),
+            "policy": json.dumps(run.policy),
+            "summary": json.dumps(summary),
+            "leads": summary.get("leads"),
+            "assigned": summary.get("assigned"),
+            "expected_value": summary.get("expected_value"),
+            "gap": summary.get("gap"),
+            "reassigned": summary.get("reassigned"),
+            "interrupted": summary.get("interrupted"),
+            "out": run.out,
+        }
+        key = conn.execute(runs_table.insert().values(**values)).inserted_primary_key
+        assert key is not None
+        run_id = int(key[0])
+        if run.assignments is not None:
+            table = run.assignments
+            rows = [
+                {
+                    "run_id": run_id,
+                    "position": position,
+                    "lead_id": lead,
+                    "rep_id": rep or None,
+                    "previous_rep_id": previous or None,
+                    "expected_value": None if value != value else value,
+                    "reason": reason,
+                }
+                for position, (lead, rep, previous, value, reason) in enumerate(
+                    zip(
+                        table["lead_id"].tolist(),
+                        table["rep_id"].tolist(),
+                        table["previous_rep_id"].tolist(),
+                        table["expected_value"].tolist(),
+                        table["reason"].tolist(),
+                        strict=True,
+                    )
+                )
+            ]
+            for start in range(0, len(rows), 10_000):
+                conn.execute(assignments_table.insert(), rows[start : start + 10_000])
+        if run.files:
+            conn.execute(
+                files_table.insert(),
+                [
+                    {"run_id": run_id, "name": name, "data": zlib.compress(data, 6)}
+                    for name, data in run.files
+                ],
+            )
+        return run_id
+
+
+def _row(found: Any) -> RunRow:
+    return RunRow(
+        id=int(found["id"]),
+        created_at=str(found["created_at"]),
+        command=str(found["command"]),
+        version=str(found["version"]),
+        status=str(found["status"]),
+        run_key=str(found["run_key"]),
+        rerun_of=found["rerun_of"],
+        from_run=found["from_run"],
+        inputs=json.loads(found["inputs"]),
+        policy=json.loads(found["policy"]),
+        summary=json.loads(found["summary"]),
+        leads=found["leads"],
+        assigned=found["assigned"],
+        expected_value=found["expected_value"],
+        gap=found["gap"],
+        reassigned=found["reassigned"],
+        interrupted=found["interrupted"],
+        out=found["out"],
+    )
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    original = getattr(exc, "orig", None)
+    return str(original or exc).strip().splitlines()[0]
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """Let SQLAlchemy, not the sqlite3 module, begin transactions, so that the lock can be
+    taken with ``BEGIN IMMEDIATE`` (SQLAlchemy's documented recipe for pysqlite)."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        # readers wait out a run's commit (the moment SQLite locks the file exclusively)
+        dbapi_connection.execute("PRAGMA busy_timeout = 10000")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

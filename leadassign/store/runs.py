@@ -1,0 +1,369 @@
+"""A recorded run: load, (re)balance from the store, solve, write the outputs, record it.
+
+The whole run holds the store's lock (``Store.writing``), so two runs against one store never
+interleave: the second waits up to ``wait`` seconds, then fails with StoreBusy (exit 5)
+before it has read or written anything. Inputs are read and validated before the lock is
+taken, so bad input (exit 2) never touches the store.
+
+A run whose command, inputs (their sha256), policy (solver settings included), rebalance
+source and leadassign version equal those of the store's newest run is a *re-run*: it
+writes that run's recorded files again and records a row that points at it
+(``rerun_of``), without solving and without copying the assignment.
+
+A stop (SIGINT or SIGTERM, see ``solver.stop``) during the solve keeps the best assignment
+found that meets every hard rule: it is written and recorded like any other (status
+FEASIBLE, ``interrupted`` in summary.json). When there is none yet, nothing is written and
+nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from leadassign import __version__
+from leadassign.events import Events, NoEvents
+from leadassign.models import Policy, Problem, load_policy, load_problem
+from leadassign.models.problem import Carried, with_previous_owners
+from leadassign.output import VANISHED, check_matrix_size, write_files, write_result
+from leadassign.solver import Result, Status, solve
+from leadassign.solver.prices import price_rules as price_rules_of
+from leadassign.solver.stop import Stop
+from leadassign.store.db import NewRun, RunRow, Store, StoreError
+
+Command = Literal["solve", "rebalance"]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The tables and policy of a run, as paths."""
+
+    leads: Path
+    reps: Path
+    affinity: Path | None = None
+    pairs: Path | None = None
+    pairs_mode: Literal["only", "override"] = "only"
+    policy: Path | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a run did."""
+
+    status: Status
+    summary: dict[str, Any]
+    written: tuple[Path, ...]  # the files written into ``out`` (none: nothing written)
+    result: Result | None = None  # None for a re-run (nothing was solved)
+    run_id: int | None = None  # the recorded run (None: not recorded)
+    rerun_of: int | None = None
+    from_run: int | None = None
+    carried: Carried | None = None  # rebalance: how the previous owners were taken over
+
+    @property
+    def has_solution(self) -> bool:
+        return self.status in (Status.OPTIMAL, Status.FEASIBLE)
+
+
+def load(inputs: Inputs, solver: dict[str, Any] | None = None) -> tuple[Problem, Policy]:
+    """The validated problem and policy (solver settings overridden by ``solver``)."""
+    policy = load_policy(inputs.policy).with_solver(**(solver or {}))
+    problem = load_problem(
+        inputs.leads,
+        inputs.reps,
+        inputs.affinity,
+        inputs.pairs,
+        pairs_mode=inputs.pairs_mode,
+        policy=policy,
+    )
+    return problem, policy
+
+
+def run_key(command: Command, problem: Problem, policy: Policy, source: str | None) -> str:
+    """What makes two runs the same: command, input digests, pairs mode, policy (solver
+    settings included), rebalance source (as given: ``latest`` or an id) and version."""
+    text = json.dumps(
+        {
+            "command": command,
+            "inputs": dict(sorted(problem.digests.items())),
+            "pairs_mode": problem.pairs_mode if problem.pairs is not None else None,
+            "policy": policy.model_dump(mode="json"),
+            "from": source,
+            "version": __version__,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def execute(
+    command: Command,
+    inputs: Inputs,
+    out: Path,
+    *,
+    store: Store | None,
+    solver: dict[str, Any] | None = None,
+    from_run: str | None = None,
+    matrix: bool = False,
+    price_rules: bool = False,
+    wait: float = 0.0,
+    stop: Stop | None = None,
+    events: Events | None = None,
+) -> Outcome:
+    """Run ``command`` on ``inputs`` into ``out`` and record it in ``store`` (None: not
+    recorded; a rebalance needs a store). ``from_run``: the run whose owners a rebalance
+    starts from (``latest``: the newest run with an assignment, or a run id);
+    ``price_rules``: also price each hard rule (``solver.prices``)."""
+    events = events or NoEvents()
+    events.emit("start", command=command, version=__version__, out=str(out))
+    problem, policy = load(inputs, solver)
+    if matrix:  # before solving: a book too big for it is bad usage (exit 2)
+        check_matrix_size(problem.n_leads, problem.n_reps)
+    events.emit(
+        "inputs_loaded",
+        leads=problem.n_leads,
+        reps=problem.n_reps,
+        inputs=dict(problem.digests),
+    )
+    if store is None:
+        if command == "rebalance":
+            raise StoreError("rebalance reads the previous run from a store: give --store")
+        result = _solved(problem, policy, price_rules, stop, events)
+        return _finish(result, out, matrix, events)
+    source = from_run if command == "rebalance" else None
+    key = run_key(command, problem, policy, source)
+    with store.writing(wait) as conn:
+        events.emit("store_locked", store=store.name)
+        newest = store.runs(conn, limit=1)
+        if newest and newest[0].run_key == key:
+            return _rerun(store, conn, newest[0], command, problem, policy, key, out, events)
+        carried = None
+        previous: RunRow | None = None
+        if command == "rebalance":
+            previous = _source(store, conn, from_run or "latest")
+            carried = with_previous_owners(problem, store.assignment(previous, conn))
+            problem = carried.problem
+            events.emit(
+                "owners_carried",
+                from_run=previous.original,
+                carried=carried.carried,
+                new_leads=len(carried.new_leads),
+                vanished=len(carried.vanished),
+                owners_gone=len(carried.owners_gone),
+            )
+        result = _solved(problem, policy, price_rules, stop, events)
+        if carried is not None and previous is not None:
+            result = replace(result, rebalance=_rebalance_figures(previous, carried))
+        if result.interrupted is not None and not result.has_solution:
+            events.emit("interrupted", signal=result.interrupted, written=False, recorded=False)
+            return Outcome(result.status, result.summary(), (), result, carried=carried)
+        extra = {VANISHED: carried.vanished} if carried is not None else None
+        written = write_result(result, out, matrix=matrix, extra=extra)
+        recording = time.perf_counter()
+        run_id = store.record(
+            conn,
+            NewRun(
+                command=command,
+                version=__version__,
+                status=result.status.value,
+                run_key=key,
+                inputs=dict(problem.digests),
+                policy=policy.model_dump(mode="json"),
+                summary=result.summary(),
+                from_run=previous.original if previous is not None else None,
+                out=str(out),
+                assignments=_assignment_rows(result) if result.has_solution else None,
+                files=tuple((path.name, path.read_bytes()) for path in written),
+            ),
+        )
+    events.emit(  # committed
+        "recorded",
+        run=run_id,
+        assignment_rows=problem.n_leads if result.has_solution else 0,
+        seconds=round(time.perf_counter() - recording, 3),
+    )
+    return _done(
+        Outcome(
+            result.status,
+            result.summary(),
+            tuple(written),
+            result,
+            run_id=run_id,
+            from_run=previous.original if previous is not None else None,
+            carried=carried,
+        ),
+        events,
+    )
+
+
+def _solved(
+    problem: Problem, policy: Policy, price_rules: bool, stop: Stop | None, events: Events
+) -> Result:
+    result = solve(problem, policy, progress=events, stop=stop)
+    if price_rules and result.has_solution and result.interrupted is None:
+        result = price_rules_of(result)
+    return result
+
+
+def _source(store: Store, conn: Any, ref: str) -> RunRow:
+    """The run a rebalance takes its owners from."""
+    if ref.strip().lower() == "latest":
+        found = store.latest_with_assignment(conn)
+        if found is None:
+            raise StoreError(
+                f"rebalance --from-run latest: the store {store.name} has no run with an "
+                "assignment yet; run 'leadassign solve' first"
+            )
+        return found
+    run = store.run(ref, conn)
+    if not run.has_assignment:
+        raise StoreError(f"rebalance --from-run {ref}: run {run.id} has no assignment")
+    return run
+
+
+def _rebalance_figures(previous: RunRow, carried: Carried) -> dict[str, Any]:
+    return {
+        "from_run": previous.original,
+        "owners_carried": carried.carried,
+        "new_leads": len(carried.new_leads),
+        "vanished_leads": len(carried.vanished),
+        "owners_gone": len(carried.owners_gone),
+        "owners_replaced_in_leads_table": carried.replaced,
+    }
+
+
+def _assignment_rows(result: Result) -> pd.DataFrame:
+    table = result.assignments
+    return pd.DataFrame(
+        {
+            "lead_id": table["lead_id"].astype(str),
+            "rep_id": table["rep_id"].fillna("").astype(str),
+            "previous_rep_id": np.asarray(result.problem.leads.current_owner, dtype=object),
+            "expected_value": table["expected_value"].astype(np.float64),
+            "reason": table["reason"].astype(str),
+        }
+    )
+
+
+def _rerun(
+    store: Store,
+    conn: Any,
+    original: RunRow,
+    command: Command,
+    problem: Problem,
+    policy: Policy,
+    key: str,
+    out: Path,
+    events: Events,
+) -> Outcome:
+    """The newest run again: its files into ``out``, and a row that points at it."""
+    files = store.files(original, conn)
+    written = _write_files(out, files)
+    run_id = store.record(
+        conn,
+        NewRun(
+            command=command,
+            version=__version__,
+            status=original.status,
+            run_key=key,
+            inputs=dict(problem.digests),
+            policy=policy.model_dump(mode="json"),
+            summary=original.summary,
+            rerun_of=original.original,
+            from_run=original.from_run,
+            out=str(out),
+        ),
+    )
+    events.emit("rerun", of=original.original)
+    return _done(
+        Outcome(
+            Status(original.status),
+            original.summary,
+            tuple(written),
+            run_id=run_id,
+            rerun_of=original.original,
+            from_run=original.from_run,
+        ),
+        events,
+    )
+
+
+def _write_files(out: Path, files: tuple[tuple[str, bytes], ...]) -> list[Path]:
+    def writer(data: bytes) -> Any:
+        return lambda path: path.write_bytes(data)
+
+    return write_files(out, {name: writer(data) for name, data in files})
+
+
+def _finish(result: Result, out: Path, matrix: bool, events: Events) -> Outcome:
+    """An unrecorded run: its files (none when stopped before any solution)."""
+    if result.interrupted is not None and not result.has_solution:
+        events.emit("interrupted", signal=result.interrupted, written=False, recorded=False)
+        return Outcome(result.status, result.summary(), (), result)
+    written = write_result(result, out, matrix=matrix)
+    return _done(Outcome(result.status, result.summary(), tuple(written), result), events)
+
+
+def _done(outcome: Outcome, events: Events) -> Outcome:
+    summary = outcome.summary
+    if outcome.has_solution:
+        events.emit(
+            "solution_found",
+            objective=summary.get("objective"),
+            bound=summary.get("best_bound"),
+            gap=summary.get("gap"),
+            final=True,
+        )
+    return outcome
+
+
+__all__ = ["Inputs", "Outcome", "execute", "load", "owner_changes", "run_key"]
+
+
+def owner_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Leads whose owner differs between two runs' assignments (Store.assignment): lead_id,
+    rep_before, rep_after ('' when unassigned or absent), change (``moved``, ``assigned``,
+    ``unassigned``, ``added``: only in the second run, ``vanished``: only in the first),
+    expected_value_after; in the second run's lead order, then the vanished leads in the
+    first's."""
+    old = pd.Series(
+        before["rep_id"].to_numpy(dtype=object), index=before["lead_id"].to_numpy(dtype=object)
+    )
+    lead = after["lead_id"].to_numpy(dtype=object)
+    at = pd.Index(old.index).get_indexer(pd.Index(lead, dtype=object))
+    rep_after = after["rep_id"].to_numpy(dtype=object)
+    rep_before = np.full(len(lead), "", dtype=object)
+    rep_before[at >= 0] = old.to_numpy(dtype=object)[at[at >= 0]]
+    change = np.full(len(lead), "", dtype=object)
+    known = at >= 0
+    change[known & (rep_before != "") & (rep_after != "") & (rep_before != rep_after)] = "moved"
+    change[known & (rep_before == "") & (rep_after != "")] = "assigned"
+    change[known & (rep_before != "") & (rep_after == "")] = "unassigned"
+    change[~known] = "added"
+    rows = change != ""
+    changed = pd.DataFrame(
+        {
+            "lead_id": lead[rows],
+            "rep_before": rep_before[rows],
+            "rep_after": rep_after[rows],
+            "change": change[rows],
+            "expected_value_after": after["expected_value"].to_numpy(dtype=np.float64)[rows],
+        }
+    )
+    gone = ~before["lead_id"].isin(pd.Index(lead, dtype=object)).to_numpy()
+    vanished = pd.DataFrame(
+        {
+            "lead_id": before["lead_id"].to_numpy(dtype=object)[gone],
+            "rep_before": before["rep_id"].to_numpy(dtype=object)[gone],
+            "rep_after": "",
+            "change": "vanished",
+            "expected_value_after": np.nan,
+        }
+    )
+    return pd.concat([changed, vanished], ignore_index=True)
