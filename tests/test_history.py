@@ -473,6 +473,28 @@ def test_run_references(store_url: str, tmp_path: Path) -> None:
     assert empty.exit_code == 2 and "no run history" in empty.output
 
 
+def test_an_interrupted_run_is_solved_again_not_reused(store_url: str, tmp_path: Path) -> None:
+    """The same command after an interrupted run solves again; after a whole one it is a
+    re-run; --matrix asks for another output, so it is not the same run."""
+    args = ["solve", "--leads", str(BOOK / "leads.csv"), "--reps", str(BOOK / "reps.csv")]
+    assert cli(*args, "--out", str(tmp_path / "a"), store=store_url).exit_code == 0
+    with Store(store_url) as opened, opened.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE leadassign_runs SET interrupted = 'SIGTERM'"))
+    again = cli(*args, "--out", str(tmp_path / "b"), store=store_url)
+    assert again.exit_code == 0 and "re-run" not in again.output
+    third = cli(*args, "--out", str(tmp_path / "c"), store=store_url)
+    assert "re-run of 2" in third.output
+    fourth = cli(*args, "--out", str(tmp_path / "d"), "--matrix", store=store_url)
+    assert "re-run" not in fourth.output and (tmp_path / "d" / "matrix.csv").is_file()
+    with Store(store_url) as opened:
+        assert [(r.id, r.rerun_of) for r in opened.runs()] == [
+            (4, None),
+            (3, 2),
+            (2, None),
+            (1, None),
+        ]
+
+
 def test_rebalance_needs_a_previous_run(store_url: str, tmp_path: Path) -> None:
     args = ["rebalance", "--leads", str(BOOK / "leads.csv"), "--reps", str(BOOK / "reps.csv")]
     result = cli(*args, "--out", str(tmp_path / "r"), store=store_url)

@@ -6,9 +6,10 @@ before it has read or written anything. Inputs are read and validated before the
 taken, so bad input (exit 2) never touches the store.
 
 A run whose command, inputs (their sha256), policy (solver settings included), rebalance
-source and leadassign version equal those of the store's newest run is a *re-run*: it
-writes that run's recorded files again and records a row that points at it
-(``rerun_of``), without solving and without copying the assignment.
+source, optional outputs and leadassign version equal those of the store's newest run is a
+*re-run*: it writes that run's recorded files again and records a row that points at it
+(``rerun_of``), without solving and without copying the assignment. An interrupted run is
+never re-used: the same command after it solves again.
 
 A stop (SIGINT or SIGTERM, see ``solver.stop``) during the solve keeps the best assignment
 found that meets every hard rule: it is written and recorded like any other (status
@@ -85,9 +86,16 @@ def load(inputs: Inputs, solver: dict[str, Any] | None = None) -> tuple[Problem,
     return problem, policy
 
 
-def run_key(command: Command, problem: Problem, policy: Policy, source: str | None) -> str:
+def run_key(
+    command: Command,
+    problem: Problem,
+    policy: Policy,
+    source: str | None,
+    outputs: dict[str, bool] | None = None,
+) -> str:
     """What makes two runs the same: command, input digests, pairs mode, policy (solver
-    settings included), rebalance source (as given: ``latest`` or an id) and version."""
+    settings included), rebalance source (as given: ``latest`` or an id), the optional
+    outputs asked for (``matrix``, ``price_rules``) and version."""
     text = json.dumps(
         {
             "command": command,
@@ -95,6 +103,7 @@ def run_key(command: Command, problem: Problem, policy: Policy, source: str | No
             "pairs_mode": problem.pairs_mode if problem.pairs is not None else None,
             "policy": policy.model_dump(mode="json"),
             "from": source,
+            "outputs": outputs or {},
             "version": __version__,
         },
         sort_keys=True,
@@ -137,11 +146,12 @@ def execute(
         result = _solved(problem, policy, price_rules, stop, events)
         return _finish(result, out, matrix, events)
     source = from_run if command == "rebalance" else None
-    key = run_key(command, problem, policy, source)
+    key = run_key(command, problem, policy, source, {"matrix": matrix, "price_rules": price_rules})
     with store.writing(wait) as conn:
         events.emit("store_locked", store=store.name)
         newest = store.runs(conn, limit=1)
-        if newest and newest[0].run_key == key:
+        # (an interrupted run is not an answer to give again: its solve was cut short)
+        if newest and newest[0].run_key == key and newest[0].interrupted is None:
             return _rerun(store, conn, newest[0], command, problem, policy, key, out, events)
         carried = None
         previous: RunRow | None = None
