@@ -303,6 +303,31 @@ def test_a_second_run_is_refused_while_the_store_is_locked(store_url: str, tmp_p
         assert len(opened.runs()) == 1
 
 
+def test_sigterm_while_waiting_for_the_store(store_url: str, tmp_path: Path) -> None:
+    """A run waiting (--wait) for another's lock stops at SIGTERM: exit 4, an error event,
+    nothing written, nothing recorded."""
+    out = tmp_path / "run"
+    args = ["solve", "--leads", str(BOOK / "leads.csv"), "--reps", str(BOOK / "reps.csv")]
+    args += ["--out", str(out), "--wait", "300"]
+    log = tmp_path / "log.jsonl"
+    with Store(store_url) as held, held.writing():
+        process = start_run(args, store_url, log)
+        try:
+            wait_for(log, process, "inputs_loaded")
+            time.sleep(0.5)  # into the wait
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=60)
+        finally:
+            process.kill()
+    assert code == 4, log.read_text()
+    last = events_of(log)[-1]
+    assert last["event"] == "error" and last["exit_code"] == 4
+    assert "interrupted by SIGTERM" in last["message"]
+    assert not out.exists()
+    with Store(store_url) as opened:
+        assert opened.runs() == []
+
+
 def test_store_lock_is_exclusive(store_url: str) -> None:
     with (
         Store(store_url) as one,

@@ -28,7 +28,7 @@ import json
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,11 +41,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from leadassign.errors import LeadassignError
+from leadassign.solver.stop import Stop
 
 #: The schema version this leadassign writes.
 SCHEMA_VERSION = 1
 #: The default store, relative to the working folder.
 DEFAULT_STORE = ".leadassign/history.db"
+#: Seconds between two tries for another run's lock.
+LOCK_POLL_S = 0.2
 #: PostgreSQL advisory lock key of leadassign runs (any fixed 64-bit number).
 ADVISORY_KEY = 0x1EAD_A551_6000_0001 - 2**63
 
@@ -120,6 +123,12 @@ class StoreBusy(LeadassignError):
     """Another run holds the store's lock."""
 
     exit_code = 5
+
+
+class Interrupted(LeadassignError):
+    """SIGINT or SIGTERM before the run had anything to keep: nothing done."""
+
+    exit_code = 4
 
 
 @dataclass(frozen=True)
@@ -268,57 +277,84 @@ class Store:
             yield conn
 
     @contextmanager
-    def writing(self, wait: float = 0.0) -> Iterator[Connection]:
+    def writing(self, wait: float = 0.0, stop: Stop | None = None) -> Iterator[Connection]:
         """Hold the store's write lock for the block and hand over the connection to read and
         write through; everything written in the block is committed at its end, or nothing
         if it raises. Waits up to ``wait`` seconds for another run's lock, then raises
-        StoreBusy."""
-        if self.sqlite:
-            with self._sqlite_lock(wait) as conn:
-                yield conn
-        else:
-            with self._advisory_lock(wait) as conn:
-                yield conn
+        StoreBusy; raises Interrupted when ``stop`` is set while it waits."""
+        lock = self._sqlite_lock if self.sqlite else self._advisory_lock
+        deadline = time.monotonic() + wait
+        while True:
+            held = lock()
+            if held is not None:
+                break
+            if stop is not None and stop.is_set():
+                raise Interrupted(
+                    f"interrupted by {stop.reason} while waiting for the store {self.name}; "
+                    "nothing was done"
+                )
+            if time.monotonic() >= deadline:
+                raise self._busy(wait)
+            time.sleep(min(LOCK_POLL_S, max(deadline - time.monotonic(), 0.01)))
+        with held as conn:
+            yield conn
 
-    @contextmanager
-    def _sqlite_lock(self, wait: float) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+    def _sqlite_lock(self) -> AbstractContextManager[Connection] | None:
+        """SQLite's write lock, taken at once (``BEGIN IMMEDIATE``), or None when another
+        connection holds it."""
+        conn = self.engine.connect()
+        try:
             # on the driver's connection: through SQLAlchemy it would begin a transaction
             raw = conn.connection.dbapi_connection
             assert raw is not None
-            raw.execute(f"PRAGMA busy_timeout = {max(int(wait * 1000), 0)}")
-            try:
-                transaction = conn.execution_options(sqlite_immediate=True).begin()
-            except OperationalError as exc:
-                if "locked" in str(exc).lower() or "busy" in str(exc).lower():
-                    raise self._busy(wait) from exc
-                raise
+            raw.execute("PRAGMA busy_timeout = 0")
+            transaction = conn.execution_options(sqlite_immediate=True).begin()
             raw.execute("PRAGMA busy_timeout = 60000")  # for the writes to come
-            with transaction:
+        except OperationalError as exc:
+            conn.close()
+            if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                return None
+            raise
+        except BaseException:
+            conn.close()
+            raise
+
+        @contextmanager
+        def held() -> Iterator[Connection]:
+            with conn, transaction:
                 yield conn
 
-    @contextmanager
-    def _advisory_lock(self, wait: float) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            deadline = time.monotonic() + wait
-            while True:
-                got = conn.execute(
-                    sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
-                ).scalar()
-                conn.commit()
-                if got:
-                    break
-                if time.monotonic() >= deadline:
-                    raise self._busy(wait)
-                time.sleep(min(0.2, max(deadline - time.monotonic(), 0.01)))
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                if conn.in_transaction():
-                    conn.rollback()
-                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
-                conn.commit()
+        return held()
+
+    def _advisory_lock(self) -> AbstractContextManager[Connection] | None:
+        """PostgreSQL's session advisory lock of leadassign runs, or None when another
+        session holds it."""
+        conn = self.engine.connect()
+        try:
+            got = conn.execute(
+                sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
+            ).scalar()
+            conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+        if not got:
+            conn.close()
+            return None
+
+        @contextmanager
+        def held() -> Iterator[Connection]:
+            with conn:
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    if conn.in_transaction():
+                        conn.rollback()
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+                    conn.commit()
+
+        return held()
 
     def _busy(self, wait: float) -> StoreBusy:
         waited = f" after waiting {wait:g} s" if wait > 0 else ""

@@ -37,7 +37,7 @@ from leadassign.output import VANISHED, check_matrix_size, write_files, write_re
 from leadassign.solver import Result, Status, solve
 from leadassign.solver.prices import price_rules as price_rules_of
 from leadassign.solver.stop import Stop
-from leadassign.store.db import NewRun, RunRow, Store, StoreError
+from leadassign.store.db import Interrupted, NewRun, RunRow, Store, StoreError
 
 Command = Literal["solve", "rebalance"]
 
@@ -147,7 +147,8 @@ def execute(
         return _finish(result, out, matrix, events)
     source = from_run if command == "rebalance" else None
     key = run_key(command, problem, policy, source, {"matrix": matrix, "price_rules": price_rules})
-    with store.writing(wait) as conn:
+    _not_stopped(stop, "before solving")
+    with store.writing(wait, stop) as conn:
         events.emit("store_locked", store=store.name)
         newest = store.runs(conn, limit=1)
         # (an interrupted run is not an answer to give again: its solve was cut short)
@@ -167,6 +168,7 @@ def execute(
                 vanished=len(carried.vanished),
                 owners_gone=len(carried.owners_gone),
             )
+        _not_stopped(stop, "before solving")
         result = _solved(problem, policy, price_rules, stop, events)
         if carried is not None and previous is not None:
             result = replace(result, rebalance=_rebalance_figures(previous, carried))
@@ -210,6 +212,11 @@ def execute(
         ),
         events,
     )
+
+
+def _not_stopped(stop: Stop | None, when: str) -> None:
+    if stop is not None and stop.is_set():
+        raise Interrupted(f"interrupted by {stop.reason} {when}; nothing written or recorded")
 
 
 def _solved(
