@@ -328,6 +328,27 @@ def test_sigterm_while_waiting_for_the_store(store_url: str, tmp_path: Path) -> 
         assert opened.runs() == []
 
 
+def test_a_failed_record_writes_nothing(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the database refuses the run's rows, no output file is written either (the
+    files go into place after the rows, before the commit): exit 2, the database's reason."""
+
+    def refuse(*args: Any, **kwargs: Any) -> int:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(Store, "record", refuse)
+    out = tmp_path / "run"
+    args = ["solve", "--leads", str(BOOK / "leads.csv"), "--reps", str(BOOK / "reps.csv")]
+    result = cli(*args, "--out", str(out), store=store_url)
+    assert result.exit_code == 2
+    assert "cannot record the run" in result.output and "disk I/O error" in result.output
+    assert not out.exists()
+    monkeypatch.undo()
+    with Store(store_url) as opened:
+        assert opened.runs() == []
+
+
 def test_store_lock_is_exclusive(store_url: str) -> None:
     with (
         Store(store_url) as one,

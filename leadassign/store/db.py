@@ -260,7 +260,7 @@ class Store:
                     conn.execute(schema_table.delete())
                     conn.execute(schema_table.insert().values(version=step))
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the store {self.name}: {_reason(exc)}") from exc
+            raise StoreError(f"cannot open the store {self.name}: {reason(exc)}") from exc
 
     def _version(self, conn: Connection) -> int:
         if not sa.inspect(conn).has_table(schema_table.name):
@@ -455,7 +455,7 @@ class Store:
             with self._connect() as c:
                 yield c
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot read the store {self.name}: {_reason(exc)}") from exc
+            raise StoreError(f"cannot read the store {self.name}: {reason(exc)}") from exc
 
     # -- writing --------------------------------------------------------------------------
 
@@ -543,7 +543,8 @@ def _row(found: Any) -> RunRow:
     )
 
 
-def _reason(exc: SQLAlchemyError) -> str:
+def reason(exc: SQLAlchemyError) -> str:
+    """The database's own words for ``exc`` (its first line)."""
     original = getattr(exc, "orig", None)
     return str(original or exc).strip().splitlines()[0]
 

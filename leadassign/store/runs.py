@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from leadassign import __version__
 from leadassign.events import Events, NoEvents
@@ -37,7 +39,7 @@ from leadassign.output import VANISHED, check_matrix_size, write_files, write_re
 from leadassign.solver import Result, Status, solve
 from leadassign.solver.prices import price_rules as price_rules_of
 from leadassign.solver.stop import Stop
-from leadassign.store.db import Interrupted, NewRun, RunRow, Store, StoreError
+from leadassign.store.db import Interrupted, NewRun, RunRow, Store, StoreError, reason
 
 Command = Literal["solve", "rebalance"]
 
@@ -148,6 +150,34 @@ def execute(
     source = from_run if command == "rebalance" else None
     key = run_key(command, problem, policy, source, {"matrix": matrix, "price_rules": price_rules})
     _not_stopped(stop, "before solving")
+    try:
+        return _recorded(
+            command, problem, policy, key, out, store, from_run, matrix, price_rules, wait,
+            stop, events,
+        )  # fmt: skip
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"cannot record the run in the store {store.name} ({reason(exc)}); nothing was "
+            "written or recorded"
+        ) from exc
+
+
+def _recorded(
+    command: Command,
+    problem: Problem,
+    policy: Policy,
+    key: str,
+    out: Path,
+    store: Store,
+    from_run: str | None,
+    matrix: bool,
+    price_rules: bool,
+    wait: float,
+    stop: Stop | None,
+    events: Events,
+) -> Outcome:
+    """The recorded part of ``execute``: under the store's lock, from the re-run check to the
+    commit."""
     with store.writing(wait, stop) as conn:
         events.emit("store_locked", store=store.name)
         newest = store.runs(conn, limit=1)
@@ -176,7 +206,9 @@ def execute(
             events.emit("interrupted", signal=result.interrupted, written=False, recorded=False)
             return Outcome(result.status, result.summary(), (), result, carried=carried)
         extra = {VANISHED: carried.vanished} if carried is not None else None
-        written = write_result(result, out, matrix=matrix, extra=extra)
+        with tempfile.TemporaryDirectory(prefix="leadassign-run-") as staging:
+            made = write_result(result, staging, matrix=matrix, extra=extra)
+            files = tuple((path.name, path.read_bytes()) for path in made)
         recording = time.perf_counter()
         run_id = store.record(
             conn,
@@ -191,9 +223,12 @@ def execute(
                 from_run=previous.original if previous is not None else None,
                 out=str(out),
                 assignments=_assignment_rows(result) if result.has_solution else None,
-                files=tuple((path.name, path.read_bytes()) for path in written),
+                files=files,
             ),
         )
+        # The files go into place last, just before the commit: a failure before leaves
+        # neither files nor a run; only a crash between the two could leave the files alone.
+        written = _write_files(out, files)
     events.emit(  # committed
         "recorded",
         run=run_id,
