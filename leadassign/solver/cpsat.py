@@ -26,7 +26,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from leadassign.solver.progress import Progress
-from leadassign.solver.stop import cancelling
+from leadassign.solver.stop import cancelling, stopped
 
 STATUS_NAMES = {
     cp_model.OPTIMAL: "OPTIMAL",
@@ -488,6 +488,18 @@ class _Reporter(cp_model.CpSolverSolutionCallback):
         self._progress.update(to_user(self.objective_value), to_user(self.best_objective_bound))
 
 
+#: CP-SAT's time when the solve was stopped before its search began.
+STOPPED_S = 0.1
+
+
+def _stopped_already(solver: cp_model.CpSolver) -> None:
+    """A stop that came before the search began (CP-SAT forgets a stop_search called before
+    solve): a moment to load the hint, no more."""
+    if stopped():
+        p = solver.parameters
+        p.max_time_in_seconds = min(p.max_time_in_seconds, STOPPED_S)
+
+
 def _run(
     solver: cp_model.CpSolver,
     model: cp_model.CpModel,
@@ -498,9 +510,11 @@ def _run(
     CP-SAT's callbacks, which observe the search without changing it."""
     if progress is None:
         with cancelling(solver.stop_search):
+            _stopped_already(solver)
             return solver.solve(model)
     solver.best_bound_callback = lambda bound: progress.update(None, to_user(bound))
     with cancelling(solver.stop_search):
+        _stopped_already(solver)
         code = solver.solve(model, _Reporter(progress, to_user))
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         progress.update(to_user(solver.objective_value), to_user(solver.best_objective_bound))

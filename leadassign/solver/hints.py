@@ -20,6 +20,7 @@ from leadassign.solver.candidates import best_per_lead, lead_starts
 from leadassign.solver.cpsat import Continuity, Fairness, Pairs
 from leadassign.solver.duals import AllArcs, Flows, Solved
 from leadassign.solver.rules import fits_in_order
+from leadassign.solver.stop import stopped
 
 ROUNDS = 8
 #: churn_flow: the first steps away from a guessed bonus (a share of it, doubling), and the
@@ -504,11 +505,11 @@ def improve_by_moves(
     different reps trade places where both fit (a swap), whenever that raises the summed
     units; each unit in turn takes its best such move, rounds repeat until one gains
     nothing, or ``max_visits`` unit visits are spent (a work limit of about a second, so the
-    result does not depend on the machine's speed). The same units stay assigned, so the
-    count, capacities and floors hold (a shift only leaves a rep above its floor). With a
-    ``band``, a move must also keep both reps' metric within it (so a fair start stays
-    fair); with a ``continuity`` limit, the owners kept must stay enough for it. Soft rules
-    are not looked at, so callers check."""
+    result does not depend on the machine's speed), or the solve is stopped (``solver.stop``).
+    The same units stay assigned, so the count, capacities and floors hold (a shift only
+    leaves a rep above its floor). With a ``band``, a move must also keep both reps' metric
+    within it (so a fair start stays fair); with a ``continuity`` limit, the owners kept
+    must stay enough for it. Soft rules are not looked at, so callers check."""
     n_units = int(pairs.unit.max(initial=-1)) + 1
     m = len(pairs.capacity)
     if n_units * m > MOVE_CELLS or not chosen.any():
@@ -544,7 +545,7 @@ def improve_by_moves(
         gained = 0
         for u in np.flatnonzero(at >= 0).tolist():
             visits += 1
-            if visits > max_visits:
+            if visits > max_visits or (visits % 64 == 0 and stopped()):
                 return chosen
             p = int(at[u])
             a = int(pairs.rep[p])

@@ -624,6 +624,8 @@ def _solve(
         value_scale=prep.scale,
     )
     status = Status(cp.status)
+    if cp.chosen is None and (halt := halted()) is not None:
+        return halt  # stopped before CP-SAT found anything: the start, if it meets every rule
     if cp.chosen is None:
         explained: tuple[str, ...] = ()
         if status == Status.INFEASIBLE and not (stop is not None and stop.is_set()):

@@ -25,10 +25,12 @@ class Stop:
         self.reason: str | None = None
 
     def set(self, reason: str = "stopped") -> None:
-        """Set the flag (the first reason given is kept) and call every registered hook."""
+        """Set the flag and call every registered hook; once set, later calls do nothing
+        (the first reason is kept)."""
         with self._lock:
-            if self.reason is None:
-                self.reason = reason
+            if self._event.is_set():
+                return
+            self.reason = reason
             self._event.set()
             hooks = list(self._hooks)
         for hook in hooks:
