@@ -142,7 +142,7 @@ def leadassign_run(folder: Path) -> dict[str, float | int | str]:
     if (folder / "affinity.csv").exists():
         args += ["--affinity", str(folder / "affinity.csv")]
     code = subprocess.run(
-        [_executable(), "solve", *args, "--out", str(out), "--no-progress"],
+        [_executable(), "solve", *args, "--out", str(out), "--no-progress", "--no-store"],
         check=False,
         stdout=subprocess.DEVNULL,
     ).returncode

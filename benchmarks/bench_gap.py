@@ -283,6 +283,7 @@ def solve_one(
         command = [
             *leadassign_command(),
             "solve",
+            "--no-store",
             "--leads",
             str(folder / "leads.csv"),
             "--reps",

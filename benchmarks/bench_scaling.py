@@ -54,6 +54,7 @@ def run_cli(folder: Path, policy: str, time_limit: float) -> dict[str, Any]:
     command = [
         str(exe),
         "solve",
+        "--no-store",
         "--leads",
         str(folder / "leads.csv"),
         "--reps",
