@@ -23,8 +23,9 @@ from leadassign.solver.rules import fits_in_order
 from leadassign.solver.stop import stopped
 
 ROUNDS = 8
-#: churn_flow: the first steps away from a guessed bonus (a share of it, doubling), and the
-#: ratio of a bracket's ends above which it takes geometric steps instead of interpolating.
+#: churn_flow: the first step away from a guessed bonus (a share of it, four times as much
+#: each step after), and the ratio of a bracket's ends above which it takes geometric steps
+#: instead of interpolating.
 GUESS_STRIDE = 0.05
 SPAN = 16
 #: churn_flow: the bracket's ends' surpluses of kept owners below which it steps to where
@@ -171,12 +172,11 @@ def churn_flow(
     outweighs any value difference: when even it cannot meet the limit, None), then regula
     falsi on the kept owners' surplus (geometric steps while the bracket spans orders of
     magnitude: the bonus needed is often far below the largest), ending with cutting-plane
-    steps. With a ``guess``
-    (the bonus of a similar book, such as a scenario's base), the search starts there and
-    steps away from it until the limit's side changes, and probes the largest bonus only if
-    none of those meets the limit. It stops when the best and the bound are within
-    ``tolerance`` of each other, after ``max_flows`` flows, or when ``time_left()`` is below
-    the time the last flow took.
+    steps. With a ``guess`` (the bonus of a similar book, such as a scenario's base), the
+    search starts there and steps away from it until the limit's side changes, and probes
+    the largest bonus only if none of those meets the limit. It stops when the best and the
+    bound are within ``tolerance`` of each other, after ``max_flows`` flows, or when
+    ``time_left()`` is below the time the last flow took.
 
     A soft limit (``continuity.penalty`` P per change above it) is the same search with the
     bonus capped at P: for ``0 <= lam <= P``, ``L(lam)`` also bounds the score (value minus

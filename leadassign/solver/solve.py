@@ -624,7 +624,7 @@ def _solve(
         value_scale=prep.scale,
     )
     status = Status(cp.status)
-    if cp.chosen is None and (halt := halted()) is not None:
+    if cp.chosen is None and status != Status.INFEASIBLE and (halt := halted()) is not None:
         return halt  # stopped before CP-SAT found anything: the start, if it meets every rule
     if cp.chosen is None:
         explained: tuple[str, ...] = ()
