@@ -168,7 +168,8 @@ def solve(
     every hard rule and beats the relaxation's, and its keep bonus the churn search's first
     guess. ``stop`` (set from a signal handler or another thread) ends the solve early: the
     best assignment found so far that meets every hard rule, as FEASIBLE, or UNKNOWN when
-    there is none yet; ``Result.interrupted`` gives its reason. Raises InputError when the
+    there is none yet; ``Result.interrupted`` gives its reason (None when the answer came
+    out proven all the same: OPTIMAL or INFEASIBLE). Raises InputError when the
     policy needs lead columns that are missing or malformed.
     """
     with active(stop):
@@ -244,7 +245,12 @@ def _solve(
             build_s=build_s,
             solve_s=time.perf_counter() - started - build_s,
             keep_bonus=keep_bonus,
-            interrupted=stop.reason if stop is not None and stop.is_set() else None,
+            # a proven optimum or infeasibility is the whole answer, stop or not
+            interrupted=stop.reason
+            if stop is not None
+            and stop.is_set()
+            and status not in (Status.OPTIMAL, Status.INFEASIBLE)
+            else None,
             **figures,
         )
 
