@@ -55,8 +55,12 @@ def _stacked(options: Sequence[Callable[[Any], Any]], command: F) -> F:
     return command
 
 
-def _fail(error: LeadassignError) -> NoReturn:
-    click.echo(f"error: {error}", err=True)
+def _fail(error: LeadassignError, events: JsonEvents | None = None) -> NoReturn:
+    """The error on stderr (as an ``error`` event under --json), and its exit code."""
+    if events is not None:
+        events.emit("error", exit_code=error.exit_code, message=str(error))
+    else:
+        click.echo(f"error: {error}", err=True)
     sys.exit(error.exit_code)
 
 
@@ -145,6 +149,13 @@ def _scenario_options(command: F) -> F:
             type=click.FloatRange(min=0, min_open=True),
             default=None,
             help="Seconds per run (default: each run's policy).",
+        ),
+        click.option(
+            "--json",
+            "json_log",
+            is_flag=True,
+            help="Log one JSON object per event on stderr (start, run_finished per run, done), "
+            "for cron; no progress board, nothing on stdout.",
         ),
     ]
     return _stacked(options, command)
@@ -390,10 +401,7 @@ def _run(
 
         outcome = _interruptible(work)
     except LeadassignError as error:
-        if events is not None:
-            events.emit("error", exit_code=error.exit_code, message=str(error))
-            sys.exit(error.exit_code)
-        _fail(error)
+        _fail(error, events)
     code = _exit_code(outcome)
     if events is not None:
         events.emit(
@@ -1075,34 +1083,99 @@ def compare(
     out: Path,
     jobs: int,
     time_limit_s: float | None,
+    json_log: bool,
     executor: str,
     cold: bool,
 ) -> None:
     """What-if scenarios: solve a base book and its variants, and compare them."""
-    from leadassign.scenarios import load_scenario, run_all, write_comparison
-    from leadassign.scenarios.spec import check
+    from leadassign.scenarios import load_scenario
 
+    events = JsonEvents(sys.stderr) if json_log else None
     try:
         scenario = load_scenario(scenario_file)
-        check(scenario)
-        # progress on a terminal only (quiet in cron jobs and pipes)
-        board = RunBoard(scenario.names, sys.stderr) if sys.stderr.isatty() else None
-        runs = run_all(
+        runs, written = _scenario_runs(
+            "compare",
             scenario,
             out,
-            jobs=jobs,
+            jobs,
+            time_limit_s,
+            events,
             executor="ray" if executor == "ray" else "local",
-            time_limit_s=time_limit_s,
             warm=not cold,
-            done=board.finished if board is not None else None,
         )
-        written = write_comparison(runs, out)
     except LeadassignError as error:
-        _fail(error)
-    click.echo(
-        f"wrote {written[0]}, {len(written) - 2} diff files and {written[-1]}; runs in {out}/<run>/"
+        _fail(error, events)
+    if events is None:
+        click.echo(
+            f"wrote {written[0]}, {len(written) - 2} diff files and {written[-1]}; "
+            f"runs in {out}/<run>/"
+        )
+    sys.exit(_scenario_done(runs, written, events))
+
+
+def _scenario_runs(
+    command: str,
+    scenario: Any,
+    out: Path,
+    jobs: int,
+    time_limit_s: float | None,
+    events: JsonEvents | None,
+    *,
+    executor: Literal["local", "ray"] = "local",
+    warm: bool = True,
+    sweep: Any = None,
+) -> tuple[list[Any], list[Path]]:
+    """compare and frontier: check every run, solve them, write the comparison. Progress:
+    the board on a terminal, run_finished events under --json, else nothing."""
+    from leadassign.scenarios import run_all, write_comparison
+    from leadassign.scenarios.spec import check
+
+    if events is not None:
+        events.emit("start", command=command, version=__version__, runs=scenario.names)
+    check(scenario)
+    board = None
+    if events is None and sys.stderr.isatty():  # quiet in cron jobs and pipes
+        board = RunBoard(scenario.names, sys.stderr)
+
+    def finished(run: Any) -> None:
+        if board is not None:
+            board.finished(run)
+        if events is not None:
+            summary = run.summary
+            events.emit(
+                "run_finished",
+                run=run.name,
+                status=run.status.value,
+                gap=summary.get("gap"),
+                assigned=summary.get("assigned"),
+                expected_value=summary.get("expected_value"),
+                solve_s=summary.get("solve_s"),
+            )
+
+    runs = run_all(
+        scenario,
+        out,
+        jobs=jobs,
+        executor=executor,
+        time_limit_s=time_limit_s,
+        warm=warm,
+        done=finished,
     )
-    sys.exit(max(EXIT_BY_STATUS[run.status] for run in runs))
+    title = "Frontier" if sweep is not None else "What-if comparison"
+    written = write_comparison(runs, out, title=title, sweep=sweep)
+    return runs, written
+
+
+def _scenario_done(runs: list[Any], written: list[Path], events: JsonEvents | None) -> int:
+    code = max(EXIT_BY_STATUS[run.status] for run in runs)
+    if events is not None:
+        events.emit(
+            "done",
+            exit_code=code,
+            runs={run.name: run.status.value for run in runs},
+            written=[str(path) for path in written],
+        )
+    return code
 
 
 @main.command(
@@ -1116,37 +1189,34 @@ and each run's files in OUT/<run>/. Exit codes as for compare.
 """
 )
 @_scenario_options
-def frontier(scenario_file: Path, out: Path, jobs: int, time_limit_s: float | None) -> None:
+def frontier(
+    scenario_file: Path, out: Path, jobs: int, time_limit_s: float | None, json_log: bool
+) -> None:
     """Value against fairness or churn: solve a range of one policy knob (the scenario's
     sweep: block) and mark the dominated settings."""
-    from leadassign.scenarios import load_scenario, run_all, write_comparison
-    from leadassign.scenarios.spec import check, sweep_scenario
+    from leadassign.scenarios import load_scenario
+    from leadassign.scenarios.spec import sweep_scenario
 
+    events = JsonEvents(sys.stderr) if json_log else None
     try:
         scenario = sweep_scenario(load_scenario(scenario_file))
         sweep = scenario.sweep
         assert sweep is not None
-        check(scenario)
-        board = RunBoard(scenario.names, sys.stderr) if sys.stderr.isatty() else None
-        runs = run_all(
-            scenario,
-            out,
-            jobs=jobs,
-            time_limit_s=time_limit_s,
-            done=board.finished if board is not None else None,
+        runs, written = _scenario_runs(
+            "frontier", scenario, out, jobs, time_limit_s, events, sweep=sweep
         )
-        written = write_comparison(runs, out, title="Frontier", sweep=sweep)
     except LeadassignError as error:
-        _fail(error)
-    metric = sweep.metric()
-    for row in pd.read_csv(written[0], keep_default_na=False).to_dict("records"):
-        mark = "  (dominated)" if bool(row["dominated"]) else ""
-        click.echo(
-            f"{row['key']} = {row['value']}: {row['status']}, expected value "
-            f"{row['expected_value']}, {metric} {row[metric]}{mark}"
-        )
-    click.echo(f"wrote {written[0]}, {written[1]}, {written[-1]} and the runs in {out}/<run>/")
-    sys.exit(max(EXIT_BY_STATUS[run.status] for run in runs))
+        _fail(error, events)
+    if events is None:
+        metric = sweep.metric()
+        for row in pd.read_csv(written[0], keep_default_na=False).to_dict("records"):
+            mark = "  (dominated)" if bool(row["dominated"]) else ""
+            click.echo(
+                f"{row['key']} = {row['value']}: {row['status']}, expected value "
+                f"{row['expected_value']}, {metric} {row[metric]}{mark}"
+            )
+        click.echo(f"wrote {written[0]}, {written[1]}, {written[-1]} and the runs in {out}/<run>/")
+    sys.exit(_scenario_done(runs, written, events))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,7 @@ same files whatever ``--jobs``, the diff of lead moves, and errors that name the
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -323,6 +324,34 @@ def test_cli_compare_infeasible_variant_exits_3_with_its_row(tmp_path: Path) -> 
     assert table["floor"]["status"] == "INFEASIBLE"
     assert table[BASE]["status"] == "OPTIMAL"
     assert (out / "floor" / "summary.json").is_file()
+
+
+def test_cli_compare_json_log(tmp_path: Path) -> None:
+    """--json: one JSON object per line on stderr (start, run_finished per run with its
+    figures, done with the exit code), nothing on stdout; an error is an error event."""
+    path = scenario_file(
+        tmp_path,
+        {"floor": {"reps": [{"rep_id": "R0006", "min_leads": 40}], "policy": {"fairness": None}}},
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["compare", str(path), "--out", str(out), "--json"])
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [e["event"] for e in events] == ["start", "run_finished", "run_finished", "done"]
+    assert events[0]["runs"] == [BASE, "floor"]
+    finished = {e["run"]: e for e in events[1:3]}
+    table = rows_of(out / "comparison.csv")
+    assert finished["floor"]["status"] == "INFEASIBLE"
+    assert finished[BASE]["status"] == table[BASE]["status"] == "OPTIMAL"
+    assert finished[BASE]["assigned"] == int(table[BASE]["assigned"])
+    assert events[-1]["exit_code"] == 3
+    assert events[-1]["runs"] == {BASE: "OPTIMAL", "floor": "INFEASIBLE"}
+    bad = scenario_file(tmp_path, {"x": {"remove_reps": ["NOPE"]}})
+    failed = CliRunner().invoke(main, ["frontier", str(bad), "--out", str(out), "--json"])
+    assert failed.exit_code == 2 and failed.stdout == ""
+    last = json.loads(failed.stderr.splitlines()[-1])
+    assert last["event"] == "error" and last["exit_code"] == 2
 
 
 def test_variant_policy_merges_blocks_key_by_key() -> None:

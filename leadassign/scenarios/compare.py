@@ -243,6 +243,18 @@ def diffs(runs: list[Run]) -> dict[str, pd.DataFrame]:
     return {run.name: diff(runs[0], run) for run in runs[1:]}
 
 
+#: comparison.csv's columns of counts.
+COUNTS = (
+    "leads",
+    "reps_available",
+    "assigned",
+    "unassigned",
+    "leads_per_rep_min",
+    "leads_per_rep_max",
+    "reassigned",
+)
+
+
 def comparison(runs: list[Run], moves: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """One row per run (comparison.csv): status, gap, leads assigned, expected value and
     its change from the base, fairness figures, churn against the base (from ``moves``,
@@ -289,7 +301,9 @@ def comparison(runs: list[Run], moves: dict[str, pd.DataFrame] | None = None) ->
                 "solve_s": s.get("solve_s"),
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    # counts stay integers where a run without a solution leaves a cell empty (not 251.0)
+    return table.astype({column: "Int64" for column in COUNTS})
 
 
 REPORT = "report.html"
@@ -332,8 +346,12 @@ def frontier(table: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
     solution are neither)."""
     metric = sweep.metric()
     table = table.iloc[1:].reset_index(drop=True)
-    value = pd.to_numeric(table["expected_value"], errors="coerce").to_numpy(dtype=np.float64)
-    figure = pd.to_numeric(table[metric], errors="coerce").to_numpy(dtype=np.float64)
+    value = pd.to_numeric(table["expected_value"], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    figure = pd.to_numeric(table[metric], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
     solved = ~np.isnan(value) & ~np.isnan(figure)
     # i is dominated by j when j is as good in both and better in one (vectorized, points x points)
     as_good = (value[None, :] >= value[:, None]) & (figure[None, :] <= figure[:, None])
