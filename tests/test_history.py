@@ -10,6 +10,7 @@ into their ``current_owner`` column by pandas.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -30,6 +31,7 @@ from click.testing import CliRunner
 from leadassign import load_problem
 from leadassign.check import check_assignment
 from leadassign.cli import main
+from leadassign.errors import InputError
 from leadassign.models.policy import load_policy
 from leadassign.models.problem import with_previous_owners
 from leadassign.store import Store, StoreBusy, StoreError
@@ -210,7 +212,7 @@ def test_four_weeks(store_url: str, tmp_path: Path) -> None:
     # diff: against the two weeks' assignments.csv
     diffed = cli("diff", "2", "3", store=store_url)
     assert diffed.exit_code == 0
-    table = pd.read_csv(__import__("io").StringIO(diffed.stdout), dtype=str, keep_default_na=False)
+    table = pd.read_csv(io.StringIO(diffed.stdout), dtype=str, keep_default_na=False)
     a, b = assignments(outs[1]), assignments(outs[2])
     owner_a = dict(zip(a["lead_id"], a["rep_id"], strict=True))
     owner_b = dict(zip(b["lead_id"], b["rep_id"], strict=True))
@@ -619,14 +621,14 @@ def test_export_formats_and_owner_map(tmp_path: Path) -> None:
     assert plain.frame.columns.tolist() == [
         "lead_id", "previous_rep_id", "rep_id", "owner_id", "expected_value", "reason"
     ]  # fmt: skip
-    with pytest.raises(Exception, match="r2"):
+    with pytest.raises(InputError, match="r2"):
         export(run, "salesforce", owner_map={"r1": "u1"})
     bad = tmp_path / "map.csv"
     bad.write_text("rep_id,owner_id\nr1,u1\nr1,u2\n")
-    with pytest.raises(Exception, match="line 3"):
+    with pytest.raises(InputError, match="line 3"):
         read_owner_map(bad)
     bad.write_text("rep,owner\nr1,u1\n")
-    with pytest.raises(Exception, match="missing column"):
+    with pytest.raises(InputError, match="missing column"):
         read_owner_map(bad)
 
 
