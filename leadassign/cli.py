@@ -33,7 +33,7 @@ from leadassign.solver.stop import Stop
 from leadassign.store import DEFAULT_STORE, RunRow, Store, StoreError
 from leadassign.store.crm import FORMATS, HUBSPOT_OBJECTS, Format, export, read_owner_map
 from leadassign.store.db import store_name
-from leadassign.store.runs import Inputs, Outcome, execute, load, owner_changes
+from leadassign.store.runs import Command, Inputs, Outcome, execute, load, owner_changes
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION = 0, 1, 2, 3, 4
 EXIT_BY_STATUS = {
@@ -123,6 +123,16 @@ def _output_options(command: F) -> F:
     return _stacked(options, command)
 
 
+def _json_option(events: str) -> Callable[[F], F]:
+    """``--json``: the run's events (named in ``events``) as JSON lines on stderr."""
+    return click.option(
+        "--json",
+        "json_log",
+        is_flag=True,
+        help=f"Log one JSON object per event on stderr ({events}), for cron; nothing on stdout.",
+    )
+
+
 def _scenario_options(command: F) -> F:
     """The scenario file, ``--out``, ``--jobs`` and ``--time-limit``, for compare and
     frontier."""
@@ -150,13 +160,7 @@ def _scenario_options(command: F) -> F:
             default=None,
             help="Seconds per run (default: each run's policy).",
         ),
-        click.option(
-            "--json",
-            "json_log",
-            is_flag=True,
-            help="Log one JSON object per event on stderr (start, run_finished per run, done), "
-            "for cron; no progress board, nothing on stdout.",
-        ),
+        _json_option("start, run_finished per run, done; no progress board"),
     ]
     return _stacked(options, command)
 
@@ -225,20 +229,9 @@ def _store_options(command: F) -> F:
             show_default=True,
             help="Seconds to wait while another run holds the store, then exit 5.",
         ),
-        click.option(
-            "--json",
-            "json_log",
-            is_flag=True,
-            help="Log one JSON object per event on stderr (start, inputs_loaded, model_built, "
-            "solution_found, done, summary), for cron; nothing on stdout.",
-        ),
+        _json_option("start, inputs_loaded, model_built, solution_found, done, summary"),
     ]
     return _stacked(options, command)
-
-
-def _history_store(command: F) -> F:
-    """``--store`` for the commands that read the history."""
-    return _store_option(command)
 
 
 def _progress_line(
@@ -354,7 +347,7 @@ def _interruptible(work: Callable[[Stop], T]) -> T:
 
 
 def _run(
-    command: str,
+    command: Command,
     inputs: Inputs,
     out: Path,
     *,
@@ -368,41 +361,33 @@ def _run(
 ) -> NoReturn:
     """solve and rebalance: run, record, report; exits with the run's code."""
     events: JsonEvents | None = JsonEvents(sys.stderr) if json_log else None
-    if json_log:
-        solver.pop("progress", None)
     try:
         policy = load_policy(inputs.policy)
 
-        def go(stop: Stop, opened: Store | None, told: Events) -> Outcome:
-            return execute(
-                "rebalance" if command == "rebalance" else "solve",
-                inputs,
-                out,
-                store=opened,
-                solver={k: v for k, v in solver.items() if k != "progress"},
-                from_run=from_run,
-                matrix=matrix,
-                price_rules=price_rules,
-                wait=wait,
-                stop=stop,
-                events=told,
-            )
-
         def work(stop: Stop) -> Outcome:
-            opened = None if store is None else Store(store)
-            try:
-                if events is not None:
-                    return go(stop, opened, events)
-                with _progress_line(dict(solver), policy) as progress:
-                    return go(stop, opened, _ProgressEvents(progress))
-            finally:
-                if opened is not None:
-                    opened.close()
+            with contextlib.ExitStack() as stack:
+                opened = None if store is None else stack.enter_context(Store(store))
+                told: Events = events or _ProgressEvents(
+                    stack.enter_context(_progress_line(dict(solver), policy))
+                )
+                return execute(
+                    command,
+                    inputs,
+                    out,
+                    store=opened,
+                    solver={k: v for k, v in solver.items() if k != "progress"},
+                    from_run=from_run,
+                    matrix=matrix,
+                    price_rules=price_rules,
+                    wait=wait,
+                    stop=stop,
+                    events=told,
+                )
 
         outcome = _interruptible(work)
     except LeadassignError as error:
         _fail(error, events)
-    code = _exit_code(outcome)
+    code = EXIT_BY_STATUS[outcome.status]
     if events is not None:
         events.emit(
             "done",
@@ -430,10 +415,6 @@ def _inputs(
 ) -> Inputs:
     mode: Literal["only", "override"] = "override" if pairs_mode == "override" else "only"
     return Inputs(leads, reps, affinity, pairs, mode, policy)
-
-
-def _exit_code(outcome: Outcome) -> int:
-    return EXIT_BY_STATUS[outcome.status]
 
 
 class _ProgressEvents(NoEvents):
@@ -624,7 +605,7 @@ Examples:
   leadassign history --limit 5 --json
 """
 )
-@_history_store
+@_store_option
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run, newest first.")
 def history(store: str, limit: int, as_json: bool) -> None:
@@ -692,7 +673,7 @@ Examples:
 """
 )
 @click.argument("run")
-@_history_store
+@_store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary.json.")
 def show(run: str, store: str, as_json: bool) -> None:
     """Print one recorded run: RUN is a run id, latest, or latest-N."""
@@ -704,7 +685,6 @@ def show(run: str, store: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(row.summary, indent=2, sort_keys=False))
         return
-    fields = _run_fields(row)
     click.echo(f"run {row.id}: {row.command} at {row.created_at}, leadassign {row.version}")
     if row.rerun_of is not None:
         click.echo(f"re-run of run {row.rerun_of} (same inputs and policy; not solved again)")
@@ -729,7 +709,7 @@ def show(run: str, store: str, as_json: bool) -> None:
             f"{rebalanced['new_leads']} new leads, {rebalanced['vanished_leads']} gone, "
             f"{rebalanced['owners_gone']} owners no longer reps"
         )
-    for name, digest in sorted(fields["inputs"].items()):
+    for name, digest in sorted(row.inputs.items()):
         click.echo(f"input {name}: sha256 {digest}")
     if row.out:
         click.echo(f"written to: {row.out}")
@@ -745,7 +725,7 @@ Examples:
 )
 @click.argument("run_a")
 @click.argument("run_b")
-@_history_store
+@_store_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -791,7 +771,7 @@ existing records (Record ID, and the object's owner: the user's email or id).
 """,
 )
 @click.argument("run")
-@_history_store
+@_store_option
 @click.option(
     "--format", "fmt", type=click.Choice(FORMATS), required=True, help="The CRM's file layout."
 )
