@@ -137,8 +137,41 @@ def write_result(
     return write_files(out, writers)
 
 
-def write_files(out: Path, writers: dict[str, Callable[[Path], None]]) -> list[Path]:
-    """Stage each named file, then move all into ``out`` and remove stale known files."""
+#: A run's output files as bytes, by name, in the order they are written.
+Files = tuple[tuple[str, bytes], ...]
+
+
+def result_files(
+    result: Result, *, matrix: bool = False, extra: dict[str, pd.DataFrame] | None = None
+) -> Files:
+    """``write_result``'s files as bytes (rendered in a temporary folder), to record or to
+    hand from a worker process to the one that writes them."""
+    with tempfile.TemporaryDirectory(prefix="leadassign-run-") as folder:
+        written = write_result(result, folder, matrix=matrix, extra=extra)
+        return tuple((path.name, path.read_bytes()) for path in written)
+
+
+def write_bytes(out: Path, files: Files) -> list[Path]:
+    """``files`` (``result_files``) into ``out``, as ``write_files`` writes."""
+
+    def writer(data: bytes) -> Callable[[Path], None]:
+        def write(path: Path) -> None:
+            path.write_bytes(data)
+
+        return write
+
+    return write_files(out, {name: writer(data) for name, data in files})
+
+
+def write_files(
+    out: Path,
+    writers: dict[str, Callable[[Path], None]],
+    *,
+    stale: tuple[str, ...] = KNOWN_FILES,
+) -> list[Path]:
+    """Stage each named file, then move all into ``out`` and remove the ``stale`` files this
+    write does not produce (by default the known files of a run, so a folder never mixes
+    two runs)."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -154,7 +187,7 @@ def write_files(out: Path, writers: dict[str, Callable[[Path], None]]) -> list[P
             target = out / name
             os.replace(staging / name, target)
             written.append(target)
-        for name in KNOWN_FILES:
+        for name in stale:
             if name not in writers and (out / name).is_file():
                 (out / name).unlink()
         return written
@@ -162,4 +195,13 @@ def write_files(out: Path, writers: dict[str, Callable[[Path], None]]) -> list[P
         shutil.rmtree(staging, ignore_errors=True)
 
 
-__all__ = ["KNOWN_FILES", "check_matrix_size", "summary_json", "write_files", "write_result"]
+__all__ = [
+    "KNOWN_FILES",
+    "Files",
+    "check_matrix_size",
+    "result_files",
+    "summary_json",
+    "write_bytes",
+    "write_files",
+    "write_result",
+]

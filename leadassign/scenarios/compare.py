@@ -12,10 +12,9 @@ everything is written in file order, so the files are the same whatever the exec
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from leadassign.errors import InputError
-from leadassign.output import write_csv, write_files, write_result
+from leadassign.output import result_files, write_bytes, write_csv, write_files
 from leadassign.scenarios.spec import BASE, Scenario, Sweep, _Tables, build, variant_policy
 from leadassign.solver.result import Status
 from leadassign.solver.solve import Start, solve
@@ -66,9 +65,7 @@ def solve_run(
         # searches for its own from scratch (the base's was 12x off for 0.15 -> 0.05).
         start = Start(start.owners)
     result = solve(problem, policy, time_limit_s=time_limit_s, start=start)
-    with tempfile.TemporaryDirectory(prefix="leadassign-run-") as folder:
-        written = write_result(result, folder)
-        files = tuple((path.name, path.read_bytes()) for path in written)
+    files = result_files(result)
     n = problem.n_leads
     rep_ids = np.full(n, "", dtype=object)
     ev = np.full(n, np.nan)
@@ -95,14 +92,7 @@ def solve_run(
 
 def write_run(run: Run, out: Path) -> None:
     """A run's files into ``out/<name>/`` (staged, then moved into place)."""
-
-    def writer(data: bytes) -> Callable[[Path], None]:
-        def write(path: Path) -> None:
-            path.write_bytes(data)
-
-        return write
-
-    write_files(out / run.name, {name: writer(data) for name, data in run.files})
+    write_bytes(out / run.name, run.files)
 
 
 def start_of(run: Run) -> Start:
@@ -325,17 +315,16 @@ def write_comparison(
         tables = {FRONTIER: trade, **tables}
     metric = None if sweep is None else sweep.metric()
     page = report_html(runs, title, table, moves, trade, metric)
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".leadassign-", dir=out))
-    try:
-        for name, frame in tables.items():
-            write_csv(frame, staging / name)
-        (staging / REPORT).write_text(page, encoding="utf-8")
-        for name in [*tables, REPORT]:
-            os.replace(staging / name, out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return [out / name for name in tables] + [out / REPORT]
+    writers: dict[str, Callable[[Path], None]] = {
+        name: functools.partial(write_csv, frame) for name, frame in tables.items()
+    }
+    writers[REPORT] = functools.partial(_write_page, page)
+    # the runs' own files are in their folders: nothing at the top is stale
+    return write_files(out, writers, stale=())
+
+
+def _write_page(page: str, path: Path) -> None:
+    path.write_text(page, encoding="utf-8")
 
 
 def frontier(table: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,7 +34,13 @@ from leadassign import __version__
 from leadassign.events import Events, NoEvents
 from leadassign.models import Policy, Problem, load_policy, load_problem
 from leadassign.models.problem import Carried, with_previous_owners
-from leadassign.output import VANISHED, check_matrix_size, write_files, write_result
+from leadassign.output import (
+    VANISHED,
+    check_matrix_size,
+    result_files,
+    write_bytes,
+    write_result,
+)
 from leadassign.solver import Result, Status, solve
 from leadassign.solver.prices import price_rules as price_rules_of
 from leadassign.solver.stop import Stop
@@ -206,9 +211,7 @@ def _recorded(
             events.emit("interrupted", signal=result.interrupted, written=False, recorded=False)
             return Outcome(result.status, result.summary(), (), result, carried=carried)
         extra = {VANISHED: carried.vanished} if carried is not None else None
-        with tempfile.TemporaryDirectory(prefix="leadassign-run-") as staging:
-            made = write_result(result, staging, matrix=matrix, extra=extra)
-            files = tuple((path.name, path.read_bytes()) for path in made)
+        files = result_files(result, matrix=matrix, extra=extra)
         recording = time.perf_counter()
         run_id = store.record(
             conn,
@@ -228,7 +231,7 @@ def _recorded(
         )
         # The files go into place last, just before the commit: a failure before leaves
         # neither files nor a run; only a crash between the two could leave the files alone.
-        written = _write_files(out, files)
+        written = write_bytes(out, files)
     events.emit(  # committed
         "recorded",
         run=run_id,
@@ -316,7 +319,7 @@ def _rerun(
 ) -> Outcome:
     """The newest run again: its files into ``out``, and a row that points at it."""
     files = store.files(original, conn)
-    written = _write_files(out, files)
+    written = write_bytes(out, files)
     run_id = store.record(
         conn,
         NewRun(
@@ -344,13 +347,6 @@ def _rerun(
         ),
         events,
     )
-
-
-def _write_files(out: Path, files: tuple[tuple[str, bytes], ...]) -> list[Path]:
-    def writer(data: bytes) -> Any:
-        return lambda path: path.write_bytes(data)
-
-    return write_files(out, {name: writer(data) for name, data in files})
 
 
 def _finish(result: Result, out: Path, matrix: bool, events: Events) -> Outcome:
