@@ -508,15 +508,14 @@ def _run(
 ) -> cp_model.CpSolverStatus:
     """``solver.solve(model)``, reporting solutions and bounds to ``progress`` (if any) through
     CP-SAT's callbacks, which observe the search without changing it."""
-    if progress is None:
-        with cancelling(solver.stop_search):
-            _stopped_already(solver)
-            return solver.solve(model)
-    solver.best_bound_callback = lambda bound: progress.update(None, to_user(bound))
+    reporter = None
+    if progress is not None:
+        solver.best_bound_callback = lambda bound: progress.update(None, to_user(bound))
+        reporter = _Reporter(progress, to_user)
     with cancelling(solver.stop_search):
         _stopped_already(solver)
-        code = solver.solve(model, _Reporter(progress, to_user))
-    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        code = solver.solve(model, reporter)
+    if progress is not None and code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         progress.update(to_user(solver.objective_value), to_user(solver.best_objective_bound))
     return code
 

@@ -53,8 +53,7 @@ import highspy
 import numpy as np
 
 from leadassign.solver.cpsat import Pairs
-from leadassign.solver.lp import highs_output
-from leadassign.solver.stop import cancelling
+from leadassign.solver.lp import highs_output, run_highs
 
 #: The knapsacks are solved only when reps x (largest capacity + 1) is at most this many
 #: cells: one subgradient step costs a few numpy operations on that many cells per item slot.
@@ -482,10 +481,7 @@ def _lp_prices(search: _Search) -> np.ndarray | None:
         h.setOptionValue("threads", 1)
         h.setOptionValue("time_limit", max(search.deadline - time.perf_counter(), 0.01))
         h.passModel(lp)
-        with cancelling(h.cancelSolve) as listening:
-            if listening:  # else HiGHS ignores cancelSolve
-                h.HandleUserInterrupt = True
-            h.run()
+        run_highs(h)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
     return np.asarray(h.getSolution().row_dual[: search.n], dtype=np.float64)

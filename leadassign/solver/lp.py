@@ -276,6 +276,14 @@ def lagrangian_bound(
     return best, best_reduced
 
 
+def run_highs(h: highspy.Highs) -> None:
+    """``h.run()``, stopped by the active stop token (``solver.stop``) when it is set."""
+    with cancelling(h.cancelSolve) as listening:
+        if listening:  # else HiGHS ignores cancelSolve
+            h.HandleUserInterrupt = True
+        h.run()
+
+
 @contextlib.contextmanager
 def highs_output(log: bool) -> Iterator[None]:
     """HiGHS writes to the process's stdout (a banner when the first solver is made, then its
@@ -376,10 +384,7 @@ def _solve_lp(
         h.setOptionValue("time_limit", max(time_limit_s, 0.01))
         scale = highs_scale(c)
         h.passModel(highs_model(relax, c * scale, integral=False))
-        with cancelling(h.cancelSolve) as listening:
-            if listening:  # else HiGHS ignores cancelSolve
-                h.HandleUserInterrupt = True
-            h.run()
+        run_highs(h)
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kInfeasible:
         return Infeasible()

@@ -52,8 +52,8 @@ from leadassign.solver.lp import (
     highs_output,
     highs_scale,
     objective,
+    run_highs,
 )
-from leadassign.solver.stop import cancelling
 
 #: Share of the time left that the MIP may use before CP-SAT takes over. At 0.5, a 1,500-lead
 #: x 40-rep book with every rule and efforts stopped HiGHS at its time limit 0.12% short of the
@@ -125,10 +125,7 @@ def _run(
             solution.col_value = values.tolist()
             solution.value_valid = True
             h.setSolution(solution)
-        with cancelling(h.cancelSolve) as listening:
-            if listening:  # else HiGHS ignores cancelSolve
-                h.HandleUserInterrupt = True
-            h.run()
+        run_highs(h)
     status = h.getModelStatus()
     info = h.getInfo()
     if status == highspy.HighsModelStatus.kInfeasible:
