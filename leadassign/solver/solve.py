@@ -172,35 +172,30 @@ def solve(
     out proven all the same: OPTIMAL or INFEASIBLE). Raises InputError when the
     policy needs lead columns that are missing or malformed.
     """
+    started = time.perf_counter()
+    policy = (policy or Policy()).with_solver(
+        method=method,
+        time_limit_s=time_limit_s,
+        workers=workers,
+        seed=seed,
+        relative_gap=relative_gap,
+        log=log,
+    )
     with active(stop):
-        return _solve(
-            problem,
-            policy,
-            start,
-            stop,
-            progress,
-            method=method,
-            time_limit_s=time_limit_s,
-            workers=workers,
-            seed=seed,
-            relative_gap=relative_gap,
-            log=log,
-        )
+        return _solve(problem, policy, start, stop, progress, started)
 
 
 def _solve(
     problem: Problem,
-    policy: Policy | None,
+    policy: Policy,
     start: Start | Mapping[str, str] | None,
     stop: Stop | None,
     progress: Progress | None,
-    **overrides: Any,
+    started: float,
 ) -> Result:
-    started = time.perf_counter()
     if start is not None and not isinstance(start, Start):
         start = Start(start)
     keep_bonus: float | None = None  # the churn search's, once it ran
-    policy = (policy or Policy()).with_solver(**overrides)
     settings = policy.solver
     prep = prepare(problem, policy)
     cands, units, pairs, side = prep.cands, prep.units, prep.pairs, prep.side

@@ -207,11 +207,12 @@ def _recorded(
         result = _solved(problem, policy, price_rules, stop, events)
         if carried is not None and previous is not None:
             result = replace(result, rebalance=_rebalance_figures(previous, carried))
-        if result.interrupted is not None and not result.has_solution:
-            events.emit("interrupted", signal=result.interrupted, written=False, recorded=False)
-            return Outcome(result.status, result.summary(), (), result, carried=carried)
+        if (cut := _cut_short(result, events)) is not None:
+            return replace(cut, carried=carried)
         extra = {VANISHED: carried.vanished} if carried is not None else None
         files = result_files(result, matrix=matrix, extra=extra)
+        summary = result.summary()
+        source = previous.original if previous is not None else None
         recording = time.perf_counter()
         run_id = store.record(
             conn,
@@ -222,8 +223,8 @@ def _recorded(
                 run_key=key,
                 inputs=dict(problem.digests),
                 policy=policy.model_dump(mode="json"),
-                summary=result.summary(),
-                from_run=previous.original if previous is not None else None,
+                summary=summary,
+                from_run=source,
                 out=str(out),
                 assignments=_assignment_rows(result) if result.has_solution else None,
                 files=files,
@@ -241,11 +242,11 @@ def _recorded(
     return _done(
         Outcome(
             result.status,
-            result.summary(),
+            summary,
             tuple(written),
             result,
             run_id=run_id,
-            from_run=previous.original if previous is not None else None,
+            from_run=source,
             carried=carried,
         ),
         events,
@@ -319,7 +320,6 @@ def _rerun(
 ) -> Outcome:
     """The newest run again: its files into ``out``, and a row that points at it."""
     files = store.files(original, conn)
-    written = write_bytes(out, files)
     run_id = store.record(
         conn,
         NewRun(
@@ -335,6 +335,7 @@ def _rerun(
             out=str(out),
         ),
     )
+    written = write_bytes(out, files)  # last, as for a solved run (``_recorded``)
     events.emit("rerun", of=original.original)
     return _done(
         Outcome(
@@ -349,11 +350,18 @@ def _rerun(
     )
 
 
+def _cut_short(result: Result, events: Events) -> Outcome | None:
+    """A solve stopped before it had an assignment: nothing is written or recorded."""
+    if result.interrupted is None or result.has_solution:
+        return None
+    events.emit("interrupted", signal=result.interrupted, written=False, recorded=False)
+    return Outcome(result.status, result.summary(), (), result)
+
+
 def _finish(result: Result, out: Path, matrix: bool, events: Events) -> Outcome:
     """An unrecorded run: its files (none when stopped before any solution)."""
-    if result.interrupted is not None and not result.has_solution:
-        events.emit("interrupted", signal=result.interrupted, written=False, recorded=False)
-        return Outcome(result.status, result.summary(), (), result)
+    if (cut := _cut_short(result, events)) is not None:
+        return cut
     written = write_result(result, out, matrix=matrix)
     return _done(Outcome(result.status, result.summary(), tuple(written), result), events)
 
