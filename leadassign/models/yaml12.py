@@ -20,7 +20,8 @@ from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, Node
+from yaml.error import Mark
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 #: Deepest nesting of sequences and mappings accepted (a policy is about 4 levels deep).
 MAX_DEPTH = 100
@@ -40,18 +41,14 @@ class YamlRefused(yaml.MarkedYAMLError):
 class CoreLoader(yaml.SafeLoader):
     """PyYAML's safe loader with YAML 1.2 core-schema implicit types (module doc)."""
 
-    yaml_implicit_resolvers: dict[Any, list[tuple[str, re.Pattern[str]]]] = {}
-
     def construct_mapping(self, node: Node, deep: bool = False) -> dict[Any, Any]:
         """A mapping, refusing a key given twice (named, with both lines)."""
         if not isinstance(node, MappingNode):
-            raise ConstructorError(
-                None, None, f"expected a mapping, found {node.id}", node.start_mark
-            )
+            raise ConstructorError(None, None, "expected a mapping", node.start_mark)
         mapping: dict[Any, Any] = {}
         first_line: dict[Any, int] = {}
         for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             try:
                 seen = key in mapping
             except TypeError as exc:
@@ -69,20 +66,20 @@ class CoreLoader(yaml.SafeLoader):
                     "a key may appear only once in a mapping",
                     key_node.start_mark,
                 )
-            mapping[key] = self.construct_object(value_node, deep=deep)  # type: ignore[no-untyped-call]
+            mapping[key] = self.construct_object(value_node, deep=deep)
             first_line[key] = key_node.start_mark.line
         return mapping
 
-    def construct_core_int(self, node: Node) -> int:
-        text = str(self.construct_scalar(node))  # type: ignore[no-untyped-call]
+    def construct_core_int(self, node: ScalarNode) -> int:
+        text = str(self.construct_scalar(node))
         if text.startswith("0o"):
             return int(text[2:], 8)
         if text.startswith("0x"):
             return int(text[2:], 16)
         return int(text, 10)
 
-    def construct_core_float(self, node: Node) -> float:
-        text = str(self.construct_scalar(node)).lower()  # type: ignore[no-untyped-call]
+    def construct_core_float(self, node: ScalarNode) -> float:
+        text = str(self.construct_scalar(node)).lower()
         sign = -1.0 if text.startswith("-") else 1.0
         bare = text.lstrip("+-")
         if bare == ".inf":
@@ -92,6 +89,8 @@ class CoreLoader(yaml.SafeLoader):
         return float(text)
 
 
+# none of YAML 1.1's implicit types (yes/no/on/off, octal 0777, 1_000, 1:30, dates, '<<')
+CoreLoader.yaml_implicit_resolvers = {}
 CoreLoader.add_implicit_resolver(
     BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
@@ -112,6 +111,12 @@ CoreLoader.add_constructor(INT, CoreLoader.construct_core_int)
 CoreLoader.add_constructor(FLOAT, CoreLoader.construct_core_float)
 
 
+def _mark(mark: Any) -> Mark | None:
+    """An event's mark as the pure-Python Mark the errors take (the typing stubs allow the
+    C one)."""
+    return mark if isinstance(mark, Mark) else None
+
+
 def _check_shape(text: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH and more than MAX_NODES nodes once aliases are
     expanded, from the event stream (iterative: no recursion, nothing built)."""
@@ -125,7 +130,7 @@ def _check_shape(text: str) -> None:
                     None,
                     None,
                     f"nested more than {MAX_DEPTH} levels deep; leadassign reads no such file",
-                    event.start_mark,
+                    _mark(event.start_mark),
                 )
             open_.append((event.anchor, 1))
             continue
@@ -150,7 +155,7 @@ def _check_shape(text: str) -> None:
                 None,
                 f"its aliases expand to more than {MAX_NODES:,} values; leadassign reads no "
                 "such file",
-                event.start_mark,
+                _mark(event.start_mark),
             )
 
 
@@ -158,7 +163,7 @@ def load_yaml(text: str) -> Any:
     """The one document of ``text`` by the YAML 1.2 core schema (module doc); YAMLError
     (:class:`YamlRefused` for a duplicate key or a file too deep or too large) otherwise."""
     _check_shape(text)
-    return yaml.load(text, Loader=CoreLoader)  # noqa: S506 - CoreLoader is a SafeLoader
+    return yaml.load(text, Loader=CoreLoader)  # CoreLoader is a SafeLoader
 
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "CoreLoader", "YamlRefused", "load_yaml"]
