@@ -249,7 +249,7 @@ def test_numbers_beyond_exact_range_are_refused_naming_the_column(
         args += [f"--{name}", path]
     for command in ("validate", "solve"):
         before = snapshot(tmp_path)
-        out = ["--out", tmp_path / "out"] if command == "solve" else []
+        out: list[str | Path] = ["--out", tmp_path / "out"] if command == "solve" else []
         result = run(command, *args, *out)
         refused(result, f"{table}.csv, line 3", f"column '{column}'", f"'{cell}'")
         assert snapshot(tmp_path) == before
@@ -300,20 +300,23 @@ def _solved_twice_then_infeasible(tmp_path: Path) -> tuple[Path, Path]:
     """A store with run 1, run 2 (OPTIMAL) and run 3 (INFEASIBLE, recorded)."""
     leads, reps = write_book(tmp_path / "book")
     store = tmp_path / "store.db"
-    base = ["--leads", leads, "--reps", reps, "--store", store]
+    base: list[str | Path] = ["--leads", leads, "--reps", reps, "--store", store]
     assert run("solve", *base, "--out", tmp_path / "a").exit_code == 0
     policy = tmp_path / "p.yaml"
     policy.write_text("fairness: {band: 0.5}\n")
     assert run("solve", *base, "--policy", policy, "--out", tmp_path / "b").exit_code == 0
     floors = tmp_path / "book" / "floors.csv"
     floors.write_text("rep_id,territories,capacity,min_leads\nR1,NO,5,5\n")
-    bad = ["--leads", leads, "--reps", floors, "--store", store, "--out", tmp_path / "c"]
-    infeasible = run("solve", *bad)
+    bad: list[str | Path] = ["--leads", leads, "--reps", floors, "--store", store]
+    infeasible = run("solve", *bad, "--out", tmp_path / "c")
     assert infeasible.exit_code == 3 and "INFEASIBLE" in infeasible.stderr
     return store, tmp_path
 
 
-@pytest.mark.parametrize("ref", ["²", "1²", "1" * 23, "latest~1", "latest-", "latest--1", "latest-²", "", "0x1"])
+NOT_REFS = ["²", "1²", "1" * 23, "latest~1", "latest-", "latest--1", "latest-²", "", "0x1"]
+
+
+@pytest.mark.parametrize("ref", NOT_REFS)
 @pytest.mark.parametrize("command", ["show", "export", "diff"])
 def test_run_refs_that_are_not_ids_are_refused(tmp_path: Path, command: str, ref: str) -> None:
     store = tmp_path / "store.db"
@@ -512,7 +515,7 @@ def test_a_run_without_an_answer_is_shown_as_such(tmp_path: Path) -> None:
     assert "no answer within the limit" in page
     assert "leads (unassigned" not in page
     table = pd.read_csv(tmp_path / "out" / "comparison.csv").set_index("variant")
-    assert pd.isna(table.loc["slow", "unassigned_vs_base"])
+    assert table["unassigned_vs_base"].isna().tolist() == [False, True]
     assert len(pd.read_csv(tmp_path / "out" / "diff_slow.csv")) == 0
 
 
