@@ -389,6 +389,14 @@ def _run(
         _fail(error, events)
     code = EXIT_BY_STATUS[outcome.status]
     if events is not None:
+        if not outcome.has_solution:
+            stopped = outcome.summary.get("interrupted")
+            why = (
+                f"interrupted by {stopped} before any assignment was found; nothing written"
+                if stopped is not None
+                else _why_not(command, outcome.status, out / "summary.json")[len("error: ") :]
+            )
+            events.emit("error", exit_code=code, message=why)
         events.emit(
             "done",
             status=outcome.status.value,
@@ -442,6 +450,9 @@ def _say(outcome: Outcome, store: str | None, out: Path, matrix: bool) -> None:
         )
         names = ", ".join(p.name for p in outcome.written)
         click.echo(f"status {outcome.status.value}; wrote {names} to {out}")
+        if not outcome.has_solution:
+            why = _why_not(f"run {outcome.rerun_of}", outcome.status, out / "summary.json")
+            click.echo(why, err=True)
         return
     if outcome.result is not None and (outcome.has_solution or interrupted is None):
         _report(outcome.result, None, matrix)
@@ -1090,7 +1101,7 @@ def compare(
             f"wrote {written[0]}, {len(written) - 2} diff files and {written[-1]}; "
             f"runs in {out}/<run>/"
         )
-    sys.exit(_scenario_done(runs, written, events))
+    sys.exit(_scenario_done(runs, written, events, out))
 
 
 def _scenario_runs(
@@ -1146,8 +1157,39 @@ def _scenario_runs(
     return runs, written
 
 
-def _scenario_done(runs: list[Any], written: list[Path], events: JsonEvents | None) -> int:
+def _why_not(name: str, status: Status, summary: Path) -> str:
+    """Why a run of a comparison has no assignment, and what to do (one line)."""
+    if status == Status.UNKNOWN:
+        return (
+            f"error: {name}: no answer within the time limit (UNKNOWN); raise --time-limit "
+            "or the scenario's solver.time_limit_s"
+        )
+    if status == Status.INFEASIBLE:
+        return (
+            f"error: {name}: INFEASIBLE: its hard rules cannot all hold; the conflicts are in "
+            f"{summary}"
+        )
+    return (
+        f"error: {name}: the solver rejected the model ({status.value}); this is a bug, please "
+        f"report it with {summary}"
+    )
+
+
+def _scenario_done(
+    runs: list[Any], written: list[Path], events: JsonEvents | None, out: Path
+) -> int:
     code = max(EXIT_BY_STATUS[run.status] for run in runs)
+    failed = [
+        _why_not(run.name, run.status, out / run.name / "summary.json")
+        for run in runs
+        if not run.status.has_solution
+    ]
+    if failed:  # every non-zero exit says why, on stderr (an error event under --json)
+        if events is not None:
+            events.emit("error", exit_code=code, message="; ".join(failed))
+        else:
+            for line in failed:
+                click.echo(line, err=True)
     if events is not None:
         events.emit(
             "done",
@@ -1196,7 +1238,7 @@ def frontier(
                 f"{row['expected_value']}, {metric} {row[metric]}{mark}"
             )
         click.echo(f"wrote {written[0]}, {written[1]}, {written[-1]} and the runs in {out}/<run>/")
-    sys.exit(_scenario_done(runs, written, events))
+    sys.exit(_scenario_done(runs, written, events, out))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -338,7 +338,9 @@ def test_cli_compare_json_log(tmp_path: Path) -> None:
     assert result.exit_code == 3
     assert result.stdout == ""
     events = [json.loads(line) for line in result.stderr.splitlines()]
-    assert [e["event"] for e in events] == ["start", "run_finished", "run_finished", "done"]
+    kinds = [e["event"] for e in events]
+    assert kinds == ["start", "run_finished", "run_finished", "error", "done"]
+    assert "floor: INFEASIBLE" in events[3]["message"] and events[3]["exit_code"] == 3
     assert events[0]["runs"] == [BASE, "floor"]
     finished = {e["run"]: e for e in events[1:3]}
     table = rows_of(out / "comparison.csv")

@@ -13,6 +13,13 @@ import pandas as pd
 from leadassign.errors import InputError
 from leadassign.models.source import LIST_SEPARATOR, RawTable
 
+#: Largest magnitude of any number read from a table (values, scores, weighted columns): well
+#: inside float64's exact integers (2^53 ~ 9.007e15), so sums over a book stay finite and the
+#: solvers' scaling (solver/scaling.py) keeps every total exact.
+MAX_NUMBER = 1e15
+#: Largest whole number of a count column (capacity, min_leads, effort, level): sums of a
+#: million leads' efforts stay below 2^53, exact in HiGHS' floats and in CP-SAT's int64.
+MAX_COUNT = 10**9
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 
@@ -100,7 +107,8 @@ class ColumnReader:
         """A numeric column (float64, or int64 with ``integer``); empty cells take ``default``.
 
         ``default=None`` makes the column and every cell required. Words, NaN and infinities
-        are refused.
+        are refused, and so are magnitudes above ``MAX_NUMBER`` (``MAX_COUNT`` with
+        ``integer``): beyond them numbers are not exact (2^53) or the solvers' sums overflow.
         """
         n = len(self)
         if not self.has(column):
@@ -115,10 +123,16 @@ class ColumnReader:
         parsed = pd.to_numeric(
             pd.Series(np.where(empty, "0", cells), dtype=object), errors="coerce"
         ).to_numpy(dtype=np.float64, na_value=np.nan)
-        self.first_bad(~np.isfinite(parsed), column, "'{cell}' is not a number")
+        self.first_bad(np.isnan(parsed), column, "'{cell}' is not a number")
+        limit = MAX_COUNT if integer else MAX_NUMBER
+        self.first_bad(
+            ~(np.abs(parsed) <= limit),  # infinities too
+            column,
+            f"'{{cell}}' is too large: at most {int(limit):,} in absolute value (beyond, "
+            "numbers are not exact and the solvers' sums overflow)",
+        )
         if integer:
             self.first_bad(parsed != np.floor(parsed), column, "'{cell}' is not a whole number")
-            self.first_bad(np.abs(parsed) > 2**53, column, "'{cell}' is too large")
         if default is not None:
             parsed = np.where(empty, float(default), parsed)
         if minimum is not None:

@@ -13,8 +13,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from leadassign.errors import InputError
+from leadassign.models.columns import MAX_COUNT, MAX_NUMBER
+from leadassign.models.yaml12 import YamlRefused, load_yaml
 
 Method = Literal["auto", "flow", "cpsat"]
+#: The widest fairness band: 1000 is +-100,000% of the share, already no band at all.
+MAX_BAND = 1000.0
+#: The longest time limit (about 115 days): any longer is a typo, and overflows timers.
+MAX_TIME_LIMIT_S = 1e7
 
 
 class _Block(BaseModel):
@@ -34,6 +40,10 @@ class ValuePolicy(_Block):
         for name, weight in weights.items():
             if not math.isfinite(weight):
                 raise ValueError(f"weight of '{name}' must be a finite number")
+            if abs(weight) > MAX_NUMBER:
+                raise ValueError(
+                    f"weight of '{name}' must be at most {int(MAX_NUMBER):,} in absolute value"
+                )
             if name.strip() == "":
                 raise ValueError("a column name is empty")
         return weights
@@ -45,8 +55,12 @@ Mode = Literal["hard", "soft"]
 class Tier(_Block):
     """Leads of value >= ``min_value`` only to reps of level >= ``min_level``."""
 
-    min_value: float = Field(ge=0, allow_inf_nan=False, description="lead value threshold")
-    min_level: int = Field(ge=1, description="lowest rep level allowed for such leads")
+    min_value: float = Field(
+        ge=0, le=MAX_NUMBER, allow_inf_nan=False, description="lead value threshold"
+    )
+    min_level: int = Field(
+        ge=1, le=MAX_COUNT, description="lowest rep level allowed for such leads"
+    )
 
 
 class FairnessPolicy(_Block):
@@ -54,11 +68,13 @@ class FairnessPolicy(_Block):
 
     metric: Literal["count", "value"] = "count"
     band: float = Field(
-        ge=0, allow_inf_nan=False, description="relative tolerance around the share"
+        ge=0, le=MAX_BAND, allow_inf_nan=False, description="relative tolerance around the share"
     )
     within: Literal["all", "level"] = "all"
     mode: Mode = "hard"
-    weight: float = Field(1.0, ge=0, allow_inf_nan=False, description="soft: value lost per unit")
+    weight: float = Field(
+        1.0, ge=0, le=MAX_NUMBER, allow_inf_nan=False, description="soft: value lost per unit"
+    )
 
     @field_validator("band")
     @classmethod
@@ -75,9 +91,15 @@ class ContinuityPolicy(_Block):
         None, ge=0, le=1, description="share of owned leads that may change owner"
     )
     mode: Mode = "hard"
-    weight: float = Field(1.0, ge=0, allow_inf_nan=False, description="soft: value per change")
+    weight: float = Field(
+        1.0, ge=0, le=MAX_NUMBER, allow_inf_nan=False, description="soft: value per change"
+    )
     keep_bonus: float = Field(
-        0.0, ge=0, allow_inf_nan=False, description="value credited per lead kept by its owner"
+        0.0,
+        ge=0,
+        le=MAX_NUMBER,
+        allow_inf_nan=False,
+        description="value credited per lead kept by its owner",
     )
 
     def changes_allowed(self, owned: int) -> int | None:
@@ -96,7 +118,9 @@ class AccountsPolicy(_Block):
 class SolverPolicy(_Block):
     """How to solve: limits, parallelism, seed, target gap, logging and the engine."""
 
-    time_limit_s: float = Field(60.0, gt=0, description="wall-clock limit of the solve")
+    time_limit_s: float = Field(
+        60.0, gt=0, le=MAX_TIME_LIMIT_S, description="wall-clock limit of the solve"
+    )
     workers: int = Field(
         1, ge=1, le=64, description="CP-SAT search workers (more than 1: interleaved search)"
     )
@@ -194,8 +218,9 @@ def policy_from_mapping(data: Any, source: str = "policy") -> Policy:
 
 
 def read_yaml(path: str | Path) -> Any:
-    """The parsed YAML document of a file; InputError (naming the file, and the line when
-    the parser knows it) when it is missing, not UTF-8 text or not valid YAML."""
+    """The parsed YAML document of a file, by the YAML 1.2 core schema (``yaml12``);
+    InputError (naming the file, and the line when the parser knows it) when it is missing,
+    not UTF-8 text, not valid YAML, names a key twice or is too deep or too large."""
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", source=str(path))
@@ -208,12 +233,13 @@ def read_yaml(path: str | Path) -> Any:
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", source=str(path)) from exc
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
         problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise InputError(f"not valid YAML: {problem}", source=str(path), where=where) from exc
+        message = problem if isinstance(exc, YamlRefused) else f"not valid YAML: {problem}"
+        raise InputError(message, source=str(path), where=where) from exc
 
 
 def load_policy(path: str | Path | None) -> Policy:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from leadassign.errors import InputError
-from leadassign.models.columns import ColumnReader
+from leadassign.models.columns import MAX_NUMBER, ColumnReader
 from leadassign.models.policy import Policy, ValuePolicy
 from leadassign.models.source import TableInput, read_table
 from leadassign.models.tables import (
@@ -133,8 +133,12 @@ def lead_values(leads: LeadTable, policy: ValuePolicy | None) -> np.ndarray:
         None,
         "value computed from value.weights is negative; lead values must be >= 0",
     )
-    if not np.all(np.isfinite(total)):
-        cols.first_bad(~np.isfinite(total), None, "value computed from value.weights overflows")
+    cols.first_bad(
+        ~(total <= MAX_NUMBER),
+        None,
+        f"value computed from value.weights is above {int(MAX_NUMBER):,}, the largest lead "
+        "value leadassign accepts",
+    )
     return total
 
 

@@ -8,8 +8,10 @@ set of column parsers and one way of naming the place of an error: ``line N`` fo
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,25 +33,34 @@ class TableSource:
     name: str
     kind: Literal["csv", "parquet", "frame"]
     path: Path | None = None
+    #: CSV only: the separator, and whether an Excel ``sep=`` line comes before the header
+    delimiter: str = ","
+    sep_line: bool = False
 
     def where(self, index: int) -> str:
         """The human name of the row at 0-based data position ``index``."""
         if self.kind == "csv":
-            line = _csv_line(self.path, index) if self.path is not None else None
-            return f"line {line if line is not None else index + 2}"
+            line = _csv_line(self, index) if self.path is not None else None
+            skipped = 1 if self.sep_line else 0
+            return f"line {line if line is not None else index + 2 + skipped}"
         return f"row {index + 1}"
 
 
-def _csv_line(path: Path, index: int) -> int | None:
+def _csv_line(source: TableSource, index: int) -> int | None:
     """The file line on which data record ``index`` starts, counting blank lines (which the
     reader skips) and newlines inside quoted cells. Only computed for an error message."""
+    assert source.path is not None
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
+        with source.path.open(encoding="utf-8-sig", newline="") as handle:
+            skipped = 0
+            if source.sep_line:
+                handle.readline()
+                skipped = 1
+            reader = csv.reader(handle, delimiter=source.delimiter)
             record = -1  # the header is record -1
-            end_of_previous = 0
+            end_of_previous = skipped
             for row in reader:
-                start, end_of_previous = end_of_previous + 1, reader.line_num
+                start, end_of_previous = end_of_previous + 1, reader.line_num + skipped
                 if not row or (len(row) == 1 and row[0].strip() == ""):
                     continue  # a blank line, skipped by the reader as well
                 if record == index:
@@ -131,7 +142,68 @@ def _check_header(columns: list[str], source: TableSource) -> None:
         seen.add(name)
 
 
-def _read_csv(path: Path, source: TableSource) -> pd.DataFrame:
+#: What to tell a user whose CSV is not UTF-8.
+SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: Save As, 'CSV UTF-8 (Comma delimited)')"
+SEP_LINE = re.compile(rb"(?i)sep=([^\r\n]*)\r?\n")
+
+
+def _not_utf8(head: bytes, source: TableSource) -> None:
+    """Refuse UTF-16/UTF-32 text (by its byte-order mark or its pattern of NUL bytes) and
+    other binary data, naming what the file is."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        raise InputError(f"the file is UTF-32 text, not UTF-8; {SAVE_AS_UTF8}", source=source.name)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"the file is UTF-16 text, not UTF-8; {SAVE_AS_UTF8}", source=source.name)
+    if b"\x00" not in head:
+        return
+    # UTF-16 without a byte-order mark: ASCII text has a NUL in every other byte
+    even, odd = head[0::2], head[1::2]
+    for nuls, other in ((even, odd), (odd, even)):
+        if len(nuls) and nuls.count(0) >= 0.9 * len(nuls) and other.count(0) == 0:
+            raise InputError(
+                f"the file is UTF-16 text (no byte-order mark), not UTF-8; {SAVE_AS_UTF8}",
+                source=source.name,
+            )
+    raise InputError("not a CSV text file (it holds binary data)", source=source.name)
+
+
+def _undecodable(path: Path, source: TableSource) -> InputError:
+    """The error for a file that is not UTF-8: where, and which encoding it looks like."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        byte = data[exc.start]
+        try:
+            data.decode("cp1252")
+            kind = "Latin-1 / Windows-1252 (cp1252) text"
+        except UnicodeDecodeError:
+            kind = "Latin-1 (ISO-8859-1) text"
+        return InputError(
+            f"the file is not UTF-8: it looks like {kind} (byte 0x{byte:02X} on line {line}); "
+            f"{SAVE_AS_UTF8}",
+            source=source.name,
+        )
+    return InputError("not a UTF-8 CSV text file", source=source.name)
+
+
+def _separator(head: bytes, source: TableSource) -> TableSource:
+    """The source with the separator of an Excel ``sep=X`` first line, when there is one."""
+    found = SEP_LINE.match(head.removeprefix(b"\xef\xbb\xbf"))
+    if found is None:
+        return source
+    sep = found.group(1).decode("utf-8", errors="replace")
+    if len(sep) != 1 or sep in "\"'" or sep.isalnum() or (sep.isspace() and sep != "\t"):
+        raise InputError(
+            f"line 1 'sep={sep}': an Excel separator line names one separator character, "
+            "such as sep=, or sep=;",
+            source=source.name,
+        )
+    return dataclasses.replace(source, delimiter=sep, sep_line=True)
+
+
+def _read_csv(path: Path, source: TableSource) -> tuple[pd.DataFrame, TableSource]:
     try:
         with path.open("rb") as handle:
             head = handle.read(4096)
@@ -139,8 +211,8 @@ def _read_csv(path: Path, source: TableSource) -> pd.DataFrame:
         raise InputError(
             f"cannot read the file: {exc.strerror or exc}", source=source.name
         ) from exc
-    if b"\x00" in head:
-        raise InputError("not a CSV text file (it holds binary data)", source=source.name)
+    _not_utf8(head, source)
+    source = _separator(head, source)
     try:
         raw = pd.read_csv(
             path,
@@ -150,27 +222,37 @@ def _read_csv(path: Path, source: TableSource) -> pd.DataFrame:
             na_filter=False,
             encoding="utf-8-sig",
             skip_blank_lines=True,
+            sep=source.delimiter,
+            skiprows=1 if source.sep_line else 0,
         )
     except pd.errors.EmptyDataError as exc:
         raise InputError(
             "the file is empty: a header line is required", source=source.name
         ) from exc
     except UnicodeDecodeError as exc:
-        raise InputError(
-            f"not a UTF-8 CSV text file (undecodable byte at offset {exc.start})",
-            source=source.name,
-        ) from exc
+        raise _undecodable(path, source) from exc
     except (pd.errors.ParserError, ValueError) as exc:
         detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise InputError(f"not a readable CSV table: {detail}", source=source.name) from exc
     header = [str(h).strip() for h in raw.iloc[0].tolist()]
+    if len(header) == 1 and not source.sep_line:
+        for other in (";", "\t", "|"):
+            if other in header[0]:
+                shown = "tab" if other == "\t" else f"'{other}'"
+                raise InputError(
+                    f"the header has one column, '{header[0][:80]}': the file seems separated "
+                    f"by {shown}, not ','; save it with commas, or make its first line "
+                    f"sep={other} (as Excel does)",
+                    source=source.name,
+                )
     _check_header(header, source)
     body = raw.iloc[1:].reset_index(drop=True)
     body.columns = pd.Index(header)
     out = {
         name: np.array(body[name].fillna("").str.strip().tolist(), dtype=object) for name in header
     }
-    return pd.DataFrame(out, index=pd.RangeIndex(len(body)), columns=header, dtype=object)
+    frame = pd.DataFrame(out, index=pd.RangeIndex(len(body)), columns=header, dtype=object)
+    return frame, source
 
 
 def _read_parquet(path: Path, source: TableSource) -> pd.DataFrame:
@@ -224,6 +306,9 @@ def read_table(data: TableInput, label: str) -> RawTable:
         raise InputError("file not found", source=source.name)
     if not path.is_file():
         raise InputError("not a file", source=source.name)
-    frame = _read_csv(path, source) if kind == "csv" else _read_parquet(path, source)
+    if kind == "csv":
+        frame, source = _read_csv(path, source)
+    else:
+        frame = _read_parquet(path, source)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return RawTable(source, frame, digest)

@@ -229,8 +229,15 @@ def diff(base: Run, run: Run) -> pd.DataFrame:
 
 
 def diffs(runs: list[Run]) -> dict[str, pd.DataFrame]:
-    """Each variant's ``diff`` against the base (the first run), by name."""
-    return {run.name: diff(runs[0], run) for run in runs[1:]}
+    """Each variant's ``diff`` against the base (the first run), by name; none (an empty
+    table) where either has no assignment: its leads are not "unassigned", it has no answer."""
+    answered = runs[0].status.has_solution
+    return {
+        run.name: diff(runs[0], run)
+        if answered and run.status.has_solution
+        else diff(runs[0], runs[0])
+        for run in runs[1:]
+    }
 
 
 #: comparison.csv's columns of counts.
@@ -245,6 +252,16 @@ COUNTS = (
 )
 
 
+#: comparison.csv's columns of changes against the base (empty for a run without an answer).
+VS_BASE = (
+    "changed_vs_base",
+    "unassigned_vs_base",
+    "newly_assigned_vs_base",
+    "excluded_vs_base",
+    "added_vs_base",
+)
+
+
 def comparison(runs: list[Run], moves: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """One row per run (comparison.csv): status, gap, leads assigned, expected value and
     its change from the base, fairness figures, churn against the base (from ``moves``,
@@ -255,6 +272,7 @@ def comparison(runs: list[Run], moves: dict[str, pd.DataFrame] | None = None) ->
     for run in runs:
         s = run.summary
         moved = moves.get(run.name)
+        unknown = not (run.status.has_solution and base.status.has_solution)
         ev = s.get("expected_value")
         base_ev = base.summary.get("expected_value")
         rows.append(
@@ -291,9 +309,11 @@ def comparison(runs: list[Run], moves: dict[str, pd.DataFrame] | None = None) ->
                 "solve_s": s.get("solve_s"),
             }
         )
+        if unknown:  # no answer: nothing is known against the base
+            rows[-1].update(dict.fromkeys(VS_BASE))
     table = pd.DataFrame(rows)
     # counts stay integers where a run without a solution leaves a cell empty (not 251.0)
-    return table.astype({column: "Int64" for column in COUNTS})
+    return table.astype({column: "Int64" for column in (*COUNTS, *VS_BASE)})
 
 
 REPORT = "report.html"

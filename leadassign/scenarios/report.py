@@ -39,6 +39,29 @@ svg { max-width: 100%; height: auto; } div.wide { overflow-x: auto; }
 BASE_COLOUR, RUN_COLOUR, GREY = "#8aa9c9", "#2f6db3", "#b9b9b9"
 
 
+#: Longest label drawn in a chart (the tables show names whole).
+LABEL_CHARS = 40
+#: What a run without an assignment is shown as, by status.
+NO_ANSWER = {
+    "UNKNOWN": "no answer within the limit",
+    "INFEASIBLE": "infeasible: the hard rules cannot all hold",
+    "MODEL_INVALID": "model rejected (a bug)",
+}
+
+
+def _label(text: object, limit: int = LABEL_CHARS) -> str:
+    """Text for a chart: control characters escaped, cut to LABEL_CHARS. Charts are drawn
+    with ``text.parse_math`` off, so ``$...$`` and backslashes are shown as typed."""
+    shown = "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text)
+    )
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def _no_answer(status: str) -> str:
+    return NO_ANSWER.get(status, f"no assignment ({status})")
+
+
 def _svg(figure: Figure) -> str:
     """The figure as inline SVG (deterministic: fixed ids, no date)."""
     buffer = io.StringIO()
@@ -89,7 +112,8 @@ def _table(frame: pd.DataFrame, text_columns: tuple[str, ...] = (), base_row: bo
 
 def _overview(table: pd.DataFrame) -> str:
     """Expected value and leads assigned of each run, the base's as a line."""
-    names = table["variant"].tolist()
+    names = [_label(name) for name in table["variant"].tolist()]
+    answered = table["status"].isin(["OPTIMAL", "FEASIBLE"]).to_numpy()
     ev = pd.to_numeric(table["expected_value"], errors="coerce").fillna(0.0).to_numpy()
     assigned = pd.to_numeric(table["assigned"], errors="coerce").fillna(0).to_numpy()
     figure, axes = plt.subplots(1, 2, figsize=(12, 0.35 * len(names) + 1.5))
@@ -99,8 +123,21 @@ def _overview(table: pd.DataFrame) -> str:
         (axes[0], ev, "expected value"),
         (axes[1], assigned, "leads assigned"),
     ):
-        ax.barh(y, values, color=colours)
-        ax.axvline(values[0], color="#444", linewidth=0.8, linestyle="--")
+        # a run without an assignment gets no bar (not a zero one) and says why
+        ax.barh(y, np.where(answered, values, 0.0), color=colours)
+        if answered[0]:
+            ax.axvline(values[0], color="#444", linewidth=0.8, linestyle="--")
+        for i in np.flatnonzero(~answered):
+            ax.text(
+                0,
+                i,
+                f" {_no_answer(str(table['status'].iloc[i]))}",
+                va="center",
+                ha="left",
+                color="#b00",
+                fontsize=8,
+                transform=ax.get_yaxis_transform(),
+            )
         ax.set_yticks(y, names)
         ax.invert_yaxis()
         ax.set_title(title)
@@ -113,9 +150,11 @@ def _overview(table: pd.DataFrame) -> str:
 def _per_rep(run: Run, base: Run) -> str:
     """Leads and expected value per rep in one run, the base's as outlines."""
     mine, theirs = run.reps, base.reps
+    if not run.status.has_solution:
+        return f'<p class="bad">{html.escape(_no_answer(run.status.value))}: no assignment.</p>'
     if mine is None or not len(mine):
         return "<p>No assignment.</p>"
-    reps = mine["rep_id"].tolist()
+    reps = [_label(rep) for rep in mine["rep_id"].tolist()]
     x = np.arange(len(reps))
     figure, axes = plt.subplots(2, 1, figsize=(max(6.0, 0.09 * len(reps) + 3), 4.2), sharex=True)
     for ax, column, title in (
@@ -159,7 +198,7 @@ def _frontier_chart(frontier: pd.DataFrame, metric: str) -> str:
         )
     for record in solved.to_dict("records"):
         ax.annotate(
-            f"{record['value']}",
+            _label(record["value"]),
             (record[metric], record["expected_value"]),
             textcoords="offset points",
             xytext=(5, 5),
@@ -167,14 +206,21 @@ def _frontier_chart(frontier: pd.DataFrame, metric: str) -> str:
         )
     ax.set_xlabel(f"{metric} (lower is better)")
     ax.set_ylabel("expected value")
-    ax.set_title(f"{frontier['key'].iloc[0]}: value against {metric}")
+    ax.set_title(_label(f"{frontier['key'].iloc[0]}: value against {metric}", 200))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     figure.tight_layout()
     return _svg(figure)
 
 
-def _moves(run: Run, moves: pd.DataFrame) -> str:
+def _moves(run: Run, moves: pd.DataFrame, base: Run) -> str:
+    for which in (run, base):
+        if not which.status.has_solution:
+            whose = "this run" if which is run else "the base"
+            return (
+                f'<p class="bad">{html.escape(_no_answer(which.status.value))} for {whose}: '
+                "no lead moves to show.</p>"
+            )
     if not len(moves):
         return "<p>No lead changes rep.</p>"
     counts = moves["change"].value_counts()
@@ -203,6 +249,18 @@ def report_html(
     """The page (module doc) from the runs, their comparison ``table`` and the variants'
     ``moves`` (``compare.diffs``); ``frontier`` and ``metric`` when the scenario sweeps a
     knob."""
+    with matplotlib.rc_context({"text.parse_math": False}):  # '$' in a name is a dollar
+        return _page(runs, title, table, moves, frontier, metric)
+
+
+def _page(
+    runs: list[Run],
+    title: str,
+    table: pd.DataFrame,
+    moves: dict[str, pd.DataFrame],
+    frontier: pd.DataFrame | None,
+    metric: str | None,
+) -> str:
     base = runs[0]
     shown = table.drop(columns=["description"])
     parts = [
@@ -229,7 +287,7 @@ def report_html(
         parts += [f"<h3>{html.escape(run.name)}{note}</h3>", _per_rep(run, base)]
     parts.append("<h2>Lead moves against the base</h2>")
     for run in runs[1:]:
-        parts += [f"<h3>{html.escape(run.name)}</h3>", _moves(run, moves[run.name])]
+        parts += [f"<h3>{html.escape(run.name)}</h3>", _moves(run, moves[run.name], base)]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

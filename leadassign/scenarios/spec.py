@@ -26,14 +26,20 @@ from pydantic import (
 )
 
 from leadassign.errors import InputError
+from leadassign.models.columns import MAX_NUMBER
 from leadassign.models.policy import Policy, policy_from_mapping, read_yaml
 from leadassign.models.problem import Problem, load_problem
 from leadassign.models.source import LIST_SEPARATOR, read_table
 
 #: The name of the base in outputs (comparison.csv, folders); no variant may take it.
 BASE = "base"
-#: Variant names become file and folder names.
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+#: Variant names become file and folder names (OUT/<name>/, OUT/diff_<name>.csv).
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+#: The files compare and frontier write next to the runs' folders (scenarios/compare.py); a
+#: variant's folder may not take one of these names, in any case.
+OUTPUT_NAMES = ("comparison.csv", "frontier.csv", "report.html")
+#: Names Windows keeps for devices (also with an extension: ``con.csv``).
+WINDOWS_DEVICES = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.IGNORECASE)
 
 Cell = str | int | float | bool | list[str]
 Match = dict[str, str | int | float | list[str | int | float]]
@@ -74,7 +80,7 @@ class ValueMultiplier(_Spec):
     """Multiply the ``value`` of the leads that match ``where`` (every lead when empty)."""
 
     where: Match = Field(default_factory=dict)
-    factor: float = Field(gt=0)
+    factor: float = Field(gt=0, le=MAX_NUMBER, allow_inf_nan=False)
 
 
 class LeadChanges(_Spec):
@@ -169,12 +175,7 @@ class Scenario(_Spec):
     @field_validator("variants")
     @classmethod
     def _names(cls, variants: dict[str, Variant]) -> dict[str, Variant]:
-        for name in variants:
-            if name == BASE or not NAME.match(name):
-                raise ValueError(
-                    f"variant name '{name}': use letters, digits, '_', '.' or '-' "
-                    f"(not '{BASE}', and not starting with a symbol)"
-                )
+        check_names(list(variants))
         return variants
 
     @property
@@ -200,6 +201,37 @@ class Scenario(_Spec):
         if not isinstance(data, dict):
             raise InputError("the policy must be a mapping of blocks", source=str(path))
         return data
+
+
+def check_names(names: list[str]) -> None:
+    """Refuse (ValueError) a variant name that is not a safe folder name on every system or
+    that would take the place of another output: the base's, another variant's (names that
+    differ only in case share a folder on Windows and macOS), a file compare writes, or
+    another variant's diff file."""
+    taken = {BASE: f"the base ('{BASE}')"}
+    taken.update({name: f"the output file {name}" for name in OUTPUT_NAMES})
+    for name in names:
+        taken[f"diff_{name}.csv".casefold()] = f"the diff file of variant '{name}'"
+    seen: dict[str, str] = {}
+    for name in names:
+        shown = repr(name if len(name) <= 60 else name[:60] + "...")
+        if not NAME.match(name) or name.endswith("."):
+            raise ValueError(
+                f"variant name {shown}: use up to 100 letters, digits, '_', '.' or '-', "
+                "starting with a letter or digit and not ending with '.' (it names a folder)"
+            )
+        if WINDOWS_DEVICES.match(name):
+            raise ValueError(
+                f"variant name {shown}: a device name on Windows, not a folder name; rename it"
+            )
+        key = name.casefold()
+        clash = taken.get(key) or (f"variant '{seen[key]}'" if key in seen else None)
+        if clash is not None:
+            raise ValueError(
+                f"variant name {shown} clashes with {clash} (names are compared ignoring "
+                "case, as file names are on Windows and macOS); rename it"
+            )
+        seen[key] = name
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -405,10 +437,15 @@ def sweep_scenario(scenario: Scenario) -> Scenario:
         raise InputError(str(exc), source=scenario.source) from exc
     path = sweep.key.split(".")
     policy = scenario.base_policy()
+    names = [sweep.name(value) for value in sweep.values]
+    try:
+        check_names(names)
+    except ValueError as exc:
+        raise InputError(f"sweep: {exc}", source=scenario.source) from exc
     points = {}
-    for value in sweep.values:
+    for name, value in zip(names, sweep.values, strict=True):
         changed = _set_path(policy, path, value, sweep.key)
-        points[sweep.name(value)] = Variant(
+        points[name] = Variant(
             description=f"{sweep.key} = {value}", policy={path[0]: changed[path[0]]}
         )
     return Scenario(

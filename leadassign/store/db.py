@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -49,6 +50,10 @@ SCHEMA_VERSION = 1
 DEFAULT_STORE = ".leadassign/history.db"
 #: Seconds between two tries for another run's lock.
 LOCK_POLL_S = 0.2
+#: What ``latest`` and ``latest-N`` count: completed runs, the ones with an assignment.
+COMPLETED = ("OPTIMAL", "FEASIBLE")
+#: A run reference: ``latest``, ``latest-N`` or an id (ASCII digits only: ``²`` is no id).
+RUN_REF = re.compile(r"latest(?:-([0-9]{1,9}))?|[0-9]{1,18}")
 #: PostgreSQL advisory lock key of leadassign runs (any fixed 64-bit number).
 ADVISORY_KEY = 0x1EAD_A551_6000_0001 - 2**63
 
@@ -374,41 +379,52 @@ class Store:
             return [_row(r) for r in c.execute(query).mappings()]
 
     def run(self, ref: str | int, conn: Connection | None = None) -> RunRow:
-        """The run ``ref`` names: its id, ``latest`` (the newest run), or ``latest-N``
-        (N runs before it)."""
+        """The run ``ref`` names: its id, ``latest`` (the newest completed run: one with an
+        assignment, OPTIMAL or FEASIBLE) or ``latest-N`` (N completed runs before it).
+        Anything else (``²``, ``latest~1``, a 23-digit number) is a StoreError."""
+        text = str(ref).strip().lower()
+        matched = RUN_REF.fullmatch(text)
+        if matched is None:
+            raise StoreError(
+                f"run {_shown(ref)}: not a run; say latest, latest-N (N up to 9 digits) or a "
+                "run id (up to 18 digits), as leadassign history lists them"
+            )
         with self._reading(conn) as c:
-            text = str(ref).strip().lower()
-            if text == "latest" or text.startswith("latest-") or text.startswith("latest~"):
-                back = 0
-                if text != "latest":
-                    number = text[len("latest-") :]
-                    if not number.isdigit():
-                        raise StoreError(f"run '{ref}': say latest, latest-N or a run id")
-                    back = int(number)
-                query = sa.select(runs_table).order_by(runs_table.c.id.desc()).offset(back).limit(1)
+            if text.startswith("latest"):
+                back = int(matched.group(1) or 0)
+                query = (
+                    sa.select(runs_table)
+                    .where(runs_table.c.status.in_(COMPLETED))
+                    .order_by(runs_table.c.id.desc())
+                    .offset(back)
+                    .limit(1)
+                )
                 found = c.execute(query).mappings().first()
                 if found is None:
                     raise StoreError(
-                        f"run '{ref}': the store {self.name} has "
-                        + ("no runs yet" if back == 0 else f"fewer than {back + 1} runs")
+                        f"run '{text}': the store {self.name} has "
+                        + (
+                            "no completed run yet (one with an assignment)"
+                            if back == 0
+                            else f"fewer than {back + 1} completed runs (runs with an "
+                            "assignment); see leadassign history"
+                        )
                     )
                 return _row(found)
-            if not text.isdigit():
-                raise StoreError(f"run '{ref}': say latest, latest-N or a run id")
             found = (
                 c.execute(sa.select(runs_table).where(runs_table.c.id == int(text)))
                 .mappings()
                 .first()
             )
             if found is None:
-                raise StoreError(f"run '{ref}': no such run in the store {self.name}")
+                raise StoreError(f"run '{text}': no such run in the store {self.name}")
             return _row(found)
 
     def latest_with_assignment(self, conn: Connection | None = None) -> RunRow | None:
         """The newest run that has an assignment (OPTIMAL or FEASIBLE)."""
         query = (
             sa.select(runs_table)
-            .where(runs_table.c.status.in_(["OPTIMAL", "FEASIBLE"]))
+            .where(runs_table.c.status.in_(COMPLETED))
             .order_by(runs_table.c.id.desc())
             .limit(1)
         )
@@ -518,6 +534,12 @@ class Store:
                 ],
             )
         return run_id
+
+
+def _shown(ref: str | int) -> str:
+    """A run reference as typed, quoted and cut short, control characters escaped."""
+    text = str(ref)
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def _row(found: Any) -> RunRow:
