@@ -202,8 +202,10 @@ def hostile_outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[
         "  no-r1:\n"
         "    remove_reps: ['=R1']\n"
         "  more:\n"
+        "    description: '<script>alert(1)</script>'\n"
         "    add_reps:\n"
-        "      - {rep_id: '@R9', territories: T, capacity: 2}\n",
+        "      - {rep_id: '@R9', territories: T, capacity: 2}\n"
+        "      - {rep_id: '<script>alert(2)</script>', territories: T, capacity: 2}\n",
         encoding="utf-8",
     )
     run("compare", "compare", str(scenario), "--out", str(root / "c"), out=root / "c")
@@ -354,7 +356,7 @@ def test_csv_writer_quotes_carriage_returns_and_neutralises_tabs() -> None:
 def test_html_report_stays_escaped(hostile_outputs: dict[str, dict[str, str]]) -> None:
     html = hostile_outputs["report.html"]["html"]
     assert "<script" not in html.lower()
-    assert "=HYPERLINK(&quot;" in html or "=R1" in html
+    assert "&lt;script&gt;alert(1)" in html and "&lt;script&gt;alert(2)" in html
 
 
 # -- control characters in messages --------------------------------------------------------
