@@ -466,7 +466,7 @@ def _say(outcome: Outcome, store: str | None, out: Path, matrix: bool) -> None:
             f"(recorded as run {outcome.run_id}, a re-run of {outcome.rerun_of})"
         )
         names = ", ".join(p.name for p in outcome.written)
-        click.echo(printable(f"status {outcome.status.value}; wrote {names} to {out}"))
+        click.echo(f"status {outcome.status.value}; wrote {names} to {out}")
         return
     if outcome.result is not None and (outcome.has_solution or interrupted is None):
         _report(outcome.result, None, matrix)
