@@ -22,10 +22,11 @@ import pandas as pd
 
 from leadassign import __version__
 from leadassign.baselines import STRATEGIES, run_baseline
-from leadassign.errors import LeadassignError
+from leadassign.errors import LeadassignError, printable
 from leadassign.events import Events, JsonEvents, NoEvents
 from leadassign.models import Policy, Problem, load_policy, load_problem
-from leadassign.output import check_matrix_size, write_csv, write_files, write_result
+from leadassign.output import check_matrix_size, csv_text, write_csv, write_files, write_result
+from leadassign.redact import is_libpq, scrub
 from leadassign.report import describe_inputs, human_summary
 from leadassign.solver import Result, Status, solve
 from leadassign.solver.progress import TerminalProgress
@@ -58,10 +59,31 @@ def _stacked(options: Sequence[Callable[[Any], Any]], command: F) -> F:
 def _fail(error: LeadassignError, events: JsonEvents | None = None) -> NoReturn:
     """The error on stderr (as an ``error`` event under --json), and its exit code."""
     if events is not None:
-        events.emit("error", exit_code=error.exit_code, message=str(error))
+        events.emit("error", exit_code=error.exit_code, message=scrub(str(error)))
     else:
-        click.echo(f"error: {error}", err=True)
+        click.echo(f"error: {printable(scrub(str(error)))}", err=True)
     sys.exit(error.exit_code)
+
+
+class _Main(click.Group):
+    """The command group; an exception no command turned into a message (a bug) ends with
+    its traceback on stderr as usual, exit 1, but with any known secret replaced by ``***``
+    and control characters escaped (a driver's error may quote the connection string)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception:
+            import traceback
+
+            text = printable(scrub(traceback.format_exc()), lines=True)
+            click.echo(text.rstrip("\n"), err=True)
+            click.echo(
+                "error: internal error (a bug): please report it with the lines above", err=True
+            )
+            sys.exit(EXIT_INTERNAL)
 
 
 def _input_options(command: F) -> F:
@@ -262,7 +284,7 @@ def _report(result: Result, out: Path | None, matrix: bool) -> int:
         write_result(result, out, matrix=matrix)
     code = EXIT_BY_STATUS[result.status]
     if result.has_solution:
-        click.echo(human_summary(result))
+        click.echo(printable(human_summary(result), lines=True))
         if out is not None:
             click.echo(
                 f"wrote {out}/assignments.csv, reps.csv, summary.json"
@@ -271,7 +293,7 @@ def _report(result: Result, out: Path | None, matrix: bool) -> int:
     elif result.status == Status.INFEASIBLE:
         click.echo("error: INFEASIBLE: the hard rules cannot all hold:", err=True)
         for conflict in result.conflicts or ("no assignment satisfies them",):
-            click.echo(f"  - {conflict}", err=True)
+            click.echo(f"  - {printable(conflict)}", err=True)
     elif result.status == Status.UNKNOWN:
         click.echo(
             f"error: no assignment found within the time limit "
@@ -300,7 +322,10 @@ rules are named), 4 no solution within the time limit, 5 another run holds the s
 """
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=_Main,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, "--version", prog_name="leadassign")
 def main() -> None:
     """Decide which sales rep owns which lead: one optimal, proven assignment per cycle.
@@ -483,9 +508,9 @@ def _say(outcome: Outcome, store: str | None, out: Path, matrix: bool) -> None:
             )
         )
     if outcome.written:
-        click.echo(f"wrote {', '.join(p.name for p in outcome.written)} to {out}")
+        click.echo(printable(f"wrote {', '.join(p.name for p in outcome.written)} to {out}"))
     if outcome.run_id is not None:
-        click.echo(f"recorded as run {outcome.run_id} in {store_name(store or '')}")
+        click.echo(printable(f"recorded as run {outcome.run_id} in {store_name(store or '')}"))
 
 
 @main.command(epilog=EPILOG_SOLVE)
@@ -595,7 +620,7 @@ def rebalance(
 def _open_store(store: str) -> Store:
     """An existing store, for the commands that read it (a missing SQLite file is not
     created)."""
-    if "://" not in store and not Path(store).expanduser().is_file():
+    if "://" not in store and not is_libpq(store) and not Path(store).expanduser().is_file():
         raise StoreError(
             f"no run history at {store}: runs are recorded by leadassign solve and rebalance "
             "(or pass --store)"
@@ -631,7 +656,7 @@ def history(store: str, limit: int, as_json: bool) -> None:
             click.echo(json.dumps(_run_fields(row), sort_keys=False))
         return
     if not rows:
-        click.echo(f"no runs recorded in {store_name(store)}")
+        click.echo(printable(f"no runs recorded in {store_name(store)}"))
         return
     header = ["run", "time (UTC)", "command", "status", "assigned", "expected value", "gap", "from"]
     lines = [header]
@@ -712,7 +737,7 @@ def show(run: str, store: str, as_json: bool) -> None:
             f"reassigned {_figure(row.reassigned)}"
         )
     for conflict in summary.get("conflicts") or []:
-        click.echo(f"  conflict: {conflict}")
+        click.echo(f"  conflict: {printable(str(conflict))}")
     rebalanced = summary.get("rebalance")
     if rebalanced:
         click.echo(
@@ -721,9 +746,9 @@ def show(run: str, store: str, as_json: bool) -> None:
             f"{rebalanced['owners_gone']} owners no longer reps"
         )
     for name, digest in sorted(row.inputs.items()):
-        click.echo(f"input {name}: sha256 {digest}")
+        click.echo(printable(f"input {name}: sha256 {digest}"))
     if row.out:
-        click.echo(f"written to: {row.out}")
+        click.echo(printable(f"written to: {row.out}"))
 
 
 @main.command(
@@ -763,7 +788,8 @@ def diff_command(run_a: str, run_b: str, store: str, out: Path | None) -> None:
 
 def _emit_csv(frame: pd.DataFrame, out: Path | None) -> None:
     if out is None:
-        click.echo(frame.to_csv(index=False, lineterminator="\n"), nl=False)
+        text = csv_text(frame)  # on a terminal, control characters shown escaped
+        click.echo(printable(text, lines=True) if sys.stdout.isatty() else text, nl=False)
         return
     parent = out.parent if str(out.parent) else Path(".")
     write_files(parent, {out.name: functools.partial(write_csv, frame)})
@@ -842,7 +868,7 @@ def export_command(
         click.echo(
             f"left out: {len(made.left_out)} leads the run left unassigned (a CRM record "
             "always has an owner; --unassigned-owner ID puts them on a queue): "
-            + ", ".join(made.left_out["lead_id"].head(10).tolist())
+            + printable(", ".join(made.left_out["lead_id"].head(10).tolist()))
             + (" ..." if len(made.left_out) > 10 else ""),
             err=True,
         )
@@ -917,7 +943,7 @@ def validate(
     """Check the input tables and the policy; solve nothing, write nothing."""
     try:
         problem, pol = _load(leads, reps, affinity, pairs, pairs_mode, policy)
-        click.echo(describe_inputs(problem, pol))
+        click.echo(printable(describe_inputs(problem, pol), lines=True))
     except LeadassignError as error:
         _fail(error)
 
@@ -1234,8 +1260,10 @@ def frontier(
         for row in pd.read_csv(written[0], keep_default_na=False).to_dict("records"):
             mark = "  (dominated)" if bool(row["dominated"]) else ""
             click.echo(
-                f"{row['key']} = {row['value']}: {row['status']}, expected value "
-                f"{row['expected_value']}, {metric} {row[metric]}{mark}"
+                printable(
+                    f"{row['key']} = {row['value']}: {row['status']}, expected value "
+                    f"{row['expected_value']}, {metric} {row[metric]}{mark}"
+                )
             )
         click.echo(f"wrote {written[0]}, {written[1]}, {written[-1]} and the runs in {out}/<run>/")
     sys.exit(_scenario_done(runs, written, events, out))

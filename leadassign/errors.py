@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class LeadassignError(Exception):
     """Base class of every error leadassign raises on purpose."""
@@ -46,3 +48,28 @@ class InputError(LeadassignError):
 
     def __str__(self) -> str:
         return self.render()
+
+
+#: Characters that act on a terminal instead of showing: C0 controls, DEL, C1 controls (CSI
+#: ``\x9b`` among them), the bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+#: U+2066-U+2069), the bidi marks (U+061C, U+200E, U+200F) and the line and paragraph
+#: separators (U+2028, U+2029).
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+_CONTROL_BUT_NEWLINE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """``text`` safe to print on a terminal: every control character (see ``_CONTROL``)
+    shown as its escape (``\\x1b``, ``\\u202e``), so an id read from a file cannot move the
+    cursor, recolour, ring or reverse the terminal. ``lines``: keep ``\\n`` (text made of
+    several lines on purpose, such as a summary); otherwise it is escaped too."""
+    return (_CONTROL_BUT_NEWLINE if lines else _CONTROL).sub(_escaped, text)

@@ -25,6 +25,8 @@ import threading
 import time
 from typing import Any, Protocol, TextIO
 
+from leadassign.redact import scrub
+
 #: The least time between two ``solution_found`` events while a solver runs.
 SOLUTION_INTERVAL_S = 1.0
 
@@ -83,6 +85,7 @@ class JsonEvents:
             **fields,
         }
         line = json.dumps(_plain(record), sort_keys=False, allow_nan=False, default=str)
+        line = scrub(line)  # a driver's error may quote the store URL with its password
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()

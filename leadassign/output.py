@@ -16,11 +16,12 @@ import functools
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -65,8 +66,78 @@ def summary_json(summary: dict[str, Any]) -> str:
     return json.dumps(_clean(summary), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
 
+#: A text cell a spreadsheet would run as a formula (or that hides one behind a tab or a
+#: carriage return), after OWASP's CSV injection guidance.
+_ACTIVE = re.compile(r"[=+\-@\t\r]")
+#: ... unless it is a plain number: ``-3``, ``+1.5``, ``-1e-3`` stay numbers.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def formula_cells(cells: pd.Series | pd.Index) -> np.ndarray:
+    """Which cells are text a spreadsheet would run: beginning with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return, and not a plain number."""
+    if not (pd.api.types.is_object_dtype(cells) or pd.api.types.is_string_dtype(cells)):
+        return np.zeros(len(cells), dtype=bool)
+    try:
+        text = cells.str
+    except AttributeError:  # an object column without any text (integers, say)
+        return np.zeros(len(cells), dtype=bool)
+    active = text.match(_ACTIVE, na=False) & ~text.fullmatch(_NUMBER, na=False)
+    return np.asarray(active, dtype=bool)
+
+
+def inert(cells: pd.Series | pd.Index) -> pd.Series | pd.Index:
+    """The text cells that begin with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return, and are not plain numbers, with a leading ``'`` so that a spreadsheet shows them
+    as text instead of running them; every other cell, and numeric columns, as they are.
+    Vectorised (pandas' string methods), for a 200,000-lead book."""
+    active = formula_cells(cells)
+    if not active.any():
+        return cells
+    if isinstance(cells, pd.Index):
+        return pd.Index(np.where(active, "'" + cells.astype(str), cells.to_numpy(dtype=object)))
+    return cells.mask(active, "'" + cells.astype(str))
+
+
+def inert_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as every CSV leadassign writes it: :func:`inert` applied to its text
+    columns and its header."""
+    columns = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    header = inert(pd.Index([str(c) for c in frame.columns], dtype=object))
+    safe = frame.copy(deep=False)
+    for column in columns:
+        safe[column] = inert(frame[column])
+    safe.columns = header
+    return safe
+
+
+def _quoting(frame: pd.DataFrame) -> Literal[0, 2]:
+    """Python's csv module quotes a cell holding a carriage return only when it is part of
+    the line terminator ('\n' here): a table with one then quotes every text cell, so that
+    the file keeps one record per row."""
+    cells = [frame.columns.to_series().astype(str)]
+    cells += [frame[c] for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    for column in cells:
+        try:
+            found = column.str.contains("\r", regex=False, na=False)
+        except AttributeError:  # an object column without any text
+            continue
+        if bool(found.any()):
+            return 2  # csv.QUOTE_NONNUMERIC
+    return 0  # csv.QUOTE_MINIMAL
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """A table as CSV text, as :func:`write_csv` writes it (formula cells made inert)."""
+    safe = inert_frame(frame)
+    text: str = safe.to_csv(index=False, lineterminator="\n", quoting=_quoting(safe))
+    return text
+
+
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, lineterminator="\n")  # floats: shortest round-trip
+    # floats: shortest round-trip; text cells that a spreadsheet would run, made inert
+    safe = inert_frame(frame)
+    safe.to_csv(path, index=False, lineterminator="\n", quoting=_quoting(safe))
 
 
 def _write_text(text: str, path: Path) -> None:
@@ -82,7 +153,8 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 def _write_matrix(result: Result, path: Path) -> None:
     problem = result.problem
     rep = result.rep_of_lead
-    ids = problem.reps.ids.tolist()
+    ids = inert(pd.Series(problem.reps.ids, dtype=object)).tolist()
+    all_leads = inert(pd.Series(problem.leads.ids, dtype=object)).to_numpy(dtype=object)
     with path.open("w", encoding="utf-8", newline="\n") as handle:
         handle.write(",".join(["lead_id", *(_csv_cell(i) for i in ids)]) + "\n")
         chunk = 4096
@@ -91,7 +163,7 @@ def _write_matrix(result: Result, path: Path) -> None:
             block = np.zeros((len(block_rep), problem.n_reps), dtype=np.int8)
             rows = np.flatnonzero(block_rep >= 0)
             block[rows, block_rep[rows]] = 1
-            lead_ids = problem.leads.ids[start : start + chunk]
+            lead_ids = all_leads[start : start + chunk]
             digits = np.where(block == 1, "1", "0")
             lines = [
                 _csv_cell(str(lead)) + ("," + ",".join(row) if problem.n_reps else "")
@@ -199,6 +271,10 @@ __all__ = [
     "KNOWN_FILES",
     "Files",
     "check_matrix_size",
+    "csv_text",
+    "formula_cells",
+    "inert",
+    "inert_frame",
     "result_files",
     "summary_json",
     "write_bytes",

@@ -25,6 +25,7 @@ import pandas as pd
 
 from leadassign.errors import InputError
 from leadassign.models.source import read_table
+from leadassign.output import formula_cells
 
 Format = Literal["salesforce", "hubspot", "csv"]
 FORMATS: tuple[Format, ...] = ("salesforce", "hubspot", "csv")
@@ -66,6 +67,27 @@ def read_owner_map(path: Path) -> dict[str, str]:
     return dict(zip(frame["rep_id"].tolist(), frame["owner_id"].tolist(), strict=True))
 
 
+def _check_record_ids(lead: np.ndarray, owner: np.ndarray, fmt: Format) -> None:
+    """A file for machine import matches records by id, exactly: an id a spreadsheet would
+    run (``=X1``, ``+1+1``, ``@x``, ...) cannot be written as it is (the file would carry a
+    formula) nor with the ``'`` that makes it inert (the CRM would look for ``'=X1`` and not
+    find the record). Real CRM ids never begin so (Salesforce's are 15 or 18 letters and
+    digits, HubSpot's numbers), so such an id is refused, naming the lead."""
+    for column, values, what in (("lead_id", lead, "record id"), ("owner_id", owner, "owner")):
+        bad = np.flatnonzero(formula_cells(pd.Series(values, dtype=object)))
+        if len(bad):
+            row = int(bad[0])
+            raise InputError(
+                f"{what} '{values[row]}' begins with a character a spreadsheet runs as a "
+                f"formula (= + - @ tab or carriage return; {len(bad)} such ids in all): the "
+                f"{fmt} file matches records by id exactly, so it is not written with a "
+                "leading ' either. Fix the ids in the CRM data (or the owner map), or use "
+                "--format csv, which writes them with a leading '",
+                ident=f"lead_id {lead[row]}",
+                column=column,
+            )
+
+
 def export(
     assignment: pd.DataFrame,
     fmt: Format,
@@ -100,6 +122,8 @@ def export(
     if unassigned_owner is not None:
         owner[reps == ""] = unassigned_owner
     lead = rows["lead_id"].to_numpy(dtype=object)
+    if fmt != "csv":
+        _check_record_ids(lead, owner, fmt)
     if fmt == "salesforce":
         frame = pd.DataFrame({"Id": lead, "OwnerId": owner})
     elif fmt == "hubspot":

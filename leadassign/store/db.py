@@ -42,6 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from leadassign.errors import LeadassignError
+from leadassign.redact import redact_url, refusal, remember, scrub
 from leadassign.solver.stop import Stop
 
 #: The schema version this leadassign writes.
@@ -197,13 +198,7 @@ def store_url(store: str | Path) -> str:
 
 def store_name(store: str | Path) -> str:
     """The store as messages name it: a URL without its password, or the path."""
-    text = str(store)
-    if "://" not in text:
-        return text
-    try:
-        return sa.engine.make_url(text).render_as_string(hide_password=True)
-    except (ValueError, SQLAlchemyError):
-        return text.split("://", 1)[0] + "://..."
+    return redact_url(str(store))
 
 
 def _now() -> str:
@@ -214,7 +209,11 @@ class Store:
     """A run history, opened (created and migrated as needed) from a path or URL."""
 
     def __init__(self, store: str | Path = DEFAULT_STORE) -> None:
+        remember(str(store))
         self.name = store_name(store)
+        refused = refusal(str(store))
+        if refused is not None:
+            raise StoreError(refused)
         url = store_url(store)
         self.sqlite = url.startswith("sqlite")
         if self.sqlite:
@@ -228,7 +227,7 @@ class Store:
         try:
             self.engine: Engine = sa.create_engine(url)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise StoreError(f"cannot open the store {self.name}: {exc}") from exc
+            raise StoreError(f"cannot open the store {self.name}: {scrub(str(exc))}") from exc
         if self.sqlite:
             _sqlite_transactions(self.engine)
         self._migrate()
@@ -568,7 +567,7 @@ def _row(found: Any) -> RunRow:
 def reason(exc: SQLAlchemyError) -> str:
     """The database's own words for ``exc`` (its first line)."""
     original = getattr(exc, "orig", None)
-    return str(original or exc).strip().splitlines()[0]
+    return scrub(str(original or exc).strip().splitlines()[0])
 
 
 def _sqlite_transactions(engine: Engine) -> None:
