@@ -10,12 +10,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
+import multiprocessing
+import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 import click
 import pandas as pd
@@ -54,6 +58,32 @@ def _stacked(options: Sequence[Callable[[Any], Any]], command: F) -> F:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[float]
+else:  # generic only in newer click (8.2 is allowed)
+    _ParamType = click.ParamType
+
+
+class Seconds(_ParamType):
+    """A finite number of seconds, >= 0 (> 0 with ``positive``): ``nan``, ``inf``, ``-1`` or
+    ``abc`` are usage errors (exit 2) naming the option, never an endless wait."""
+
+    name = "seconds"
+
+    def __init__(self, *, positive: bool = False) -> None:
+        self.positive = positive
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        least = "> 0" if self.positive else ">= 0"
+        if not math.isfinite(number) or number < 0 or (self.positive and number == 0):
+            self.fail(f"{value!r}: give a finite number of seconds {least}", param, ctx)
+        return number
 
 
 def _fail(error: LeadassignError, events: JsonEvents | None = None) -> NoReturn:
@@ -178,7 +208,7 @@ def _scenario_options(command: F) -> F:
         click.option(
             "--time-limit",
             "time_limit_s",
-            type=click.FloatRange(min=0, min_open=True),
+            type=Seconds(positive=True),
             default=None,
             help="Seconds per run (default: each run's policy).",
         ),
@@ -192,7 +222,7 @@ def _solver_options(command: F) -> F:
         click.option(
             "--time-limit",
             "time_limit_s",
-            type=click.FloatRange(min=0, min_open=True),
+            type=Seconds(positive=True),
             help="Seconds the solver may use (default: policy, else 60).",
         ),
         click.option(
@@ -246,10 +276,11 @@ def _store_options(command: F) -> F:
         _store_option,
         click.option(
             "--wait",
-            type=click.FloatRange(min=0),
-            default=0.0,
-            show_default=True,
-            help="Seconds to wait while another run holds the store, then exit 5.",
+            type=Seconds(),
+            default=None,
+            help="Seconds to wait while another run holds the store, then exit 5 (default: "
+            "exit 5 at once). A PostgreSQL store that does not answer is given up after "
+            "this long (2 s at least, 30 s at most; default 30 s).",
         ),
         _json_option("start, inputs_loaded, model_built, solution_found, done, summary"),
     ]
@@ -337,15 +368,30 @@ def main() -> None:
     """
 
 
-def _interruptible(work: Callable[[Stop], T]) -> T:
+#: Seconds a command gets after SIGINT or SIGTERM to end on its own (keeping its best
+#: answer) before it is ended: within 5 s of the signal, whatever it was doing.
+GRACE_S = 4.5
+
+
+def _interruptible(
+    work: Callable[[Stop], T],
+    events: JsonEvents | None = None,
+    *,
+    grace_s: float = GRACE_S,
+    what: str = "the run",
+) -> T:
     """``work(stop)`` in a worker thread while this (main) thread turns SIGINT and SIGTERM
     into ``stop.set(...)``: the solver then ends with the best assignment it has, and the
     run writes and records it whole instead of dying halfway. (A signal handler only runs in
-    the main thread between Python instructions, never while it waits inside a solver.)"""
+    the main thread between Python instructions, never while it waits inside a solver.)
+    Work that has not ended ``grace_s`` seconds after the first signal (or at a second
+    signal) is ended: its child processes are terminated and the process exits 4 with a
+    message (:func:`_abandon`)."""
     stop = Stop()
     if threading.current_thread() is not threading.main_thread():
         return work(stop)
     box: dict[str, Any] = {}
+    signals: list[str] = []
 
     def target() -> None:
         try:
@@ -354,14 +400,20 @@ def _interruptible(work: Callable[[Stop], T]) -> T:
             box["error"] = exc
 
     def handler(signum: int, _frame: Any) -> None:
-        stop.set(signal.Signals(signum).name)
+        signals.append(signal.Signals(signum).name)
+        stop.set(signals[-1])
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         thread = threading.Thread(target=target, name="leadassign-run", daemon=True)
         thread.start()
+        deadline: float | None = None
         while thread.is_alive():
-            thread.join(0.2)
+            thread.join(0.1)
+            if stop.is_set() and thread.is_alive():
+                deadline = deadline or time.monotonic() + grace_s
+                if len(signals) > 1 or time.monotonic() >= deadline:
+                    _abandon(stop.reason or "a signal", grace_s, what, events)
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
@@ -371,13 +423,48 @@ def _interruptible(work: Callable[[Stop], T]) -> T:
     return value
 
 
+def _abandon(reason: str, grace_s: float, what: str, events: JsonEvents | None) -> NoReturn:
+    """End the process now: ``what`` did not stop within ``grace_s`` of the signal (a
+    database that does not answer, a library call that does not listen). Child processes
+    (compare's workers) are terminated first; exit 4 with a message."""
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(1.0)
+        if child.is_alive():
+            child.kill()
+            child.join(1.0)
+    message = (
+        f"interrupted by {reason}: {what} did not stop within {grace_s:g} s and was ended; "
+        "what it had not finished was neither written nor recorded"
+    )
+    if events is not None:
+        events.emit("error", exit_code=EXIT_NO_SOLUTION, message=message)
+    else:
+        click.echo(f"error: {message}", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_NO_SOLUTION)
+
+
+def _exit(code: int) -> NoReturn:
+    """Exit with ``code``; at once (no interpreter shutdown) while an abandoned worker
+    thread (``leadassign-*``) still runs inside a solver library, which it could crash."""
+    if any(t.name.startswith("leadassign-") and t.is_alive() for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def _run(
     command: Command,
     inputs: Inputs,
     out: Path,
     *,
     store: str | None,
-    wait: float,
+    wait: float | None,
     json_log: bool,
     solver: dict[str, Any],
     from_run: str | None = None,
@@ -391,7 +478,7 @@ def _run(
 
         def work(stop: Stop) -> Outcome:
             with contextlib.ExitStack() as stack:
-                opened = None if store is None else stack.enter_context(Store(store))
+                opened = None if store is None else stack.enter_context(Store(store, wait=wait))
                 told: Events = events or _ProgressEvents(
                     stack.enter_context(_progress_line(dict(solver), policy))
                 )
@@ -404,12 +491,12 @@ def _run(
                     from_run=from_run,
                     matrix=matrix,
                     price_rules=price_rules,
-                    wait=wait,
+                    wait=wait or 0.0,
                     stop=stop,
                     events=told,
                 )
 
-        outcome = _interruptible(work)
+        outcome = _interruptible(work, events)
     except LeadassignError as error:
         _fail(error, events)
     code = EXIT_BY_STATUS[outcome.status]
@@ -435,7 +522,7 @@ def _run(
         events.emit("summary", **outcome.summary)
     else:
         _say(outcome, store, out, matrix)
-    sys.exit(code)
+    _exit(code)
 
 
 def _inputs(
@@ -536,7 +623,7 @@ def solve_command(
     matrix: bool,
     price_rules: bool,
     store: str,
-    wait: float,
+    wait: float | None,
     json_log: bool,
     no_store: bool,
     **solver: Any,
@@ -594,7 +681,7 @@ def rebalance(
     matrix: bool,
     from_run: str,
     store: str,
-    wait: float,
+    wait: float | None,
     json_log: bool,
     **solver: Any,
 ) -> None:
@@ -628,6 +715,17 @@ def _open_store(store: str) -> Store:
     return Store(store)
 
 
+def _read(store: str, read: Callable[[Store], T]) -> T:
+    """``read`` the existing store, under SIGINT and SIGTERM: readers keep nothing, so one
+    that has not ended 1 s after the signal (a server that does not answer) is ended."""
+
+    def work(_stop: Stop) -> T:
+        with _open_store(store) as opened:
+            return read(opened)
+
+    return _interruptible(work, grace_s=1.0, what="reading the store")
+
+
 def _figure(value: Any, spec: str = "") -> str:
     if value is None:
         return "-"
@@ -647,8 +745,7 @@ Examples:
 def history(store: str, limit: int, as_json: bool) -> None:
     """List recorded runs, newest first."""
     try:
-        with _open_store(store) as opened:
-            rows = opened.runs(limit=limit)
+        rows = _read(store, lambda opened: opened.runs(limit=limit))
     except LeadassignError as error:
         _fail(error)
     if as_json:
@@ -714,8 +811,7 @@ Examples:
 def show(run: str, store: str, as_json: bool) -> None:
     """Print one recorded run: RUN is a run id, latest, or latest-N."""
     try:
-        with _open_store(store) as opened:
-            row = opened.run(run)
+        row = _read(store, lambda opened: opened.run(run))
     except LeadassignError as error:
         _fail(error)
     if as_json:
@@ -770,10 +866,13 @@ Examples:
 def diff_command(run_a: str, run_b: str, store: str, out: Path | None) -> None:
     """List the leads whose owner differs between two runs, as CSV: lead_id, rep_before,
     rep_after, change (moved, assigned, unassigned, added, vanished), expected_value_after."""
+
+    def read(opened: Store) -> tuple[RunRow, RunRow, pd.DataFrame]:
+        first, second = opened.run(run_a), opened.run(run_b)
+        return first, second, owner_changes(opened.assignment(first), opened.assignment(second))
+
     try:
-        with _open_store(store) as opened:
-            first, second = opened.run(run_a), opened.run(run_b)
-            changes = owner_changes(opened.assignment(first), opened.assignment(second))
+        first, second, changes = _read(store, read)
         _emit_csv(changes, out)
     except LeadassignError as error:
         _fail(error)
@@ -848,17 +947,21 @@ def export_command(
     """Write the owner-update file a CRM imports, for a recorded RUN's changed owners."""
     try:
         mapping = None if owner_map is None else read_owner_map(owner_map)
-        with _open_store(store) as opened:
-            row = opened.run(run)
-            made = export(
-                opened.assignment(row),
-                fmt,
-                owner_map=mapping,
-                owner_map_name=str(owner_map),
-                all_leads=all_leads,
-                unassigned_owner=unassigned_owner,
-                hubspot_object=hubspot_object,
-            )
+
+        def read(opened: Store) -> tuple[RunRow, pd.DataFrame]:
+            found = opened.run(run)
+            return found, opened.assignment(found)
+
+        row, assignment = _read(store, read)
+        made = export(
+            assignment,
+            fmt,
+            owner_map=mapping,
+            owner_map_name=str(owner_map),
+            all_leads=all_leads,
+            unassigned_owner=unassigned_owner,
+            hubspot_object=hubspot_object,
+        )
         _emit_csv(made.frame, out)
     except LeadassignError as error:
         _fail(error)
@@ -1110,15 +1213,20 @@ def compare(
     events = JsonEvents(sys.stderr) if json_log else None
     try:
         scenario = load_scenario(scenario_file)
-        runs, written = _scenario_runs(
-            "compare",
-            scenario,
-            out,
-            jobs,
-            time_limit_s,
+        runs, written = _interruptible(
+            lambda stop: _scenario_runs(
+                "compare",
+                scenario,
+                out,
+                jobs,
+                time_limit_s,
+                events,
+                executor="ray" if executor == "ray" else "local",
+                warm=not cold,
+                stop=stop,
+            ),
             events,
-            executor="ray" if executor == "ray" else "local",
-            warm=not cold,
+            what="the comparison",
         )
     except LeadassignError as error:
         _fail(error, events)
@@ -1127,7 +1235,7 @@ def compare(
             f"wrote {written[0]}, {len(written) - 2} diff files and {written[-1]}; "
             f"runs in {out}/<run>/"
         )
-    sys.exit(_scenario_done(runs, written, events, out))
+    _exit(_scenario_done(runs, written, events, out))
 
 
 def _scenario_runs(
@@ -1141,6 +1249,7 @@ def _scenario_runs(
     executor: Literal["local", "ray"] = "local",
     warm: bool = True,
     sweep: Any = None,
+    stop: Stop | None = None,
 ) -> tuple[list[Any], list[Path]]:
     """compare and frontier: check every run, solve them, write the comparison. Progress:
     the board on a terminal, run_finished events under --json, else nothing."""
@@ -1177,6 +1286,7 @@ def _scenario_runs(
         time_limit_s=time_limit_s,
         warm=warm,
         done=finished,
+        stop=stop,
     )
     title = "Frontier" if sweep is not None else "What-if comparison"
     written = write_comparison(runs, out, title=title, sweep=sweep)
@@ -1204,13 +1314,21 @@ def _why_not(name: str, status: Status, summary: Path) -> str:
 def _scenario_done(
     runs: list[Any], written: list[Path], events: JsonEvents | None, out: Path
 ) -> int:
+    """The exit code of a comparison: its runs' worst, and at least 4 when a signal cut it
+    short; every non-zero code is said on stderr (an ``error`` event under --json)."""
     code = max(EXIT_BY_STATUS[run.status] for run in runs)
+    cut = [run for run in runs if run.summary.get("interrupted")]
+    not_run = [run.name for run in cut if run.summary.get("not_run")]
+    kept = [run.name for run in cut if not run.summary.get("not_run")]
+    reason = cut[0].summary["interrupted"] if cut else None
+    if cut:
+        code = max(code, EXIT_NO_SOLUTION)
     failed = [
         _why_not(run.name, run.status, out / run.name / "summary.json")
         for run in runs
-        if not run.status.has_solution
+        if not run.status.has_solution and not run.summary.get("interrupted")
     ]
-    if failed:  # every non-zero exit says why, on stderr (an error event under --json)
+    if failed:
         if events is not None:
             events.emit("error", exit_code=code, message="; ".join(failed))
         else:
@@ -1222,6 +1340,16 @@ def _scenario_done(
             exit_code=code,
             runs={run.name: run.status.value for run in runs},
             written=[str(path) for path in written],
+            interrupted=reason,
+            not_run=not_run,
+        )
+    elif cut:
+        click.echo(
+            f"error: interrupted by {reason}: the comparison is incomplete; "
+            + (f"kept the best answer so far of {', '.join(kept)}; " if kept else "")
+            + (f"not run: {', '.join(not_run)}; " if not_run else "")
+            + "comparison.csv says which (status NOT_RUN, column interrupted)",
+            err=True,
         )
     return code
 
@@ -1250,8 +1378,12 @@ def frontier(
         scenario = sweep_scenario(load_scenario(scenario_file))
         sweep = scenario.sweep
         assert sweep is not None
-        runs, written = _scenario_runs(
-            "frontier", scenario, out, jobs, time_limit_s, events, sweep=sweep
+        runs, written = _interruptible(
+            lambda stop: _scenario_runs(
+                "frontier", scenario, out, jobs, time_limit_s, events, sweep=sweep, stop=stop
+            ),
+            events,
+            what="the frontier",
         )
     except LeadassignError as error:
         _fail(error, events)
@@ -1266,7 +1398,7 @@ def frontier(
                 )
             )
         click.echo(f"wrote {written[0]}, {written[1]}, {written[-1]} and the runs in {out}/<run>/")
-    sys.exit(_scenario_done(runs, written, events, out))
+    _exit(_scenario_done(runs, written, events, out))
 
 
 if __name__ == "__main__":  # pragma: no cover

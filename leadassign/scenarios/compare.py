@@ -15,8 +15,11 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,9 +32,15 @@ from leadassign.output import result_files, write_bytes, write_csv, write_files
 from leadassign.scenarios.spec import BASE, Scenario, Sweep, _Tables, build, variant_policy
 from leadassign.solver.result import Status
 from leadassign.solver.solve import Start, solve
+from leadassign.solver.stop import Stop
 
 COMPARISON = "comparison.csv"
 FRONTIER = "frontier.csv"
+#: comparison.csv's status of a run that a stop (SIGINT, SIGTERM) left without an answer.
+NOT_RUN = "NOT_RUN"
+#: Seconds the runs under way get after a stop to return their best answer; then their
+#: processes (or Ray tasks) are ended.
+STOP_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -55,16 +64,22 @@ def solve_run(
     name: str,
     time_limit_s: float | None = None,
     start: Start | None = None,
+    stop: Stop | None = None,
 ) -> Run:
     """Build and solve one run, from ``start`` (another run's answer) where it still holds. Its
     output files come back in the Run (written by the caller), so a worker needs no access to
-    the output folder; a module-level function, so that process pools and Ray can call it."""
+    the output folder; a module-level function, so that process pools and Ray can call it.
+    ``stop`` (in a pool worker: the worker's, set by the parent) ends the solve with its best
+    answer; a run not begun when it is set is not run (:func:`not_run`)."""
+    stop = stop if stop is not None else _WORKER_STOP
+    if stop is not None and stop.is_set():
+        return not_run(scenario, name, stop.reason or "stopped")
     problem, policy = build(scenario, name, None if name == BASE else _Tables(scenario))
     if start is not None and policy.continuity != variant_policy(scenario, BASE).continuity:
         # The keep bonus prices the base's churn limit; a variant that changes the limit
         # searches for its own from scratch (the base's was 12x off for 0.15 -> 0.05).
         start = Start(start.owners)
-    result = solve(problem, policy, time_limit_s=time_limit_s, start=start)
+    result = solve(problem, policy, time_limit_s=time_limit_s, start=start, stop=stop)
     files = result_files(result)
     n = problem.n_leads
     rep_ids = np.full(n, "", dtype=object)
@@ -90,9 +105,39 @@ def solve_run(
     )
 
 
+def not_run(scenario: Scenario, name: str, reason: str) -> Run:
+    """A run that a stop left without an answer: not begun, or ended in its grace period."""
+    description = "" if name == BASE else scenario.variants[name].description
+    empty = np.array([], dtype=object)
+    summary = {"status": NOT_RUN, "not_run": reason, "interrupted": reason}
+    return Run(name, description, Status.UNKNOWN, summary, empty, empty, np.array([]))
+
+
+#: In a pool worker: the stop its parent sets (``_worker_started``).
+_WORKER_STOP: Stop | None = None
+
+
+def _worker_started(stopped: Any, signum: Any) -> None:
+    """A pool worker's initializer: SIGINT (a terminal's Ctrl-C reaches the whole process
+    group) is left to the parent, which sets ``stopped`` (a multiprocessing Event) and
+    ``signum``; a thread then sets this worker's stop, so its solve ends with its best
+    answer as it does in the parent."""
+    global _WORKER_STOP
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop = _WORKER_STOP = Stop()
+
+    def watch() -> None:
+        stopped.wait()
+        stop.set(signal.Signals(signum.value).name if signum.value else "stopped")
+
+    threading.Thread(target=watch, name="leadassign-stop", daemon=True).start()
+
+
 def write_run(run: Run, out: Path) -> None:
-    """A run's files into ``out/<name>/`` (staged, then moved into place)."""
-    write_bytes(out / run.name, run.files)
+    """A run's files into ``out/<name>/`` (staged, then moved into place); none for a run
+    that was not run."""
+    if run.files:
+        write_bytes(out / run.name, run.files)
 
 
 def start_of(run: Run) -> Start:
@@ -114,13 +159,16 @@ def run_all(
     time_limit_s: float | None = None,
     warm: bool = True,
     done: Callable[[Run], None] | None = None,
+    stop: Stop | None = None,
 ) -> list[Run]:
     """Every run of the scenario: the base first, then the variants, each from the base's
     assignment unless ``warm`` is False, in this process (``jobs`` 1), in ``jobs`` local
     processes, or as Ray tasks (``executor`` "ray": ``ray.init()`` connects to
     ``RAY_ADDRESS`` or starts a local Ray; the scenario's input paths must be readable by the
     workers). With ``out``, each run's files go to ``out/<name>/`` as it finishes; ``done``
-    is told of each run then. The result is in file order whatever the executor."""
+    is told of each run then. The result is in file order whatever the executor. ``stop``
+    (SIGINT, SIGTERM) ends the runs under way with their best answers (their processes or
+    Ray tasks are ended ``STOP_GRACE_S`` later) and leaves the others :func:`not_run`."""
 
     def finished(run: Run) -> Run:
         if out is not None:
@@ -129,26 +177,89 @@ def run_all(
             done(run)
         return run
 
-    base = finished(solve_run(scenario, BASE, time_limit_s))
+    stop = stop or Stop()
+    base = finished(solve_run(scenario, BASE, time_limit_s, stop=stop))
     start = start_of(base) if warm and base.status.has_solution else None
     names = list(scenario.variants)
     runs: dict[str, Run] = {}
     if executor == "ray":
-        runs = _on_ray(scenario, names, time_limit_s, start, finished)
+        runs = _on_ray(scenario, names, time_limit_s, start, finished, stop)
     elif jobs <= 1:
         for name in names:
-            runs[name] = finished(solve_run(scenario, name, time_limit_s, start))
+            runs[name] = finished(solve_run(scenario, name, time_limit_s, start, stop))
     else:
-        # spawned workers: OR-Tools' and HiGHS' threads do not survive a fork
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [
+        runs = _in_pool(scenario, names, jobs, time_limit_s, start, finished, stop)
+    reason = stop.reason or "stopped"
+    return [base, *(runs.get(name) or not_run(scenario, name, reason) for name in names)]
+
+
+def _in_pool(
+    scenario: Scenario,
+    names: list[str],
+    jobs: int,
+    time_limit_s: float | None,
+    start: Start | None,
+    finished: Callable[[Run], Run],
+    stop: Stop,
+) -> dict[str, Run]:
+    """The variants in ``jobs`` spawned processes (OR-Tools' and HiGHS' threads do not
+    survive a fork). When ``stop`` is set, the workers' own stops are set, the runs not
+    begun are cancelled, and ``STOP_GRACE_S`` later the workers still running are ended."""
+    context = multiprocessing.get_context("spawn")
+    stopped, signum = context.Event(), context.Value("i", 0)
+
+    def relay() -> None:
+        name = stop.reason or ""
+        signum.value = signal.Signals[name].value if name in signal.Signals.__members__ else 0
+        stopped.set()
+
+    runs: dict[str, Run] = {}
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        initializer=_worker_started,
+        initargs=(stopped, signum),
+    )
+    ended = False
+    try:
+        with stop.hook(relay):
+            pending: set[Future[Run]] = {
                 pool.submit(solve_run, scenario, name, time_limit_s, start) for name in names
-            ]
-            for future in as_completed(futures):
-                run = finished(future.result())
-                runs[run.name] = run
-    return [base, *(runs[name] for name in names)]
+            }
+            deadline: float | None = None
+            while pending:
+                done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                for future in done:
+                    if not future.cancelled():
+                        run = finished(future.result())
+                        runs[run.name] = run
+                if stop.is_set():
+                    for future in pending:
+                        future.cancel()  # not begun: not run
+                    pending = {future for future in pending if not future.cancelled()}
+                    deadline = deadline or time.monotonic() + STOP_GRACE_S
+                    if time.monotonic() >= deadline:
+                        break
+        ended = bool(pending)
+    finally:
+        if ended or stop.is_set():
+            _end_workers(pool)
+        pool.shutdown(wait=True, cancel_futures=True)
+    return runs
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's processes (SIGTERM, then SIGKILL) and reap them: none outlives
+    the comparison."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(2.0)
+        if process.is_alive():
+            process.kill()
+            process.join(2.0)
 
 
 def _on_ray(
@@ -157,7 +268,11 @@ def _on_ray(
     time_limit_s: float | None,
     start: Start | None,
     finished: Callable[[Run], Run],
+    stop: Stop,
 ) -> dict[str, Run]:
+    """The variants as Ray tasks. When ``stop`` is set, the tasks not begun are cancelled,
+    and ``STOP_GRACE_S`` later the rest are cancelled by force (a Ray task has no stop of
+    its own: those runs are left without an answer)."""
     try:
         import ray
     except ImportError as exc:
@@ -169,10 +284,24 @@ def _on_ray(
     task: Any = ray.remote(num_cpus=1)(solve_run)
     pending = [task.remote(scenario, name, time_limit_s, start) for name in names]
     runs: dict[str, Run] = {}
+    deadline: float | None = None
     while pending:
-        ready, pending = ray.wait(pending, num_returns=1)
-        run = finished(ray.get(ready[0]))
-        runs[run.name] = run
+        ready, pending = ray.wait(pending, num_returns=1, timeout=0.1)
+        for ref in ready:
+            try:
+                run = finished(ray.get(ref))
+            except (ray.exceptions.TaskCancelledError, ray.exceptions.RayTaskError):
+                if not stop.is_set():
+                    raise
+                continue
+            runs[run.name] = run
+        if stop.is_set():
+            late = deadline is not None and time.monotonic() >= deadline
+            for ref in pending:
+                ray.cancel(ref, force=late)
+            if late:
+                break
+            deadline = deadline or time.monotonic() + STOP_GRACE_S
     return runs
 
 
@@ -202,6 +331,7 @@ def diff(base: Run, run: Run) -> pd.DataFrame:
     frame["base_expected_value"] = frame["lead_id"].map(base_ev)
     frame["expected_value"] = frame["lead_id"].map(ev)
     changed = ~frame["in_base"] | ~frame["in_run"] | (frame["base_rep_id"] != frame["rep_id"])
+    changed &= not run.summary.get("not_run")  # a run without an answer moved nothing
     frame = frame[changed].copy()
     change = np.select(
         [
@@ -279,7 +409,7 @@ def comparison(runs: list[Run], moves: dict[str, pd.DataFrame] | None = None) ->
             {
                 "variant": run.name,
                 "description": run.description,
-                "status": run.status.value,
+                "status": NOT_RUN if s.get("not_run") else run.status.value,
                 "method": s.get("method"),
                 "gap": s.get("gap"),
                 "leads": s.get("leads"),
@@ -307,6 +437,7 @@ def comparison(runs: list[Run], moves: dict[str, pd.DataFrame] | None = None) ->
                 else int((moved["change"] == "excluded").sum()),
                 "added_vs_base": 0 if moved is None else int((moved["change"] == "added").sum()),
                 "solve_s": s.get("solve_s"),
+                "interrupted": s.get("interrupted"),
             }
         )
         if unknown:  # no answer: nothing is known against the base
@@ -384,6 +515,7 @@ def frontier(table: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
 __all__ = [
     "COMPARISON",
     "FRONTIER",
+    "NOT_RUN",
     "REPORT",
     "Executor",
     "Run",
@@ -391,6 +523,7 @@ __all__ = [
     "diff",
     "diffs",
     "frontier",
+    "not_run",
     "run_all",
     "solve_run",
     "write_comparison",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import time
 import zlib
@@ -131,6 +132,34 @@ class StoreBusy(LeadassignError):
     exit_code = 5
 
 
+class StoreTimeout(StoreBusy):
+    """The store did not answer within its time limits (``postgres_timeouts``)."""
+
+
+def postgres_timeouts(wait: float | None) -> dict[str, Any]:
+    """libpq connect arguments that bound every wait on a PostgreSQL server: the connection
+    (``connect_timeout``: ``wait`` seconds, default 30, at least libpq's 2 and at most 30),
+    a lock the session waits for (``lock_timeout``: ``wait``, at least 2 s) and a statement
+    (``statement_timeout``: ``wait``, at least 30 s, so a large run's rows are not cut)."""
+    bound = 30.0 if wait is None else wait
+    connect = max(2, min(30, math.ceil(bound)))
+    lock_ms = round(max(2.0, bound) * 1000)
+    statement_ms = round(max(30.0, bound) * 1000)
+    return {
+        "connect_timeout": connect,
+        "options": f"-c statement_timeout={statement_ms} -c lock_timeout={lock_ms}",
+    }
+
+
+def unanswered(exc: SQLAlchemyError) -> bool:
+    """Whether ``exc`` is a time limit of ``postgres_timeouts`` running out: the connection
+    (libpq's "timeout expired"), a statement (SQLSTATE 57014) or a lock wait (55P03)."""
+    original = getattr(exc, "orig", None)
+    if getattr(original, "sqlstate", None) in ("57014", "55P03"):
+        return True
+    return "timeout expired" in str(original or exc).lower()
+
+
 class Interrupted(LeadassignError):
     """SIGINT or SIGTERM before the run had anything to keep: nothing done."""
 
@@ -208,13 +237,14 @@ def _now() -> str:
 class Store:
     """A run history, opened (created and migrated as needed) from a path or URL."""
 
-    def __init__(self, store: str | Path = DEFAULT_STORE) -> None:
+    def __init__(self, store: str | Path = DEFAULT_STORE, *, wait: float | None = None) -> None:
         remember(str(store))
         self.name = store_name(store)
         refused = refusal(str(store))
         if refused is not None:
             raise StoreError(refused)
         url = store_url(store)
+        self.wait = wait  # PostgreSQL: bounds every wait on the server (postgres_timeouts)
         self.sqlite = url.startswith("sqlite")
         if self.sqlite:
             path = Path(url.removeprefix("sqlite:///"))
@@ -225,7 +255,13 @@ class Store:
                     f"cannot create the store's folder: {exc.strerror or exc}",
                 ) from exc
         try:
-            self.engine: Engine = sa.create_engine(url)
+            parsed = sa.engine.make_url(url)
+            bounded = parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in (
+                "psycopg",
+                "psycopg2",
+            )
+            connect_args = postgres_timeouts(wait) if bounded else {}
+            self.engine: Engine = sa.create_engine(url, connect_args=connect_args)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot open the store {self.name}: {scrub(str(exc))}") from exc
         if self.sqlite:
@@ -264,6 +300,8 @@ class Store:
                     conn.execute(schema_table.delete())
                     conn.execute(schema_table.insert().values(version=step))
         except SQLAlchemyError as exc:
+            if unanswered(exc):
+                raise self.timed_out(exc) from exc
             raise StoreError(f"cannot open the store {self.name}: {reason(exc)}") from exc
 
     def _version(self, conn: Connection) -> int:
@@ -365,6 +403,14 @@ class Store:
         return StoreBusy(
             f"another leadassign run is writing to the store {self.name}{waited}; "
             "nothing was done. Try again when it ends, or pass --wait SECONDS to wait for it"
+        )
+
+    def timed_out(self, exc: SQLAlchemyError) -> StoreTimeout:
+        """The error for a time limit of ``postgres_timeouts`` running out (exit 5)."""
+        return StoreTimeout(
+            f"the store {self.name} did not answer in time ({reason(exc)}); nothing was "
+            "done. The limits follow --wait (default 30 s): check the server, or try again "
+            "later"
         )
 
     # -- reading --------------------------------------------------------------------------
@@ -470,6 +516,8 @@ class Store:
             with self._connect() as c:
                 yield c
         except SQLAlchemyError as exc:
+            if unanswered(exc):
+                raise self.timed_out(exc) from exc
             raise StoreError(f"cannot read the store {self.name}: {reason(exc)}") from exc
 
     # -- writing --------------------------------------------------------------------------

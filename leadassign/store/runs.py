@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,7 +45,15 @@ from leadassign.output import (
 from leadassign.solver import Result, Status, solve
 from leadassign.solver.prices import price_rules as price_rules_of
 from leadassign.solver.stop import Stop
-from leadassign.store.db import Interrupted, NewRun, RunRow, Store, StoreError, reason
+from leadassign.store.db import (
+    Interrupted,
+    NewRun,
+    RunRow,
+    Store,
+    StoreError,
+    reason,
+    unanswered,
+)
 
 Command = Literal["solve", "rebalance"]
 
@@ -161,6 +170,8 @@ def execute(
             stop, events,
         )  # fmt: skip
     except SQLAlchemyError as exc:
+        if unanswered(exc):
+            raise store.timed_out(exc) from exc
         raise StoreError(
             f"cannot record the run in the store {store.name} ({reason(exc)}); nothing was "
             "written or recorded"
@@ -263,8 +274,36 @@ def _solved(
 ) -> Result:
     result = solve(problem, policy, progress=events, stop=stop)
     if price_rules and result.has_solution and result.interrupted is None:
-        result = price_rules_of(result)
+        events.emit("pricing_rules")
+        result = _priced(result, stop)
     return result
+
+
+def _priced(result: Result, stop: Stop | None) -> Result:
+    """``result`` with its rules priced (``solver.prices``); a stop meanwhile keeps the
+    assignment without prices, marked interrupted. (``price_rules`` takes no stop token yet:
+    its solves run in a thread left to finish alone, and the process exits without
+    waiting for it.)"""
+    if stop is None:
+        return price_rules_of(result)
+    box: dict[str, Result | BaseException] = {}
+
+    def price() -> None:
+        try:
+            box["priced"] = price_rules_of(result)
+        except BaseException as exc:  # raised in the caller's thread
+            box["priced"] = exc
+
+    thread = threading.Thread(target=price, name="leadassign-prices", daemon=True)
+    thread.start()
+    while thread.is_alive() and not stop.wait(0.1):
+        pass
+    priced = box.get("priced")
+    if isinstance(priced, BaseException):
+        raise priced
+    if priced is not None:
+        return priced
+    return replace(result, interrupted=stop.reason)
 
 
 def _source(store: Store, conn: Any, ref: str) -> RunRow:
