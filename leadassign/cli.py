@@ -25,7 +25,8 @@ from leadassign.baselines import STRATEGIES, run_baseline
 from leadassign.errors import LeadassignError
 from leadassign.events import Events, JsonEvents, NoEvents
 from leadassign.models import Policy, Problem, load_policy, load_problem
-from leadassign.output import check_matrix_size, write_csv, write_files, write_result
+from leadassign.output import check_matrix_size, write_csv, write_result
+from leadassign.publish import target, write_file
 from leadassign.report import describe_inputs, human_summary
 from leadassign.solver import Result, Status, solve
 from leadassign.solver.progress import TerminalProgress
@@ -119,8 +120,22 @@ def _output_options(command: F) -> F:
             is_flag=True,
             help="Also write matrix.csv, the dense lead x rep 0/1 table.",
         ),
+        _force_option,
     ]
     return _stacked(options, command)
+
+
+_force_option = click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a folder that holds files leadassign did not write: they are kept "
+    "(those named like an output file are replaced). Inputs are never written over.",
+)
+_force_file_option = click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the --out file when it exists (never an input).",
+)
 
 
 def _json_option(events: str) -> Callable[[F], F]:
@@ -146,6 +161,7 @@ def _scenario_options(command: F) -> F:
             type=click.Path(path_type=Path, file_okay=False),
             help="Output folder.",
         ),
+        _force_option,
         click.option(
             "--jobs",
             type=click.IntRange(min=1),
@@ -256,10 +272,22 @@ def _load(
     return load(_inputs(leads, reps, affinity, pairs, pairs_mode, policy_path))
 
 
-def _report(result: Result, out: Path | None, matrix: bool) -> int:
-    """Write outputs (if ``out``), print the summary or the conflicts; return the exit code."""
+def _report(
+    result: Result,
+    out: Path | None,
+    matrix: bool,
+    *,
+    force: bool = False,
+    inputs: Sequence[Path | None] = (),
+    extra: dict[str, pd.DataFrame] | None = None,
+    command: str = "solve",
+) -> int:
+    """Write outputs (if ``out``; ``extra`` tables too), print the summary or the conflicts;
+    return the exit code."""
     if out is not None:
-        write_result(result, out, matrix=matrix)
+        write_result(
+            result, out, matrix=matrix, extra=extra, force=force, inputs=inputs, command=command
+        )
     code = EXIT_BY_STATUS[result.status]
     if result.has_solution:
         click.echo(human_summary(result))
@@ -358,6 +386,7 @@ def _run(
     from_run: str | None = None,
     matrix: bool = False,
     price_rules: bool = False,
+    force: bool = False,
 ) -> NoReturn:
     """solve and rebalance: run, record, report; exits with the run's code."""
     events: JsonEvents | None = JsonEvents(sys.stderr) if json_log else None
@@ -382,6 +411,7 @@ def _run(
                     wait=wait,
                     stop=stop,
                     events=told,
+                    force=force,
                 )
 
         outcome = _interruptible(work)
@@ -498,6 +528,7 @@ def solve_command(
     policy: Path | None,
     out: Path,
     matrix: bool,
+    force: bool,
     price_rules: bool,
     store: str,
     wait: float,
@@ -516,6 +547,7 @@ def solve_command(
         solver=solver,
         matrix=matrix,
         price_rules=price_rules,
+        force=force,
     )
 
 
@@ -556,6 +588,7 @@ def rebalance(
     policy: Path | None,
     out: Path,
     matrix: bool,
+    force: bool,
     from_run: str,
     store: str,
     wait: float,
@@ -578,6 +611,7 @@ def rebalance(
         solver=solver,
         from_run=from_run,
         matrix=matrix,
+        force=force,
     )
 
 
@@ -729,16 +763,17 @@ Examples:
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the CSV here instead of stdout.",
+    help="Write the CSV here instead of stdout (an existing file only with --force).",
 )
-def diff_command(run_a: str, run_b: str, store: str, out: Path | None) -> None:
+@_force_file_option
+def diff_command(run_a: str, run_b: str, store: str, out: Path | None, force: bool) -> None:
     """List the leads whose owner differs between two runs, as CSV: lead_id, rep_before,
     rep_after, change (moved, assigned, unassigned, added, vanished), expected_value_after."""
     try:
         with _open_store(store) as opened:
             first, second = opened.run(run_a), opened.run(run_b)
             changes = owner_changes(opened.assignment(first), opened.assignment(second))
-        _emit_csv(changes, out)
+        _emit_csv(changes, out, force, [opened.path])
     except LeadassignError as error:
         _fail(error)
     counts = changes["change"].value_counts()
@@ -750,12 +785,14 @@ def diff_command(run_a: str, run_b: str, store: str, out: Path | None) -> None:
     )
 
 
-def _emit_csv(frame: pd.DataFrame, out: Path | None) -> None:
+def _emit_csv(
+    frame: pd.DataFrame, out: Path | None, force: bool, inputs: Sequence[Path | None]
+) -> None:
+    """The table on stdout, or as the one file ``out`` (nothing else is touched)."""
     if out is None:
         click.echo(frame.to_csv(index=False, lineterminator="\n"), nl=False)
         return
-    parent = out.parent if str(out.parent) else Path(".")
-    write_files(parent, {out.name: functools.partial(write_csv, frame)})
+    write_file(out, functools.partial(write_csv, frame), force=force, inputs=inputs)
 
 
 @main.command(
@@ -796,8 +833,9 @@ existing records (Record ID, and the object's owner: the user's email or id).
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the file here instead of stdout.",
+    help="Write the file here instead of stdout (an existing file only with --force).",
 )
+@_force_file_option
 def export_command(
     run: str,
     store: str,
@@ -807,6 +845,7 @@ def export_command(
     unassigned_owner: str | None,
     hubspot_object: str,
     out: Path | None,
+    force: bool,
 ) -> None:
     """Write the owner-update file a CRM imports, for a recorded RUN's changed owners."""
     try:
@@ -822,7 +861,7 @@ def export_command(
                 unassigned_owner=unassigned_owner,
                 hubspot_object=hubspot_object,
             )
-        _emit_csv(made.frame, out)
+        _emit_csv(made.frame, out, force, [owner_map, opened.path])
     except LeadassignError as error:
         _fail(error)
     what = "leads" if all_leads else "owner changes"
@@ -866,6 +905,7 @@ def baseline(
     policy: Path | None,
     out: Path,
     matrix: bool,
+    force: bool,
 ) -> None:
     """Assign the book the way a CRM would, to compare with solve.
 
@@ -873,11 +913,13 @@ def baseline(
     solve; fairness, continuity, accounts and min_leads are ignored, as CRMs do.
     """
     try:
+        inputs = [leads, reps, affinity, pairs, policy]
+        target(out, inputs=inputs, force=force)  # before anything is solved
         problem, pol = _load(leads, reps, affinity, pairs, pairs_mode, policy)
         if matrix:
             check_matrix_size(problem.n_leads, problem.n_reps)
         result = run_baseline(problem, strategy, pol)
-        code = _report(result, out, matrix)
+        code = _report(result, out, matrix, force=force, inputs=inputs, command="baseline")
         ignored = (result.baseline or {}).get("ignored", [])
         if ignored:
             click.echo(f"ignored, as CRMs do: {', '.join(ignored)}")
@@ -923,6 +965,7 @@ Examples:
     type=click.Path(path_type=Path, file_okay=False),
     help="Also write the sample inputs (input/) and the outputs to this folder.",
 )
+@_force_option
 @click.option(
     "--leads",
     "n_leads",
@@ -951,7 +994,13 @@ Examples:
 )
 @_solver_options
 def demo(
-    out: Path | None, n_leads: int, n_reps: int, effort: bool, sample_seed: int, **solver: Any
+    out: Path | None,
+    force: bool,
+    n_leads: int,
+    n_reps: int,
+    effort: bool,
+    sample_seed: int,
+    **solver: Any,
 ) -> None:
     """Make a realistic sample book, solve it and print a short summary.
 
@@ -960,6 +1009,11 @@ def demo(
     """
     from leadassign.demo import make_sample
 
+    try:
+        if out is not None:
+            target(out, force=force)  # before anything is solved
+    except LeadassignError as error:
+        _fail(error)
     sample = make_sample(n_leads, n_reps, seed=sample_seed, effort=effort)
     click.echo(
         f"sample: {n_leads} leads, {n_reps} reps "
@@ -970,23 +1024,19 @@ def demo(
         problem = load_problem(sample.leads, sample.reps, sample.affinity)
         with _progress_line(solver, Policy()) as progress:
             result = solve(problem, Policy(), progress=progress, **solver)
-        if out is not None:
-            frames = {
-                "leads.csv": sample.leads,
-                "reps.csv": sample.reps,
-                "affinity.csv": sample.affinity,
-            }
-            write_files(
-                out / "input",
-                {name: functools.partial(write_csv, frame) for name, frame in frames.items()},
-            )
-        code = _report(result, out, matrix=False)
+        frames = {
+            "input/leads.csv": sample.leads,
+            "input/reps.csv": sample.reps,
+            "input/affinity.csv": sample.affinity,
+        }
+        code = _report(result, out, matrix=False, force=force, extra=frames, command="demo")
     except LeadassignError as error:
         _fail(error)
     if out is not None:
         click.echo(
             f"rerun it: leadassign solve --leads {out}/input/leads.csv "
-            f"--reps {out}/input/reps.csv --affinity {out}/input/affinity.csv --out {out}"
+            f"--reps {out}/input/reps.csv --affinity {out}/input/affinity.csv "
+            f"--out {out}-solved"
         )
     sys.exit(code)
 
@@ -1061,6 +1111,7 @@ written either way).
 def compare(
     scenario_file: Path,
     out: Path,
+    force: bool,
     jobs: int,
     time_limit_s: float | None,
     json_log: bool,
@@ -1082,6 +1133,8 @@ def compare(
             events,
             executor="ray" if executor == "ray" else "local",
             warm=not cold,
+            force=force,
+            scenario_file=scenario_file,
         )
     except LeadassignError as error:
         _fail(error, events)
@@ -1104,14 +1157,23 @@ def _scenario_runs(
     executor: Literal["local", "ray"] = "local",
     warm: bool = True,
     sweep: Any = None,
+    force: bool = False,
+    scenario_file: Path | None = None,
 ) -> tuple[list[Any], list[Path]]:
-    """compare and frontier: check every run, solve them, write the comparison. Progress:
-    the board on a terminal, run_finished events under --json, else nothing."""
+    """compare and frontier: check every run, solve them, write the comparison (the whole
+    folder at the end, in one swap). Progress: the board on a terminal, run_finished events
+    under --json, else nothing."""
     from leadassign.scenarios import run_all, write_comparison
     from leadassign.scenarios.spec import check
 
     if events is not None:
         events.emit("start", command=command, version=__version__, runs=scenario.names)
+    base = scenario.base
+    tables = [base.leads, base.reps, base.affinity, base.pairs]
+    if isinstance(base.policy, str):
+        tables.append(base.policy)
+    inputs = [scenario_file, *(None if t is None else scenario.path(t) for t in tables)]
+    target(out, inputs=inputs, force=force)  # before anything is solved
     check(scenario)
     board = None
     if events is None and sys.stderr.isatty():  # quiet in cron jobs and pipes
@@ -1134,7 +1196,7 @@ def _scenario_runs(
 
     runs = run_all(
         scenario,
-        out,
+        None,
         jobs=jobs,
         executor=executor,
         time_limit_s=time_limit_s,
@@ -1142,7 +1204,9 @@ def _scenario_runs(
         done=finished,
     )
     title = "Frontier" if sweep is not None else "What-if comparison"
-    written = write_comparison(runs, out, title=title, sweep=sweep)
+    written = write_comparison(
+        runs, out, title=title, sweep=sweep, force=force, inputs=inputs, command=command
+    )
     return runs, written
 
 
@@ -1170,7 +1234,12 @@ and each run's files in OUT/<run>/. Exit codes as for compare.
 )
 @_scenario_options
 def frontier(
-    scenario_file: Path, out: Path, jobs: int, time_limit_s: float | None, json_log: bool
+    scenario_file: Path,
+    out: Path,
+    force: bool,
+    jobs: int,
+    time_limit_s: float | None,
+    json_log: bool,
 ) -> None:
     """Value against fairness or churn: solve a range of one policy knob (the scenario's
     sweep: block) and mark the dominated settings."""
@@ -1183,7 +1252,15 @@ def frontier(
         sweep = scenario.sweep
         assert sweep is not None
         runs, written = _scenario_runs(
-            "frontier", scenario, out, jobs, time_limit_s, events, sweep=sweep
+            "frontier",
+            scenario,
+            out,
+            jobs,
+            time_limit_s,
+            events,
+            sweep=sweep,
+            force=force,
+            scenario_file=scenario_file,
         )
     except LeadassignError as error:
         _fail(error, events)
