@@ -32,6 +32,7 @@ InputError (exit 2) naming the path; nothing is left half-written.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import hashlib
@@ -56,7 +57,7 @@ MARKER = ".leadassign-staging"
 STAGING = ".leadassign-staging-"
 TMP = ".leadassign-tmp-"
 
-Writer = Callable[[Path], None]
+Writer = Callable[[Path], object]
 
 
 class OutputError(InputError):
@@ -171,7 +172,7 @@ def scan(root: Path) -> Scan:
             if (here / name).is_symlink():
                 dirnames.remove(name)
                 filenames.append(name)
-        if not dirnames and not filenames and prefix:
+        if not dirnames and not filenames and prefix and not _holds_listed(prefix, listed):
             found.foreign.append(prefix.rstrip("/") + "/")
         for name in filenames:
             rel = prefix + name
@@ -194,6 +195,11 @@ def scan(root: Path) -> Scan:
                 found.foreign.append(rel)
     found.foreign.sort()
     return found
+
+
+def _holds_listed(prefix: str, listed: Mapping[str, set[str]]) -> bool:
+    """An (empty) folder a manifest lists files in: leadassign's (a run cut short left it)."""
+    return any(rel.startswith(prefix) for rel in listed)
 
 
 @dataclass(frozen=True)
@@ -279,14 +285,21 @@ def remove_leftovers(parent: Path, name: str) -> list[Path]:
         return removed
     for entry in entries:
         marker = entry / MARKER
-        if entry.is_symlink() or not entry.is_dir() or not marker.is_file():
+        if entry.is_symlink() or not entry.is_dir():
+            continue
+        if not marker.is_file():
+            with contextlib.suppress(OSError):
+                entry.rmdir()  # a run killed before its marker: only an empty folder goes
+                removed.append(entry)
             continue
         try:
             owner = json.loads(marker.read_text(encoding="utf-8"))
             pid = int(owner.get("pid"))
             gone = owner.get("host") == socket.gethostname() and not _alive(pid)
-        except (OSError, ValueError, TypeError, AttributeError):
+        except OSError:
             continue
+        except (ValueError, TypeError, AttributeError):
+            gone, pid = True, -1  # a marker cut short: its run was killed while writing it
         if not (gone or pid == os.getpid()):
             continue  # another run, still writing (or on another host: left alone)
         shutil.rmtree(entry, ignore_errors=True)
@@ -516,7 +529,7 @@ def _one_by_one(
     pending = manifest_text(
         digests, command=command, run_id=run_id, state="incomplete", previous=found.owned
     )
-    _replace_text(out / MANIFEST, pending)
+    _replace_text(out / MANIFEST, pending, staging)
     aside = staging / ".old"
     moved: list[str] = []
     new: list[str] = []
@@ -532,36 +545,43 @@ def _one_by_one(
             os.replace(staging / rel, out / rel)
             new.append(rel)
         (staging / MANIFEST).replace(out / MANIFEST)
+        for rel in moved:  # folders the new run has no file in
+            for parent in Path(rel).parents:
+                if str(parent) != ".":
+                    with contextlib.suppress(OSError):
+                        (out / parent).rmdir()
         _fsync_path(out)
     except BaseException:
-        _put_back(out, aside, moved, new, before)
+        _put_back(out, aside, moved, new, before, staging)
         raise
 
     def done() -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
     def undo() -> None:
-        _put_back(out, aside, moved, new, before)
+        _put_back(out, aside, moved, new, before, staging)
         shutil.rmtree(staging, ignore_errors=True)
 
     return Published(checked.given, paths, done, undo)
 
 
 def _put_back(
-    out: Path, aside: Path, moved: list[str], new: list[str], before: bytes | None
+    out: Path, aside: Path, moved: list[str], new: list[str], before: bytes | None, scratch: Path
 ) -> None:
     for rel in new:
         (out / rel).unlink(missing_ok=True)
     for rel in moved:
         os.replace(aside / rel, out / rel)
     if before is not None:
-        _replace_text(out / MANIFEST, before.decode("utf-8"))
+        _replace_text(out / MANIFEST, before.decode("utf-8"), scratch)
     else:
         (out / MANIFEST).unlink(missing_ok=True)
 
 
-def _replace_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}{TMP}{os.getpid()}")
+def _replace_text(path: Path, text: str, scratch: Path) -> None:
+    """``text`` as ``path``, atomically: written in ``scratch`` (the staging folder, on the
+    same file system), then renamed over it."""
+    tmp = scratch / f".{path.name}{TMP}{os.getpid()}"
     tmp.write_text(text, encoding="utf-8")
     _fsync_path(tmp)
     os.replace(tmp, path)
