@@ -29,7 +29,8 @@ from leadassign.baselines import STRATEGIES, run_baseline
 from leadassign.errors import LeadassignError, printable
 from leadassign.events import Events, JsonEvents, NoEvents
 from leadassign.models import Policy, Problem, load_policy, load_problem
-from leadassign.output import check_matrix_size, csv_text, write_csv, write_files, write_result
+from leadassign.output import check_matrix_size, csv_text, write_csv, write_result
+from leadassign.publish import target, write_file
 from leadassign.redact import is_libpq, scrub
 from leadassign.report import describe_inputs, human_summary
 from leadassign.solver import Result, Status, solve
@@ -171,8 +172,22 @@ def _output_options(command: F) -> F:
             is_flag=True,
             help="Also write matrix.csv, the dense lead x rep 0/1 table.",
         ),
+        _force_option,
     ]
     return _stacked(options, command)
+
+
+_force_option = click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a folder that holds files leadassign did not write: they are kept "
+    "(those named like an output file are replaced). Inputs are never written over.",
+)
+_force_file_option = click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the --out file when it exists (never an input).",
+)
 
 
 def _json_option(events: str) -> Callable[[F], F]:
@@ -198,6 +213,7 @@ def _scenario_options(command: F) -> F:
             type=click.Path(path_type=Path, file_okay=False),
             help="Output folder.",
         ),
+        _force_option,
         click.option(
             "--jobs",
             type=click.IntRange(min=1),
@@ -309,10 +325,22 @@ def _load(
     return load(_inputs(leads, reps, affinity, pairs, pairs_mode, policy_path))
 
 
-def _report(result: Result, out: Path | None, matrix: bool) -> int:
-    """Write outputs (if ``out``), print the summary or the conflicts; return the exit code."""
+def _report(
+    result: Result,
+    out: Path | None,
+    matrix: bool,
+    *,
+    force: bool = False,
+    inputs: Sequence[Path | None] = (),
+    extra: dict[str, pd.DataFrame] | None = None,
+    command: str = "solve",
+) -> int:
+    """Write outputs (if ``out``; ``extra`` tables too), print the summary or the conflicts;
+    return the exit code."""
     if out is not None:
-        write_result(result, out, matrix=matrix)
+        write_result(
+            result, out, matrix=matrix, extra=extra, force=force, inputs=inputs, command=command
+        )
     code = EXIT_BY_STATUS[result.status]
     if result.has_solution:
         click.echo(printable(human_summary(result), lines=True))
@@ -470,6 +498,7 @@ def _run(
     from_run: str | None = None,
     matrix: bool = False,
     price_rules: bool = False,
+    force: bool = False,
 ) -> NoReturn:
     """solve and rebalance: run, record, report; exits with the run's code."""
     events: JsonEvents | None = JsonEvents(sys.stderr) if json_log else None
@@ -494,6 +523,7 @@ def _run(
                     wait=wait or 0.0,
                     stop=stop,
                     events=told,
+                    force=force,
                 )
 
         outcome = _interruptible(work, events)
@@ -621,6 +651,7 @@ def solve_command(
     policy: Path | None,
     out: Path,
     matrix: bool,
+    force: bool,
     price_rules: bool,
     store: str,
     wait: float | None,
@@ -639,6 +670,7 @@ def solve_command(
         solver=solver,
         matrix=matrix,
         price_rules=price_rules,
+        force=force,
     )
 
 
@@ -679,6 +711,7 @@ def rebalance(
     policy: Path | None,
     out: Path,
     matrix: bool,
+    force: bool,
     from_run: str,
     store: str,
     wait: float | None,
@@ -701,6 +734,7 @@ def rebalance(
         solver=solver,
         from_run=from_run,
         matrix=matrix,
+        force=force,
     )
 
 
@@ -713,6 +747,13 @@ def _open_store(store: str) -> Store:
             "(or pass --store)"
         )
     return Store(store)
+
+
+def _store_file(store: str) -> Path | None:
+    """The SQLite file a --store names (an input no single-file --out may replace)."""
+    if is_libpq(store) or ("://" in store and not store.startswith("sqlite:///")):
+        return None
+    return Path(store.removeprefix("sqlite:///")).expanduser()
 
 
 def _read(store: str, read: Callable[[Store], T]) -> T:
@@ -861,9 +902,10 @@ Examples:
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the CSV here instead of stdout.",
+    help="Write the CSV here instead of stdout (an existing file only with --force).",
 )
-def diff_command(run_a: str, run_b: str, store: str, out: Path | None) -> None:
+@_force_file_option
+def diff_command(run_a: str, run_b: str, store: str, out: Path | None, force: bool) -> None:
     """List the leads whose owner differs between two runs, as CSV: lead_id, rep_before,
     rep_after, change (moved, assigned, unassigned, added, vanished), expected_value_after."""
 
@@ -873,7 +915,7 @@ def diff_command(run_a: str, run_b: str, store: str, out: Path | None) -> None:
 
     try:
         first, second, changes = _read(store, read)
-        _emit_csv(changes, out)
+        _emit_csv(changes, out, force, [_store_file(store)])
     except LeadassignError as error:
         _fail(error)
     counts = changes["change"].value_counts()
@@ -885,13 +927,15 @@ def diff_command(run_a: str, run_b: str, store: str, out: Path | None) -> None:
     )
 
 
-def _emit_csv(frame: pd.DataFrame, out: Path | None) -> None:
+def _emit_csv(
+    frame: pd.DataFrame, out: Path | None, force: bool, inputs: Sequence[Path | None]
+) -> None:
+    """The table on stdout, or as the one file ``out`` (nothing else is touched)."""
     if out is None:
         text = csv_text(frame)  # on a terminal, control characters shown escaped
         click.echo(printable(text, lines=True) if sys.stdout.isatty() else text, nl=False)
         return
-    parent = out.parent if str(out.parent) else Path(".")
-    write_files(parent, {out.name: functools.partial(write_csv, frame)})
+    write_file(out, functools.partial(write_csv, frame), force=force, inputs=inputs)
 
 
 @main.command(
@@ -932,8 +976,9 @@ existing records (Record ID, and the object's owner: the user's email or id).
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the file here instead of stdout.",
+    help="Write the file here instead of stdout (an existing file only with --force).",
 )
+@_force_file_option
 def export_command(
     run: str,
     store: str,
@@ -943,6 +988,7 @@ def export_command(
     unassigned_owner: str | None,
     hubspot_object: str,
     out: Path | None,
+    force: bool,
 ) -> None:
     """Write the owner-update file a CRM imports, for a recorded RUN's changed owners."""
     try:
@@ -962,7 +1008,7 @@ def export_command(
             unassigned_owner=unassigned_owner,
             hubspot_object=hubspot_object,
         )
-        _emit_csv(made.frame, out)
+        _emit_csv(made.frame, out, force, [owner_map, _store_file(store)])
     except LeadassignError as error:
         _fail(error)
     what = "leads" if all_leads else "owner changes"
@@ -1006,6 +1052,7 @@ def baseline(
     policy: Path | None,
     out: Path,
     matrix: bool,
+    force: bool,
 ) -> None:
     """Assign the book the way a CRM would, to compare with solve.
 
@@ -1013,11 +1060,13 @@ def baseline(
     solve; fairness, continuity, accounts and min_leads are ignored, as CRMs do.
     """
     try:
+        inputs = [leads, reps, affinity, pairs, policy]
+        target(out, inputs=inputs, force=force)  # before anything is solved
         problem, pol = _load(leads, reps, affinity, pairs, pairs_mode, policy)
         if matrix:
             check_matrix_size(problem.n_leads, problem.n_reps)
         result = run_baseline(problem, strategy, pol)
-        code = _report(result, out, matrix)
+        code = _report(result, out, matrix, force=force, inputs=inputs, command="baseline")
         ignored = (result.baseline or {}).get("ignored", [])
         if ignored:
             click.echo(f"ignored, as CRMs do: {', '.join(ignored)}")
@@ -1063,6 +1112,7 @@ Examples:
     type=click.Path(path_type=Path, file_okay=False),
     help="Also write the sample inputs (input/) and the outputs to this folder.",
 )
+@_force_option
 @click.option(
     "--leads",
     "n_leads",
@@ -1091,7 +1141,13 @@ Examples:
 )
 @_solver_options
 def demo(
-    out: Path | None, n_leads: int, n_reps: int, effort: bool, sample_seed: int, **solver: Any
+    out: Path | None,
+    force: bool,
+    n_leads: int,
+    n_reps: int,
+    effort: bool,
+    sample_seed: int,
+    **solver: Any,
 ) -> None:
     """Make a realistic sample book, solve it and print a short summary.
 
@@ -1100,6 +1156,11 @@ def demo(
     """
     from leadassign.demo import make_sample
 
+    try:
+        if out is not None:
+            target(out, force=force)  # before anything is solved
+    except LeadassignError as error:
+        _fail(error)
     sample = make_sample(n_leads, n_reps, seed=sample_seed, effort=effort)
     click.echo(
         f"sample: {n_leads} leads, {n_reps} reps "
@@ -1110,23 +1171,19 @@ def demo(
         problem = load_problem(sample.leads, sample.reps, sample.affinity)
         with _progress_line(solver, Policy()) as progress:
             result = solve(problem, Policy(), progress=progress, **solver)
-        if out is not None:
-            frames = {
-                "leads.csv": sample.leads,
-                "reps.csv": sample.reps,
-                "affinity.csv": sample.affinity,
-            }
-            write_files(
-                out / "input",
-                {name: functools.partial(write_csv, frame) for name, frame in frames.items()},
-            )
-        code = _report(result, out, matrix=False)
+        frames = {
+            "input/leads.csv": sample.leads,
+            "input/reps.csv": sample.reps,
+            "input/affinity.csv": sample.affinity,
+        }
+        code = _report(result, out, matrix=False, force=force, extra=frames, command="demo")
     except LeadassignError as error:
         _fail(error)
     if out is not None:
         click.echo(
             f"rerun it: leadassign solve --leads {out}/input/leads.csv "
-            f"--reps {out}/input/reps.csv --affinity {out}/input/affinity.csv --out {out}"
+            f"--reps {out}/input/reps.csv --affinity {out}/input/affinity.csv "
+            f"--out {out}-solved"
         )
     sys.exit(code)
 
@@ -1201,6 +1258,7 @@ written either way).
 def compare(
     scenario_file: Path,
     out: Path,
+    force: bool,
     jobs: int,
     time_limit_s: float | None,
     json_log: bool,
@@ -1224,6 +1282,8 @@ def compare(
                 executor="ray" if executor == "ray" else "local",
                 warm=not cold,
                 stop=stop,
+                force=force,
+                scenario_file=scenario_file,
             ),
             events,
             what="the comparison",
@@ -1250,14 +1310,23 @@ def _scenario_runs(
     warm: bool = True,
     sweep: Any = None,
     stop: Stop | None = None,
+    force: bool = False,
+    scenario_file: Path | None = None,
 ) -> tuple[list[Any], list[Path]]:
-    """compare and frontier: check every run, solve them, write the comparison. Progress:
-    the board on a terminal, run_finished events under --json, else nothing."""
+    """compare and frontier: check every run, solve them, write the comparison (the whole
+    folder at the end, in one swap). Progress: the board on a terminal, run_finished events
+    under --json, else nothing."""
     from leadassign.scenarios import run_all, write_comparison
     from leadassign.scenarios.spec import check
 
     if events is not None:
         events.emit("start", command=command, version=__version__, runs=scenario.names)
+    base = scenario.base
+    tables = [base.leads, base.reps, base.affinity, base.pairs]
+    if isinstance(base.policy, str):
+        tables.append(base.policy)
+    inputs = [scenario_file, *(None if t is None else scenario.path(t) for t in tables)]
+    target(out, inputs=inputs, force=force)  # before anything is solved
     check(scenario)
     board = None
     if events is None and sys.stderr.isatty():  # quiet in cron jobs and pipes
@@ -1280,7 +1349,7 @@ def _scenario_runs(
 
     runs = run_all(
         scenario,
-        out,
+        None,
         jobs=jobs,
         executor=executor,
         time_limit_s=time_limit_s,
@@ -1289,7 +1358,9 @@ def _scenario_runs(
         stop=stop,
     )
     title = "Frontier" if sweep is not None else "What-if comparison"
-    written = write_comparison(runs, out, title=title, sweep=sweep)
+    written = write_comparison(
+        runs, out, title=title, sweep=sweep, force=force, inputs=inputs, command=command
+    )
     return runs, written
 
 
@@ -1366,7 +1437,12 @@ and each run's files in OUT/<run>/. Exit codes as for compare.
 )
 @_scenario_options
 def frontier(
-    scenario_file: Path, out: Path, jobs: int, time_limit_s: float | None, json_log: bool
+    scenario_file: Path,
+    out: Path,
+    force: bool,
+    jobs: int,
+    time_limit_s: float | None,
+    json_log: bool,
 ) -> None:
     """Value against fairness or churn: solve a range of one policy knob (the scenario's
     sweep: block) and mark the dominated settings."""
@@ -1380,7 +1456,16 @@ def frontier(
         assert sweep is not None
         runs, written = _interruptible(
             lambda stop: _scenario_runs(
-                "frontier", scenario, out, jobs, time_limit_s, events, sweep=sweep, stop=stop
+                "frontier",
+                scenario,
+                out,
+                jobs,
+                time_limit_s,
+                events,
+                sweep=sweep,
+                stop=stop,
+                force=force,
+                scenario_file=scenario_file,
             ),
             events,
             what="the frontier",

@@ -1,10 +1,10 @@
 """Writing a result to ``--out DIR`` (DESIGN §3), all files or none.
 
-Every file is first written into a staging folder inside ``DIR`` and then moved into place
-with :func:`os.replace`, which is atomic per file on one file system; files of an earlier run
-that this run does not produce (an ``assignments.csv`` left from last week when this run is
-INFEASIBLE) are removed, so a folder never mixes two runs. A run that fails while writing
-leaves the earlier files untouched and removes its staging folder.
+The files are staged in a folder beside ``DIR`` and swapped in whole, with a manifest of what
+leadassign wrote (``leadassign.publish``): files of an earlier run that this run does not
+produce (an ``assignments.csv`` left from last week when this run is INFEASIBLE) go with the
+old contents, so a folder never mixes two runs, and a file leadassign did not write is never
+removed. A run that fails while writing leaves the earlier files untouched.
 
 Output bytes are deterministic: the same result gives the same files, except the timing
 fields of ``summary.json`` (``build_s``, ``solve_s``).
@@ -15,11 +15,9 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import re
-import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from leadassign.errors import InputError
+from leadassign.publish import write_folder
 from leadassign.solver.result import Result
 
 ASSIGNMENTS = "assignments.csv"
@@ -178,23 +177,11 @@ def _csv_cell(text: str) -> str:
     return text
 
 
-def write_result(
-    result: Result,
-    out_dir: str | Path,
-    *,
-    matrix: bool = False,
-    extra: dict[str, pd.DataFrame] | None = None,
-) -> list[Path]:
-    """Write the result's files into ``out_dir`` (created if needed); returns their paths.
-
-    With a solution: ``assignments.csv``, ``reps.csv``, ``summary.json`` and, with ``matrix``,
-    ``matrix.csv``. Without one (INFEASIBLE, UNKNOWN, MODEL_INVALID): ``summary.json`` only.
-    ``extra``: more tables (name -> frame, such as a rebalance's ``vanished.csv``), written
-    with the rest.
-    """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError("the output path exists and is not a folder", source=str(out))
+def result_writers(
+    result: Result, *, matrix: bool = False, extra: dict[str, pd.DataFrame] | None = None
+) -> dict[str, Callable[[Path], None]]:
+    """The result's files, by name, each with the function that writes it (see
+    ``write_result``)."""
     if matrix:
         check_matrix_size(result.problem.n_leads, result.problem.n_reps)
     writers: dict[str, Callable[[Path], None]] = {}
@@ -206,7 +193,29 @@ def write_result(
     for name, frame in (extra or {}).items():
         writers[name] = functools.partial(_write_csv, frame)
     writers[SUMMARY] = lambda p: _write_text(summary_json(result.summary()), p)
-    return write_files(out, writers)
+    return writers
+
+
+def write_result(
+    result: Result,
+    out_dir: str | Path,
+    *,
+    matrix: bool = False,
+    extra: dict[str, pd.DataFrame] | None = None,
+    force: bool = False,
+    inputs: Iterable[Path | str | None] = (),
+    command: str = "write_result",
+) -> list[Path]:
+    """Write the result's files into ``out_dir`` (created if needed); returns their paths.
+
+    With a solution: ``assignments.csv``, ``reps.csv``, ``summary.json`` and, with ``matrix``,
+    ``matrix.csv``. Without one (INFEASIBLE, UNKNOWN, MODEL_INVALID): ``summary.json`` only.
+    ``extra``: more tables (name -> frame, such as a rebalance's ``vanished.csv``), written
+    with the rest. The folder's rules (its manifest, ``force``, ``inputs`` never written
+    over) are ``leadassign.publish``'s.
+    """
+    writers = result_writers(result, matrix=matrix, extra=extra)
+    return write_files(Path(out_dir), writers, force=force, inputs=inputs, command=command)
 
 
 #: A run's output files as bytes, by name, in the order they are written.
@@ -218,13 +227,19 @@ def result_files(
 ) -> Files:
     """``write_result``'s files as bytes (rendered in a temporary folder), to record or to
     hand from a worker process to the one that writes them."""
+    writers = result_writers(result, matrix=matrix, extra=extra)
     with tempfile.TemporaryDirectory(prefix="leadassign-run-") as folder:
-        written = write_result(result, folder, matrix=matrix, extra=extra)
-        return tuple((path.name, path.read_bytes()) for path in written)
+        files = []
+        for name, write in writers.items():
+            path = Path(folder) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(path)
+            files.append((name, path.read_bytes()))
+        return tuple(files)
 
 
-def write_bytes(out: Path, files: Files) -> list[Path]:
-    """``files`` (``result_files``) into ``out``, as ``write_files`` writes."""
+def bytes_writers(files: Files) -> dict[str, Callable[[Path], None]]:
+    """``files`` (``result_files``) as writers."""
 
     def writer(data: bytes) -> Callable[[Path], None]:
         def write(path: Path) -> None:
@@ -232,50 +247,47 @@ def write_bytes(out: Path, files: Files) -> list[Path]:
 
         return write
 
-    return write_files(out, {name: writer(data) for name, data in files})
+    return {name: writer(data) for name, data in files}
+
+
+def write_bytes(
+    out: Path,
+    files: Files,
+    *,
+    force: bool = False,
+    inputs: Iterable[Path | str | None] = (),
+    command: str = "write_result",
+) -> list[Path]:
+    """``files`` (``result_files``) into ``out``, as ``write_files`` writes."""
+    return write_files(out, bytes_writers(files), force=force, inputs=inputs, command=command)
 
 
 def write_files(
     out: Path,
     writers: dict[str, Callable[[Path], None]],
     *,
-    stale: tuple[str, ...] = KNOWN_FILES,
+    force: bool = False,
+    inputs: Iterable[Path | str | None] = (),
+    command: str = "write_result",
 ) -> list[Path]:
-    """Stage each named file, then move all into ``out`` and remove the ``stale`` files this
-    write does not produce (by default the known files of a run, so a folder never mixes
-    two runs)."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"cannot create the output folder: {exc.strerror or exc}", source=str(out)
-        ) from exc
-    staging = Path(tempfile.mkdtemp(prefix=".leadassign-", dir=out))
-    try:
-        for name, write in writers.items():
-            write(staging / name)
-        written = []
-        for name in writers:
-            target = out / name
-            os.replace(staging / name, target)
-            written.append(target)
-        for name in stale:
-            if name not in writers and (out / name).is_file():
-                (out / name).unlink()
-        return written
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    """The named files (relative paths) as the whole new contents of ``out``, with its
+    manifest: staged beside it, then swapped in (``leadassign.publish.write_folder``). Files
+    of an earlier run that this write does not produce are gone with it; files leadassign
+    did not write are refused (kept with ``force``)."""
+    return write_folder(out, writers, command=command, force=force, inputs=inputs)
 
 
 __all__ = [
     "KNOWN_FILES",
     "Files",
+    "bytes_writers",
     "check_matrix_size",
     "csv_text",
     "formula_cells",
     "inert",
     "inert_frame",
     "result_files",
+    "result_writers",
     "summary_json",
     "write_bytes",
     "write_files",

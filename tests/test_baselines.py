@@ -479,7 +479,12 @@ def test_cli_baseline_writes_the_files_of_solve(tmp_path: Path, strategy: str) -
     assert run.exit_code == 0, run.output
     assert f"method {strategy}" in run.stdout and "assigned:" in run.stdout
     assert "ignored, as CRMs do: min_leads" in run.stdout  # the sample has training floors
-    assert sorted(p.name for p in out.iterdir()) == ["assignments.csv", "reps.csv", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".leadassign-manifest.json",
+        "assignments.csv",
+        "reps.csv",
+        "summary.json",
+    ]
     table = pd.read_csv(
         out / "assignments.csv",
         dtype={"rep_id": str},

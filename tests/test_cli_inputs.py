@@ -643,7 +643,12 @@ def test_bad_input_leaves_an_earlier_run_untouched(tmp_path: Path) -> None:
     inputs = make_inputs(tmp_path)
     assert_clean_exit(invoke(inputs.args()), 0)
     before = {p.name: p.read_bytes() for p in inputs.out.iterdir()}
-    assert set(before) == {"assignments.csv", "reps.csv", "summary.json"}
+    assert set(before) == {
+        ".leadassign-manifest.json",
+        "assignments.csv",
+        "reps.csv",
+        "summary.json",
+    }
     rows = copy_rows(LEADS)
     set_cell(1, "value", "abc")(rows)
     write_table(tmp_path, "leads.csv", rows)
@@ -712,6 +717,7 @@ def test_good_inputs_solve_and_write_the_three_files(tmp_path: Path) -> None:
     assert_clean_exit(result, 0)
     assert result.stderr == ""
     assert sorted(p.name for p in inputs.out.iterdir()) == [
+        ".leadassign-manifest.json",
         "assignments.csv",
         "reps.csv",
         "summary.json",

@@ -13,6 +13,7 @@ from leadassign import Policy, load_problem, solve
 from leadassign.check import check_assignments
 from leadassign.cli import main
 from leadassign.demo import make_sample
+from leadassign.errors import InputError
 from leadassign.output import write_result
 from tests.helpers import TIMING_KEYS, assert_same_outputs
 
@@ -61,6 +62,7 @@ def test_solve_writes_the_three_files_and_they_check_out(tmp_path: Path) -> None
     assert code == 0, stdout
     assert "OPTIMAL" in stdout and "assigned:" in stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        ".leadassign-manifest.json",  # what leadassign wrote there (leadassign.publish)
         "assignments.csv",
         "reps.csv",
         "summary.json",
@@ -169,14 +171,21 @@ def test_infeasible_writes_only_the_summary_and_removes_stale_files(tmp_path: Pa
     out = tmp_path / "out"
     assert run(*solve_args(paths, out, "--matrix"))[0] == 0
     assert (out / "matrix.csv").exists()
-    (out / "notes.txt").write_text("mine")  # a user's own file is left alone
+    (out / "notes.txt").write_text("mine")  # a user's own file: refused, kept with --force
     reps = pd.read_csv(paths["reps"])
     reps.loc[0, "min_leads"] = reps.loc[0, "capacity"] = 10_000
     reps.to_csv(paths["reps"], index=False)
     code, _, stderr = run(*solve_args(paths, out))
+    assert code == 2 and "notes.txt" in stderr and "--force" in stderr
+    code, _, stderr = run(*solve_args(paths, out, "--force"))
     assert code == 3
     assert "INFEASIBLE" in stderr and f"min_leads 10000 for {reps['rep_id'].iloc[0]!s}" in stderr
-    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".leadassign-manifest.json",
+        "notes.txt",
+        "summary.json",
+    ]
+    assert (out / "notes.txt").read_text() == "mine"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "INFEASIBLE"
     assert summary["assigned"] is None and summary["objective"] is None
@@ -197,7 +206,10 @@ def test_no_solution_within_the_time_limit_exits_4(tmp_path: Path) -> None:
         solve(problem), status=Status.UNKNOWN, objective=None, best_bound=None, gap=None
     )
     assert _report(unknown, tmp_path / "out", matrix=True) == 4
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["summary.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        ".leadassign-manifest.json",
+        "summary.json",
+    ]
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["status"] == "UNKNOWN"
 
 
@@ -215,7 +227,7 @@ def test_a_failed_write_leaves_the_previous_run_intact(
         raise OSError("disk full")
 
     monkeypatch.setattr("leadassign.output._write_matrix", broken)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InputError, match="disk full"):
         write_result(solve(problem, seed=1), out, matrix=True)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no staging folder left
 

@@ -960,8 +960,10 @@ def test_cli_infeasible_exits_3_and_writes_only_the_summary(tmp_path: Path, case
     write_book(tmp_path / "in", leads, reps)
     (tmp_path / "in" / "policy.yaml").write_text(yaml_text)
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "assignments.csv").write_text("stale\n")  # a file from an earlier run
+    from leadassign.publish import write_folder
+
+    # a file from an earlier run (leadassign wrote it: its manifest lists it)
+    write_folder(out, {"assignments.csv": lambda p: p.write_text("stale\n")}, command="solve")
     args = ["solve", "--leads", str(tmp_path / "in" / "leads.csv")]
     args += ["--reps", str(tmp_path / "in" / "reps.csv")]
     args += ["--policy", str(tmp_path / "in" / "policy.yaml"), "--out", str(out)]
@@ -970,7 +972,7 @@ def test_cli_infeasible_exits_3_and_writes_only_the_summary(tmp_path: Path, case
     assert "INFEASIBLE" in result.stderr
     for word in words:
         assert word in result.stderr
-    assert [p.name for p in out.iterdir()] == ["summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".leadassign-manifest.json", "summary.json"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "INFEASIBLE"
     assert summary["assigned"] is None and summary["objective"] is None

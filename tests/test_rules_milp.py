@@ -1175,7 +1175,7 @@ def test_infeasible_rules_are_named(name: str, tmp_path: Path) -> None:
     )
     assert done.exit_code == 3, (name, done.exit_code, done.stdout, done.stderr)
     assert_names(done.stderr, rules, f"{name} (CLI)")
-    assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".leadassign-manifest.json", "summary.json"]
 
 
 def test_max_reassign_is_read_as_a_decimal() -> None:

@@ -302,8 +302,12 @@ def read_table(data: TableInput, label: str) -> RawTable:
             source=str(path),
         )
     source = TableSource(str(path), kind, path)
-    if not path.exists():
-        raise InputError("file not found", source=source.name)
+    try:
+        path.stat()
+    except FileNotFoundError:
+        raise InputError("file not found", source=source.name) from None
+    except OSError as exc:  # a symlink loop, a path through a file, no permission
+        raise InputError(f"cannot read: {exc.strerror or exc}", source=source.name) from None
     if not path.is_file():
         raise InputError("not a file", source=source.name)
     if kind == "csv":

@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from leadassign.errors import InputError
-from leadassign.output import result_files, write_bytes, write_csv, write_files
+from leadassign.output import bytes_writers, result_files, write_bytes, write_csv, write_files
 from leadassign.scenarios.spec import BASE, Scenario, Sweep, _Tables, build, variant_policy
 from leadassign.solver.result import Status
 from leadassign.solver.solve import Start, solve
@@ -451,11 +451,20 @@ REPORT = "report.html"
 
 
 def write_comparison(
-    runs: list[Run], out: Path, *, title: str = "What-if comparison", sweep: Sweep | None = None
+    runs: list[Run],
+    out: Path,
+    *,
+    title: str = "What-if comparison",
+    sweep: Sweep | None = None,
+    force: bool = False,
+    inputs: Iterable[Path | str | None] = (),
+    command: str = "compare",
 ) -> list[Path]:
     """comparison.csv, one diff_<variant>.csv per variant, frontier.csv with a ``sweep``, and
-    report.html (``report.py``), each table computed once: staged in a temporary folder inside
-    ``out``, then moved into place, so a failure leaves none half-written."""
+    report.html (``report.py``), each table computed once, with each run's files in
+    ``out/<run>/``: the whole folder staged beside ``out`` and swapped in with its manifest
+    (``leadassign.publish``), so a failure leaves none half-written. Returns the top-level
+    files."""
     from leadassign.scenarios.report import report_html
 
     moves = diffs(runs)
@@ -466,12 +475,16 @@ def write_comparison(
         tables = {FRONTIER: trade, **tables}
     metric = None if sweep is None else sweep.metric()
     page = report_html(runs, title, table, moves, trade, metric)
-    writers: dict[str, Callable[[Path], None]] = {
-        name: functools.partial(write_csv, frame) for name, frame in tables.items()
-    }
+    writers: dict[str, Callable[[Path], None]] = {}
+    for run in runs:
+        for name, write in bytes_writers(run.files).items():
+            writers[f"{run.name}/{name}"] = write
+    top = [*tables, REPORT]
+    for name, frame in tables.items():
+        writers[name] = functools.partial(write_csv, frame)
     writers[REPORT] = functools.partial(_write_page, page)
-    # the runs' own files are in their folders: nothing at the top is stale
-    return write_files(out, writers, stale=())
+    write_files(out, writers, force=force, inputs=inputs, command=command)
+    return [out / name for name in top]
 
 
 def _write_page(page: str, path: Path) -> None:

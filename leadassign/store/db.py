@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import math
 import re
+import sqlite3
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -246,8 +247,10 @@ class Store:
         url = store_url(store)
         self.wait = wait  # PostgreSQL: bounds every wait on the server (postgres_timeouts)
         self.sqlite = url.startswith("sqlite")
+        self.path: Path | None = None  # the SQLite file
         if self.sqlite:
             path = Path(url.removeprefix("sqlite:///"))
+            self.path = path
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -264,8 +267,10 @@ class Store:
             self.engine: Engine = sa.create_engine(url, connect_args=connect_args)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot open the store {self.name}: {scrub(str(exc))}") from exc
+        self._wait = 0.0
         if self.sqlite:
             _sqlite_transactions(self.engine)
+            self._wal()
         self._migrate()
 
     def close(self) -> None:
@@ -304,6 +309,22 @@ class Store:
                 raise self.timed_out(exc) from exc
             raise StoreError(f"cannot open the store {self.name}: {reason(exc)}") from exc
 
+    def _wal(self) -> None:
+        """SQLite in write-ahead-log mode (kept in the file): readers holding a transaction
+        never block a run's commit, nor a commit the readers. When another connection holds
+        the file just now, the mode is set by a later run."""
+        try:
+            with self.engine.connect() as conn:
+                raw = conn.connection.dbapi_connection
+                assert raw is not None
+                raw.execute("PRAGMA busy_timeout = 0")
+                try:
+                    raw.execute("PRAGMA journal_mode = WAL")
+                finally:
+                    raw.execute("PRAGMA busy_timeout = 10000")
+        except (OperationalError, sqlite3.Error):
+            pass  # busy, or a read-only store (read as it is; writing it says why it fails)
+
     def _version(self, conn: Connection) -> int:
         if not sa.inspect(conn).has_table(schema_table.name):
             return 0
@@ -325,6 +346,7 @@ class Store:
         if it raises. Waits up to ``wait`` seconds for another run's lock, then raises
         StoreBusy; raises Interrupted when ``stop`` is set while it waits."""
         lock = self._sqlite_lock if self.sqlite else self._advisory_lock
+        self._wait = wait
         deadline = time.monotonic() + wait
         while True:
             held = lock()
@@ -351,7 +373,9 @@ class Store:
             assert raw is not None
             raw.execute("PRAGMA busy_timeout = 0")
             transaction = conn.execution_options(sqlite_immediate=True).begin()
-            raw.execute("PRAGMA busy_timeout = 60000")  # for the writes to come
+            # for the writes to come: in WAL mode readers never block them, so this only
+            # covers a moment's contention (a checkpoint), bounded by --wait (at least 1 s)
+            raw.execute(f"PRAGMA busy_timeout = {int(max(self._wait, 1.0) * 1000)}")
         except OperationalError as exc:
             conn.close()
             if "locked" in str(exc).lower() or "busy" in str(exc).lower():

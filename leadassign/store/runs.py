@@ -37,11 +37,12 @@ from leadassign.models import Policy, Problem, load_policy, load_problem
 from leadassign.models.problem import Carried, with_previous_owners
 from leadassign.output import (
     VANISHED,
+    bytes_writers,
     check_matrix_size,
     result_files,
-    write_bytes,
-    write_result,
+    result_writers,
 )
+from leadassign.publish import Published, Target, publish, target
 from leadassign.solver import Result, Status, solve
 from leadassign.solver.prices import price_rules as price_rules_of
 from leadassign.solver.stop import Stop
@@ -140,13 +141,17 @@ def execute(
     wait: float = 0.0,
     stop: Stop | None = None,
     events: Events | None = None,
+    force: bool = False,
 ) -> Outcome:
     """Run ``command`` on ``inputs`` into ``out`` and record it in ``store`` (None: not
     recorded; a rebalance needs a store). ``from_run``: the run whose owners a rebalance
     starts from (``latest``: the newest run with an assignment, or a run id);
-    ``price_rules``: also price each hard rule (``solver.prices``)."""
+    ``price_rules``: also price each hard rule (``solver.prices``); ``force``: write into a
+    folder that holds files leadassign did not write (kept; see ``leadassign.publish``)."""
     events = events or NoEvents()
     events.emit("start", command=command, version=__version__, out=str(out))
+    # before anything is solved: an --out that holds inputs or files of the user's is refused
+    folder = target(out, inputs=_input_paths(inputs, store), force=force)
     problem, policy = load(inputs, solver)
     if matrix:  # before solving: a book too big for it is bad usage (exit 2)
         check_matrix_size(problem.n_leads, problem.n_reps)
@@ -160,13 +165,13 @@ def execute(
         if command == "rebalance":
             raise StoreError("rebalance reads the previous run from a store: give --store")
         result = _solved(problem, policy, price_rules, stop, events)
-        return _finish(result, out, matrix, events)
+        return _finish(result, folder, command, matrix, events)
     source = from_run if command == "rebalance" else None
     key = run_key(command, problem, policy, source, {"matrix": matrix, "price_rules": price_rules})
     _not_stopped(stop, "before solving")
     try:
         return _recorded(
-            command, problem, policy, key, out, store, from_run, matrix, price_rules, wait,
+            command, problem, policy, key, folder, store, from_run, matrix, price_rules, wait,
             stop, events,
         )  # fmt: skip
     except SQLAlchemyError as exc:
@@ -183,7 +188,7 @@ def _recorded(
     problem: Problem,
     policy: Policy,
     key: str,
-    out: Path,
+    folder: Target,
     store: Store,
     from_run: str | None,
     matrix: bool,
@@ -193,13 +198,48 @@ def _recorded(
     events: Events,
 ) -> Outcome:
     """The recorded part of ``execute``: under the store's lock, from the re-run check to the
-    commit."""
+    commit. The files go into place after the rows are written and before the commit; a
+    commit that fails puts the folder back as it was, so files on disk, a recorded run and
+    exit 0 go together."""
+    published: list[Published] = []
+    try:
+        outcome = _locked(
+            command, problem, policy, key, folder, store, from_run, matrix, price_rules, wait,
+            stop, events, published,
+        )  # fmt: skip
+    except BaseException:
+        for done in published:
+            done.undo()
+        raise
+    for done in published:
+        done.done()
+    return outcome
+
+
+def _locked(
+    command: Command,
+    problem: Problem,
+    policy: Policy,
+    key: str,
+    folder: Target,
+    store: Store,
+    from_run: str | None,
+    matrix: bool,
+    price_rules: bool,
+    wait: float,
+    stop: Stop | None,
+    events: Events,
+    published: list[Published],
+) -> Outcome:
+    out = folder.given
     with store.writing(wait, stop) as conn:
         events.emit("store_locked", store=store.name)
         newest = store.runs(conn, limit=1)
         # (an interrupted run is not an answer to give again: its solve was cut short)
         if newest and newest[0].run_key == key and newest[0].interrupted is None:
-            return _rerun(store, conn, newest[0], command, problem, policy, key, out, events)
+            return _rerun(
+                store, conn, newest[0], command, problem, policy, key, folder, events, published
+            )
         carried = None
         previous: RunRow | None = None
         if command == "rebalance":
@@ -242,8 +282,9 @@ def _recorded(
             ),
         )
         # The files go into place last, just before the commit: a failure before leaves
-        # neither files nor a run; only a crash between the two could leave the files alone.
-        written = write_bytes(out, files)
+        # neither files nor a run; a failed commit puts the folder back (``_recorded``).
+        published.append(publish(folder, bytes_writers(files), command=command, run_id=run_id))
+        written = published[-1].files
     events.emit(  # committed
         "recorded",
         run=run_id,
@@ -262,6 +303,12 @@ def _recorded(
         ),
         events,
     )
+
+
+def _input_paths(inputs: Inputs, store: Store | None) -> list[Path | None]:
+    """What a run reads from files: its tables, policy and (SQLite) the store."""
+    paths = [inputs.leads, inputs.reps, inputs.affinity, inputs.pairs, inputs.policy]
+    return [*paths, None if store is None else store.path]
 
 
 def _not_stopped(stop: Stop | None, when: str) -> None:
@@ -354,10 +401,12 @@ def _rerun(
     problem: Problem,
     policy: Policy,
     key: str,
-    out: Path,
+    folder: Target,
     events: Events,
+    published: list[Published],
 ) -> Outcome:
     """The newest run again: its files into ``out``, and a row that points at it."""
+    out = folder.given
     files = store.files(original, conn)
     run_id = store.record(
         conn,
@@ -374,7 +423,9 @@ def _rerun(
             out=str(out),
         ),
     )
-    written = write_bytes(out, files)  # last, as for a solved run (``_recorded``)
+    # last, as for a solved run (``_recorded``)
+    published.append(publish(folder, bytes_writers(files), command=command, run_id=run_id))
+    written = published[-1].files
     events.emit("rerun", of=original.original)
     return _done(
         Outcome(
@@ -397,11 +448,15 @@ def _cut_short(result: Result, events: Events) -> Outcome | None:
     return Outcome(result.status, result.summary(), (), result)
 
 
-def _finish(result: Result, out: Path, matrix: bool, events: Events) -> Outcome:
+def _finish(
+    result: Result, folder: Target, command: Command, matrix: bool, events: Events
+) -> Outcome:
     """An unrecorded run: its files (none when stopped before any solution)."""
     if (cut := _cut_short(result, events)) is not None:
         return cut
-    written = write_result(result, out, matrix=matrix)
+    published = publish(folder, result_writers(result, matrix=matrix), command=command)
+    published.done()
+    written = published.files
     return _done(Outcome(result.status, result.summary(), tuple(written), result), events)
 
 
