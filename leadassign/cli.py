@@ -1210,7 +1210,8 @@ def demo(
     if result.interrupted is not None:
         click.echo(
             f"interrupted by {result.interrupted}: kept the best assignment found "
-            f"({result.status.value}, gap {result.gap})",
+            f"({result.status.value}, gap "
+            f"{'not known' if result.gap is None else format(result.gap, '.2%')})",
             err=True,
         )
     if out is not None:
