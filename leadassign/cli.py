@@ -38,7 +38,7 @@ from leadassign.solver.progress import TerminalProgress
 from leadassign.solver.stop import Stop
 from leadassign.store import DEFAULT_STORE, RunRow, Store, StoreError
 from leadassign.store.crm import FORMATS, HUBSPOT_OBJECTS, Format, export, read_owner_map
-from leadassign.store.db import store_name
+from leadassign.store.db import Interrupted, store_name
 from leadassign.store.runs import Command, Inputs, Outcome, execute, load, owner_changes
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION = 0, 1, 2, 3, 4
@@ -1059,20 +1059,31 @@ def baseline(
     Eligibility, tiers, value weights, affinities, the pairs table and capacity apply as in
     solve; fairness, continuity, accounts and min_leads are ignored, as CRMs do.
     """
-    try:
-        inputs = [leads, reps, affinity, pairs, policy]
+    inputs = [leads, reps, affinity, pairs, policy]
+
+    def work(stop: Stop) -> tuple[Result, int]:
         target(out, inputs=inputs, force=force)  # before anything is solved
         problem, pol = _load(leads, reps, affinity, pairs, pairs_mode, policy)
         if matrix:
             check_matrix_size(problem.n_leads, problem.n_reps)
         result = run_baseline(problem, strategy, pol)
-        code = _report(result, out, matrix, force=force, inputs=inputs, command="baseline")
+        _not_stopped(stop, "before the baseline was written")
+        return result, _report(result, out, matrix, force=force, inputs=inputs, command="baseline")
+
+    try:
+        result, code = _interruptible(work, what="the baseline")
         ignored = (result.baseline or {}).get("ignored", [])
         if ignored:
             click.echo(f"ignored, as CRMs do: {', '.join(ignored)}")
     except LeadassignError as error:
         _fail(error)
-    sys.exit(code)
+    _exit(code)
+
+
+def _not_stopped(stop: Stop, when: str) -> None:
+    """Raise Interrupted (exit 4) when a signal came: the command keeps nothing."""
+    if stop.is_set():
+        raise Interrupted(f"interrupted by {stop.reason} {when}; nothing written")
 
 
 @main.command(
@@ -1093,9 +1104,17 @@ def validate(
     policy: Path | None,
 ) -> None:
     """Check the input tables and the policy; solve nothing, write nothing."""
-    try:
+
+    def work(stop: Stop) -> str:
         problem, pol = _load(leads, reps, affinity, pairs, pairs_mode, policy)
-        click.echo(printable(describe_inputs(problem, pol), lines=True))
+        text = describe_inputs(problem, pol)
+        if stop.is_set():
+            raise Interrupted(f"interrupted by {stop.reason}: the validation did not finish")
+        return text
+
+    try:
+        text = _interruptible(work, grace_s=1.0, what="the validation")
+        click.echo(printable(text, lines=True))
     except LeadassignError as error:
         _fail(error)
 
@@ -1161,31 +1180,47 @@ def demo(
             target(out, force=force)  # before anything is solved
     except LeadassignError as error:
         _fail(error)
-    sample = make_sample(n_leads, n_reps, seed=sample_seed, effort=effort)
-    click.echo(
-        f"sample: {n_leads} leads, {n_reps} reps "
-        f"({int((sample.reps['available'] == 'false').sum())} on leave), "
-        f"{len(sample.affinity)} affinities"
-    )
-    try:
-        problem = load_problem(sample.leads, sample.reps, sample.affinity)
-        with _progress_line(solver, Policy()) as progress:
-            result = solve(problem, Policy(), progress=progress, **solver)
+
+    def work(stop: Stop) -> tuple[Result, int]:
+        sample = make_sample(n_leads, n_reps, seed=sample_seed, effort=effort)
+        click.echo(
+            f"sample: {n_leads} leads, {n_reps} reps "
+            f"({int((sample.reps['available'] == 'false').sum())} on leave), "
+            f"{len(sample.affinity)} affinities"
+        )
         frames = {
             "input/leads.csv": sample.leads,
             "input/reps.csv": sample.reps,
             "input/affinity.csv": sample.affinity,
         }
-        code = _report(result, out, matrix=False, force=force, extra=frames, command="demo")
+        problem = load_problem(sample.leads, sample.reps, sample.affinity)
+        with _progress_line(solver, Policy()) as progress:
+            result = solve(problem, Policy(), progress=progress, stop=stop, **solver)
+        if result.interrupted is not None and not result.has_solution:
+            raise Interrupted(
+                f"interrupted by {result.interrupted} before any assignment was found; "
+                "nothing written"
+            )
+        return result, _report(result, out, matrix=False, force=force, extra=frames, command="demo")
+
+    try:
+        result, code = _interruptible(work, what="the demo")
     except LeadassignError as error:
         _fail(error)
+    if result.interrupted is not None:
+        click.echo(
+            f"interrupted by {result.interrupted}: kept the best assignment found "
+            f"({result.status.value}, gap "
+            f"{'not known' if result.gap is None else format(result.gap, '.2%')})",
+            err=True,
+        )
     if out is not None:
         click.echo(
             f"rerun it: leadassign solve --leads {out}/input/leads.csv "
             f"--reps {out}/input/reps.csv --affinity {out}/input/affinity.csv "
             f"--out {out}-solved"
         )
-    sys.exit(code)
+    _exit(code)
 
 
 def run_line(run: Any) -> str:

@@ -22,9 +22,11 @@ run removes leftover staging folders that hold the marker (of a process that is 
 only those.
 
 **Single files** (``export --out FILE``, ``diff --out FILE``): only that file is touched: written
-to ``.<name>.leadassign-tmp-<random>`` beside it, flushed to disk, then renamed over it. An
-existing ``FILE`` is replaced only with ``--force`` (leadassign cannot tell whether it wrote
-it), and never when it is one of the command's inputs.
+to ``.<name>.leadassign-tmp-<pid>@<host>.<random>`` beside it, flushed to disk, then renamed
+over it; the next write of ``FILE`` removes such temporary files of ``FILE`` whose process (on
+this host) is gone (a run killed mid-write), and nothing else. An existing ``FILE`` is replaced
+only with ``--force`` (leadassign cannot tell whether it wrote it), and never when it is one of
+the command's inputs.
 
 OS errors (permission denied, disk full, a path through a file, symlink loops) become an
 InputError (exit 2) naming the path; nothing is left half-written.
@@ -35,9 +37,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -607,6 +611,36 @@ def write_folder(
 # -- single files -----------------------------------------------------------------------------
 
 
+def _temp_prefix(name: str) -> str:
+    """``.<name>.leadassign-tmp-<pid>@<host>.``: mkstemp adds 8 random characters."""
+    return f".{name}{TMP}{os.getpid()}@{socket.gethostname()}."
+
+
+def remove_temps(parent: Path, name: str) -> list[Path]:
+    """Remove the temporary files of ``parent/name`` that a killed ``write_file`` left behind:
+    regular files named exactly ``.<name>.leadassign-tmp-<pid>@<host>.<8 random>``, of this
+    host, whose process is gone; anything else is left alone. Returns them."""
+    pattern = re.compile(
+        re.escape(f".{name}{TMP}") + r"(?P<pid>[0-9]{1,10})@(?P<host>[^/]+)\.[a-z0-9_]{8}"
+    )
+    removed: list[Path] = []
+    try:
+        entries = list(parent.glob(glob.escape(f".{name}{TMP}") + "*"))
+    except OSError:
+        return removed
+    for entry in entries:
+        found = pattern.fullmatch(entry.name)
+        if found is None or found["host"] != socket.gethostname():
+            continue
+        pid = int(found["pid"])
+        if pid == os.getpid() or _alive(pid) or entry.is_symlink() or not entry.is_file():
+            continue
+        with contextlib.suppress(OSError):
+            entry.unlink()
+            removed.append(entry)
+    return removed
+
+
 def write_file(
     path: Path | str,
     write: Writer,
@@ -640,7 +674,8 @@ def write_file(
     parent = path.parent if str(path.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)  # as the folder outputs do
-        fd, name = tempfile.mkstemp(dir=parent, prefix=f".{path.name}{TMP}")
+        remove_temps(parent, path.name)
+        fd, name = tempfile.mkstemp(dir=parent, prefix=_temp_prefix(path.name))
     except OSError as exc:
         raise _os_error(exc, path) from exc
     os.close(fd)
@@ -668,6 +703,7 @@ __all__ = [
     "Target",
     "publish",
     "remove_leftovers",
+    "remove_temps",
     "scan",
     "target",
     "write_file",

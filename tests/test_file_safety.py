@@ -586,3 +586,66 @@ def test_a_symlink_loop_as_input_exits_2(book: dict[str, Path], tmp_path: Path) 
     line = one_line_error(result)
     assert str(loop) in line and "symbolic links" in line
     assert not (tmp_path / "o").exists()
+
+
+_BLOCKING_WRITER = """
+import sys, time
+from pathlib import Path
+from leadassign.publish import write_file
+
+def write(path: Path) -> None:
+    path.write_text("lead_id,rep_id\\nL1,")  # half a file
+    print(path.name, flush=True)  # the test kills the process once it has this line
+    time.sleep(600)
+
+write_file(sys.argv[1], write, force=True)
+"""
+
+
+def test_a_temp_file_left_by_a_killed_write_is_removed_by_the_next_write(tmp_path: Path) -> None:
+    """``export``/``diff --out FILE`` write ``.FILE.leadassign-tmp-<pid>@<host>.<random>``
+    and rename it: SIGKILL mid-write leaves that temp file. The next write of the same file
+    removes it (its process is gone); a temp of a live process, a temp of another file and
+    user files that only look alike are never touched."""
+    out = tmp_path / "owners.csv"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _BLOCKING_WRITER, str(out)],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        left = tmp_path / child.stdout.readline().strip()  # blocks until mid-write
+        child.kill()
+        child.wait(timeout=60)
+    finally:
+        child.kill()
+    assert left.is_file() and left.read_text() == "lead_id,rep_id\nL1,"
+    assert left.name.startswith(f".owners.csv.leadassign-tmp-{child.pid}@")
+    host = left.name.split("@", 1)[1].rsplit(".", 1)[0]
+    # a live writer (this test's process), another target, and user files that only look alike
+    alive_tmp = tmp_path / f".owners.csv.leadassign-tmp-{os.getpid()}@{host}.abcd1234"
+    other = tmp_path / f".moves.csv.leadassign-tmp-{child.pid}@{host}.abcd1234"
+    lookalikes = [
+        tmp_path / ".owners.csv.leadassign-tmp-notes.txt",
+        tmp_path / f".owners.csv.leadassign-tmp-{child.pid}@{host}.abcd1234.bak",
+        tmp_path / f".owners.csv.leadassign-tmp-{child.pid}.abcd1234",
+        tmp_path / f"owners.csv.leadassign-tmp-{child.pid}@{host}.abcd1234",
+        tmp_path / f".owners.csv.leadassign-tmp-{child.pid}@elsewhere.abcd1234",
+    ]
+    for path in [alive_tmp, other, *lookalikes]:
+        path.write_text("mine")
+    linked = tmp_path / f".owners.csv.leadassign-tmp-{child.pid}@{host}.link5678"
+    linked.symlink_to(tmp_path / "target-of-link")
+    (tmp_path / "target-of-link").write_text("kept")
+    publish.write_file(out, lambda p: p.write_text("lead_id,rep_id\nL1,R1\n"))
+    assert out.read_text() == "lead_id,rep_id\nL1,R1\n"
+    assert not left.exists()
+    for path in [alive_tmp, other, *lookalikes]:
+        assert path.read_text() == "mine", path
+    assert linked.is_symlink() and (tmp_path / "target-of-link").read_text() == "kept"
+    assert sorted(p.name for p in tmp_path.iterdir() if "leadassign-tmp" in p.name) == sorted(
+        p.name for p in [alive_tmp, other, *lookalikes, linked]
+    )

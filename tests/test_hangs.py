@@ -13,22 +13,26 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from leadassign.cli import main
+from leadassign.publish import MANIFEST
 from tests.test_history import slow_book
 
 BOOK = Path(__file__).resolve().parents[1] / "examples" / "book"
@@ -139,6 +143,96 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     }
 
 
+class Terminal:
+    """A pseudo-terminal for a child's stderr, read in a thread (the child sees a tty)."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = pty.openpty()
+        self.data = bytearray()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+
+    def started(self) -> None:
+        os.close(self.slave)
+        self.thread.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:  # EIO: the child closed its side
+                return
+            if not chunk:
+                return
+            self.data.extend(chunk)
+
+    def text(self) -> bytes:
+        return bytes(self.data)
+
+    def close(self) -> bytes:
+        self.thread.join(timeout=GUARD_S)
+        os.close(self.master)
+        return bytes(self.data)
+
+
+# -- the long cases run at once -----------------------------------------------------------------
+#: test name -> its case (a function of an empty folder). The cases that wait for a solver, a
+#: server or a signal's grace start when the first of their tests runs: those that keep the
+#: CPU busy (``solver=True``) one after the other in one thread, each of the others in its own
+#: thread alongside; each test then waits for its own case and raises what it raised. Only
+#: the selected tests' cases run.
+CASES: dict[str, tuple[Callable[[Path], None], bool]] = {}
+
+
+def case(test: str, *, solver: bool) -> Callable[[Callable[[Path], None]], Callable[[Path], None]]:
+    def register(function: Callable[[Path], None]) -> Callable[[Path], None]:
+        CASES[test] = (function, solver)
+        return function
+
+    return register
+
+
+class Background:
+    def __init__(self, cases: dict[str, tuple[Callable[[Path], None], bool]], root: Path) -> None:
+        self.errors: dict[str, BaseException] = {}
+        self.done = {name: threading.Event() for name in cases}
+        self.threads: list[threading.Thread] = []
+        folders = {name: root / name for name in cases}
+        for folder in folders.values():
+            folder.mkdir()
+        heavy = [(n, f, folders[n]) for n, (f, solver) in cases.items() if solver]
+        light = [[(n, f, folders[n])] for n, (f, solver) in cases.items() if not solver]
+        for lane in [heavy, *light]:
+            thread = threading.Thread(target=self._run, args=(lane,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _run(self, lane: list[tuple[str, Callable[[Path], None], Path]]) -> None:
+        for name, function, folder in lane:
+            try:
+                function(folder)
+            except BaseException as exc:  # raised in the test that owns the case
+                self.errors[name] = exc
+            finally:
+                self.done[name].set()
+
+    def result(self, name: str) -> None:
+        assert self.done[name].wait(timeout=10 * GUARD_S), f"{name} hung"
+        if name in self.errors:
+            raise self.errors[name]
+
+
+@pytest.fixture(scope="module")
+def background(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Background]:
+    selected = {item.name for item in request.session.items}
+    cases = {name: entry for name, entry in CASES.items() if name in selected}
+    runner = Background(cases, tmp_path_factory.mktemp("hangs"))
+    yield runner
+    for thread in runner.threads:
+        thread.join(timeout=10 * GUARD_S)
+
+
 # -- --wait and --time-limit ----------------------------------------------------------------
 
 
@@ -206,12 +300,19 @@ STORE_COMMANDS = {
 }
 
 
-def test_signals_end_every_store_command_while_the_store_never_answers(
-    silent: SilentServer, tmp_path: Path
-) -> None:
+@case("test_signals_end_every_store_command_while_the_store_never_answers", solver=False)
+def _signals_end_every_store_command_while_the_store_never_answers(tmp_path: Path) -> None:
     """Each store command (default wait: 30 s to connect) blocked on the silent server ends
     at SIGTERM or SIGINT with exit 4 and a message, writes nothing and leaves no process;
     all six run at once (one connection each) to keep the test short."""
+    silent = SilentServer()
+    try:
+        _store_commands_at_a_signal(silent, tmp_path)
+    finally:
+        silent.close()
+
+
+def _store_commands_at_a_signal(silent: SilentServer, tmp_path: Path) -> None:
     started: dict[str, tuple[subprocess.Popen[bytes], signal.Signals, Path]] = {}
     for k, (name, args) in enumerate(STORE_COMMANDS.items()):
         folder = tmp_path / name
@@ -238,10 +339,18 @@ def test_signals_end_every_store_command_while_the_store_never_answers(
             process.kill()
 
 
+def test_signals_end_every_store_command_while_the_store_never_answers(
+    background: Background,
+) -> None:
+    """The case above (run with the other long cases at once)."""
+    background.result("test_signals_end_every_store_command_while_the_store_never_answers")
+
+
 # -- signals mid-solve -------------------------------------------------------------------------
 
 
-def test_sigterm_while_pricing_rules_keeps_the_assignment(tmp_path: Path) -> None:
+@case("test_sigterm_while_pricing_rules_keeps_the_assignment", solver=True)
+def _sigterm_while_pricing_rules_keeps_the_assignment(tmp_path: Path) -> None:
     """``solve --price-rules`` solves the book once more per hard rule (each up to the time
     limit); SIGTERM during those solves keeps the main assignment, written whole and marked
     interrupted (its prices are left out), exit 0 -- not after every rule was priced."""
@@ -268,6 +377,11 @@ def test_sigterm_while_pricing_rules_keeps_the_assignment(tmp_path: Path) -> Non
     assert not summary.get("price_of_rules")
     table = pd.read_csv(tmp_path / "run" / "assignments.csv", dtype=str)
     assert len(table) == 3000
+
+
+def test_sigterm_while_pricing_rules_keeps_the_assignment(background: Background) -> None:
+    """The case above (run with the other long cases at once)."""
+    background.result("test_sigterm_while_pricing_rules_keeps_the_assignment")
 
 
 def scenario_book(folder: Path, variants: int) -> Path:
@@ -301,7 +415,8 @@ def scenario_book(folder: Path, variants: int) -> Path:
     return path
 
 
-def test_sigterm_mid_compare_jobs_keeps_answers_and_ends_every_worker(tmp_path: Path) -> None:
+@case("test_sigterm_mid_compare_jobs_keeps_answers_and_ends_every_worker", solver=True)
+def _sigterm_mid_compare_jobs_keeps_answers_and_ends_every_worker(tmp_path: Path) -> None:
     """compare --jobs 2 with three long variants: SIGTERM once both workers are solving. The
     two running variants keep their best answer (FEASIBLE, interrupted), the third, never
     begun, is NOT_RUN; comparison.csv and the message say so, exit 4, and no worker (or
@@ -358,11 +473,20 @@ def test_sigterm_mid_compare_jobs_keeps_answers_and_ends_every_worker(tmp_path: 
             assert not (out / name).exists()
             assert pd.read_csv(out / f"diff_{name}.csv").empty
     assert (out / "report.html").is_file()
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging left
+    # no staging left (beside the folder or in it); the manifest is the folder's own
+    assert not [p for p in out.iterdir() if p.name.startswith(".") and p.name != MANIFEST]
+    assert not [p for p in tmp_path.iterdir() if "leadassign-staging" in p.name]
     deadline = time.monotonic() + 10  # the resource tracker sees its pipe close
     while alive(children) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(children), alive(children)
+
+
+def test_sigterm_mid_compare_jobs_keeps_answers_and_ends_every_worker(
+    background: Background,
+) -> None:
+    """The case above (run with the other long cases at once)."""
+    background.result("test_sigterm_mid_compare_jobs_keeps_answers_and_ends_every_worker")
 
 
 def cpu_seconds_or_0(pid: int) -> float:
@@ -372,7 +496,8 @@ def cpu_seconds_or_0(pid: int) -> float:
         return 0.0
 
 
-def test_sigint_mid_frontier_in_process_keeps_what_it_has(tmp_path: Path) -> None:
+@case("test_sigint_mid_frontier_in_process_keeps_what_it_has", solver=True)
+def _sigint_mid_frontier_in_process_keeps_what_it_has(tmp_path: Path) -> None:
     """frontier --jobs 1 (every run in the CLI's own process): SIGINT during the first
     point's solve keeps that point's best answer and leaves the others NOT_RUN; exit 4 and a
     message on stderr."""
@@ -382,16 +507,151 @@ def test_sigint_mid_frontier_in_process_keeps_what_it_has(tmp_path: Path) -> Non
     spec["sweep"] = {"key": "fairness.band", "values": [0.25, 0.3]}  # 8 s each
     scenario.write_text(yaml.safe_dump(spec, sort_keys=False))
     out = tmp_path / "frontier"
-    process = leadassign("frontier", str(scenario), "--out", str(out), cwd=tmp_path)
+    # stderr a terminal: the run board says when the base has its answer (the folder is
+    # written whole at the end only)
+    terminal = Terminal()
+    process = leadassign(
+        "frontier", str(scenario), "--out", str(out), cwd=tmp_path, stderr=terminal.slave
+    )
+    terminal.started()
     try:
-        until(lambda: (out / "base" / "summary.json").exists(), process, "the base's answer")
+        base_done = re.compile(rb"base\s+(OPTIMAL|FEASIBLE|UNKNOWN|INFEASIBLE)")
+        until(lambda: base_done.search(terminal.text()) is not None, process, "the base's answer")
         time.sleep(1.0)  # into the first point's solve (its start is the base's answer)
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=GUARD_S)
+        process.wait(timeout=GUARD_S)
     finally:
         process.kill()
-    message = err.decode()
+    message = terminal.close().decode()
     assert process.returncode == 4, message
     assert "interrupted by SIGINT" in message and "not run" in message
     table = pd.read_csv(out / "frontier.csv", keep_default_na=False)
     assert table["status"].tolist() == ["FEASIBLE", "NOT_RUN"]
+
+
+def test_sigint_mid_frontier_in_process_keeps_what_it_has(background: Background) -> None:
+    """The case above (run with the other long cases at once)."""
+    background.result("test_sigint_mid_frontier_in_process_keeps_what_it_has")
+
+
+# -- validate, baseline and demo ----------------------------------------------------------------
+
+
+def big_book(folder: Path, rows: int = 200_000) -> list[str]:
+    """The example book's leads repeated to ``rows`` rows (unique ids): reading it takes the
+    CLI a moment, long enough to signal it while it reads."""
+    book = pd.read_csv(BOOK / "leads.csv", dtype=str, keep_default_na=False)
+    big = book.iloc[np.arange(rows) % len(book)].reset_index(drop=True)
+    big["lead_id"] = [f"B{k:07d}" for k in range(rows)]
+    big.to_csv(folder / "leads.csv", index=False)
+    return ["--leads", str(folder / "leads.csv"), "--reps", str(BOOK / "reps.csv")]
+
+
+def reading(process: subprocess.Popen[bytes], path: Path) -> Callable[[], bool]:
+    """Whether the process has ``path`` open (it reads its input: it has started its work,
+    under its signal handling)."""
+
+    def check() -> bool:
+        folder = Path(f"/proc/{process.pid}/fd")
+        try:
+            links = [os.readlink(fd) for fd in folder.iterdir()]
+        except OSError:  # an fd closed while listed
+            return False
+        return str(path) in links
+
+    return check
+
+
+def _signal_while_reading(command: list[str], sig: signal.Signals, tmp_path: Path) -> None:
+    """``command`` (on the big book, in ``tmp_path``) gets ``sig`` while it reads the leads:
+    exit 4, one line saying it was interrupted, nothing on stdout, nothing written (the
+    folder as before, no staging, no temp file) and no process left."""
+    args = big_book(tmp_path)
+    before = snapshot(tmp_path)
+    process = leadassign(*command, *args, cwd=tmp_path)
+    try:
+        until(reading(process, tmp_path / "leads.csv"), process, "reading the leads")
+        children = descendants(process.pid)
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=GUARD_S)
+    finally:
+        process.kill()
+    message = err.decode()
+    assert process.returncode == 4, (command, process.returncode, message)
+    lines = message.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: interrupted by {sig.name}"), lines
+    assert out == b"", out
+    assert snapshot(tmp_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.csv"]
+    assert not alive(children)
+
+
+@case("test_validate_ends_at_sigterm_with_exit_4", solver=False)
+def _validate_ends_at_sigterm_with_exit_4(tmp_path: Path) -> None:
+    """validate keeps nothing: SIGTERM mid-read ends it (exit 4, a message), not killed
+    outright with no word."""
+    _signal_while_reading(["validate"], signal.SIGTERM, tmp_path)
+
+
+def test_validate_ends_at_sigterm_with_exit_4(background: Background) -> None:
+    """The case above (run with the other long cases at once)."""
+    background.result("test_validate_ends_at_sigterm_with_exit_4")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda sig: sig.name)
+def test_baseline_interrupted_writes_nothing(sig: signal.Signals, background: Background) -> None:
+    """baseline at SIGTERM or SIGINT before its files are written: exit 4, a message, no
+    --out folder and no staging folder."""
+    background.result(f"test_baseline_interrupted_writes_nothing[{sig.name}]")
+
+
+def _baseline_case(sig: signal.Signals) -> Callable[[Path], None]:
+    def run(folder: Path) -> None:
+        command = ["baseline", "--strategy", "greedy", "--out", "run"]
+        _signal_while_reading(command, sig, folder)
+
+    return run
+
+
+for _sig in (signal.SIGTERM, signal.SIGINT):
+    CASES[f"test_baseline_interrupted_writes_nothing[{_sig.name}]"] = (_baseline_case(_sig), False)
+
+
+@case("test_demo_at_sigterm_keeps_its_best_answer_or_writes_nothing", solver=True)
+def _demo_at_sigterm_keeps_its_best_answer_or_writes_nothing(tmp_path: Path) -> None:
+    """demo solves a sample book (CP-SAT, effort units): SIGTERM once it solves keeps the
+    best assignment it has, like solve (its first stages already have one on this book):
+    written whole with the sample, marked interrupted, exit 0 and a line saying so; without
+    one it would end with exit 4, a message and nothing written. Either way no staging and
+    no process is left, and nothing is half-written."""
+    args = ["demo", "--leads", "3000", "--reps", "50", "--effort", "--method", "cpsat"]
+    args += ["--time-limit", "300", "--progress", "--out", "run"]
+    log = tmp_path / "demo.log"
+    process = leadassign(*args, cwd=tmp_path, stderr=log.open("wb"))
+    try:
+        until(lambda: b"flow" in log.read_bytes(), process, "the solve")
+        children = descendants(process.pid)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=GUARD_S)
+    finally:
+        process.kill()
+    said = log.read_text().replace("\r", "\n")
+    run = tmp_path / "run"
+    assert "Traceback" not in said
+    if process.returncode == 0:
+        assert "interrupted by SIGTERM: kept the best assignment found (FEASIBLE" in said
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["interrupted"] == "SIGTERM" and summary["status"] == "FEASIBLE"
+        assert len(pd.read_csv(run / "assignments.csv")) == 3000
+        assert len(pd.read_csv(run / "input" / "leads.csv")) == 3000
+    else:
+        assert process.returncode == 4, said[-500:]
+        assert "error: interrupted by SIGTERM before any assignment was found" in said
+        assert not run.exists()
+    assert not [p for p in tmp_path.iterdir() if "leadassign-" in p.name]
+    assert not alive(children)
+
+
+def test_demo_at_sigterm_keeps_its_best_answer_or_writes_nothing(background: Background) -> None:
+    """The case above (run with the other long cases at once)."""
+    background.result("test_demo_at_sigterm_keeps_its_best_answer_or_writes_nothing")
