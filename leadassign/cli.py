@@ -171,7 +171,15 @@ def _solver_options(command: F) -> F:
             "--time-limit",
             "time_limit_s",
             type=click.FloatRange(min=0, min_open=True),
-            help="Seconds the solver may use (default: policy, else 60).",
+            help="Seconds the solver may use (default: policy, else 60): a wall-clock "
+            "backstop; summary.json says limited_by time when it cut the search.",
+        ),
+        click.option(
+            "--work-limit",
+            "work_limit",
+            type=click.FloatRange(min=0, min_open=True, max=1e6),
+            help="Deterministic work the solver may do (default: policy, else 20): the same "
+            "answer on any machine while --time-limit does not cut first (see README).",
         ),
         click.option(
             "--workers",

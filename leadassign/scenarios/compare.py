@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -103,6 +104,12 @@ def start_of(run: Run) -> Start:
 
 
 Executor = Literal["local", "ray"]
+#: A run's share of its part of an overall time limit (the rest: reading and writing), and
+#: in worker processes (which also start: importing the solvers takes a second or two); the
+#: least limit a run gets.
+RUN_SHARE = 0.9
+POOL_SHARE = 0.75
+MIN_RUN_S = 0.5
 
 
 def run_all(
@@ -120,7 +127,19 @@ def run_all(
     processes, or as Ray tasks (``executor`` "ray": ``ray.init()`` connects to
     ``RAY_ADDRESS`` or starts a local Ray; the scenario's input paths must be readable by the
     workers). With ``out``, each run's files go to ``out/<name>/`` as it finishes; ``done``
-    is told of each run then. The result is in file order whatever the executor."""
+    is told of each run then. The result is in file order whatever the executor.
+
+    ``time_limit_s`` is the limit of the whole comparison: each run's solve gets an equal
+    share of what is left (``RUN_SHARE`` of it: the rest is for reading and writing),
+    counting the runs solved at once (``jobs``) as one; None: each run's own policy limit."""
+    started = time.perf_counter()
+
+    def limit(waves: int, share: float = RUN_SHARE) -> float | None:
+        """The time limit of each run of the next ``waves`` rounds of runs."""
+        if time_limit_s is None:
+            return None
+        left = time_limit_s - (time.perf_counter() - started)
+        return max(share * left / max(waves, 1), MIN_RUN_S)
 
     def finished(run: Run) -> Run:
         if out is not None:
@@ -129,22 +148,22 @@ def run_all(
             done(run)
         return run
 
-    base = finished(solve_run(scenario, BASE, time_limit_s))
-    start = start_of(base) if warm and base.status.has_solution else None
     names = list(scenario.variants)
+    waves = -(-len(names) // max(jobs, 1))  # rounds of variants solved at once
+    base = finished(solve_run(scenario, BASE, limit(1 + waves)))
+    start = start_of(base) if warm and base.status.has_solution else None
     runs: dict[str, Run] = {}
     if executor == "ray":
-        runs = _on_ray(scenario, names, time_limit_s, start, finished)
+        runs = _on_ray(scenario, names, limit(waves, POOL_SHARE), start, finished)
     elif jobs <= 1:
-        for name in names:
-            runs[name] = finished(solve_run(scenario, name, time_limit_s, start))
+        for k, name in enumerate(names):
+            runs[name] = finished(solve_run(scenario, name, limit(len(names) - k), start))
     else:
+        pooled = limit(waves, POOL_SHARE)
         # spawned workers: OR-Tools' and HiGHS' threads do not survive a fork
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [
-                pool.submit(solve_run, scenario, name, time_limit_s, start) for name in names
-            ]
+            futures = [pool.submit(solve_run, scenario, name, pooled, start) for name in names]
             for future in as_completed(futures):
                 run = finished(future.result())
                 runs[run.name] = run

@@ -263,7 +263,7 @@ def _solved(
 ) -> Result:
     result = solve(problem, policy, progress=events, stop=stop)
     if price_rules and result.has_solution and result.interrupted is None:
-        result = price_rules_of(result)
+        result = price_rules_of(result, stop)
     return result
 
 
