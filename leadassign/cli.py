@@ -280,6 +280,12 @@ def _report(result: Result, out: Path | None, matrix: bool) -> int:
         click.echo("error: INFEASIBLE: the hard rules cannot all hold:", err=True)
         for conflict in result.conflicts or ("no assignment satisfies them",):
             click.echo(f"  - {conflict}", err=True)
+    elif result.status == Status.UNKNOWN and result.limited_by == "work":
+        click.echo(
+            f"error: no assignment found within the work limit "
+            f"({result.policy.solver.work_limit:g}); raise --work-limit",
+            err=True,
+        )
     elif result.status == Status.UNKNOWN:
         click.echo(
             f"error: no assignment found within the time limit "

@@ -94,7 +94,9 @@ class Meter:
         for by in ("stop", "time"):
             if by in self.cuts:
                 return by
-        return None if proven else "work"
+        if proven:
+            return None
+        return "stop" if stopped() else "work"
 
 
 _METER: ContextVar[Meter | None] = ContextVar("leadassign_meter", default=None)

@@ -41,7 +41,7 @@ from leadassign.solver.rules import (
     keepable_leads,
     owner_pairs,
 )
-from leadassign.solver.stop import cancelling
+from leadassign.solver.stop import cancelling, stopped
 
 MAX_LISTED = 10
 
@@ -323,14 +323,17 @@ def _keepable_pairs(
 def _infeasible_core(
     model: cp_model.CpModel, assumed: list[int], seconds: float, seed: int
 ) -> tuple[str, list[int]]:
-    """Solve under ``assumed``: status, and a sufficient subset when infeasible."""
+    """Solve under ``assumed``: status, and a sufficient subset when infeasible (UNKNOWN at
+    once when stopped or out of work)."""
+    meter = budget.current()
+    if stopped() or (meter is not None and meter.work_left() <= 0):
+        return "UNKNOWN", []
     model.clear_assumptions()
     model.proto.assumptions.extend(assumed)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
     solver.parameters.max_time_in_seconds = max(seconds, 0.05)
-    meter = budget.current()
     if meter is not None:  # the work limit too (budget.py)
         solver.parameters.max_deterministic_time = max(meter.work_left(), 0.001)
     solver.parameters.catch_sigint_signal = False  # the stop token ends it (stop.py)
