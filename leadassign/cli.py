@@ -158,7 +158,8 @@ def _scenario_options(command: F) -> F:
             "time_limit_s",
             type=click.FloatRange(min=0, min_open=True),
             default=None,
-            help="Seconds per run (default: each run's policy).",
+            help="Seconds for all the runs, shared among them (default: each run's "
+            "policy limit, per run).",
         ),
         _json_option("start, run_finished per run, done; no progress board"),
     ]

@@ -336,3 +336,32 @@ def test_work_limit_reported_in_the_policy_echo(tmp_path: Path, work: str) -> No
     assert code == 0, output
     assert summary["policy"]["solver"]["work_limit"] == float(work)
     assert summary["limited_by"] in (None, "work")
+
+
+def test_compare_time_limit_is_shared_by_its_runs(tmp_path: Path) -> None:
+    """``compare --time-limit T``: the runs' own limits (echoed in each run's summary.json)
+    add up to at most T, instead of T per run."""
+    write_book(tmp_path / "book", 400, 12, seed=9)
+    scenario = {
+        "base": {
+            "leads": "book/leads.csv",
+            "reps": "book/reps.csv",
+            "policy": {**HARD, "solver": {"work_limit": 100000}},
+        },
+        "variants": {
+            f"band-{k}": {"policy": {"fairness": {"band": 0.1 + 0.1 * k}}} for k in range(4)
+        },
+    }
+    path = write_policy(tmp_path / "scenario.yaml", scenario)
+    started = time.monotonic()
+    run = CliRunner().invoke(
+        main, ["compare", str(path), "--out", str(tmp_path / "out"), "--time-limit", "6"]
+    )
+    assert time.monotonic() - started < HANG_S
+    assert run.exit_code in (0, 4), run.output
+    limits = [
+        json.loads(summary.read_text())["policy"]["solver"]["time_limit_s"]
+        for summary in (tmp_path / "out").glob("*/summary.json")
+    ]
+    assert len(limits) == 5
+    assert sum(limits) <= 6
