@@ -118,6 +118,19 @@ def test_cpsat_cut_short_keeps_the_feasible_start(tmp_path: Path) -> None:
     assert meter.limited_by(proven=False) == "work"
 
 
+def test_cpsat_cut_short_does_not_answer_with_an_empty_start(tmp_path: Path) -> None:
+    """An empty start meets a hard band (all zero), but it is no answer: cut short, CP-SAT
+    says UNKNOWN rather than FEASIBLE with every lead unassigned."""
+    leads, reps = write_book(tmp_path, 300, 12, seed=7)
+    problem = load_problem(leads, reps)
+    prep = prepare(problem, policy_from_mapping(HARD))
+    empty = np.zeros(len(prep.pairs), dtype=bool)
+    assert prep.side.feasible(prep.pairs, empty)
+    with budget.metering(budget.Meter(1e-6, 60)):
+        out = solve_cpsat(prep.pairs, CpSatSettings(time_limit_s=60), empty, 300, prep.side)
+    assert out.status == "UNKNOWN" and out.chosen is None
+
+
 def test_solve_cut_short_answers_with_the_incumbent(tmp_path: Path) -> None:
     """Through the CLI: a solve whose CP-SAT search is cut before it finds anything writes
     the best assignment an earlier stage found (FEASIBLE, exit 0), which meets every rule."""
@@ -154,8 +167,27 @@ def test_unknown_only_when_no_stage_found_an_assignment() -> None:
     if result.status == Status.UNKNOWN:
         assert result.objective is None and result.limited_by == "work"
     else:  # an earlier stage found one after all: it must hold every rule
-        assert result.has_solution
+        assert result.has_solution and result.assigned > 0
         assert check_assignments(p, policy, result.assignments).ok
+
+
+def test_an_empty_start_is_no_answer(tmp_path: Path) -> None:
+    """A hard band is met by assigning nothing; cut short with only that, the run is
+    UNKNOWN (exit 4, nothing but summary.json), never a FEASIBLE file releasing every lead."""
+    book = write_book(tmp_path / "book", 300, 12, seed=7)
+    policy = write_policy(tmp_path / "policy.yaml", HARD)
+    for method in ("auto", "cpsat"):
+        out = tmp_path / method
+        code, summary, output = cli_solve(
+            tmp_path, book, policy, out, "--method", method, "--work-limit", "0.000001"
+        )
+        assert code in (0, 4), output
+        if code == 4:
+            assert summary["status"] == "UNKNOWN" and summary["limited_by"] == "work"
+            assert "--work-limit" in output
+            assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
+        else:
+            assert summary["status"] == "FEASIBLE" and summary["assigned"] > 0
 
 
 # --- the same figures and bytes, run after run ------------------------------------------------

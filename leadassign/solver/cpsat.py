@@ -611,9 +611,10 @@ def solve_cpsat(
             solver.parameters.absolute_gap_limit = ties
             code = _run(solver, model, progress, leads)
         status = STATUS_NAMES.get(code, "UNKNOWN")
-        if status == "UNKNOWN" and hint is not None and hint_ok:
+        if status == "UNKNOWN" and hint is not None and hint_ok and hint.any():
             # Cut short before a solution: the feasible hint is the incumbent (the count
-            # bound stays the relaxation's), and phase 2 starts from it.
+            # bound stays the relaxation's), and phase 2 starts from it. (Not an empty one:
+            # it meets a band, but is no answer.)
             best, count_bound = hint, count_upper
         elif status in ("INFEASIBLE", "MODEL_INVALID", "UNKNOWN"):
             message = solver.response_proto.solution_info if status == "MODEL_INVALID" else ""

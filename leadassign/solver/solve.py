@@ -262,10 +262,12 @@ def _solve(
         return meter.time_left()  # 0 once stopped
 
     def incumbent(count_bound: int | None) -> Result:
-        """The best assignment any stage found (``hint``) if it meets every hard rule:
-        FEASIBLE, with the bound known so far (the value bound only at the count bound);
-        else UNKNOWN."""
-        if hint is None or not _valid(prep, hint):
+        """The best assignment any stage found (``hint``) if it meets every hard rule and
+        assigns a lead (or none can be): FEASIBLE, with the bound known so far (the value
+        bound only at the count bound); else UNKNOWN. (An empty start meets a band, but it
+        is no answer: written, it would release every lead.)"""
+        empty = hint is not None and not hint.any() and count_upper > 0
+        if hint is None or empty or not _valid(prep, hint):
             return result(
                 Status.UNKNOWN, None, best_bound=None, gap=None, assigned_bound=count_bound
             )
@@ -669,6 +671,8 @@ def _solve(
     chosen = cp.chosen
     if hint is not None and _valid(prep, hint) and _better(prep, hint, chosen):
         chosen = hint  # (CP-SAT starts from the hint; kept should it return less)
+    if status == Status.FEASIBLE and not chosen.any() and (cp.count_bound or 0) > 0:
+        return incumbent(cp.count_bound)  # nothing assigned where leads can be: no answer
     res = result(status, chosen, best_bound=None, gap=None, assigned_bound=cp.count_bound)
     if cp.units_bound is None:
         return res
