@@ -26,9 +26,14 @@ from contextvars import ContextVar
 
 from leadassign.solver.stop import stopped
 
-#: HiGHS simplex iterations (over every node of a MIP) per unit of work: about 5,600 a
-#: second on the LPs of a 2,089 x 35 book with a count band and accounts.
-HIGHS_ITERATIONS_PER_WORK = 5_000
+#: HiGHS simplex iterations per unit of work of an LP: about 5,600 a second on the LPs of
+#: a 2,089 x 35 book with a count band and accounts.
+HIGHS_LP_ITERATIONS_PER_WORK = 5_000
+#: Of a MIP (over every node, with its cuts and heuristics) an iteration costs about in
+#: proportion to the columns: iterations x columns per unit of work. At the root of a
+#: 2,000 x 40 book with a value band (18,448 columns) 20,400 iterations took 30 s; its
+#: neighbourhood MIP (3,957 columns) made 45,500 in 10 s.
+HIGHS_MIP_ITERATION_COLUMNS_PER_WORK = 10_000_000
 #: Columns of a HiGHS MIP whose branch-and-bound node is one unit of work: a node of that
 #: book's MIP (16,524 columns) took about 0.3 s, its heuristics and cuts costing far more
 #: than its simplex iterations; one of a 160 x 8 book (about 1,300 columns) about 0.01 s.
@@ -139,6 +144,13 @@ def out_of_time(time_left: Callable[[], float] | None, needed: float) -> bool:
     if meter is not None:
         meter.cut("time")
     return True
+
+
+def highs_iteration_rate(integral: bool, columns: int) -> int:
+    """HiGHS simplex iterations per unit of work, of a MIP or of an LP of ``columns``."""
+    if not integral:
+        return HIGHS_LP_ITERATIONS_PER_WORK
+    return max(HIGHS_MIP_ITERATION_COLUMNS_PER_WORK // max(columns, 1), 1)
 
 
 def highs_node_work(columns: int) -> float:

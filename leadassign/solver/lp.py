@@ -282,11 +282,11 @@ def run_highs(h: highspy.Highs) -> None:
     the active meter's work (simplex iterations over every node, budget.py) and wall time;
     the iterations it made are charged to the meter, and a limit that cut it recorded."""
     meter = budget.current()
+    integral = bool(len(h.getLp().integrality_))
     if meter is not None:
         work = meter.work_left()
-        h.setOptionValue(
-            "simplex_iteration_limit", budget.work_units(work, budget.HIGHS_ITERATIONS_PER_WORK)
-        )
+        rate = budget.highs_iteration_rate(integral, h.getNumCol())
+        h.setOptionValue("simplex_iteration_limit", budget.work_units(work, rate))
         _, nodes = h.getOptionValue("mip_max_nodes")
         per_node = budget.highs_node_work(h.getNumCol())
         h.setOptionValue("mip_max_nodes", min(int(nodes), max(int(work / per_node), 1)))
@@ -297,11 +297,11 @@ def run_highs(h: highspy.Highs) -> None:
             h.HandleUserInterrupt = True
         h.run()
     if meter is not None:
-        info = h.getInfo()
+        info, columns = h.getInfo(), h.getNumCol()
         meter.spend(
             max(
-                int(info.simplex_iteration_count) / budget.HIGHS_ITERATIONS_PER_WORK,
-                max(int(info.mip_node_count), 0) * budget.highs_node_work(h.getNumCol()),
+                int(info.simplex_iteration_count) / budget.highs_iteration_rate(integral, columns),
+                max(int(info.mip_node_count), 0) * budget.highs_node_work(columns),
             )
         )
         status = h.getModelStatus()
