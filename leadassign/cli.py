@@ -68,22 +68,33 @@ else:  # generic only in newer click (8.2 is allowed)
 
 
 class Seconds(_ParamType):
-    """A finite number of seconds, >= 0 (> 0 with ``positive``): ``nan``, ``inf``, ``-1`` or
-    ``abc`` are usage errors (exit 2) naming the option, never an endless wait."""
+    """A finite number of seconds, >= 0 (> 0 with ``positive``; at most ``maximum``):
+    ``nan``, ``inf``, ``-1`` or ``abc`` are usage errors (exit 2) naming the option, never an
+    endless wait. ``unit`` names what is counted (``--work-limit`` counts work units)."""
 
     name = "seconds"
 
-    def __init__(self, *, positive: bool = False) -> None:
+    def __init__(
+        self, *, positive: bool = False, maximum: float | None = None, unit: str = "seconds"
+    ) -> None:
         self.positive = positive
+        self.maximum = maximum
+        self.unit = unit
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+            self.fail(f"{value!r} is not a number of {self.unit}", param, ctx)
         least = "> 0" if self.positive else ">= 0"
-        if not math.isfinite(number) or number < 0 or (self.positive and number == 0):
-            self.fail(f"{value!r}: give a finite number of seconds {least}", param, ctx)
+        most = "" if self.maximum is None else f" and <= {self.maximum:g}"
+        if (
+            not math.isfinite(number)
+            or number < 0
+            or (self.positive and number == 0)
+            or (self.maximum is not None and number > self.maximum)
+        ):
+            self.fail(f"{value!r}: give a finite number of {self.unit} {least}{most}", param, ctx)
         return number
 
 
@@ -226,7 +237,8 @@ def _scenario_options(command: F) -> F:
             "time_limit_s",
             type=Seconds(positive=True),
             default=None,
-            help="Seconds per run (default: each run's policy).",
+            help="Seconds for all the runs, shared among them (default: each run's "
+            "policy limit, per run).",
         ),
         _json_option("start, run_finished per run, done; no progress board"),
     ]
@@ -239,7 +251,15 @@ def _solver_options(command: F) -> F:
             "--time-limit",
             "time_limit_s",
             type=Seconds(positive=True),
-            help="Seconds the solver may use (default: policy, else 60).",
+            help="Seconds the solver may use (default: policy, else 60): a wall-clock "
+            "backstop; summary.json says limited_by time when it cut the search.",
+        ),
+        click.option(
+            "--work-limit",
+            "work_limit",
+            type=Seconds(positive=True, maximum=1e6, unit="work units"),
+            help="Deterministic work the solver may do (default: policy, else 20): the same "
+            "answer on any machine while --time-limit does not cut first (see README).",
         ),
         click.option(
             "--workers",
@@ -353,6 +373,12 @@ def _report(
         click.echo("error: INFEASIBLE: the hard rules cannot all hold:", err=True)
         for conflict in result.conflicts or ("no assignment satisfies them",):
             click.echo(f"  - {printable(conflict)}", err=True)
+    elif result.status == Status.UNKNOWN and result.limited_by == "work":
+        click.echo(
+            f"error: no assignment found within the work limit "
+            f"({result.policy.solver.work_limit:g}); raise --work-limit",
+            err=True,
+        )
     elif result.status == Status.UNKNOWN:
         click.echo(
             f"error: no assignment found within the time limit "

@@ -354,8 +354,9 @@ def _sigterm_while_pricing_rules_keeps_the_assignment(tmp_path: Path) -> None:
     """``solve --price-rules`` solves the book once more per hard rule (each up to the time
     limit); SIGTERM during those solves keeps the main assignment, written whole and marked
     interrupted (its prices are left out), exit 0 -- not after every rule was priced."""
-    args = ["solve", *slow_book(tmp_path), "--out", "run", "--price-rules", "--time-limit", "15"]
-    args += ["--method", "auto"]
+    args = ["solve", *slow_book(tmp_path), "--out", "run", "--price-rules", "--time-limit", "300"]
+    # a small work limit: the main solve ends soon, each rule's re-solve takes a few seconds
+    args += ["--method", "auto", "--work-limit", "6"]
     log = tmp_path / "log.jsonl"
     process = leadassign(*args, "--no-store", "--json", cwd=tmp_path, stderr=log.open("wb"))
     try:

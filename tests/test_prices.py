@@ -36,6 +36,7 @@ def test_tiers_and_floors_priced_by_solving_without_them() -> None:
         "status": "OPTIMAL",
         "assigned": 3,
         "objective": 160.0,
+        "limited_by": None,
         "assigned_gain": 1,
         "objective_gain": 50.0,
         "proven": True,

@@ -121,6 +121,14 @@ class SolverPolicy(_Block):
     time_limit_s: float = Field(
         60.0, gt=0, le=MAX_TIME_LIMIT_S, description="wall-clock limit of the solve"
     )
+    work_limit: float = Field(
+        20.0,
+        gt=0,
+        le=1e6,
+        allow_inf_nan=False,
+        description="deterministic work limit (CP-SAT deterministic seconds; same answer on "
+        "any machine while the time limit does not cut first)",
+    )
     workers: int = Field(
         1, ge=1, le=64, description="CP-SAT search workers (more than 1: interleaved search)"
     )

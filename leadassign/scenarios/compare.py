@@ -148,6 +148,12 @@ def start_of(run: Run) -> Start:
 
 
 Executor = Literal["local", "ray"]
+#: A run's share of its part of an overall time limit (the rest: reading and writing), and
+#: in worker processes (which also start: importing the solvers takes a second or two); the
+#: least limit a run gets.
+RUN_SHARE = 0.9
+POOL_SHARE = 0.75
+MIN_RUN_S = 0.5
 
 
 def run_all(
@@ -168,7 +174,19 @@ def run_all(
     workers). With ``out``, each run's files go to ``out/<name>/`` as it finishes; ``done``
     is told of each run then. The result is in file order whatever the executor. ``stop``
     (SIGINT, SIGTERM) ends the runs under way with their best answers (their processes or
-    Ray tasks are ended ``STOP_GRACE_S`` later) and leaves the others :func:`not_run`."""
+    Ray tasks are ended ``STOP_GRACE_S`` later) and leaves the others :func:`not_run`.
+
+    ``time_limit_s`` is the limit of the whole comparison: each run's solve gets an equal
+    share of what is left (``RUN_SHARE`` of it: the rest is for reading and writing),
+    counting the runs solved at once (``jobs``) as one; None: each run's own policy limit."""
+    started = time.perf_counter()
+
+    def limit(waves: int, share: float = RUN_SHARE) -> float | None:
+        """The time limit of each run of the next ``waves`` rounds of runs."""
+        if time_limit_s is None:
+            return None
+        left = time_limit_s - (time.perf_counter() - started)
+        return max(share * left / max(waves, 1), MIN_RUN_S)
 
     def finished(run: Run) -> Run:
         if out is not None:
@@ -178,17 +196,18 @@ def run_all(
         return run
 
     stop = stop or Stop()
-    base = finished(solve_run(scenario, BASE, time_limit_s, stop=stop))
-    start = start_of(base) if warm and base.status.has_solution else None
     names = list(scenario.variants)
+    waves = -(-len(names) // max(jobs, 1))  # rounds of variants solved at once
+    base = finished(solve_run(scenario, BASE, limit(1 + waves), stop=stop))
+    start = start_of(base) if warm and base.status.has_solution else None
     runs: dict[str, Run] = {}
     if executor == "ray":
-        runs = _on_ray(scenario, names, time_limit_s, start, finished, stop)
+        runs = _on_ray(scenario, names, limit(waves, POOL_SHARE), start, finished, stop)
     elif jobs <= 1:
-        for name in names:
-            runs[name] = finished(solve_run(scenario, name, time_limit_s, start, stop))
+        for k, name in enumerate(names):
+            runs[name] = finished(solve_run(scenario, name, limit(len(names) - k), start, stop))
     else:
-        runs = _in_pool(scenario, names, jobs, time_limit_s, start, finished, stop)
+        runs = _in_pool(scenario, names, jobs, limit(waves, POOL_SHARE), start, finished, stop)
     reason = stop.reason or "stopped"
     return [base, *(runs.get(name) or not_run(scenario, name, reason) for name in names)]
 

@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from leadassign.solver.budget import out_of_time
 from leadassign.solver.cpsat import Fairness, Pairs
 from leadassign.solver.duals import Flows
 
@@ -71,7 +72,7 @@ def value_band_bound(
     step, stalled = 1.0, 0
     took = 0.0
     for _ in range(max_flows):
-        if time_left is not None and time_left() < took:
+        if out_of_time(time_left, took):
             break
         started = time.perf_counter()
         gamma = beta - alpha

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
+from leadassign.solver import budget
 from leadassign.solver.progress import Progress
 from leadassign.solver.stop import cancelling, stopped
 
@@ -452,6 +453,11 @@ def _solver(
     p = solver.parameters
     p.cp_model_presolve = presolve
     p.max_time_in_seconds = max(time_limit, 0.01)
+    meter = budget.current()
+    if meter is not None:
+        # The work limit: deterministic time, the same on every machine (budget.py).
+        p.max_time_in_seconds = max(min(time_limit, meter.time_left()), 0.01)
+        p.max_deterministic_time = max(meter.work_left(), 0.001)
     p.num_workers = settings.workers
     p.random_seed = settings.seed
     p.relative_gap_limit = gap
@@ -515,6 +521,13 @@ def _run(
     with cancelling(solver.stop_search):
         _stopped_already(solver)
         code = solver.solve(model, reporter)
+    meter = budget.current()
+    if meter is not None:
+        p = solver.parameters
+        used = float(solver.response_proto.deterministic_time)
+        meter.spend(used)
+        if code in (cp_model.UNKNOWN, cp_model.FEASIBLE) and not p.stop_after_first_solution:
+            meter.cut("work" if used >= 0.999 * p.max_deterministic_time else "time")
     if progress is not None and code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         progress.update(to_user(solver.objective_value), to_user(solver.best_objective_bound))
     return code
@@ -579,11 +592,12 @@ def solve_cpsat(
         # first repaired by one worker, which follows it and stops at the first solution.
         if hint is not None and not hint_ok:
             set_hint(model, hint, built.aux)
-            repair = _solver(
-                replace(settings, workers=1), settings.time_limit_s / 4, 0.0, presolve=False
-            )
-            repair.parameters.stop_after_first_solution = True
-            code = _run(repair, model, progress, leads)
+            with budget.stage(0.25):
+                repair = _solver(
+                    replace(settings, workers=1), settings.time_limit_s / 4, 0.0, presolve=False
+                )
+                repair.parameters.stop_after_first_solution = True
+                code = _run(repair, model, progress, leads)
             if code == cp_model.INFEASIBLE:
                 return CpSatOutcome("INFEASIBLE", None, None, None)
             hint = _solution(repair, n) if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
@@ -591,16 +605,23 @@ def solve_cpsat(
             model.proto.clear_solution_hint()
         if hint is not None and hint_ok:
             set_hint(model, hint, built.aux)
-        solver = _solver(settings, settings.time_limit_s / 2, 0.0)
-        # Stop once the count is proven, whatever the tie-break could still gain.
-        solver.parameters.absolute_gap_limit = ties
-        code = _run(solver, model, progress, leads)
+        with budget.stage(0.5):
+            solver = _solver(settings, settings.time_limit_s / 2, 0.0)
+            # Stop once the count is proven, whatever the tie-break could still gain.
+            solver.parameters.absolute_gap_limit = ties
+            code = _run(solver, model, progress, leads)
         status = STATUS_NAMES.get(code, "UNKNOWN")
-        if status in ("INFEASIBLE", "MODEL_INVALID", "UNKNOWN"):
+        if status == "UNKNOWN" and hint is not None and hint_ok and hint.any():
+            # Cut short before a solution: the feasible hint is the incumbent (the count
+            # bound stays the relaxation's), and phase 2 starts from it. (Not an empty one:
+            # it meets a band, but is no answer.)
+            best, count_bound = hint, count_upper
+        elif status in ("INFEASIBLE", "MODEL_INVALID", "UNKNOWN"):
             message = solver.response_proto.solution_info if status == "MODEL_INVALID" else ""
             return CpSatOutcome(status, None, None, None, str(message))
-        best = _solution(solver, n)
-        count_bound = min(count_upper, _upper(solver) // weight)
+        else:
+            best = _solution(solver, n)
+            count_bound = min(count_upper, _upper(solver) // weight)
 
     count = int(pairs.size[best].sum())
     _add_linear(model.proto, list(range(n)), pairs.size.tolist(), count, INT_MAX)

@@ -21,6 +21,7 @@ from ortools.sat.python import cp_model
 
 from leadassign.models.policy import Policy, SolverPolicy
 from leadassign.models.problem import Problem
+from leadassign.solver import budget
 from leadassign.solver.cpsat import (
     Fairness,
     Pairs,
@@ -40,6 +41,7 @@ from leadassign.solver.rules import (
     keepable_leads,
     owner_pairs,
 )
+from leadassign.solver.stop import cancelling, stopped
 
 MAX_LISTED = 10
 
@@ -321,14 +323,24 @@ def _keepable_pairs(
 def _infeasible_core(
     model: cp_model.CpModel, assumed: list[int], seconds: float, seed: int
 ) -> tuple[str, list[int]]:
-    """Solve under ``assumed``: status, and a sufficient subset when infeasible."""
+    """Solve under ``assumed``: status, and a sufficient subset when infeasible (UNKNOWN at
+    once when stopped or out of work)."""
+    meter = budget.current()
+    if stopped() or (meter is not None and meter.work_left() <= 0):
+        return "UNKNOWN", []
     model.clear_assumptions()
     model.proto.assumptions.extend(assumed)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
     solver.parameters.max_time_in_seconds = max(seconds, 0.05)
-    code = solver.solve(model)
+    if meter is not None:  # the work limit too (budget.py)
+        solver.parameters.max_deterministic_time = max(meter.work_left(), 0.001)
+    solver.parameters.catch_sigint_signal = False  # the stop token ends it (stop.py)
+    with cancelling(solver.stop_search):
+        code = solver.solve(model)
+    if meter is not None:
+        meter.spend(float(solver.response_proto.deterministic_time))
     if code == cp_model.INFEASIBLE:
         return "INFEASIBLE", list(solver.sufficient_assumptions_for_infeasibility())
     return ("FEASIBLE" if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else "UNKNOWN"), []
@@ -350,7 +362,8 @@ def explain(
     core = sorted(set(core) or set(literals))
     # Deletion: drop each literal the rest stays infeasible without.
     for literal in list(core):
-        if left() <= 0.1 or literal not in core:
+        meter = budget.current()
+        if left() <= 0.1 or literal not in core or (meter is not None and meter.work_left() <= 0):
             continue
         rest = [x for x in core if x != literal]
         status, smaller = _infeasible_core(model, rest, min(left(), 10.0), settings.seed)

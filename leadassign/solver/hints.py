@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from leadassign.solver.budget import out_of_time
 from leadassign.solver.candidates import best_per_lead, lead_starts
 from leadassign.solver.cpsat import Continuity, Fairness, Pairs
 from leadassign.solver.duals import AllArcs, Flows, Solved
@@ -245,7 +246,7 @@ def churn_flow(
         nonlocal bound, best, best_value, best_lam, lo, short, hi, spare, took
         nonlocal value_lo, value_hi
         now = time.perf_counter()
-        if time_left is not None and time_left() < now - took:
+        if out_of_time(time_left, now - took):
             return False
         took = now
         step = run(lam)

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
+from leadassign.solver import budget
 from leadassign.solver.cpsat import Pairs
 from leadassign.solver.lp import highs_output, run_highs
 
@@ -261,13 +262,30 @@ class _Search:
         self.ceiling: float = np.inf  # proven: no choice is worth more
         self.complete = True  # no node was left unsearched
         self.nodes = 0
+        meter = budget.current()
+        #: the work limit in nodes (None: none), budget.py
+        self.max_nodes = (
+            None
+            if meter is None
+            else budget.work_units(meter.work_left(), budget.KNAPSACK_NODES_PER_WORK)
+        )
 
     def threshold(self) -> float:
         """A node (or a pair) is kept only if it may reach this value."""
         return max(self.aim, self.best + 1)
 
     def out_of_time(self) -> bool:
-        return time.perf_counter() > self.deadline
+        """Past the deadline or the work limit (the cut is recorded on the active meter)."""
+        meter = budget.current()
+        if self.max_nodes is not None and self.nodes >= self.max_nodes:
+            if meter is not None:
+                meter.cut("work")
+            return True
+        if time.perf_counter() > self.deadline:
+            if meter is not None:
+                meter.cut("time")
+            return True
+        return False
 
     def record(self, picked: np.ndarray) -> None:
         value = int(self.value[picked].sum())
@@ -566,6 +584,9 @@ def branch_and_bound(
 def _outcome(
     search: _Search, *, proven: bool, bound: float | None, searched: bool = True
 ) -> Outcome:
+    meter = budget.current()
+    if meter is not None:
+        meter.spend(search.nodes / budget.KNAPSACK_NODES_PER_WORK)
     chosen = None
     if search.best_choice is not None:
         chosen = np.zeros(len(search.unit), dtype=bool)

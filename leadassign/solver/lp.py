@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 import highspy
 import numpy as np
 
+from leadassign.solver import budget
 from leadassign.solver.cpsat import (
     Continuity,
     CpSatSettings,
@@ -277,11 +278,42 @@ def lagrangian_bound(
 
 
 def run_highs(h: highspy.Highs) -> None:
-    """``h.run()``, stopped by the active stop token (``solver.stop``) when it is set."""
+    """``h.run()``, stopped by the active stop token (``solver.stop``) when it is set, within
+    the active meter's work (simplex iterations over every node, budget.py) and wall time;
+    the iterations it made are charged to the meter, and a limit that cut it recorded."""
+    meter = budget.current()
+    integral = bool(len(h.getLp().integrality_))
+    if meter is not None:
+        work = meter.work_left()
+        rate = budget.highs_iteration_rate(integral, h.getNumCol())
+        h.setOptionValue("simplex_iteration_limit", budget.work_units(work, rate))
+        _, nodes = h.getOptionValue("mip_max_nodes")
+        per_node = budget.highs_node_work(h.getNumCol())
+        h.setOptionValue("mip_max_nodes", min(int(nodes), max(int(work / per_node), 1)))
+        _, limit = h.getOptionValue("time_limit")
+        h.setOptionValue("time_limit", max(min(float(limit), meter.time_left()), 0.01))
     with cancelling(h.cancelSolve) as listening:
         if listening:  # else HiGHS ignores cancelSolve
             h.HandleUserInterrupt = True
         h.run()
+    if meter is not None:
+        info, columns = h.getInfo(), h.getNumCol()
+        meter.spend(
+            max(
+                int(info.simplex_iteration_count) / budget.highs_iteration_rate(integral, columns),
+                max(int(info.mip_node_count), 0) * budget.highs_node_work(columns),
+            )
+        )
+        status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kTimeLimit:
+            meter.cut("time")
+        elif status == highspy.HighsModelStatus.kInterrupt:
+            meter.cut("stop")
+        elif status in (
+            highspy.HighsModelStatus.kIterationLimit,
+            highspy.HighsModelStatus.kSolutionLimit,
+        ):
+            meter.cut("work")
 
 
 @contextlib.contextmanager
@@ -474,25 +506,31 @@ def lp_start(
     job fits) it is the only LP solved (the first took 1-1.7 s of a 2.5 s budget on
     Yagiura's 900-1,600-job books)."""
     started = time.perf_counter()
-    budget = settings.time_limit_s / 4
+    seconds = settings.time_limit_s / 4
 
     def value_lp(count: int) -> LpOutcome | Infeasible | None:
-        left = budget - (time.perf_counter() - started)
+        left = seconds - (time.perf_counter() - started)
         floor = (pairs.size, float(count))
         rows = all_in(relax, pairs, count)
         return _solve_lp(rows, pairs.units, True, floor, left, settings.log)
 
     relax = build_relaxation(pairs, side)
     count = count_upper
-    second = value_lp(count)
-    if isinstance(second, Infeasible):
-        first = solve_relaxation(
-            relax, pairs.size, penalize=False, floor=None, time_limit_s=budget, log=settings.log
-        )
-        if first is None:
-            return None
-        count = min(count_upper, whole(first.bound))
+    with budget.stage(0.25):  # the LPs: a quarter of the work, like of the time
         second = value_lp(count)
+        if isinstance(second, Infeasible):
+            first = solve_relaxation(
+                relax,
+                pairs.size,
+                penalize=False,
+                floor=None,
+                time_limit_s=seconds,
+                log=settings.log,
+            )
+            if first is None:
+                return None
+            count = min(count_upper, whole(first.bound))
+            second = value_lp(count)
     if not isinstance(second, LpOutcome):
         return LpStart(count, None, None) if count < count_upper else None
     units_upper = whole(second.bound)
@@ -503,9 +541,10 @@ def lp_start(
     # support first, then the neighborhood: this was the fastest to a proven optimum).
     keep = neighborhood(pairs, second)
     guess = round_choice(pairs, second.x)
-    hint = _restricted(
-        pairs, side, keep, guess, count, units_upper, settings, settings.time_limit_s / 8
-    )
+    with budget.stage(0.125):
+        hint = _restricted(
+            pairs, side, keep, guess, count, units_upper, settings, settings.time_limit_s / 8
+        )
     return LpStart(count, units_upper, hint, second)
 
 

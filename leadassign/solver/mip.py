@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
+from leadassign.solver import budget
 from leadassign.solver.cpsat import CpSatSettings, Pairs, SideRules, count_objective, segments
 from leadassign.solver.lp import (
     LpOutcome,
@@ -206,9 +207,12 @@ def neighbourhood_mip(
     starts, _ = segments(pairs.unit)
     sizes = pairs.size[starts].astype(np.int64)
     best: np.ndarray | None = None
-    budget = FREE_PAIRS
-    while (left := time_limit_s - (time.perf_counter() - started)) > 0:
-        free = free_units(pairs, lp, budget)
+    free_pairs = FREE_PAIRS
+    meter = budget.current()
+    while (left := time_limit_s - (time.perf_counter() - started)) > 0 and (
+        meter is None or meter.work_left() > 0
+    ):
+        free = free_units(pairs, lp, free_pairs)
         if free is None:
             break
         lower = (on & ~free).astype(np.float64)
@@ -223,7 +227,7 @@ def neighbourhood_mip(
             best = run.x
         if not run.proven:
             break
-        budget *= 2
+        free_pairs *= 2
     return best
 
 
@@ -277,7 +281,10 @@ def solve_mip(
     if relaxed is not None and count_upper is not None:
         share = NEIGHBOURHOOD_SHARE if whole else 1.0
         floored = relax.with_floor(pairs.size, float(count_upper))
-        found = neighbourhood_mip(floored, c, pairs, count_upper, relaxed, settings, share * left())
+        with budget.stage(share):
+            found = neighbourhood_mip(
+                floored, c, pairs, count_upper, relaxed, settings, share * left()
+            )
         if (
             found is not None
             and fits(found, count_upper)

@@ -8,6 +8,7 @@ rule, so it runs only when asked (``--price-rules``).
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -15,7 +16,11 @@ import numpy as np
 
 from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem
-from leadassign.solver.result import Result
+from leadassign.solver.result import Result, Status
+from leadassign.solver.stop import Stop
+
+#: A rule is priced only with at least this much of the time limit left.
+MIN_SECONDS = 0.5
 
 
 def _variants(problem: Problem, policy: Policy) -> dict[str, tuple[Problem, Policy]]:
@@ -38,17 +43,42 @@ def _variants(problem: Problem, policy: Policy) -> dict[str, tuple[Problem, Poli
     return out
 
 
-def price_rules(result: Result) -> Result:
-    """``result`` with ``prices``: per hard rule, the outcome without it and the gain."""
+def price_rules(result: Result, stop: Stop | None = None) -> Result:
+    """``result`` with ``prices``: per hard rule, the outcome without it and the gain.
+
+    The re-solves share what is left of the run's time limit (``solver.time_limit_s``, less
+    the solve's own time), in equal parts, and each may do ``work_limit / rules`` of work, so
+    a priced run does at most twice the work of a plain one and ends within its time limit;
+    ``stop`` ends them (a rule not solved for lack of time, or once stopped, is priced as
+    UNKNOWN with ``limited_by`` "time" or "stop")."""
     from leadassign.solver.solve import solve
 
     prices: dict[str, dict[str, Any]] = {}
-    for rule, (problem, policy) in _variants(result.problem, result.policy).items():
-        other = solve(problem, policy)
+    variants = _variants(result.problem, result.policy)
+    settings = result.policy.solver
+    ends = time.perf_counter() + settings.time_limit_s - (result.build_s + result.solve_s)
+    for k, (rule, (problem, policy)) in enumerate(variants.items()):
+        left = ends - time.perf_counter()
+        if (stop is not None and stop.is_set()) or left < MIN_SECONDS:
+            prices[rule] = {
+                "status": Status.UNKNOWN.value,
+                "assigned": None,
+                "objective": None,
+                "limited_by": "stop" if stop is not None and stop.is_set() else "time",
+            }
+            continue
+        other = solve(
+            problem,
+            policy,
+            time_limit_s=left / (len(variants) - k),
+            work_limit=settings.work_limit / len(variants),
+            stop=stop,
+        )
         entry: dict[str, Any] = {
             "status": other.status.value,
             "assigned": other.assigned if other.has_solution else None,
             "objective": other.objective,
+            "limited_by": other.limited_by,
         }
         if other.has_solution and result.has_solution:
             assert other.objective is not None and result.objective is not None

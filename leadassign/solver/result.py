@@ -81,6 +81,9 @@ class Result:
     keep_bonus: float | None = None
     #: why the solve was stopped early ("SIGTERM", "SIGINT", ...; None: it was not)
     interrupted: str | None = None
+    #: what cut the search (summary "limited_by"): "work" (the deterministic work limit),
+    #: "time" (the wall-clock limit) or "stop" (a signal); None when nothing did
+    limited_by: str | None = None
     #: with price_rules: per hard rule, what dropping it would gain (see solve_with_prices)
     prices: dict[str, dict[str, Any]] | None = None
     #: from leadassign.baselines: the strategy and the rules it ignored (summary "baseline")
@@ -291,6 +294,7 @@ class Result:
             "eligible_pairs": len(self.candidates),
             "conflicts": list(self.conflicts),
             "interrupted": self.interrupted,
+            "limited_by": self.limited_by,
         }
         if self.has_solution:
             reason, _ = self.reasons

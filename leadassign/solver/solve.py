@@ -19,7 +19,7 @@ import pandas as pd
 from leadassign.errors import InputError
 from leadassign.models.policy import Method, Policy
 from leadassign.models.problem import Problem
-from leadassign.solver import mip
+from leadassign.solver import budget, mip
 from leadassign.solver.bands import value_band_bound
 from leadassign.solver.cpsat import Continuity, CpSatSettings, Fairness, Pairs, solve_cpsat
 from leadassign.solver.duals import AllArcs, Flows, Solved, priced_subset, rep_prices
@@ -73,6 +73,10 @@ KNAPSACK_MAX_GAP = 0.003
 #: (e40400 2.9% instead of 0.6%, e20400 0.6% instead of 0.2%); every book it proves at 10 s
 #: has at most 4,000 pairs.
 KNAPSACK_MAX_PAIRS = 5_000
+#: CP-SAT's least share of the work limit, however much the earlier stages used (as it gets
+#: at least a second of the time limit): HiGHS' root can overrun its share (budget.py), and
+#: with a twentieth CP-SAT's value phase found nothing on the 2,089 x 35 CRM book.
+CPSAT_MIN_WORK = 0.25
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,7 @@ def solve(
     *,
     method: Method | None = None,
     time_limit_s: float | None = None,
+    work_limit: float | None = None,
     workers: int | None = None,
     seed: int | None = None,
     relative_gap: float | None = None,
@@ -176,13 +181,16 @@ def solve(
     policy = (policy or Policy()).with_solver(
         method=method,
         time_limit_s=time_limit_s,
+        work_limit=work_limit,
         workers=workers,
         seed=seed,
         relative_gap=relative_gap,
         log=log,
     )
-    with active(stop):
-        return _solve(problem, policy, start, stop, progress, started)
+    meter = budget.Meter(policy.solver.work_limit, policy.solver.time_limit_s)
+    meter.started = started
+    with active(stop), budget.metering(meter):
+        return _solve(problem, policy, start, stop, progress, started, meter)
 
 
 def _solve(
@@ -192,6 +200,7 @@ def _solve(
     stop: Stop | None,
     progress: Progress | None,
     started: float,
+    meter: budget.Meter,
 ) -> Result:
     if start is not None and not isinstance(start, Start):
         start = Start(start)
@@ -240,6 +249,7 @@ def _solve(
             build_s=build_s,
             solve_s=time.perf_counter() - started - build_s,
             keep_bonus=keep_bonus,
+            limited_by=meter.limited_by(status in (Status.OPTIMAL, Status.INFEASIBLE)),
             # a proven optimum or infeasibility is the whole answer, stop or not
             interrupted=stop.reason
             if stop is not None
@@ -250,23 +260,28 @@ def _solve(
         )
 
     def time_left() -> float:
-        if stop is not None and stop.is_set():
-            return 0.0
-        return settings.time_limit_s - (time.perf_counter() - started)
+        return meter.time_left()  # 0 once stopped
 
-    def halted() -> Result | None:
-        """When ``stop`` is set: the hint if it meets every hard rule (FEASIBLE, with the
-        bound known so far), else UNKNOWN."""
-        if stop is None or not stop.is_set():
-            return None
-        if hint is None or not _valid(prep, hint):
+    def incumbent(count_bound: int | None) -> Result:
+        """The best assignment any stage found (``hint``) if it meets every hard rule and
+        assigns a lead (or none can be): FEASIBLE, with the bound known so far (the value
+        bound only at the count bound); else UNKNOWN. (An empty start meets a band, but it
+        is no answer: written, it would release every lead.)"""
+        empty = hint is not None and not hint.any() and count_upper > 0
+        if hint is None or empty or not _valid(prep, hint):
             return result(
-                Status.UNKNOWN, None, best_bound=None, gap=None, assigned_bound=count_upper
+                Status.UNKNOWN, None, best_bound=None, gap=None, assigned_bound=count_bound
             )
-        res = result(Status.FEASIBLE, hint, best_bound=None, gap=None, assigned_bound=count_upper)
+        res = result(Status.FEASIBLE, hint, best_bound=None, gap=None, assigned_bound=count_bound)
         if units_upper is None or int(pairs.size[hint].sum()) < count_upper:
             return res
         return _with_bound(res, max(units_upper - side.score(pairs, hint), 0))
+
+    def halted() -> Result | None:
+        """When ``stop`` is set: the incumbent (or UNKNOWN)."""
+        if stop is None or not stop.is_set():
+            return None
+        return incumbent(count_upper)
 
     def infeasible(*conflicts: str) -> Result:
         return result(
@@ -482,15 +497,16 @@ def _solve(
         # A value band on a book too big for the LP: a Lagrangian bound over the flow, in at
         # most a quarter of the time left (the flow's own bound ignores the band).
         report.phase("lagrangian")
-        ends = time.perf_counter() + time_left() / 4
-        band_bound = value_band_bound(
-            pairs,
-            fair,
-            flows,
-            count_upper,
-            int(pairs.units[hint].sum()),
-            time_left=lambda: ends - time.perf_counter(),
-        )
+        with budget.stage(0.25) as quarter:
+            assert quarter is not None
+            band_bound = value_band_bound(
+                pairs,
+                fair,
+                flows,
+                count_upper,
+                int(pairs.units[hint].sum()),
+                time_left=quarter.time_left,
+            )
         if band_bound is not None:
             units_upper = min(units_upper or band_bound, band_bound)
     cp_settings = CpSatSettings(
@@ -542,17 +558,19 @@ def _solve(
         if (halt := halted()) is not None:
             return halt
         report.phase("mip")
-        found = mip.solve_mip(
-            pairs,
-            side,
-            cp_settings,
-            share * time_left(),
-            hint,
-            count_upper,
-            relaxed=relaxed,
-            whole=whole,
-            max_nodes=mip.PLAIN_NODES if plain else mip.MAX_NODES,
-        )
+        with budget.stage(share) as part:
+            assert part is not None
+            found = mip.solve_mip(
+                pairs,
+                side,
+                cp_settings,
+                part.time_left(),
+                hint,
+                count_upper,
+                relaxed=relaxed,
+                whole=whole,
+                max_nodes=mip.PLAIN_NODES if plain else mip.MAX_NODES,
+            )
         if found.optimal:
             assert found.chosen is not None
             chosen_method = "mip"
@@ -613,24 +631,36 @@ def _solve(
         return halt
     # The time the earlier stages used (starts, flows, LP, MIP) comes off CP-SAT's: with
     # the LP and the MIP skipped, a 10,000 x 200 book with accounts ran 15 s past its limit.
-    cp_settings = replace(cp_settings, time_limit_s=max(time_left(), 1.0))
-    cp = solve_cpsat(
-        pairs,
-        cp_settings,
-        hint,
-        count_upper,
-        side,
-        units_upper=units_upper,
-        progress=progress,
-        value_scale=prep.scale,
-    )
+    # CP-SAT gets at least a second and CPSAT_MIN_WORK of the work limit, like the last of it.
+    last = budget.Meter(max(meter.work_left(), CPSAT_MIN_WORK * meter.work), max(time_left(), 1.0))
+    cp_settings = replace(cp_settings, time_limit_s=last.seconds)
+    with budget.metering(last):
+        cp = solve_cpsat(
+            pairs,
+            cp_settings,
+            hint,
+            count_upper,
+            side,
+            units_upper=units_upper,
+            progress=progress,
+            value_scale=prep.scale,
+        )
+    meter.cuts |= last.cuts
+    meter.spend(last.used)
     status = Status(cp.status)
-    if cp.chosen is None and status != Status.INFEASIBLE and (halt := halted()) is not None:
-        return halt  # stopped before CP-SAT found anything: the start, if it meets every rule
+    if cp.chosen is None and status not in (Status.INFEASIBLE, Status.MODEL_INVALID):
+        # Cut short before CP-SAT found anything: the best assignment an earlier stage found.
+        return incumbent(count_upper if cp.count_bound is None else cp.count_bound)
     if cp.chosen is None:
         explained: tuple[str, ...] = ()
         if status == Status.INFEASIBLE and not (stop is not None and stop.is_set()):
-            explained = explain(problem, policy, prep, settings, max(time_left(), 5.0))
+            # within what is left of the limit (and a share of the work like CP-SAT's)
+            told = budget.Meter(
+                max(meter.work_left(), CPSAT_MIN_WORK * meter.work), max(time_left(), 0.0)
+            )
+            with budget.metering(told):
+                explained = explain(problem, policy, prep, settings, told.seconds)
+            meter.cuts |= told.cuts - {"work"}
         return result(
             status,
             None,
@@ -639,10 +669,15 @@ def _solve(
             assigned_bound=cp.count_bound,
             conflicts=explained,
         )
-    res = result(status, cp.chosen, best_bound=None, gap=None, assigned_bound=cp.count_bound)
+    chosen = cp.chosen
+    if hint is not None and _valid(prep, hint) and _better(prep, hint, chosen):
+        chosen = hint  # (CP-SAT starts from the hint; kept should it return less)
+    if status == Status.FEASIBLE and not chosen.any() and (cp.count_bound or 0) > 0:
+        return incumbent(cp.count_bound)  # nothing assigned where leads can be: no answer
+    res = result(status, chosen, best_bound=None, gap=None, assigned_bound=cp.count_bound)
     if cp.units_bound is None:
         return res
-    return _with_bound(res, cp.units_bound - side.score(pairs, cp.chosen))
+    return _with_bound(res, max(cp.units_bound - side.score(pairs, chosen), 0))
 
 
 def _assignment_grid(prep: Prepared, count_upper: int) -> Grid | None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -322,35 +321,11 @@ def _solved(
     result = solve(problem, policy, progress=events, stop=stop)
     if price_rules and result.has_solution and result.interrupted is None:
         events.emit("pricing_rules")
-        result = _priced(result, stop)
+        priced = price_rules_of(result, stop)
+        if stop is not None and stop.is_set():  # cut short: the assignment, not its prices
+            return replace(result, interrupted=stop.reason)
+        result = priced
     return result
-
-
-def _priced(result: Result, stop: Stop | None) -> Result:
-    """``result`` with its rules priced (``solver.prices``); a stop meanwhile keeps the
-    assignment without prices, marked interrupted. (``price_rules`` takes no stop token yet:
-    its solves run in a thread left to finish alone, and the process exits without
-    waiting for it.)"""
-    if stop is None:
-        return price_rules_of(result)
-    box: dict[str, Result | BaseException] = {}
-
-    def price() -> None:
-        try:
-            box["priced"] = price_rules_of(result)
-        except BaseException as exc:  # raised in the caller's thread
-            box["priced"] = exc
-
-    thread = threading.Thread(target=price, name="leadassign-prices", daemon=True)
-    thread.start()
-    while thread.is_alive() and not stop.wait(0.1):
-        pass
-    priced = box.get("priced")
-    if isinstance(priced, BaseException):
-        raise priced
-    if priced is not None:
-        return priced
-    return replace(result, interrupted=stop.reason)
 
 
 def _source(store: Store, conn: Any, ref: str) -> RunRow:
