@@ -18,9 +18,15 @@ def human_summary(result: Result) -> str:
     problem = result.problem
     n = problem.n_leads
     lines = []
-    proof = ""
-    if result.gap is not None:
-        proof = "proven optimal" if result.status == "OPTIMAL" else f"gap {result.gap:.4%}"
+    if result.status == "OPTIMAL":
+        proof = "proven optimal"
+    elif result.gap is not None:
+        proof = f"gap {result.gap:.4%}"
+    else:  # the lead count is not proven, so the value has no bound to measure a gap by
+        proof = "gap unknown: the number of leads assigned is not proven the most possible"
+    cut = {"work": "the work limit", "time": "the time limit", "stop": "a signal"}
+    if result.limited_by in cut:
+        proof += f"; cut by {cut[result.limited_by]}"
     lines.append(
         f"status: {result.status.value} ({proof}; method {result.method}, "
         f"{result.build_s + result.solve_s:.2f} s)"

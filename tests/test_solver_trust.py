@@ -185,7 +185,10 @@ def test_an_empty_start_is_no_answer(tmp_path: Path) -> None:
         if code == 4:
             assert summary["status"] == "UNKNOWN" and summary["limited_by"] == "work"
             assert "--work-limit" in output
-            assert sorted(p.name for p in out.iterdir()) == [".leadassign-manifest.json", "summary.json"]
+            assert sorted(p.name for p in out.iterdir()) == [
+                ".leadassign-manifest.json",
+                "summary.json",
+            ]
         else:
             assert summary["status"] == "FEASIBLE" and summary["assigned"] > 0
 
