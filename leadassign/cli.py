@@ -481,14 +481,9 @@ def _abandon(reason: str, grace_s: float, what: str, events: JsonEvents | None) 
     """End the process now: ``what`` did not stop within ``grace_s`` of the signal (a
     database that does not answer, a library call that does not listen). Child processes
     (compare's workers) are terminated first; exit 4 with a message."""
-    children = multiprocessing.active_children()
-    for child in children:
-        child.terminate()
-    for child in children:
-        child.join(1.0)
-        if child.is_alive():
-            child.kill()
-            child.join(1.0)
+    from leadassign.scenarios.compare import end_processes
+
+    end_processes(multiprocessing.active_children(), grace_s=1.0)
     message = (
         f"interrupted by {reason}: {what} did not stop within {grace_s:g} s and was ended; "
         "what it had not finished was neither written nor recorded"

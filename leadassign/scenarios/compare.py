@@ -268,17 +268,21 @@ def _in_pool(
 
 
 def _end_workers(pool: ProcessPoolExecutor) -> None:
-    """Terminate the pool's processes (SIGTERM, then SIGKILL) and reap them: none outlives
-    the comparison."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
+    """Terminate the pool's processes and reap them: none outlives the comparison."""
+    end_processes(list((getattr(pool, "_processes", None) or {}).values()), grace_s=2.0)
+
+
+def end_processes(processes: list[multiprocessing.process.BaseProcess], grace_s: float) -> None:
+    """Terminate ``processes`` (SIGTERM), kill those still alive ``grace_s`` later (SIGKILL),
+    and reap them."""
     for process in processes:
         if process.is_alive():
             process.terminate()
     for process in processes:
-        process.join(2.0)
+        process.join(grace_s)
         if process.is_alive():
             process.kill()
-            process.join(2.0)
+            process.join(grace_s)
 
 
 def _on_ray(
