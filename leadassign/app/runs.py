@@ -40,6 +40,7 @@ from leadassign.models import Policy, Problem
 from leadassign.models.problem import Carried, with_previous_owners
 from leadassign.output import (
     VANISHED,
+    Files,
     bytes_writers,
     check_matrix_size,
     result_files,
@@ -219,17 +220,8 @@ def _locked(
         carried = None
         previous: RunRow | None = None
         if command == "rebalance":
-            previous = _source(store, conn, from_run or "latest")
-            carried = with_previous_owners(problem, store.assignment(previous, conn))
+            previous, carried = _carry_owners(store, conn, problem, from_run, events)
             problem = carried.problem
-            events.emit(
-                "owners_carried",
-                from_run=previous.original,
-                carried=carried.carried,
-                new_leads=len(carried.new_leads),
-                vanished=len(carried.vanished),
-                owners_gone=len(carried.owners_gone),
-            )
         not_stopped(stop, "before solving; nothing written or recorded")
         result = _solved(problem, policy, price_rules, stop, events)
         if carried is not None and previous is not None:
@@ -242,20 +234,7 @@ def _locked(
         source = previous.original if previous is not None else None
         recording = time.perf_counter()
         run_id = store.record(
-            conn,
-            NewRun(
-                command=command,
-                version=__version__,
-                status=result.status.value,
-                run_key=key,
-                inputs=dict(problem.digests),
-                policy=policy.model_dump(mode="json"),
-                summary=summary,
-                from_run=source,
-                out=str(out),
-                assignments=_assignment_rows(result) if result.has_solution else None,
-                files=files,
-            ),
+            conn, _solved_run(command, key, problem, policy, result, summary, source, out, files)
         )
         # The files go into place last, just before the commit: a failure before leaves
         # neither files nor a run; a failed commit puts the folder back (``_recorded``).
@@ -278,6 +257,50 @@ def _locked(
             carried=carried,
         ),
         events,
+    )
+
+
+def _carry_owners(
+    store: Store, conn: Connection, problem: Problem, from_run: str | None, events: Events
+) -> tuple[RunRow, Carried]:
+    """rebalance: the run it starts from, and its owners made the leads' current owners."""
+    previous = _source(store, conn, from_run or "latest")
+    carried = with_previous_owners(problem, store.assignment(previous, conn))
+    events.emit(
+        "owners_carried",
+        from_run=previous.original,
+        carried=carried.carried,
+        new_leads=len(carried.new_leads),
+        vanished=len(carried.vanished),
+        owners_gone=len(carried.owners_gone),
+    )
+    return previous, carried
+
+
+def _solved_run(
+    command: Command,
+    key: str,
+    problem: Problem,
+    policy: Policy,
+    result: Result,
+    summary: dict[str, Any],
+    source: int | None,
+    out: Path,
+    files: Files,
+) -> NewRun:
+    """The row of a solved run (its assignment only when it has one)."""
+    return NewRun(
+        command=command,
+        version=__version__,
+        status=result.status.value,
+        run_key=key,
+        inputs=dict(problem.digests),
+        policy=policy.model_dump(mode="json"),
+        summary=summary,
+        from_run=source,
+        out=str(out),
+        assignments=_assignment_rows(result) if result.has_solution else None,
+        files=files,
     )
 
 
