@@ -71,9 +71,10 @@ def main() -> None:
     parser.add_argument("--store", default=None, help="a SQLAlchemy URL (default: a new SQLite)")
     parser.add_argument("--time-limit", type=float, default=60.0)
     args = parser.parse_args()
+    from leadassign.app.inputs import Inputs
+    from leadassign.app.runs import Command, execute
     from leadassign.store import Store
     from leadassign.store.db import metadata, schema_table
-    from leadassign.store.runs import Command, Inputs, execute
 
     n, m = (int(x) for x in args.size.split("x"))
     folder = Path(tempfile.mkdtemp(prefix="bench-history-"))

@@ -483,7 +483,7 @@ def test_a_failed_commit_puts_the_previous_run_back(
             raise sqlite3.OperationalError("disk I/O error")
         real_commit(self, dbapi_connection)
 
-    monkeypatch.setattr("leadassign.store.runs.publish", publish_then_arm)
+    monkeypatch.setattr("leadassign.app.runs.publish", publish_then_arm)
     monkeypatch.setattr(DefaultDialect, "do_commit", failing_commit)
     result = cli("solve", *book_args(book), "--out", str(out), "--seed", "9")
     assert result.exit_code == 2, result.output

@@ -29,15 +29,15 @@ import yaml
 from click.testing import CliRunner
 
 from leadassign import load_problem
+from leadassign.app.export import export, read_owner_map
+from leadassign.app.history import owner_changes
 from leadassign.check import check_assignment
 from leadassign.cli import main
 from leadassign.errors import InputError
 from leadassign.models.policy import load_policy
 from leadassign.models.problem import with_previous_owners
 from leadassign.store import Store, StoreBusy, StoreError
-from leadassign.store.crm import export, read_owner_map
 from leadassign.store.db import SCHEMA_VERSION, metadata, schema_table
-from leadassign.store.runs import owner_changes
 
 BOOK = Path(__file__).resolve().parents[1] / "examples" / "book"
 POSTGRES = os.environ.get("LEADASSIGN_TEST_POSTGRES")

@@ -197,7 +197,7 @@ def test_no_solution_within_the_time_limit_exits_4(tmp_path: Path) -> None:
     # on a machine fast enough any instance small enough for a test is solved in time.
     from dataclasses import replace
 
-    from leadassign.cli import _report
+    from leadassign.cli.report import report_result
     from leadassign.solver.result import Status
 
     sample = make_sample(50, 4)
@@ -205,7 +205,8 @@ def test_no_solution_within_the_time_limit_exits_4(tmp_path: Path) -> None:
     unknown = replace(
         solve(problem), status=Status.UNKNOWN, objective=None, best_bound=None, gap=None
     )
-    assert _report(unknown, tmp_path / "out", matrix=True) == 4
+    write_result(unknown, tmp_path / "out", matrix=True)
+    assert report_result(unknown, tmp_path / "out", matrix=True) == 4
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         ".leadassign-manifest.json",
         "summary.json",

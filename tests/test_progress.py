@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from leadassign import Policy, load_problem, solve
-from leadassign.cli import _progress_line, main
+from leadassign.cli import main
+from leadassign.cli.progress import progress_line
 from leadassign.demo import make_sample
 from leadassign.solver.cpsat import CpSatOutcome, CpSatSettings, Pairs, solve_cpsat
 from leadassign.solver.progress import (
@@ -279,6 +280,6 @@ def test_cli_default_is_on_for_a_terminal_without_the_log(
     monkeypatch.setattr("sys.stderr", Tty())
     options = {"progress": flag, "log": log}
     policy = Policy.model_validate({"solver": {"log": policy_log}})
-    with _progress_line(options, policy) as progress:
+    with progress_line(options, policy) as progress:
         assert isinstance(progress, TerminalProgress) is on
     assert "progress" not in options  # solve() gets the object, not the flag

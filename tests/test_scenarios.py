@@ -608,7 +608,7 @@ def test_run_board_redraws_one_line_per_run() -> None:
     block) as runs finish; the last drawing shows every run's end."""
     import io
 
-    from leadassign.cli import RunBoard
+    from leadassign.cli.progress import RunBoard
 
     stream = io.StringIO()
     board = RunBoard(["base", "ana-back"], stream)

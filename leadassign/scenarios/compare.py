@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +28,7 @@ import pandas as pd
 
 from leadassign.errors import InputError
 from leadassign.output import bytes_writers, result_files, write_bytes, write_csv, write_files
+from leadassign.scenarios.run import Run
 from leadassign.scenarios.spec import BASE, Scenario, Sweep, _Tables, build, variant_policy
 from leadassign.solver.result import Status
 from leadassign.solver.solve import Start, solve
@@ -41,22 +41,6 @@ NOT_RUN = "NOT_RUN"
 #: Seconds the runs under way get after a stop to return their best answer; then their
 #: processes (or Ray tasks) are ended.
 STOP_GRACE_S = 2.0
-
-
-@dataclass(frozen=True)
-class Run:
-    """What the comparison needs of one solved run."""
-
-    name: str
-    description: str
-    status: Status
-    summary: dict[str, Any]
-    lead_ids: np.ndarray  # every input lead of the run, in input order
-    rep_ids: np.ndarray  # its rep ('' when unassigned or without a solution)
-    expected_value: np.ndarray  # its expected value (nan when unassigned)
-    reps: pd.DataFrame | None = None  # rep_id, assigned, expected_value (None: no solution)
-    files: tuple[tuple[str, bytes], ...] = ()  # its output files, as ``leadassign solve`` writes
-    keep_bonus: float | None = None  # its churn search's bonus (Result.keep_bonus)
 
 
 def solve_run(

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from leadassign.scenarios.compare import Run
+from leadassign.scenarios.run import Run
 
 #: Lead moves listed per variant (the full list is in its diff CSV).
 MOVES_SHOWN = 50

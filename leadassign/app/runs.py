@@ -1,4 +1,4 @@
-"""A recorded run: load, (re)balance from the store, solve, write the outputs, record it.
+"""solve and rebalance: load, (re)balance from the store, solve, write the outputs, record.
 
 The whole run holds the store's lock (``Store.writing``), so two runs against one store never
 interleave: the second waits up to ``wait`` seconds, then fails with StoreBusy (exit 5)
@@ -19,6 +19,7 @@ nothing is recorded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -28,14 +29,18 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from leadassign import __version__
+from leadassign.app.inputs import Inputs, load
+from leadassign.app.interrupt import not_stopped
 from leadassign.events import Events, NoEvents
-from leadassign.models import Policy, Problem, load_policy, load_problem
+from leadassign.models import Policy, Problem
 from leadassign.models.problem import Carried, with_previous_owners
 from leadassign.output import (
     VANISHED,
+    Files,
     bytes_writers,
     check_matrix_size,
     result_files,
@@ -46,7 +51,6 @@ from leadassign.solver import Result, Status, solve
 from leadassign.solver.prices import price_rules as price_rules_of
 from leadassign.solver.stop import Stop
 from leadassign.store.db import (
-    Interrupted,
     NewRun,
     RunRow,
     Store,
@@ -56,18 +60,6 @@ from leadassign.store.db import (
 )
 
 Command = Literal["solve", "rebalance"]
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """The tables and policy of a run, as paths."""
-
-    leads: Path
-    reps: Path
-    affinity: Path | None = None
-    pairs: Path | None = None
-    pairs_mode: Literal["only", "override"] = "only"
-    policy: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -86,20 +78,6 @@ class Outcome:
     @property
     def has_solution(self) -> bool:
         return self.status in (Status.OPTIMAL, Status.FEASIBLE)
-
-
-def load(inputs: Inputs, solver: dict[str, Any] | None = None) -> tuple[Problem, Policy]:
-    """The validated problem and policy (solver settings overridden by ``solver``)."""
-    policy = load_policy(inputs.policy).with_solver(**(solver or {}))
-    problem = load_problem(
-        inputs.leads,
-        inputs.reps,
-        inputs.affinity,
-        inputs.pairs,
-        pairs_mode=inputs.pairs_mode,
-        policy=policy,
-    )
-    return problem, policy
 
 
 def run_key(
@@ -167,7 +145,7 @@ def execute(
         return _finish(result, folder, command, matrix, events)
     source = from_run if command == "rebalance" else None
     key = run_key(command, problem, policy, source, {"matrix": matrix, "price_rules": price_rules})
-    _not_stopped(stop, "before solving")
+    not_stopped(stop, "before solving; nothing written or recorded")
     try:
         return _recorded(
             command, problem, policy, key, folder, store, from_run, matrix, price_rules, wait,
@@ -242,18 +220,9 @@ def _locked(
         carried = None
         previous: RunRow | None = None
         if command == "rebalance":
-            previous = _source(store, conn, from_run or "latest")
-            carried = with_previous_owners(problem, store.assignment(previous, conn))
+            previous, carried = _carry_owners(store, conn, problem, from_run, events)
             problem = carried.problem
-            events.emit(
-                "owners_carried",
-                from_run=previous.original,
-                carried=carried.carried,
-                new_leads=len(carried.new_leads),
-                vanished=len(carried.vanished),
-                owners_gone=len(carried.owners_gone),
-            )
-        _not_stopped(stop, "before solving")
+        not_stopped(stop, "before solving; nothing written or recorded")
         result = _solved(problem, policy, price_rules, stop, events)
         if carried is not None and previous is not None:
             result = replace(result, rebalance=_rebalance_figures(previous, carried))
@@ -265,20 +234,7 @@ def _locked(
         source = previous.original if previous is not None else None
         recording = time.perf_counter()
         run_id = store.record(
-            conn,
-            NewRun(
-                command=command,
-                version=__version__,
-                status=result.status.value,
-                run_key=key,
-                inputs=dict(problem.digests),
-                policy=policy.model_dump(mode="json"),
-                summary=summary,
-                from_run=source,
-                out=str(out),
-                assignments=_assignment_rows(result) if result.has_solution else None,
-                files=files,
-            ),
+            conn, _solved_run(command, key, problem, policy, result, summary, source, out, files)
         )
         # The files go into place last, just before the commit: a failure before leaves
         # neither files nor a run; a failed commit puts the folder back (``_recorded``).
@@ -304,15 +260,53 @@ def _locked(
     )
 
 
+def _carry_owners(
+    store: Store, conn: Connection, problem: Problem, from_run: str | None, events: Events
+) -> tuple[RunRow, Carried]:
+    """rebalance: the run it starts from, and its owners made the leads' current owners."""
+    previous = _source(store, conn, from_run or "latest")
+    carried = with_previous_owners(problem, store.assignment(previous, conn))
+    events.emit(
+        "owners_carried",
+        from_run=previous.original,
+        carried=carried.carried,
+        new_leads=len(carried.new_leads),
+        vanished=len(carried.vanished),
+        owners_gone=len(carried.owners_gone),
+    )
+    return previous, carried
+
+
+def _solved_run(
+    command: Command,
+    key: str,
+    problem: Problem,
+    policy: Policy,
+    result: Result,
+    summary: dict[str, Any],
+    source: int | None,
+    out: Path,
+    files: Files,
+) -> NewRun:
+    """The row of a solved run (its assignment only when it has one)."""
+    return NewRun(
+        command=command,
+        version=__version__,
+        status=result.status.value,
+        run_key=key,
+        inputs=dict(problem.digests),
+        policy=policy.model_dump(mode="json"),
+        summary=summary,
+        from_run=source,
+        out=str(out),
+        assignments=_assignment_rows(result) if result.has_solution else None,
+        files=files,
+    )
+
+
 def _input_paths(inputs: Inputs, store: Store | None) -> list[Path | None]:
     """What a run reads from files: its tables, policy and (SQLite) the store."""
-    paths = [inputs.leads, inputs.reps, inputs.affinity, inputs.pairs, inputs.policy]
-    return [*paths, None if store is None else store.path]
-
-
-def _not_stopped(stop: Stop | None, when: str) -> None:
-    if stop is not None and stop.is_set():
-        raise Interrupted(f"interrupted by {stop.reason} {when}; nothing written or recorded")
+    return [*inputs.paths, None if store is None else store.path]
 
 
 def _solved(
@@ -328,7 +322,7 @@ def _solved(
     return result
 
 
-def _source(store: Store, conn: Any, ref: str) -> RunRow:
+def _source(store: Store, conn: Connection, ref: str) -> RunRow:
     """The run a rebalance takes its owners from."""
     if ref.strip().lower() == "latest":
         found = store.latest_with_assignment(conn)
@@ -370,7 +364,7 @@ def _assignment_rows(result: Result) -> pd.DataFrame:
 
 def _rerun(
     store: Store,
-    conn: Any,
+    conn: Connection,
     original: RunRow,
     command: Command,
     problem: Problem,
@@ -448,47 +442,41 @@ def _done(outcome: Outcome, events: Events) -> Outcome:
     return outcome
 
 
-__all__ = ["Inputs", "Outcome", "execute", "load", "owner_changes", "run_key"]
+def run(
+    command: Command,
+    inputs: Inputs,
+    out: Path,
+    *,
+    store: str | None,
+    wait: float | None = None,
+    solver: dict[str, Any] | None = None,
+    from_run: str | None = None,
+    matrix: bool = False,
+    price_rules: bool = False,
+    stop: Stop | None = None,
+    events: Events | None = None,
+    force: bool = False,
+) -> Outcome:
+    """:func:`execute` with the store named by a SQLite path or SQLAlchemy URL (None: not
+    recorded), opened for the run and closed after it: what ``leadassign solve`` and
+    ``leadassign rebalance`` do. ``wait``: seconds to wait while another run holds the store
+    (None: fail at once with StoreBusy)."""
+    with contextlib.ExitStack() as stack:
+        opened = None if store is None else stack.enter_context(Store(store, wait=wait))
+        return execute(
+            command,
+            inputs,
+            out,
+            store=opened,
+            solver=solver,
+            from_run=from_run,
+            matrix=matrix,
+            price_rules=price_rules,
+            wait=wait or 0.0,
+            stop=stop,
+            events=events,
+            force=force,
+        )
 
 
-def owner_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """Leads whose owner differs between two runs' assignments (Store.assignment): lead_id,
-    rep_before, rep_after ('' when unassigned or absent), change (``moved``, ``assigned``,
-    ``unassigned``, ``added``: only in the second run, ``vanished``: only in the first),
-    expected_value_after; in the second run's lead order, then the vanished leads in the
-    first's."""
-    old = pd.Series(
-        before["rep_id"].to_numpy(dtype=object), index=before["lead_id"].to_numpy(dtype=object)
-    )
-    lead = after["lead_id"].to_numpy(dtype=object)
-    at = pd.Index(old.index).get_indexer(pd.Index(lead, dtype=object))
-    rep_after = after["rep_id"].to_numpy(dtype=object)
-    rep_before = np.full(len(lead), "", dtype=object)
-    rep_before[at >= 0] = old.to_numpy(dtype=object)[at[at >= 0]]
-    change = np.full(len(lead), "", dtype=object)
-    known = at >= 0
-    change[known & (rep_before != "") & (rep_after != "") & (rep_before != rep_after)] = "moved"
-    change[known & (rep_before == "") & (rep_after != "")] = "assigned"
-    change[known & (rep_before != "") & (rep_after == "")] = "unassigned"
-    change[~known] = "added"
-    rows = change != ""
-    changed = pd.DataFrame(
-        {
-            "lead_id": lead[rows],
-            "rep_before": rep_before[rows],
-            "rep_after": rep_after[rows],
-            "change": change[rows],
-            "expected_value_after": after["expected_value"].to_numpy(dtype=np.float64)[rows],
-        }
-    )
-    gone = ~before["lead_id"].isin(pd.Index(lead, dtype=object)).to_numpy()
-    vanished = pd.DataFrame(
-        {
-            "lead_id": before["lead_id"].to_numpy(dtype=object)[gone],
-            "rep_before": before["rep_id"].to_numpy(dtype=object)[gone],
-            "rep_after": "",
-            "change": "vanished",
-            "expected_value_after": np.nan,
-        }
-    )
-    return pd.concat([changed, vanished], ignore_index=True)
+__all__ = ["Command", "Outcome", "execute", "run", "run_key"]

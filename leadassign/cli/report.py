@@ -1,0 +1,127 @@
+"""What a command prints about a result or a run: the summary, the written files, the
+conflicts, and why there is no assignment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from leadassign.app.runs import Outcome
+from leadassign.cli.errors import EXIT_BY_STATUS
+from leadassign.errors import printable
+from leadassign.report import human_summary
+from leadassign.solver import Result, Status
+from leadassign.store.db import store_name
+
+
+def report_result(result: Result, out: Path | None, matrix: bool) -> int:
+    """Print the summary (and the files written to ``out``) or why there is no assignment;
+    return the exit code."""
+    code = EXIT_BY_STATUS[result.status]
+    if result.has_solution:
+        click.echo(printable(human_summary(result), lines=True))
+        if out is not None:
+            click.echo(
+                f"wrote {out}/assignments.csv, reps.csv, summary.json"
+                + (", matrix.csv" if matrix else "")
+            )
+    elif result.status == Status.INFEASIBLE:
+        click.echo("error: INFEASIBLE: the hard rules cannot all hold:", err=True)
+        for conflict in result.conflicts or ("no assignment satisfies them",):
+            click.echo(f"  - {printable(conflict)}", err=True)
+    elif result.status == Status.UNKNOWN and result.limited_by == "work":
+        click.echo(
+            f"error: no assignment found within the work limit "
+            f"({result.policy.solver.work_limit:g}); raise --work-limit",
+            err=True,
+        )
+    elif result.status == Status.UNKNOWN:
+        click.echo(
+            f"error: no assignment found within the time limit "
+            f"({result.policy.solver.time_limit_s:g} s); raise --time-limit",
+            err=True,
+        )
+    else:
+        click.echo(
+            f"error: the solver rejected the model ({result.status.value}); "
+            "this is a bug, please report it with summary.json",
+            err=True,
+        )
+    return code
+
+
+def why_not(name: str, status: Status, summary: Path) -> str:
+    """Why a run (of a comparison, or recorded) has no assignment, and what to do (one
+    line)."""
+    if status == Status.UNKNOWN:
+        return (
+            f"error: {name}: no answer within the time limit (UNKNOWN); raise --time-limit "
+            "or the scenario's solver.time_limit_s"
+        )
+    if status == Status.INFEASIBLE:
+        return (
+            f"error: {name}: INFEASIBLE: its hard rules cannot all hold; the conflicts are in "
+            f"{summary}"
+        )
+    return (
+        f"error: {name}: the solver rejected the model ({status.value}); this is a bug, please "
+        f"report it with {summary}"
+    )
+
+
+def say_outcome(outcome: Outcome, store: str | None, out: Path, matrix: bool) -> None:
+    """The human report of a solve or rebalance."""
+    interrupted = outcome.summary.get("interrupted")
+    if outcome.rerun_of is not None:
+        _say_rerun(outcome, out)
+        return
+    if outcome.result is not None and (outcome.has_solution or interrupted is None):
+        report_result(outcome.result, None, matrix)
+    if interrupted is not None:
+        if outcome.has_solution:
+            click.echo(
+                f"interrupted by {interrupted}: kept the best assignment found "
+                f"({outcome.status.value}, gap {outcome.summary.get('gap')})",
+                err=True,
+            )
+        else:
+            click.echo(
+                f"error: interrupted by {interrupted} before any assignment that meets every "
+                "hard rule was found; nothing written, nothing recorded",
+                err=True,
+            )
+            return
+    _say_carried(outcome)
+    if outcome.written:
+        click.echo(printable(f"wrote {', '.join(p.name for p in outcome.written)} to {out}"))
+    if outcome.run_id is not None:
+        click.echo(printable(f"recorded as run {outcome.run_id} in {store_name(store or '')}"))
+
+
+def _say_rerun(outcome: Outcome, out: Path) -> None:
+    click.echo(
+        f"same inputs and policy as run {outcome.rerun_of}: its result, not solved again "
+        f"(recorded as run {outcome.run_id}, a re-run of {outcome.rerun_of})"
+    )
+    names = ", ".join(p.name for p in outcome.written)
+    click.echo(f"status {outcome.status.value}; wrote {names} to {out}")
+    if not outcome.has_solution:
+        why = why_not(f"run {outcome.rerun_of}", outcome.status, out / "summary.json")
+        click.echo(why, err=True)
+
+
+def _say_carried(outcome: Outcome) -> None:
+    carried = outcome.carried
+    if carried is None:
+        return
+    click.echo(
+        f"owners from run {outcome.from_run}: {carried.carried} carried over, "
+        f"{len(carried.new_leads)} new leads, {len(carried.vanished)} leads gone"
+        + (" (listed in vanished.csv)" if len(carried.vanished) else "")
+        + (
+            f", {len(carried.owners_gone)} owners no longer in the reps table"
+            if len(carried.owners_gone)
+            else ""
+        )
+    )

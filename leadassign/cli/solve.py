@@ -1,0 +1,389 @@
+"""The commands that take one book: solve, rebalance, baseline, validate and demo."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from leadassign import app
+from leadassign.app import demo as demo_book
+from leadassign.app.baseline import baseline
+from leadassign.app.inputs import Inputs
+from leadassign.app.interrupt import exit_process, interruptible
+from leadassign.app.runs import Command, Outcome
+from leadassign.app.validate import validate
+from leadassign.baselines import STRATEGIES
+from leadassign.cli.errors import EXIT_BY_STATUS, json_events, reports_errors
+from leadassign.cli.options import (
+    force_option,
+    input_options,
+    inputs_of,
+    output_options,
+    solver_options,
+    store_options,
+)
+from leadassign.cli.progress import ProgressEvents, progress_line
+from leadassign.cli.report import report_result, say_outcome, why_not
+from leadassign.errors import printable
+from leadassign.events import Events, JsonEvents
+from leadassign.models import Policy, load_policy
+from leadassign.solver import Result
+from leadassign.solver.stop import Stop
+
+EPILOG_SOLVE = """\b
+Example:
+  leadassign solve --leads leads.csv --reps reps.csv --policy policy.yaml --out run/
+\b
+Each run is recorded in the store (--store, default .leadassign/history.db; --no-store
+to skip): see leadassign history. The same inputs and policy again re-use the recorded
+run. SIGINT or SIGTERM stops the solve and keeps the best assignment found (FEASIBLE).
+\b
+Exit codes: 0 solved (OPTIMAL or FEASIBLE), 2 bad input, 3 INFEASIBLE (the conflicting
+rules are named), 4 no solution within the time limit, 5 another run holds the store.
+"""
+
+
+def _run(
+    command: Command,
+    inputs: Inputs,
+    out: Path,
+    *,
+    store: str | None,
+    wait: float | None,
+    json_log: bool,
+    solver: dict[str, Any],
+    from_run: str | None = None,
+    matrix: bool = False,
+    price_rules: bool = False,
+    force: bool = False,
+) -> NoReturn:
+    """solve and rebalance: run, record, report; exits with the run's code."""
+    events = json_events(json_log)
+    policy = load_policy(inputs.policy)
+
+    def work(stop: Stop) -> Outcome:
+        with contextlib.ExitStack() as stack:
+            told: Events = events or ProgressEvents(
+                stack.enter_context(progress_line(dict(solver), policy))
+            )
+            return app.run(
+                command,
+                inputs,
+                out,
+                store=store,
+                wait=wait,
+                solver={k: v for k, v in solver.items() if k != "progress"},
+                from_run=from_run,
+                matrix=matrix,
+                price_rules=price_rules,
+                stop=stop,
+                events=told,
+                force=force,
+            )
+
+    outcome = interruptible(work, events)
+    code = EXIT_BY_STATUS[outcome.status]
+    if events is not None:
+        _log_outcome(events, command, outcome, code, out)
+    else:
+        say_outcome(outcome, store, out, matrix)
+    exit_process(code)
+
+
+def _log_outcome(events: JsonEvents, command: str, outcome: Outcome, code: int, out: Path) -> None:
+    """The end of a run under --json: error (without an assignment), done, summary."""
+    if not outcome.has_solution:
+        stopped = outcome.summary.get("interrupted")
+        why = (
+            f"interrupted by {stopped} before any assignment was found; nothing written"
+            if stopped is not None
+            else why_not(command, outcome.status, out / "summary.json")[len("error: ") :]
+        )
+        events.emit("error", exit_code=code, message=why)
+    events.emit(
+        "done",
+        status=outcome.status.value,
+        exit_code=code,
+        run=outcome.run_id,
+        rerun_of=outcome.rerun_of,
+        from_run=outcome.from_run,
+        written=[str(p) for p in outcome.written],
+        interrupted=outcome.summary.get("interrupted"),
+    )
+    events.emit("summary", **outcome.summary)
+
+
+@click.command(name="solve", epilog=EPILOG_SOLVE)
+@input_options
+@output_options
+@click.option(
+    "--price-rules",
+    is_flag=True,
+    help="Also solve once without each hard rule and report what it costs (summary.json "
+    "price_of_rules).",
+)
+@solver_options
+@store_options
+@click.option("--no-store", is_flag=True, help="Do not record the run.")
+@reports_errors
+def solve_command(
+    leads: Path,
+    reps: Path,
+    affinity: Path | None,
+    pairs: Path | None,
+    pairs_mode: str,
+    policy: Path | None,
+    out: Path,
+    matrix: bool,
+    force: bool,
+    price_rules: bool,
+    store: str,
+    wait: float | None,
+    json_log: bool,
+    no_store: bool,
+    **solver: Any,
+) -> None:
+    """Solve: assign as many leads as possible, then maximize expected value."""
+    _run(
+        "solve",
+        inputs_of(leads, reps, affinity, pairs, pairs_mode, policy),
+        out,
+        store=None if no_store else store,
+        wait=wait,
+        json_log=json_log,
+        solver=solver,
+        matrix=matrix,
+        price_rules=price_rules,
+        force=force,
+    )
+
+
+@click.command(
+    name="rebalance",
+    epilog="""\b
+Examples:
+  leadassign rebalance --leads leads.csv --reps reps.csv --policy policy.yaml --out week48/
+  leadassign rebalance --from-run 12 --leads leads.csv --reps reps.csv --out week48/
+\b
+Weekly, from cron (one JSON object per event on stderr; see the README):
+  0 6 * * 1  cd /srv/sales && leadassign rebalance --leads crm/leads.csv --reps crm/reps.csv
+             --policy policy.yaml --out runs/latest --json 2>> logs/leadassign.jsonl
+\b
+Exit codes: 0 solved, 2 bad input or no previous run, 3 INFEASIBLE, 4 no solution within the
+time limit, 5 another run holds the store.
+""",
+)
+@input_options
+@output_options
+@click.option(
+    "--from-run",
+    default="latest",
+    show_default=True,
+    help="The run whose owners become current_owner: latest (the newest run with an "
+    "assignment) or a run id.",
+)
+@solver_options
+@store_options
+@reports_errors
+def rebalance_command(
+    leads: Path,
+    reps: Path,
+    affinity: Path | None,
+    pairs: Path | None,
+    pairs_mode: str,
+    policy: Path | None,
+    out: Path,
+    matrix: bool,
+    force: bool,
+    from_run: str,
+    store: str,
+    wait: float | None,
+    json_log: bool,
+    **solver: Any,
+) -> None:
+    """Solve this week's book starting from a recorded run's owners.
+
+    Each lead's owner in that run becomes its current_owner (replacing the leads table's
+    column), so the continuity policy limits churn week over week; new leads have no owner,
+    leads that are gone are listed in vanished.csv. Recorded like solve.
+    """
+    _run(
+        "rebalance",
+        inputs_of(leads, reps, affinity, pairs, pairs_mode, policy),
+        out,
+        store=store,
+        wait=wait,
+        json_log=json_log,
+        solver=solver,
+        from_run=from_run,
+        matrix=matrix,
+        force=force,
+    )
+
+
+@click.command(
+    name="baseline",
+    epilog="""\b
+Example:
+  leadassign baseline --strategy round-robin --leads leads.csv --reps reps.csv --out rr/
+  leadassign solve --leads leads.csv --reps reps.csv --out run/   # then compare summary.json
+\b
+Exit codes: 0 assigned, 2 bad input.
+""",
+)
+@click.option(
+    "--strategy",
+    required=True,
+    type=click.Choice(STRATEGIES),
+    help="round-robin: leads in input order, each to the next eligible rep with room; "
+    "weighted-round-robin: each to the eligible rep with room that is least full relative "
+    "to its capacity; greedy: highest expected value pairs first.",
+)
+@input_options
+@output_options
+@reports_errors
+def baseline_command(
+    strategy: str,
+    leads: Path,
+    reps: Path,
+    affinity: Path | None,
+    pairs: Path | None,
+    pairs_mode: str,
+    policy: Path | None,
+    out: Path,
+    matrix: bool,
+    force: bool,
+) -> None:
+    """Assign the book the way a CRM would, to compare with solve.
+
+    Eligibility, tiers, value weights, affinities, the pairs table and capacity apply as in
+    solve; fairness, continuity, accounts and min_leads are ignored, as CRMs do.
+    """
+    inputs = inputs_of(leads, reps, affinity, pairs, pairs_mode, policy)
+    result = interruptible(
+        lambda stop: baseline(strategy, inputs, out, matrix=matrix, force=force, stop=stop),
+        what="the baseline",
+    )
+    code = report_result(result, out, matrix)
+    ignored = (result.baseline or {}).get("ignored", [])
+    if ignored:
+        click.echo(f"ignored, as CRMs do: {', '.join(ignored)}")
+    exit_process(code)
+
+
+@click.command(
+    name="validate",
+    epilog="""\b
+Example:
+  leadassign validate --leads leads.csv --reps reps.csv --policy policy.yaml
+\b
+Exit codes: 0 the inputs are valid, 2 bad input (the message names file, row and column).
+""",
+)
+@input_options
+@reports_errors
+def validate_command(
+    leads: Path,
+    reps: Path,
+    affinity: Path | None,
+    pairs: Path | None,
+    pairs_mode: str,
+    policy: Path | None,
+) -> None:
+    """Check the input tables and the policy; solve nothing, write nothing."""
+
+    inputs = inputs_of(leads, reps, affinity, pairs, pairs_mode, policy)
+    text = interruptible(lambda stop: validate(inputs, stop), grace_s=1.0, what="the validation")
+    click.echo(printable(text, lines=True))
+
+
+@click.command(
+    name="demo",
+    epilog="""\b
+Examples:
+  leadassign demo
+  leadassign demo --leads 5000 --reps 120 --out demo-run/
+""",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also write the sample inputs (input/) and the outputs to this folder.",
+)
+@force_option
+@click.option(
+    "--leads",
+    "n_leads",
+    type=click.IntRange(min=0),
+    default=600,
+    show_default=True,
+    help="Number of sample leads.",
+)
+@click.option(
+    "--reps",
+    "n_reps",
+    type=click.IntRange(min=1),
+    default=25,
+    show_default=True,
+    help="Number of sample reps.",
+)
+@click.option(
+    "--effort", is_flag=True, help="Enterprise leads take 3 capacity units (solved with CP-SAT)."
+)
+@click.option(
+    "--sample-seed",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    help="Seed of the generated sample.",
+)
+@solver_options
+@reports_errors
+def demo_command(
+    out: Path | None,
+    force: bool,
+    n_leads: int,
+    n_reps: int,
+    effort: bool,
+    sample_seed: int,
+    **solver: Any,
+) -> None:
+    """Make a realistic sample book, solve it and print a short summary.
+
+    The sample has five territories, six industries, language and enterprise skills, three
+    rep levels, training floors for novices, industry affinities and a few reps on leave.
+    """
+    if out is not None:
+        demo_book.check_out(out, force=force)  # before anything is solved
+
+    def work(stop: Stop) -> Result:
+        book = demo_book.sample(n_leads, n_reps, seed=sample_seed, effort=effort)
+        click.echo(
+            f"sample: {n_leads} leads, {n_reps} reps "
+            f"({int((book.reps['available'] == 'false').sum())} on leave), "
+            f"{len(book.affinity)} affinities"
+        )
+        with progress_line(solver, Policy()) as progress:
+            return demo_book.solve_sample(
+                book, out, force=force, solver=solver, progress=progress, stop=stop
+            )
+
+    result = interruptible(work, what="the demo")
+    code = report_result(result, out, matrix=False)
+    if result.interrupted is not None:
+        click.echo(
+            f"interrupted by {result.interrupted}: kept the best assignment found "
+            f"({result.status.value}, gap "
+            f"{'not known' if result.gap is None else format(result.gap, '.2%')})",
+            err=True,
+        )
+    if out is not None:
+        click.echo(
+            f"rerun it: leadassign solve --leads {out}/input/leads.csv "
+            f"--reps {out}/input/reps.csv --affinity {out}/input/affinity.csv "
+            f"--out {out}-solved"
+        )
+    exit_process(code)
