@@ -1,5 +1,5 @@
 """How the code is shaped: the longest functions, the largest McCabe scores, lines per folder,
-and import cycles between the package's modules.
+and import cycles between the package's modules (those of tools/import_cycles.py).
 
     python tools/code_measures.py               # leadassign/, the top 10 of each
     python tools/code_measures.py --top 20 --json
@@ -17,6 +17,8 @@ import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from import_cycles import cycles, imports, module_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "leadassign"
@@ -66,78 +68,16 @@ def lines_per_folder(package: Path) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imports(package: Path) -> dict[str, set[str]]:
-    """Module -> the package modules it imports (at any level, deferred imports included)."""
-    modules = {module_name(path): path for path in package.rglob("*.py")}
-    graph: dict[str, set[str]] = {name: set() for name in modules}
-    for name, path in modules.items():
-        is_package = path.name == "__init__.py"
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = name.split(".")
-                    anchor = anchor[: len(anchor) - node.level + (1 if is_package else 0)]
-                    base = ".".join([*anchor, base] if base else anchor)
-                targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
-            for target in targets:
-                while target and target not in modules:
-                    target = target.rpartition(".")[0]
-                if target and target != name:
-                    graph[name].add(target)
-    return graph
-
-
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components with more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-
-    def connect(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for other in sorted(graph[node]):
-            if other not in index:
-                connect(other)
-                low[node] = min(low[node], low[other])
-            elif other in on_stack:
-                low[node] = min(low[node], index[other])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                top = stack.pop()
-                on_stack.discard(top)
-                component.append(top)
-                if top == node:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    sys.setrecursionlimit(10_000)
-    for node in sorted(graph):
-        if node not in index:
-            connect(node)
-    return found
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    graph = imports(PACKAGE)
+    paths = sorted(PACKAGE.rglob("*.py"))
+    modules = {module_name(path) for path in paths}
+    graph = {module_name(path): imports(path, modules) for path in paths}
+    for name in graph:  # a package's __init__ importing its own submodules is no cycle
+        graph[name] = {m for m in graph[name] if not m.startswith(name + ".")}
     sizes = [
         (len(path.read_text(encoding="utf-8").splitlines()), str(path.relative_to(ROOT)))
         for path in PACKAGE.rglob("*.py")
