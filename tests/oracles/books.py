@@ -61,30 +61,7 @@ def random_book(
     Values are integers up to TOP_VALUE (one lead has exactly TOP_VALUE), or drawn from
     ``values``. With ``win_rates``, rep win rates are drawn from it, without affinity."""
     rng = np.random.default_rng(seed)
-    rep_rows: list[dict[str, Any]] = []
-    for j in range(n_reps):
-        if rng.random() < 0.15:
-            territories = "*"
-        else:
-            k = int(rng.integers(1, 3))
-            territories = ";".join(sorted(rng.choice(TERRITORIES, size=k, replace=False)))
-        industries = ""
-        if rng.random() < 0.5:
-            k = int(rng.integers(2, 4))
-            industries = ";".join(sorted(rng.choice(INDUSTRIES, size=k, replace=False)))
-        rep_rows.append(
-            {
-                "rep_id": f"R{j:02d}",
-                "territories": territories,
-                "industries": industries,
-                "skills": ";".join(s for s in SKILLS if rng.random() < 0.6),
-                "capacity": 0,
-                "min_leads": 0,
-                "win_rate": round(float(rng.uniform(0.1, 0.6)), 3),
-                "level": int(rng.choice([1, 2, 3], p=[0.4, 0.35, 0.25])),
-                "available": "false" if rng.random() < leave and j > 0 else "true",
-            }
-        )
+    rep_rows = _random_reps(rng, n_reps, leave)
     mean_effort = 1.3 if effort else 1.0
     for rep in rep_rows:
         capacity = max(2, round(slack * mean_effort * n_leads / n_reps * rng.uniform(0.5, 1.5)))
@@ -123,28 +100,7 @@ def random_book(
                 }
             )
         if rng.random() < owned:
-            if keepable_owners:
-                # An available rep eligible for the whole account, with room for it.
-                need = sum(int(x["effort"]) for x in group)
-                fit = [
-                    j
-                    for j, rep in enumerate(rep_rows)
-                    if rep["available"] == "true"
-                    and all(covers(rep, x) for x in group)
-                    and load[j] + need <= int(rep["capacity"])
-                ]
-                if fit:
-                    j = int(rng.choice(fit))
-                    load[j] += need
-                    for x in group:
-                        x["current_owner"] = rep_rows[j]["rep_id"]
-            else:
-                near = [j for j, rep in enumerate(rep_rows) if covers(rep, group[0])]
-                pool = near if near and rng.random() < 0.8 else list(range(n_reps))
-                common = int(rng.choice(pool))
-                for x in group:
-                    j = common if rng.random() < 0.85 else int(rng.choice(pool))
-                    x["current_owner"] = rep_rows[j]["rep_id"]
+            _give_owners(rng, group, rep_rows, load, keepable_owners)
         lead_rows.extend(group)
     lead_rows[int(rng.integers(n_leads))]["value"] = max(values) if values else TOP_VALUE
     if effort and not keepable_owners:
@@ -169,3 +125,68 @@ def random_book(
             rep["win_rate"] = float(rng.choice(win_rates))
         return RuleBook(pd.DataFrame(lead_rows), pd.DataFrame(rep_rows), None, policy)
     return RuleBook(pd.DataFrame(lead_rows), pd.DataFrame(rep_rows), affinity, policy)
+
+
+def _random_reps(rng: np.random.Generator, n_reps: int, leave: float) -> list[dict[str, Any]]:
+    """Reps with random territories, industries, skills, win rates and levels, some on leave
+    (never the first); capacities and floors are set by the caller."""
+    rep_rows: list[dict[str, Any]] = []
+    for j in range(n_reps):
+        if rng.random() < 0.15:
+            territories = "*"
+        else:
+            k = int(rng.integers(1, 3))
+            territories = ";".join(sorted(rng.choice(TERRITORIES, size=k, replace=False)))
+        industries = ""
+        if rng.random() < 0.5:
+            k = int(rng.integers(2, 4))
+            industries = ";".join(sorted(rng.choice(INDUSTRIES, size=k, replace=False)))
+        rep_rows.append(
+            {
+                "rep_id": f"R{j:02d}",
+                "territories": territories,
+                "industries": industries,
+                "skills": ";".join(s for s in SKILLS if rng.random() < 0.6),
+                "capacity": 0,
+                "min_leads": 0,
+                "win_rate": round(float(rng.uniform(0.1, 0.6)), 3),
+                "level": int(rng.choice([1, 2, 3], p=[0.4, 0.35, 0.25])),
+                "available": "false" if rng.random() < leave and j > 0 else "true",
+            }
+        )
+    return rep_rows
+
+
+def _give_owners(
+    rng: np.random.Generator,
+    group: list[dict[str, Any]],
+    rep_rows: list[dict[str, Any]],
+    load: list[int],
+    keepable_owners: bool,
+) -> None:
+    """Current owners for one account's leads: one available rep eligible for all of them
+    with room (``keepable_owners``), else mostly one nearby rep, some on leave or no longer
+    eligible."""
+    n_reps = len(rep_rows)
+    if keepable_owners:
+        # An available rep eligible for the whole account, with room for it.
+        need = sum(int(x["effort"]) for x in group)
+        fit = [
+            j
+            for j, rep in enumerate(rep_rows)
+            if rep["available"] == "true"
+            and all(covers(rep, x) for x in group)
+            and load[j] + need <= int(rep["capacity"])
+        ]
+        if fit:
+            j = int(rng.choice(fit))
+            load[j] += need
+            for x in group:
+                x["current_owner"] = rep_rows[j]["rep_id"]
+    else:
+        near = [j for j, rep in enumerate(rep_rows) if covers(rep, group[0])]
+        pool = near if near and rng.random() < 0.8 else list(range(n_reps))
+        common = int(rng.choice(pool))
+        for x in group:
+            j = common if rng.random() < 0.85 else int(rng.choice(pool))
+            x["current_owner"] = rep_rows[j]["rep_id"]

@@ -152,40 +152,9 @@ def build_model(
         rows.append(LinearConstraint(_matrix(r, cols, size, m, n_var), floors - 0.5, np.inf))
 
     if fairness:
-        band = fairness_band(fairness)
-        by_value = fairness.get("metric", "count") == "value"
-        assert not (soft_fair and by_value), "soft value fairness is not modelled here"
-        metric = unit_value[u] if by_value else size.astype(np.float64)
-        if fairness.get("within", "all") == "level":
-            groups = [np.flatnonzero(available & (level == k)) for k in np.unique(level)]
-        else:
-            groups = [np.flatnonzero(available)]
-        for group in groups:
-            total_capacity = int(capacity[group].sum())
-            if total_capacity == 0:
-                continue
-            in_group = np.flatnonzero(np.isin(r, group))
-            for j in group:
-                mine = (r[in_group] == j).astype(np.float64)
-                for sign in (1, -1):
-                    # sign 1: 1000*S*m_j - (1000+b)*c_j*M_G <= 0; sign -1: >= with 1000-b.
-                    factor = float(1000 + sign * band * 1000) * float(capacity[j])
-                    if by_value:
-                        factor *= 1 + sign * fair_slack
-                        scale = 1000.0 * total_capacity * float(np.median(value))
-                    else:
-                        scale = 1.0  # integer rows: exact with a 0.5 margin
-                    coef = metric[in_group] * (1000.0 * total_capacity * mine - factor) / scale
-                    row_cols, row_vals = in_group, coef
-                    margin = 0.0 if by_value else 0.5
-                    if soft_fair:  # E >= sign * (excess in leads), E integer
-                        row_cols = np.append(in_group, e_var)
-                        row_vals = np.append(coef, -sign * 1000.0 * total_capacity)
-                    a = _matrix(np.zeros(len(row_cols), np.int64), row_cols, row_vals, 1, n_var)
-                    if sign == 1:
-                        rows.append(LinearConstraint(a, -np.inf, margin))
-                    else:
-                        rows.append(LinearConstraint(a, -margin, np.inf))
+        rows += _fairness_rows(
+            fairness, fair_slack, e_var, n_var, u, r, size, unit_value, value, reps
+        )
 
     if limit is not None:
         # changes = keepable - kept <= limit (+ s when soft)
@@ -209,6 +178,62 @@ def build_model(
     return Model(
         n_y, n_var, u, r, size, score, rows, np.ones(n_var), upper, lead_unit.astype(np.int64)
     )
+
+
+def _fairness_rows(
+    fairness: dict[str, Any],
+    fair_slack: float,
+    e_var: int,
+    n_var: int,
+    u: np.ndarray,
+    r: np.ndarray,
+    size: np.ndarray,
+    unit_value: np.ndarray,
+    value: np.ndarray,
+    reps: pd.DataFrame,
+) -> list[LinearConstraint]:
+    """Two rows per rep of every fairness group (its band's two sides), over the unit-pair
+    variables; a soft band adds its excess variable ``e_var``."""
+    level = reps["level"].astype(int).to_numpy()
+    capacity = reps["capacity"].astype(int).to_numpy()
+    available = reps["available"].map(is_available).to_numpy(dtype=bool)
+    soft = fairness.get("mode", "hard") == "soft"
+    rows: list[LinearConstraint] = []
+    band = fairness_band(fairness)
+    by_value = fairness.get("metric", "count") == "value"
+    assert not (soft and by_value), "soft value fairness is not modelled here"
+    metric = unit_value[u] if by_value else size.astype(np.float64)
+    if fairness.get("within", "all") == "level":
+        groups = [np.flatnonzero(available & (level == k)) for k in np.unique(level)]
+    else:
+        groups = [np.flatnonzero(available)]
+    for group in groups:
+        total_capacity = int(capacity[group].sum())
+        if total_capacity == 0:
+            continue
+        in_group = np.flatnonzero(np.isin(r, group))
+        for j in group:
+            mine = (r[in_group] == j).astype(np.float64)
+            for sign in (1, -1):
+                # sign 1: 1000*S*m_j - (1000+b)*c_j*M_G <= 0; sign -1: >= with 1000-b.
+                factor = float(1000 + sign * band * 1000) * float(capacity[j])
+                if by_value:
+                    factor *= 1 + sign * fair_slack
+                    scale = 1000.0 * total_capacity * float(np.median(value))
+                else:
+                    scale = 1.0  # integer rows: exact with a 0.5 margin
+                coef = metric[in_group] * (1000.0 * total_capacity * mine - factor) / scale
+                row_cols, row_vals = in_group, coef
+                margin = 0.0 if by_value else 0.5
+                if soft:  # E >= sign * (excess in leads), E integer
+                    row_cols = np.append(in_group, e_var)
+                    row_vals = np.append(coef, -sign * 1000.0 * total_capacity)
+                a = _matrix(np.zeros(len(row_cols), np.int64), row_cols, row_vals, 1, n_var)
+                if sign == 1:
+                    rows.append(LinearConstraint(a, -np.inf, margin))
+                else:
+                    rows.append(LinearConstraint(a, -margin, np.inf))
+    return rows
 
 
 def milp_optimum(

@@ -206,27 +206,43 @@ def evaluate(ref: Ref, rep_of: Sequence[int], fair_tol: Fraction = Fraction(0)) 
             out.violations.append(f"account of leads {group} split")
 
     if fairness:
-        band = fairness_band(fairness)
-        soft = fairness.get("mode", "hard") == "soft"
-        worst = Fraction(0)
-        for reps in ref.groups():
-            total_capacity = sum(ref.capacity[j] for j in reps)
-            if total_capacity == 0:
-                continue
-            total = sum((metric[j] for j in reps), Fraction(0))
-            tol = fair_tol * total if by_value else Fraction(0)
-            for j in reps:
-                share = Fraction(ref.capacity[j], total_capacity)
-                low, high = (1 - band) * share * total, (1 + band) * share * total
-                worst = max(worst, metric[j] - high, low - metric[j])
-                if not soft and not low - tol <= metric[j] <= high + tol:
-                    out.violations.append(f"rep {j}: fairness {metric[j]} outside [{low}, {high}]")
-        if soft:
-            assert not by_value, "soft value fairness is not modelled here"
-            out.fairness_excess = math.ceil(worst)
-            out.score -= float(fairness.get("weight", 1.0)) * out.fairness_excess
+        _check_fairness(ref, fairness, metric, fair_tol, out)
+    keep_bonus = _check_continuity(ref, rep_of, out)
+    out.score += out.expected_value + keep_bonus * out.kept
+    return out
 
-    continuity = policy_block(policy, "continuity")
+
+def _check_fairness(
+    ref: Ref, fairness: dict[str, Any], metric: list[Fraction], fair_tol: Fraction, out: Outcome
+) -> None:
+    """The fairness band of every group: a violation per rep outside it (hard), or the
+    largest excess as a penalty on the score (soft)."""
+    by_value = fairness.get("metric", "count") == "value"
+    band = fairness_band(fairness)
+    soft = fairness.get("mode", "hard") == "soft"
+    worst = Fraction(0)
+    for reps in ref.groups():
+        total_capacity = sum(ref.capacity[j] for j in reps)
+        if total_capacity == 0:
+            continue
+        total = sum((metric[j] for j in reps), Fraction(0))
+        tol = fair_tol * total if by_value else Fraction(0)
+        for j in reps:
+            share = Fraction(ref.capacity[j], total_capacity)
+            low, high = (1 - band) * share * total, (1 + band) * share * total
+            worst = max(worst, metric[j] - high, low - metric[j])
+            if not soft and not low - tol <= metric[j] <= high + tol:
+                out.violations.append(f"rep {j}: fairness {metric[j]} outside [{low}, {high}]")
+    if soft:
+        assert not by_value, "soft value fairness is not modelled here"
+        out.fairness_excess = math.ceil(worst)
+        out.score -= float(fairness.get("weight", 1.0)) * out.fairness_excess
+
+
+def _check_continuity(ref: Ref, rep_of: Sequence[int], out: Outcome) -> float:
+    """Kept leads and changes of owned leads: a violation above a hard limit, or the
+    penalty above a soft one. Returns the keep bonus per kept lead."""
+    continuity = policy_block(ref.policy, "continuity")
     owned = sum(o >= 0 for o in ref.owner)
     for i, o in enumerate(ref.owner):
         if o < 0:
@@ -241,8 +257,7 @@ def evaluate(ref: Ref, rep_of: Sequence[int], fair_tol: Fraction = Fraction(0)) 
             out.score -= float(continuity.get("weight", 1.0)) * max(0, out.changes - limit)
         elif out.changes > limit:
             out.violations.append(f"{out.changes} changes above the limit {limit}")
-    out.score += out.expected_value + float(continuity.get("keep_bonus", 0.0)) * out.kept
-    return out
+    return float(continuity.get("keep_bonus", 0.0))
 
 
 @dataclass(frozen=True)
