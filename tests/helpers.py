@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadassign import Policy, Problem, Result, load_problem, solve
-from leadassign.check import check_assignments
+from leadassign import Problem, Result, load_problem
 from leadassign.solver.cpsat import Pairs
 
 
@@ -52,27 +51,6 @@ def problem_of(
     )
 
 
-def solved(problem: Problem, policy: Policy | None = None, **options: Any) -> Result:
-    """Solve, and check any solution with the independent validator."""
-    policy = policy or Policy()
-    result = solve(problem, policy, **options)
-    if result.has_solution:
-        check = check_assignments(problem, policy, result.assignments)
-        assert check.ok, check.violations
-        assert check.assigned == result.assigned
-        assert result.objective is not None and result.expected_value is not None
-        assert abs(check.expected_value - result.expected_value) <= 1e-9 * max(
-            1.0, abs(check.expected_value)
-        )
-        soft_value = policy.fairness is not None and policy.fairness.metric == "value"
-        if not soft_value or policy.fairness is None or policy.fairness.mode == "hard":
-            assert abs(check.score - result.objective) <= 1e-9 * max(1.0, abs(check.score))
-        hard_fairness = policy.fairness is not None and policy.fairness.mode == "hard"
-        if result.status == "OPTIMAL" and not hard_fairness:
-            assert check.improvable == [], "an unassigned lead had an eligible rep with room"
-    return result
-
-
 def owners(result: Result) -> dict[str, str]:
     """lead_id -> rep_id ('' when unassigned)."""
     table = result.assignments
@@ -92,12 +70,6 @@ def assert_same_outputs(first: Path, second: Path, names: Sequence[str]) -> None
     for key in TIMING_KEYS:
         one.pop(key), two.pop(key)
     assert one == two
-
-
-#: OR-Library gapd.txt problem 1 (5 agents x 100 jobs, minimize cost), copied unchanged from
-#: ../shared/data/gap; its optimum, 6353, is proven (best_known.csv there).
-GAP_D05100 = Path(__file__).parent / "data" / "gap_d05100.txt"
-D05100_OPTIMUM = 6353
 
 
 def every_pair(
@@ -120,13 +92,3 @@ def every_pair(
         min_leads=np.zeros(m, dtype=np.int64),
         size=np.ones(n, dtype=np.int64),
     )
-
-
-def gap_d05100_pairs() -> Pairs:
-    """GAP_D05100 as solver pairs: jobs as units (sorted), agents as reps, value = -cost."""
-    tokens = [int(t) for t in GAP_D05100.read_text().split()]
-    m, n = tokens[0], tokens[1]
-    cost = np.array(tokens[2 : 2 + m * n]).reshape(m, n)
-    resource = np.array(tokens[2 + m * n : 2 + 2 * m * n]).reshape(m, n)
-    capacity = tokens[2 + 2 * m * n :]
-    return every_pair(n, capacity, -cost.T.ravel(), resource.T.ravel())

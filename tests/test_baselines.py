@@ -1,4 +1,4 @@
-"""Baselines (DESIGN §5 ``baselines/``): what CRMs do, for comparison with the optimizer.
+"""Baselines (README "Baselines"): what CRMs do, for comparison with the optimizer.
 
 Tiny hand-solved books per strategy (each expected answer derived in a comment), the
 independent validator on every assignment (eligibility, tiers, capacity in effort), reasons,

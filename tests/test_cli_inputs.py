@@ -1,4 +1,4 @@
-"""Bad inputs through the command line (DESIGN §1, §3, §4).
+"""Bad inputs through the command line (docs/data.md, README "Outputs" and "Exit codes").
 
 Every bad input must end the run with exit code 2, one line on stderr of the form
 ``error: <file>, line N (lead_id X), column 'c': message`` (CSV rows are "line N", the header
@@ -234,7 +234,7 @@ def assert_nothing_written(out: Path) -> None:
 def expected_prefix(
     source: str | Path | None, where: str | None, ident: str | None, column: str | None
 ) -> str:
-    """The place part of an error line, as DESIGN §4 and leadassign.errors format it."""
+    """The place part of an error line, as README "Exit codes" and leadassign.errors format it."""
     place = str(source) if source is not None else ""
     if where:
         place = f"{place}, {where}"

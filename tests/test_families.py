@@ -57,7 +57,7 @@ def cpsat_solutions(pairs: Pairs, family: str) -> set[tuple[int, ...]]:
 
 
 def brute_force(pairs: Pairs, family: str) -> set[tuple[int, ...]]:
-    """Every 0/1 vector that satisfies the rule as DESIGN §2 words it."""
+    """Every 0/1 vector that satisfies the rule as README "Business rules" words it."""
     out = set()
     m = len(pairs.capacity)
     for bits in itertools.product((0, 1), repeat=len(pairs)):

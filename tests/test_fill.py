@@ -12,7 +12,7 @@ import pytest
 
 from leadassign.solver.cpsat import Pairs
 from leadassign.solver.hints import fill_by_regret, improve_by_moves
-from tests.helpers import gap_d05100_pairs
+from tests.oracles.gap import gap_d05100_pairs
 
 
 def random_pairs(seed: int) -> Pairs:

@@ -23,7 +23,8 @@ from leadassign.solver.lp import restrict_pairs
 from leadassign.solver.mip import MipOutcome
 from leadassign.solver.result import Status
 from leadassign.solver.scaling import scale_values
-from tests.helpers import D05100_OPTIMUM, every_pair, gap_d05100_pairs
+from tests.helpers import every_pair
+from tests.oracles.gap import D05100_OPTIMUM, gap_d05100_pairs
 
 # ---------------------------------------------------------------------------------------------
 # The knapsacks

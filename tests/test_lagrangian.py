@@ -4,7 +4,7 @@
 churn_flow is checked against brute force on tiny books (every assignment enumerated):
 it returns a choice exactly when one with the most leads meets the limit, that choice
 meets every rule, and its bound is at least the true optimum. The solve() path is checked
-against the independent HiGHS MILP of test_rules_milp on random books, with the size
+against the independent HiGHS MILP of tests.oracles.milp on random books, with the size
 threshold lowered so that these small books take it.
 """
 
@@ -24,14 +24,11 @@ from leadassign.solver.duals import ArcSubset, Solved, priced_subset
 from leadassign.solver.flow import solve_flow
 from leadassign.solver.hints import churn_flow
 from leadassign.solver.result import Result
-from tests import test_rules_milp as milp_tests
-from tests.test_rules_milp import (
-    REL_TOL,
-    RuleBook,
-    milp_optimum,
-    random_book,
-    run_leadassign,
-)
+from tests.oracles import checker
+from tests.oracles.books import random_book
+from tests.oracles.checker import run_leadassign
+from tests.oracles.milp import milp_optimum
+from tests.oracles.rules import REL_TOL, RuleBook
 
 # the module, not the function that leadassign.solver re-exports under the same name
 solve_module = importlib.import_module("leadassign.solver.solve")
@@ -368,7 +365,7 @@ def test_a_start_with_its_keep_bonus_saves_flows(monkeypatch: pytest.MonkeyPatch
     owners = cold.assignments.dropna(subset=["rep_id"])
     previous = dict(zip(owners["lead_id"], owners["rep_id"], strict=True))
     start = solve_module.Start(previous, cold.keep_bonus)
-    # run_leadassign solves through test_rules_milp's name for solve()
-    monkeypatch.setattr(milp_tests, "solve", functools.partial(solve_module.solve, start=start))
+    # run_leadassign solves through tests.oracles.checker's name for solve()
+    monkeypatch.setattr(checker, "solve", functools.partial(solve_module.solve, start=start))
     assert_lagrangian_matches_milp(book)
     assert searches[-1].flows < searches[0].flows, [s.flows for s in searches]

@@ -18,9 +18,11 @@ from leadassign.solver.cpsat import CpSatSettings, SideRules
 from leadassign.solver.lp import LpOutcome, build_relaxation, objective, solve_relaxation
 from leadassign.solver.mip import solve_mip
 from leadassign.solver.rules import prepare
-from tests.helpers import D05100_OPTIMUM, every_pair, gap_d05100_pairs
+from tests.helpers import every_pair
+from tests.oracles.books import ALL_RULES, FAIR_VALUE, random_book
+from tests.oracles.checker import run_leadassign
+from tests.oracles.gap import D05100_OPTIMUM, gap_d05100_pairs
 from tests.test_lp import brute_optimum, every_choice, tiny_case
-from tests.test_rules_milp import ALL_RULES, FAIR_VALUE, random_book, run_leadassign
 
 SETTINGS = CpSatSettings(time_limit_s=20)
 

@@ -1,4 +1,4 @@
-"""Output files (DESIGN §3): contents, atomic replacement, stale files, determinism, CLI runs."""
+"""Output files (docs/data.md): contents, atomic replacement, stale files, determinism, CLI runs."""
 
 from __future__ import annotations
 

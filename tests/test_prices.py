@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from leadassign.cli import main
 from leadassign.models.policy import policy_from_mapping
 from leadassign.solver.prices import price_rules
-from tests.helpers import lead, problem_of, rep, solved
+from tests.helpers import lead, problem_of, rep
+from tests.oracles.checker import solved
 
 
 def test_tiers_and_floors_priced_by_solving_without_them() -> None:

@@ -1,4 +1,4 @@
-"""Tiny hand-solved instances, one or more per rule of DESIGN §2.
+"""Tiny hand-solved instances, one or more per rule of README "Business rules".
 
 Each test states how its optimum was derived by hand. Every solve goes through
 ``solved``, which also runs the independent validator, and each instance is solved by both
@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from leadassign import Problem, Result, Status, solve
-from tests.helpers import lead, owners, problem_of, rep, solved
+from tests.helpers import lead, owners, problem_of, rep
+from tests.oracles.checker import solved
 
 BOTH = ["flow", "cpsat"]
 

@@ -13,10 +13,12 @@ import pytest
 from leadassign.check import check_assignment
 from leadassign.solver import Status
 from leadassign.solver.stop import Stop, active, cancelling, stopped
-from tests.test_rules_milp import RuleBook, random_book, run_leadassign
+from tests.oracles import checker
+from tests.oracles.books import random_book
+from tests.oracles.checker import run_leadassign
+from tests.oracles.rules import RuleBook
 
 solve_module = importlib.import_module("leadassign.solver.solve")
-milp_tests = importlib.import_module("tests.test_rules_milp")
 
 
 class StopAt:
@@ -84,7 +86,7 @@ def test_stopped_at_each_stage(
     def stopping(problem: Any, policy: Any = None, **kwargs: Any) -> Any:
         return original(problem, policy, progress=watch, stop=stop, **kwargs)
 
-    monkeypatch.setattr(milp_tests, "solve", stopping)
+    monkeypatch.setattr(checker, "solve", stopping)
     problem, policy, result = run_leadassign(book)
     if not any(name.startswith(phase) for name in watch.seen):
         pytest.skip(f"this book's solve has no '{phase}' stage ({watch.seen})")
