@@ -148,8 +148,10 @@ def execute(
     not_stopped(stop, "before solving; nothing written or recorded")
     try:
         return _recorded(
-            command, problem, policy, key, folder, store, from_run, matrix, price_rules, wait,
-            stop, events,
+            _Recording(
+                command, problem, policy, key, folder, store, from_run, matrix, price_rules,
+                wait, stop, events,
+            )
         )  # fmt: skip
     except SQLAlchemyError as exc:
         if unanswered(exc):
@@ -160,30 +162,32 @@ def execute(
         ) from exc
 
 
-def _recorded(
-    command: Command,
-    problem: Problem,
-    policy: Policy,
-    key: str,
-    folder: Target,
-    store: Store,
-    from_run: str | None,
-    matrix: bool,
-    price_rules: bool,
-    wait: float,
-    stop: Stop | None,
-    events: Events,
-) -> Outcome:
+@dataclass(frozen=True)
+class _Recording:
+    """What ``execute`` hands to its recorded part: the run asked for, under one name."""
+
+    command: Command
+    problem: Problem
+    policy: Policy
+    key: str
+    folder: Target
+    store: Store
+    from_run: str | None
+    matrix: bool
+    price_rules: bool
+    wait: float
+    stop: Stop | None
+    events: Events
+
+
+def _recorded(asked: _Recording) -> Outcome:
     """The recorded part of ``execute``: under the store's lock, from the re-run check to the
     commit. The files go into place after the rows are written and before the commit; a
     commit that fails puts the folder back as it was, so files on disk, a recorded run and
     exit 0 go together."""
     published: list[Published] = []
     try:
-        outcome = _locked(
-            command, problem, policy, key, folder, store, from_run, matrix, price_rules, wait,
-            stop, events, published,
-        )  # fmt: skip
+        outcome = _locked(asked, published)
     except BaseException:
         for done in published:
             done.undo()
@@ -193,23 +197,11 @@ def _recorded(
     return outcome
 
 
-def _locked(
-    command: Command,
-    problem: Problem,
-    policy: Policy,
-    key: str,
-    folder: Target,
-    store: Store,
-    from_run: str | None,
-    matrix: bool,
-    price_rules: bool,
-    wait: float,
-    stop: Stop | None,
-    events: Events,
-    published: list[Published],
-) -> Outcome:
+def _locked(asked: _Recording, published: list[Published]) -> Outcome:
+    command, problem, policy, key = asked.command, asked.problem, asked.policy, asked.key
+    folder, store, stop, events = asked.folder, asked.store, asked.stop, asked.events
     out = folder.given
-    with store.writing(wait, stop) as conn:
+    with store.writing(asked.wait, stop) as conn:
         events.emit("store_locked", store=store.name)
         newest = store.runs(conn, limit=1)
         # (an interrupted run is not an answer to give again: its solve was cut short)
@@ -220,16 +212,16 @@ def _locked(
         carried = None
         previous: RunRow | None = None
         if command == "rebalance":
-            previous, carried = _carry_owners(store, conn, problem, from_run, events)
+            previous, carried = _carry_owners(store, conn, problem, asked.from_run, events)
             problem = carried.problem
         not_stopped(stop, "before solving; nothing written or recorded")
-        result = _solved(problem, policy, price_rules, stop, events)
+        result = _solved(problem, policy, asked.price_rules, stop, events)
         if carried is not None and previous is not None:
             result = replace(result, rebalance=_rebalance_figures(previous, carried))
         if (cut := _cut_short(result, events)) is not None:
             return replace(cut, carried=carried)
         extra = {VANISHED: carried.vanished} if carried is not None else None
-        files = result_files(result, matrix=matrix, extra=extra)
+        files = result_files(result, matrix=asked.matrix, extra=extra)
         summary = result.summary()
         source = previous.original if previous is not None else None
         recording = time.perf_counter()
