@@ -19,6 +19,7 @@ import pytest
 from leadassign import load_problem
 from leadassign.demo import make_sample
 from leadassign.models.policy import policy_from_mapping
+from leadassign.solve.starts import drafted_start
 from leadassign.solver.cpsat import Continuity, Fairness, Pairs
 from leadassign.solver.flow import solve_flow
 from leadassign.solver.hints import (
@@ -30,7 +31,6 @@ from leadassign.solver.hints import (
     owners_start,
 )
 from leadassign.solver.rules import prepare
-from leadassign.solver.solve import _drafted_hint
 from tests.helpers import every_pair
 
 
@@ -243,7 +243,7 @@ def test_the_drafted_start_meets_a_value_band_with_nearly_every_lead_the_flow_as
     policy = policy_from_mapping({"fairness": {"metric": "value", "band": 0.3}})
     prep = prepare(load_problem(sample.leads, sample.reps, sample.affinity), policy)
     assert prep.side.fairness is not None
-    hint = _drafted_hint(prep, prep.side.fairness)
+    hint = drafted_start(prep, prep.side.fairness)
     assert hint is not None
     assert prep.side.feasible(prep.pairs, hint)
     pairs = prep.pairs

@@ -331,7 +331,7 @@ def test_pipeline_knapsack_path_matches_milp(
     nothing (as when it runs out of its share of the time) and the search allowed from the
     LP's start however far it is from the bound: the knapsack search answers, proven, with
     the independent MILP's optimum and every lead placed."""
-    solve_module = importlib.import_module("leadassign.solver.solve")
+    solve_module = importlib.import_module("leadassign.solve.search_stages")
 
     def nothing(*_: Any, **__: Any) -> MipOutcome:
         return MipOutcome(None, None, False)

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from leadassign.check import check_assignment
+from leadassign.solve import Start
 from leadassign.solver.cpsat import Continuity, Pairs
 from leadassign.solver.duals import ArcSubset, Solved, priced_subset
 from leadassign.solver.flow import solve_flow
@@ -30,8 +31,9 @@ from tests.oracles.checker import run_leadassign
 from tests.oracles.milp import milp_optimum
 from tests.oracles.rules import REL_TOL, RuleBook
 
-# the module, not the function that leadassign.solver re-exports under the same name
-solve_module = importlib.import_module("leadassign.solver.solve")
+# the modules, not the function that leadassign re-exports under the package's name
+solve_module = importlib.import_module("leadassign.solve.pipeline")
+stages_module = importlib.import_module("leadassign.solve.flow_stages")
 
 
 def tiny(seed: int) -> tuple[Pairs, Continuity, int, np.ndarray, np.ndarray, np.ndarray]:
@@ -280,7 +282,7 @@ def test_soft_churn_takes_the_lagrangian_path_and_matches_milp(
     the most leads, every hard rule, a score no better than the MILP optimum and a bound
     no lower than it. Before, these books went to CP-SAT from a start that kept every owner
     (at 10,000 x 200: 2.6% from its bound after 120 s)."""
-    monkeypatch.setattr(solve_module, "LAGRANGIAN_ONLY_PAIRS", 0)
+    monkeypatch.setattr(stages_module, "LAGRANGIAN_ONLY_PAIRS", 0)
     book = random_book(
         520 + seed,
         300,
@@ -303,17 +305,17 @@ def test_lagrangian_path_against_milp(
     Lagrangian path: every rule holds (independent checker), the most leads, a score no
     better than the MILP optimum and a bound no lower than it. With ``subset`` the flows run
     on a priced subset of the pairs, as on books of over a million pairs."""
-    monkeypatch.setattr(solve_module, "LAGRANGIAN_ONLY_PAIRS", 0)
+    monkeypatch.setattr(stages_module, "LAGRANGIAN_ONLY_PAIRS", 0)
     made: list[ArcSubset] = []
     if subset:
-        monkeypatch.setattr(solve_module, "SUBSET_PAIRS", 0)
-        monkeypatch.setattr(solve_module, "SUBSET_PER_LEAD", 2)
+        monkeypatch.setattr(stages_module, "SUBSET_PAIRS", 0)
+        monkeypatch.setattr(stages_module, "SUBSET_PER_LEAD", 2)
 
         def spy(*args: Any, **kwargs: Any) -> ArcSubset:
             made.append(priced_subset(*args, **kwargs))
             return made[-1]
 
-        monkeypatch.setattr(solve_module, "priced_subset", spy)
+        monkeypatch.setattr(stages_module, "priced_subset", spy)
     band, max_reassign = ((0.9, 0.2), (0.7, 0.3))[seed % 2]
     book = random_book(
         500 + seed,
@@ -338,14 +340,14 @@ def test_a_start_with_its_keep_bonus_saves_flows(monkeypatch: pytest.MonkeyPatch
     """solve() records the churn search's bonus (Result.keep_bonus, in value per kept owner);
     a start that carries it (a scenario's base) begins the search there: fewer flows, and
     the answer still matches the MILP."""
-    monkeypatch.setattr(solve_module, "LAGRANGIAN_ONLY_PAIRS", 0)
+    monkeypatch.setattr(stages_module, "LAGRANGIAN_ONLY_PAIRS", 0)
     searches: list[Any] = []
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         searches.append(churn_flow(*args, **kwargs))
         return searches[-1]
 
-    monkeypatch.setattr(solve_module, "churn_flow", spy)
+    monkeypatch.setattr(stages_module, "churn_flow", spy)
     book = random_book(
         501,
         300,
@@ -364,7 +366,7 @@ def test_a_start_with_its_keep_bonus_saves_flows(monkeypatch: pytest.MonkeyPatch
     assert cold.keep_bonus * cold.value_scale == searches[-1].multiplier
     owners = cold.assignments.dropna(subset=["rep_id"])
     previous = dict(zip(owners["lead_id"], owners["rep_id"], strict=True))
-    start = solve_module.Start(previous, cold.keep_bonus)
+    start = Start(previous, cold.keep_bonus)
     # run_leadassign solves through tests.oracles.checker's name for solve()
     monkeypatch.setattr(checker, "solve", functools.partial(solve_module.solve, start=start))
     assert_lagrangian_matches_milp(book)

@@ -18,7 +18,8 @@ from tests.oracles.books import random_book
 from tests.oracles.checker import run_leadassign
 from tests.oracles.rules import RuleBook
 
-solve_module = importlib.import_module("leadassign.solver.solve")
+solve_module = importlib.import_module("leadassign.solve.pipeline")
+stages_module = importlib.import_module("leadassign.solve.flow_stages")
 
 
 class StopAt:
@@ -75,7 +76,7 @@ RULES: dict[str, dict[str, Any]] = {
 def test_stopped_at_each_stage(
     rules: str, phase: str, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(solve_module, "LAGRANGIAN_ONLY_PAIRS", 0)
+    monkeypatch.setattr(stages_module, "LAGRANGIAN_ONLY_PAIRS", 0)
     book: RuleBook = random_book(
         700 + seed, 240, 10, RULES[rules], slack=2.0, floors=0.0, keepable_owners=True
     )

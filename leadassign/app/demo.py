@@ -9,7 +9,8 @@ from leadassign.demo import Sample, make_sample
 from leadassign.models import Policy, load_problem
 from leadassign.output import write_result
 from leadassign.publish import target
-from leadassign.solver import Result, solve
+from leadassign.solve import solve
+from leadassign.solver import Result
 from leadassign.solver.progress import Progress
 from leadassign.solver.stop import Stop
 from leadassign.store.db import Interrupted

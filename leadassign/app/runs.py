@@ -47,7 +47,8 @@ from leadassign.output import (
     result_writers,
 )
 from leadassign.publish import Published, Target, publish, target
-from leadassign.solver import Result, Status, solve
+from leadassign.solve import solve
+from leadassign.solver import Result, Status
 from leadassign.solver.prices import price_rules as price_rules_of
 from leadassign.solver.stop import Stop
 from leadassign.store.db import (

@@ -30,8 +30,8 @@ from leadassign.errors import InputError
 from leadassign.output import bytes_writers, result_files, write_bytes, write_csv, write_files
 from leadassign.scenarios.run import Run
 from leadassign.scenarios.spec import BASE, Scenario, Sweep, _Tables, build, variant_policy
+from leadassign.solve import Start, solve
 from leadassign.solver.result import Status
-from leadassign.solver.solve import Start, solve
 from leadassign.solver.stop import Stop
 
 COMPARISON = "comparison.csv"

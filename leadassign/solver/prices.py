@@ -51,7 +51,7 @@ def price_rules(result: Result, stop: Stop | None = None) -> Result:
     a priced run does at most twice the work of a plain one and ends within its time limit;
     ``stop`` ends them (a rule not solved for lack of time, or once stopped, is priced as
     UNKNOWN with ``limited_by`` "time" or "stop")."""
-    from leadassign.solver.solve import solve
+    from leadassign.solve import solve
 
     prices: dict[str, dict[str, Any]] = {}
     variants = _variants(result.problem, result.policy)

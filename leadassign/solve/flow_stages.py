@@ -1,0 +1,343 @@
+"""The stages that run before any search: the checks that prove a book infeasible, the flow
+relaxation that bounds the count and the value, and the flows, drafts and Lagrangian
+searches that give the first incumbent (and, on network-shaped books, prove it)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from leadassign.solve.incumbent import Finish, infeasible
+from leadassign.solve.run import Run
+from leadassign.solve.starts import (
+    drafted_start,
+    filled_start,
+    guessed_bonus,
+    polished,
+    previous_start,
+    relaxed_start,
+)
+from leadassign.solver import budget, mip
+from leadassign.solver.bands import value_band_bound
+from leadassign.solver.duals import priced_subset, rep_prices
+from leadassign.solver.explain import hall_message, precheck
+from leadassign.solver.flow import hall_violation, solve_flow
+from leadassign.solver.hints import (
+    churn_flow,
+    fair_count_flow,
+    fairness_band,
+    group_totals,
+    rep_bounds,
+)
+from leadassign.solver.lp import MAX_PAIRS
+from leadassign.solver.result import Status
+
+#: Above this many pairs the flows for side rules run on a priced subset of the pairs
+#: (duals.ArcSubset): each lead's best SUBSET_PER_LEAD at the relaxation's rep prices.
+SUBSET_PAIRS = 1_000_000
+SUBSET_PER_LEAD = 8
+#: The Lagrangian churn search stops when its solution is this close to its bound.
+LAGRANGIAN_TOLERANCE = 2e-5
+#: Above this many pairs the Lagrangian answer is final: CP-SAT would not build its model in
+#: time (at 50,000 x 300 it did not finish presolve in 60 s).
+LAGRANGIAN_ONLY_PAIRS = 500_000
+
+
+def prechecked(run: Run) -> Finish | None:
+    """Rules no assignment can meet, found without a search (``explain.precheck``)."""
+    conflicts = precheck(run.problem, run.policy, run.prep)
+    run.build_s = time.perf_counter() - run.budget.started
+    if conflicts:
+        return infeasible(*conflicts)
+    run.report.phase("flow")
+    return None
+
+
+def exact_flow(run: Run) -> Finish:
+    """A network book (effort 1, no side rules, no accounts): the min-cost flow with the
+    floors is the optimum, or its Hall violation the proof that none exists."""
+    pairs, problem = run.prep.pairs, run.problem
+    outcome = solve_flow(
+        pairs.unit, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads
+    )
+    if not outcome.feasible:
+        return infeasible(hall_message(problem, run.prep, outcome.hall_reps, outcome.hall_leads))
+    assert outcome.chosen is not None
+    run.incumbent.take(outcome.chosen)
+    return Finish(Status.OPTIMAL, int(outcome.chosen.sum()), 0)
+
+
+def floors_fit(run: Run) -> Finish | None:
+    """The floors alone, counted in leads (effort >= 1, so this is a relaxation): a Hall
+    violation is an infeasibility proof with a message that names the reps, found by one
+    max flow instead of a CP-SAT search that may not finish."""
+    pairs, problem = run.prep.pairs, run.problem
+    violation = hall_violation(run.lead_of, run.rep_of, problem.n_leads, pairs.min_leads)
+    if violation is None:
+        return None
+    return infeasible(hall_message(problem, run.prep, violation.hall_reps, violation.hall_leads))
+
+
+def flow_relaxation(run: Run) -> None:
+    """Bounds: the flow relaxation over lead-level pairs in which each lead takes one unit
+    (effort >= 1, so no rep can take more leads than its capacity) and floors, side rules
+    and accounts are dropped bounds the count, and its value bounds the value score at that
+    count (penalties only lower it)."""
+    pairs = run.prep.pairs
+    relax = solve_flow(
+        run.lead_of,
+        run.rep_of,
+        run.lead_units,
+        run.problem.n_leads,
+        pairs.capacity,
+        np.zeros_like(pairs.min_leads),
+    )
+    run.relaxed_flow = relax.chosen
+    run.incumbent.count_upper = relax.max_count
+    if relax.chosen is not None:
+        run.incumbent.units_upper = int(run.lead_units[relax.chosen].sum())
+
+
+def priced_arcs(run: Run) -> None:
+    """Many pairs: the flows below run on each lead's best pairs at the relaxation's rep
+    prices (and the owners' pairs), with bounds over every pair from their prices."""
+    pairs, side = run.prep.pairs, run.prep.side
+    fair, churn = side.fairness, side.continuity
+    if not (
+        run.network_shaped
+        and side.any
+        and len(pairs) > SUBSET_PAIRS
+        and run.relaxed_flow is not None
+        and (fair is None or (fair.penalty is None and run.counting))
+    ):
+        return
+    prices = rep_prices(
+        run.lead_of,
+        run.rep_of,
+        run.lead_units,
+        run.relaxed_flow,
+        run.problem.n_leads,
+        np.zeros_like(pairs.min_leads),
+        pairs.capacity,
+    )
+    if prices is not None:
+        run.flows = priced_subset(
+            pairs.unit,
+            pairs.rep,
+            pairs.units,
+            run.problem.n_leads,
+            prices,
+            per_lead=SUBSET_PER_LEAD,
+            keep=None if churn is None else churn.kept > 0,
+        )
+
+
+def network_flow(run: Run) -> None:
+    """With a network but for the side rules, the flow that forces the floors is exact
+    without them: the first incumbent, and (with no side rule) the value bound."""
+    if not run.network_shaped:
+        return
+    pairs, inc = run.prep.pairs, run.incumbent
+    exact = run.flows.solve(pairs.units, pairs.min_leads, pairs.capacity, inc.count_upper)
+    if exact.chosen is None:
+        return
+    inc.offer(exact.chosen)
+    run.at_bounds = exact
+    if not run.prep.side.any and exact.bound is not None:
+        inc.units_upper = exact.bound
+
+
+def relaxation_start(run: Run) -> None:
+    """Otherwise the start is the relaxation, merged into accounts and trimmed to fit
+    capacities in effort, filled up by the regret greedy when it leaves leads out."""
+    inc = run.incumbent
+    if inc.chosen is not None or run.relaxed_flow is None:
+        return
+    hint = relaxed_start(run.prep, run.relaxed_flow, run.lead_of, run.rep_of, run.lead_units)
+    if int(run.prep.pairs.size[hint].sum()) < inc.count_upper:
+        hint = filled_start(run.prep, hint)
+    inc.offer(hint)
+
+
+def last_answer(run: Run) -> None:
+    """A previous answer (a scenario's base, last week's run) where it still holds."""
+    if run.start is None:
+        return
+    begun = previous_start(run.problem, run.prep, run.start.owners)
+    if begun is not None:
+        run.incumbent.offer(begun)
+
+
+def fair_count(run: Run) -> None:
+    """A hard count band on a network-shaped book: the flow with the band's bounds for the
+    incumbent's own totals; with one group, no other side rule and the relaxation's count it
+    is exact, so its bound is the value bound."""
+    pairs, side, inc = run.prep.pairs, run.prep.side, run.incumbent
+    fair = side.fairness
+    if not (
+        run.network_shaped
+        and fair is not None
+        and fair.penalty is None
+        and run.counting
+        and inc.chosen is not None
+    ):
+        return
+    fair_flow = fair_count_flow(pairs, fair, run.problem.n_leads, inc.chosen, run.flows)
+    # the flow with the band's bounds for its own totals, as the churn search solves it
+    run.at_bounds = fair_flow
+    if fair_flow is None or fair_flow.chosen is None:
+        return
+    inc.take(fair_flow.chosen)  # meets the band, which the flows before need not
+    if (
+        len(fair.groups()) == 1
+        and side.continuity is None
+        and fair_flow.count == inc.count_upper
+        and fair_flow.bound is not None
+    ):
+        inc.units_upper = fair_flow.bound
+
+
+def _churn_search_applies(run: Run) -> bool:
+    pairs, side, hint = run.prep.pairs, run.prep.side, run.incumbent.chosen
+    fair = side.fairness
+    return (
+        run.network_shaped
+        and side.continuity is not None
+        and hint is not None
+        and (
+            fair is None
+            or (fair.penalty is None and run.counting and fair.excess(pairs, hint) == 0)
+        )
+        and int(hint.sum()) == run.incumbent.count_upper
+    )
+
+
+def churn_search(run: Run) -> None:
+    """The churn limit by a Lagrangian bonus per kept lead over the same flow (with the
+    band's bounds for the count reached): a start that meets every rule, and with one
+    fairness group (or none) a bound, as the count is the most any choice can reach. A soft
+    limit caps the bonus at its penalty (hints.churn_flow)."""
+    if not _churn_search_applies(run):
+        return
+    prep, inc = run.prep, run.incumbent
+    pairs, side, hint = prep.pairs, prep.side, inc.chosen
+    fair, churn = side.fairness, side.continuity
+    assert churn is not None and hint is not None
+    if fair is not None:
+        low, high = rep_bounds(pairs, fair, group_totals(pairs, fair, hint))
+    else:
+        low, high = pairs.min_leads, pairs.capacity
+    run.report.phase("lagrangian")
+    at_bounds = run.at_bounds
+    lagrange = churn_flow(
+        pairs,
+        churn,
+        run.problem.n_leads,
+        low,
+        high,
+        tolerance=LAGRANGIAN_TOLERANCE,
+        time_left=run.time_left,
+        start=at_bounds if at_bounds is not None and at_bounds.chosen is hint else None,
+        flows=run.flows,
+        guess=guessed_bonus(run.start, prep.scale),
+    )
+    if lagrange is not None:
+        run.keep_bonus = lagrange.multiplier / prep.scale
+    if lagrange is None or lagrange.chosen is None or not side.feasible(pairs, lagrange.chosen):
+        return
+    one_group = fair is None or len(fair.groups()) == 1
+    inc.take(lagrange.chosen)  # meets the churn limit, which the flows before need not
+    if not (one_group and side.score(pairs, lagrange.chosen) >= lagrange.bound):
+        # Not proven: the limit's slack in the Lagrangian flow (owners kept beyond the
+        # limit) spent on moves that gain value.
+        band = None if fair is None else fairness_band(pairs, fair, lagrange.chosen)
+        limit = churn
+        if churn.penalty is not None:  # soft: no more changes than the limit or now
+            changes = churn.keepable - int(churn.kept[lagrange.chosen].sum())
+            limit = replace(churn, penalty=None, limit=max(churn.limit, changes))
+        inc.take(polished(prep, lagrange.chosen, band, limit))
+    if one_group:
+        inc.units_at_most(lagrange.bound)
+        run.lagrangian_bound = True
+
+
+def lagrangian_answer(run: Run) -> Finish | None:
+    """The churn search's answer with its bound, when that is proven, or the book is too
+    large for the exact paths (CP-SAT did not improve on it at 10,000 x 100 in 40 s)."""
+    inc = run.incumbent
+    if not run.lagrangian_bound:
+        return None
+    assert inc.chosen is not None and inc.units_upper is not None
+    n_pairs = len(run.prep.pairs)
+    missing = inc.units_upper - run.prep.side.score(run.prep.pairs, inc.chosen)
+    close = missing <= LAGRANGIAN_TOLERANCE * abs(inc.units_upper)
+    if not (n_pairs > LAGRANGIAN_ONLY_PAIRS or (n_pairs > mip.MAX_PAIRS and close) or missing <= 0):
+        return None
+    status = Status.OPTIMAL if missing <= 0 else Status.FEASIBLE
+    return Finish(status, inc.count_upper, max(missing, 0), by="lagrangian")
+
+
+def fairness_draft(run: Run) -> None:
+    """No flow met a hard band (a value metric, accounts, efforts): a draft that meets it
+    by construction. CP-SAT had found no solution for a 10,000 x 200 value band in 120 s."""
+    fair = run.prep.side.fairness
+    if fair is None or fair.penalty is not None or run.incumbent.feasible:
+        return
+    run.report.phase("draft")
+    drafted = drafted_start(run.prep, fair)
+    if drafted is not None:
+        run.incumbent.offer(drafted)
+
+
+def value_band(run: Run) -> None:
+    """A value band on a book too big for the LP: a Lagrangian bound over the flow, in at
+    most a quarter of the time left (the flow's own bound ignores the band)."""
+    pairs, side, inc = run.prep.pairs, run.prep.side, run.incumbent
+    fair, hint = side.fairness, inc.chosen
+    if not (
+        run.network_shaped
+        and fair is not None
+        and fair.penalty is None
+        and not run.counting
+        and hint is not None
+        and side.feasible(pairs, hint)
+        and int(hint.sum()) == inc.count_upper
+        and len(pairs) > MAX_PAIRS
+    ):
+        return
+    run.report.phase("lagrangian")
+    with budget.stage(0.25) as quarter:
+        assert quarter is not None
+        band_bound = value_band_bound(
+            pairs,
+            fair,
+            run.flows,
+            inc.count_upper,
+            int(pairs.units[hint].sum()),
+            time_left=quarter.time_left,
+        )
+    if band_bound is not None:
+        inc.units_at_most(band_bound)
+
+
+__all__ = [
+    "LAGRANGIAN_ONLY_PAIRS",
+    "LAGRANGIAN_TOLERANCE",
+    "SUBSET_PAIRS",
+    "SUBSET_PER_LEAD",
+    "churn_search",
+    "exact_flow",
+    "fair_count",
+    "fairness_draft",
+    "floors_fit",
+    "flow_relaxation",
+    "lagrangian_answer",
+    "last_answer",
+    "network_flow",
+    "prechecked",
+    "priced_arcs",
+    "relaxation_start",
+    "value_band",
+]

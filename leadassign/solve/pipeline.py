@@ -1,0 +1,277 @@
+"""The one entry point, ``solve(problem, policy) -> Result``, and the pipelines it runs.
+
+Data flows one way: validated problem -> prepared rules (eligible pairs, scaled values,
+side-rule specs) -> a pipeline of named stages that share one incumbent and one budget ->
+Result, whose objective is recomputed in floats. A pipeline is a list of stages; each
+stage may leave a better assignment or tighter bounds in the incumbent, and may end the
+pipeline (a :class:`~leadassign.solve.incumbent.Finish`): FLOW on network books, AUTO (the
+default elsewhere: flows, Lagrangian searches, LP, HiGHS' MIP, the knapsack search, then
+CP-SAT) and CPSAT (the same without HiGHS' MIP and the knapsack search).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import partial
+
+import numpy as np
+
+from leadassign.errors import InputError
+from leadassign.models.policy import Method, Policy
+from leadassign.models.problem import Problem
+from leadassign.solve import flow_stages as flows
+from leadassign.solve import search_stages as searches
+from leadassign.solve.incumbent import Finish, Incumbent
+from leadassign.solve.run import Run
+from leadassign.solve.starts import Start
+from leadassign.solver import budget
+from leadassign.solver.cpsat import CpSatSettings
+from leadassign.solver.progress import Progress
+from leadassign.solver.result import Result, Status
+from leadassign.solver.rules import Prepared, keepable_leads, prepare
+from leadassign.solver.stop import Stop, active
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One named step of a pipeline: it reads and improves the run's incumbent, and ends
+    the pipeline by returning a Finish (None: go on)."""
+
+    name: str
+    run: Callable[[Run], Finish | None]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The stages a method runs, in order; ``method`` names the answer unless the stage
+    that ended the run names itself (``Finish.by``: "mip", "knapsack", "lagrangian")."""
+
+    method: str
+    stages: tuple[Stage, ...]
+
+
+def _checkpoint(run: Run) -> Finish | None:
+    return run.halted()
+
+
+#: Between stages where a stop (a signal, another thread) ends the run with the incumbent.
+CHECKPOINT = Stage("checkpoint", _checkpoint)
+
+FLOW = Pipeline(
+    "flow", (Stage("precheck", flows.prechecked), Stage("exact flow", flows.exact_flow))
+)
+
+_STARTS = (
+    Stage("precheck", flows.prechecked),
+    Stage("floors", flows.floors_fit),
+    Stage("flow relaxation", flows.flow_relaxation),
+    Stage("priced arcs", flows.priced_arcs),
+    Stage("network flow", flows.network_flow),
+    Stage("relaxation start", flows.relaxation_start),
+    Stage("last answer", flows.last_answer),
+    Stage("fair count flow", flows.fair_count),
+    Stage("churn search", flows.churn_search),
+)
+_DRAFTS = (
+    CHECKPOINT,
+    Stage("fairness draft", flows.fairness_draft),
+    Stage("value band bound", flows.value_band),
+    CHECKPOINT,
+)
+
+CPSAT = Pipeline(
+    "cpsat",
+    (
+        *_STARTS,
+        *_DRAFTS,
+        Stage("lp", partial(searches.lp_bounds, mip_follows=False)),
+        CHECKPOINT,
+        Stage("cpsat", searches.cpsat),
+    ),
+)
+
+AUTO = Pipeline(
+    "cpsat",
+    (
+        *_STARTS,
+        Stage("lagrangian answer", flows.lagrangian_answer),
+        *_DRAFTS,
+        Stage("lp", partial(searches.lp_bounds, mip_follows=True)),
+        Stage("mip", searches.mip_and_knapsack),
+        CHECKPOINT,
+        Stage("cpsat", searches.cpsat),
+    ),
+)
+
+
+def solve(
+    problem: Problem,
+    policy: Policy | None = None,
+    *,
+    method: Method | None = None,
+    time_limit_s: float | None = None,
+    work_limit: float | None = None,
+    workers: int | None = None,
+    seed: int | None = None,
+    relative_gap: float | None = None,
+    log: bool | None = None,
+    progress: Progress | None = None,
+    start: Start | Mapping[str, str] | None = None,
+    stop: Stop | None = None,
+) -> Result:
+    """Assign leads to reps: most leads first, then the best value score (README "Business
+    rules"): expected value, plus keep bonuses, minus soft-rule penalties.
+
+    Keyword arguments override the policy's ``solver:`` block; ``progress`` is told each
+    phase and CP-SAT's objective and bound (None: nothing); ``start`` (a ``Start``, or just
+    lead_id -> rep_id: a previous answer) is the first start when what it still allows meets
+    every hard rule and beats the relaxation's, and its keep bonus the churn search's first
+    guess. ``stop`` (set from a signal handler or another thread) ends the solve early: the
+    best assignment found so far that meets every hard rule, as FEASIBLE, or UNKNOWN when
+    there is none yet; ``Result.interrupted`` gives its reason (None when the answer came
+    out proven all the same: OPTIMAL or INFEASIBLE). Raises InputError when the
+    policy needs lead columns that are missing or malformed.
+    """
+    started = time.perf_counter()
+    policy = (policy or Policy()).with_solver(
+        method=method,
+        time_limit_s=time_limit_s,
+        work_limit=work_limit,
+        workers=workers,
+        seed=seed,
+        relative_gap=relative_gap,
+        log=log,
+    )
+    meter = budget.Meter(policy.solver.work_limit, policy.solver.time_limit_s)
+    meter.started = started
+    if start is not None and not isinstance(start, Start):
+        start = Start(start)
+    with active(stop), budget.metering(meter):
+        prep = prepare(problem, policy)
+        pipeline = choose_pipeline(prep, policy.solver.method)
+        settings = policy.solver
+        run = Run(
+            problem=problem,
+            policy=policy,
+            prep=prep,
+            start=start,
+            stop=stop,
+            progress=progress,
+            budget=meter,
+            incumbent=Incumbent(prep),
+            cp_settings=CpSatSettings(
+                time_limit_s=settings.time_limit_s,
+                workers=settings.workers,
+                seed=settings.seed,
+                relative_gap=settings.relative_gap,
+                log=settings.log,
+                params=settings.params,
+            ),
+        )
+        finish = run_pipeline(pipeline, run)
+        return to_result(run, finish.by or pipeline.method, finish)
+
+
+def choose_pipeline(prep: Prepared, method: str) -> Pipeline:
+    """FLOW for a network book (effort 1, no side rules, no accounts) unless CP-SAT is
+    asked for; else AUTO, or CPSAT when asked for. Raises InputError for 'flow' on a book
+    that is not a network."""
+    pairs = prep.pairs
+    network = (
+        bool(np.all(pairs.effort == 1)) and not prep.side.any and bool(np.all(pairs.size == 1))
+    )
+    if method == "flow" and not network:
+        raise InputError(
+            "method 'flow' needs every lead to take one capacity unit (effort 1) and no "
+            "fairness, continuity limit or accounts kept together; use 'cpsat' or 'auto'"
+        )
+    if method == "cpsat":
+        return CPSAT
+    return FLOW if network else AUTO
+
+
+def run_pipeline(pipeline: Pipeline, run: Run) -> Finish:
+    """The stages in order until one ends the run (the last one always does)."""
+    for stage in pipeline.stages:
+        finish = stage.run(run)
+        if finish is not None:
+            return finish
+    raise AssertionError(f"pipeline {pipeline.method} ended without an answer")
+
+
+def to_result(run: Run, method: str, finish: Finish) -> Result:
+    """The Result of a finished run: the incumbent as the answer when the status has one,
+    with the value bound the finish proved."""
+    problem, prep, cands, units = run.problem, run.prep, run.prep.cands, run.prep.units
+    status = finish.status
+    chosen = run.incumbent.chosen if status.has_solution else None
+    pair_of_lead = np.full(problem.n_leads, -1, dtype=np.int64)
+    objective = expected = None
+    if chosen is not None:
+        picked = np.flatnonzero(units.lead_choice(chosen))
+        pair_of_lead[cands.lead[picked]] = picked
+        expected = float(cands.ev[picked].sum())
+        objective = _value_score(problem, run.policy, prep, chosen, picked)
+    proven = status in (Status.OPTIMAL, Status.INFEASIBLE)
+    stop = run.stop
+    res = Result(
+        status=status,
+        method=method,
+        problem=problem,
+        policy=run.policy,
+        candidates=cands,
+        pair_of_lead=pair_of_lead,
+        lead_value=prep.values,
+        keepable=keepable_leads(cands, problem, units.var),
+        unit_effort=units.unit_effort,
+        objective=objective,
+        expected_value=expected,
+        best_bound=None,
+        gap=None,
+        assigned_bound=finish.assigned_bound,
+        value_scale=prep.scale,
+        fairness_scale=prep.fairness_scale,
+        build_s=run.build_s,
+        solve_s=time.perf_counter() - run.budget.started - run.build_s,
+        conflicts=finish.conflicts,
+        keep_bonus=run.keep_bonus,
+        limited_by=run.budget.limited_by(proven),
+        # a proven optimum or infeasibility is the whole answer, stop or not
+        interrupted=stop.reason if stop is not None and stop.is_set() and not proven else None,
+    )
+    if finish.missing_units is None or chosen is None:
+        return res
+    return _with_bound(res, finish.missing_units)
+
+
+def _value_score(
+    problem: Problem, policy: Policy, prep: Prepared, chosen: np.ndarray, picked: np.ndarray
+) -> float:
+    """The value score of a solution, in floats: expected value, plus the keep bonus per kept
+    lead, minus the soft penalties (README "Business rules")."""
+    cands, side, pairs = prep.cands, prep.side, prep.pairs
+    score = float(cands.ev[picked].sum())
+    c = policy.continuity
+    if c is not None:
+        kept = int((problem.owner[cands.lead[picked]] == cands.rep[picked]).sum())
+        score += c.keep_bonus * kept
+        if side.continuity is not None and side.continuity.penalty is not None:
+            score -= c.weight * side.continuity.excess(pairs, chosen)
+    f = policy.fairness
+    if f is not None and side.fairness is not None and side.fairness.penalty is not None:
+        score -= f.weight * side.fairness.excess(pairs, chosen) / prep.fairness_scale
+    return score
+
+
+def _with_bound(res: Result, missing_units: int) -> Result:
+    """Set best_bound = objective + the proven room above it, and the relative gap."""
+    assert res.objective is not None
+    room = missing_units / res.value_scale
+    bound = res.objective + room
+    gap = room / abs(bound) if bound != 0 else 0.0
+    return replace(res, best_bound=bound, gap=gap)
+
+
+__all__ = ["AUTO", "CPSAT", "FLOW", "Pipeline", "Stage", "choose_pipeline", "solve"]

@@ -1,0 +1,99 @@
+"""What the stages of one solve share: the book, its prepared rules, the one
+:class:`~leadassign.solve.incumbent.Incumbent`, the one budget (the work and wall-time
+:class:`~leadassign.solver.budget.Meter`) and what earlier stages left for later ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from leadassign.models.policy import Policy, SolverPolicy
+from leadassign.models.problem import Problem
+from leadassign.solve.incumbent import Finish, Incumbent
+from leadassign.solve.starts import Start
+from leadassign.solver import budget
+from leadassign.solver.cpsat import CpSatSettings
+from leadassign.solver.duals import AllArcs, Flows, Solved
+from leadassign.solver.lp import LpOutcome
+from leadassign.solver.progress import NO_PROGRESS, Progress
+from leadassign.solver.rules import Prepared
+from leadassign.solver.stop import Stop
+
+
+@dataclass(eq=False)
+class Run:
+    """One solve in progress. ``incumbent`` is the only place a stage leaves an answer;
+    ``budget`` the only source of its limits. The other fields carry what a stage learned
+    that a later one uses (the relaxation's choice, the flow engine, the LP solution)."""
+
+    problem: Problem
+    policy: Policy
+    prep: Prepared
+    start: Start | None
+    stop: Stop | None
+    #: told each phase and CP-SAT's objective and bound (None: nothing)
+    progress: Progress | None
+    budget: budget.Meter
+    incumbent: Incumbent
+    #: the CP-SAT settings every search derives its own from
+    cp_settings: CpSatSettings
+    #: seconds spent before the first search (set by the precheck stage)
+    build_s: float = 0.0
+    #: the lead-level pairs a model variable represents, their reps and scaled values: what
+    #: the relaxations work on
+    lead_of: np.ndarray = field(init=False, repr=False)
+    rep_of: np.ndarray = field(init=False, repr=False)
+    lead_units: np.ndarray = field(init=False, repr=False)
+    #: the flow relaxation's choice over those pairs (None: none, or not solved yet)
+    relaxed_flow: np.ndarray | None = None
+    #: the min-cost flow engine for side-rule flows (every arc, or a priced subset)
+    flows: Flows = field(init=False, repr=False)
+    #: the optimum of the plain flow at the rep bounds a churn search would use
+    at_bounds: Solved | None = None
+    #: the churn search's Lagrangian bonus per kept owner, in value (None: not searched)
+    keep_bonus: float | None = None
+    #: the churn search's bound holds for the incumbent's count (one fairness group or none)
+    lagrangian_bound: bool = False
+    #: the LP solution at the count bound, when solved
+    relaxed_lp: LpOutcome | None = None
+
+    def __post_init__(self) -> None:
+        usable = self.prep.units.usable
+        self.lead_of = self.prep.cands.lead[usable]
+        self.rep_of = self.prep.cands.rep[usable]
+        self.lead_units = self.prep.units.lead_units[usable]
+        pairs = self.prep.pairs
+        self.flows = AllArcs(pairs.unit, pairs.rep, self.problem.n_leads)
+
+    @property
+    def report(self) -> Progress:
+        return self.progress or NO_PROGRESS
+
+    @property
+    def settings(self) -> SolverPolicy:
+        return self.policy.solver
+
+    @property
+    def network_shaped(self) -> bool:
+        """Every pair takes one capacity unit and one lead: flows are exact but for the
+        side rules."""
+        pairs = self.prep.pairs
+        return bool(np.all(pairs.effort == 1)) and bool(np.all(pairs.size == 1))
+
+    @property
+    def counting(self) -> bool:
+        """Fairness counts leads (not value)."""
+        return self.policy.fairness is not None and self.policy.fairness.metric == "count"
+
+    def time_left(self) -> float:
+        return self.budget.time_left()  # 0 once stopped
+
+    def halted(self) -> Finish | None:
+        """When ``stop`` is set: the incumbent (or UNKNOWN)."""
+        if self.stop is None or not self.stop.is_set():
+            return None
+        return self.incumbent.finish(self.incumbent.count_upper)
+
+
+__all__ = ["Run"]

@@ -1,0 +1,243 @@
+"""The searches: the LP relaxation with every rule, HiGHS' MIP and the knapsack branch and
+bound (AUTO only), and CP-SAT, which always ends the pipeline. Each starts from the
+incumbent and leaves what it finds there."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from leadassign.solve.incumbent import Finish, better, valid
+from leadassign.solve.run import Run
+from leadassign.solver import budget, mip
+from leadassign.solver.cpsat import solve_cpsat
+from leadassign.solver.explain import explain
+from leadassign.solver.knapsack import Grid, branch_and_bound, value_grid
+from leadassign.solver.knapsack import solvable as knapsack_solvable
+from leadassign.solver.lp import MAX_PAIRS, lp_start, unit_sizes
+from leadassign.solver.result import Status
+from leadassign.solver.rules import Prepared
+
+#: HiGHS' share of the time left on generalized assignment books, before the knapsack branch
+#: and bound (``knapsack.py``) takes the rest.
+KNAPSACK_MIP_SHARE = 0.4
+#: The knapsack search runs past its root only when HiGHS' choice is within this much
+#: (relative) of the root's bound; else HiGHS goes on. OR-Library's B and C books were within
+#: 0.13% after HiGHS' share; type D, where the search does not finish, 0.5-2.5%.
+KNAPSACK_MAX_GAP = 0.003
+#: Books of more pairs skip the knapsack search. On Yagiura's books of 20-40 agents and 400
+#: jobs (8,000-16,000 pairs) the root's cost and HiGHS' split time left them worse at 10 s
+#: (e40400 2.9% instead of 0.6%, e20400 0.6% instead of 0.2%); every book it proves at 10 s
+#: has at most 4,000 pairs.
+KNAPSACK_MAX_PAIRS = 5_000
+#: CP-SAT's least share of the work limit, however much the earlier stages used (as it gets
+#: at least a second of the time limit): HiGHS' root can overrun its share (budget.py), and
+#: with a twentieth CP-SAT's value phase found nothing on the 2,089 x 35 CRM book.
+CPSAT_MIN_WORK = 0.25
+
+
+def lp_bounds(run: Run, *, mip_follows: bool) -> None:
+    """The LP relaxation with every rule: tighter bounds, and a start that meets them.
+    With HiGHS' whole MIP to follow (``mip_follows``), the restricted CP-SAT search for a
+    start is left out: its eighth of the time goes to HiGHS (OR-Library's GAP books it
+    proves at 10 s finish 1-5 s sooner, and type D ends closer to the best known)."""
+    pairs, inc = run.prep.pairs, run.incumbent
+    if len(pairs) > MAX_PAIRS or inc.proven():
+        return
+    run.report.phase("lp")
+    from_lp = lp_start(
+        pairs,
+        run.prep.side,
+        inc.count_upper,
+        run.cp_settings,
+        search=not (mip_follows and len(pairs) <= mip.MAX_PAIRS),
+    )
+    if from_lp is None:
+        return
+    run.relaxed_lp = from_lp.relaxed
+    if from_lp.count_upper < inc.count_upper:  # the flow's value bound was for more leads
+        inc.count_upper, inc.units_upper = from_lp.count_upper, from_lp.units_upper
+    elif from_lp.units_upper is not None:
+        inc.units_at_most(from_lp.units_upper)
+    if from_lp.hint is not None:
+        inc.offer(from_lp.hint)
+
+
+def assignment_grid(prep: Prepared, count_upper: int) -> Grid | None:
+    """The values on a grid (``knapsack.value_grid``) when the book is a generalized
+    assignment problem the knapsack search can take: no side rules or floors, efforts that
+    are not all one lead (those are flows), every unit placeable by the relaxation's count,
+    at most ``KNAPSACK_MAX_PAIRS`` pairs and knapsacks small enough; else None."""
+    pairs, side = prep.pairs, prep.side
+    if side.any or np.any(pairs.min_leads > 0) or np.all(pairs.effort == pairs.size):
+        return None
+    if len(pairs) > KNAPSACK_MAX_PAIRS or count_upper != int(unit_sizes(pairs).sum()):
+        return None
+    if not knapsack_solvable(pairs):
+        return None
+    return value_grid(pairs.units, prep.scale)
+
+
+def mip_and_knapsack(run: Run) -> Finish | None:
+    """HiGHS' branch and cut on the neighbourhood the LP solution gives, then on the whole
+    model (when small enough); on a generalized assignment book the knapsack branch and
+    bound then proves its choice (knapsack.py). CP-SAT continues if neither has a proof."""
+    pairs, side, inc = run.prep.pairs, run.prep.side, run.incumbent
+    whole = len(pairs) <= mip.MAX_PAIRS
+    grid = assignment_grid(run.prep, inc.count_upper)
+    plain = side.fairness is None and side.continuity is None
+    # HiGHS' share of the time left: less when the knapsack search follows.
+    share = KNAPSACK_MIP_SHARE if grid else mip.PLAIN_SHARE if plain else mip.SHARE
+    while (whole or run.relaxed_lp is not None) and not inc.proven():
+        if (halt := run.halted()) is not None:
+            return halt
+        finish = _highs(run, share, whole, plain)
+        if finish is not None:
+            return finish
+        if grid is None or inc.proven():
+            return None
+        searched, finish = _knapsack(run, grid)
+        if searched:
+            return finish
+        # HiGHS' choice is far from the knapsack bound: HiGHS again, with the time a book
+        # without the knapsack search gives it (the bound stays).
+        grid, share = None, mip.PLAIN_SHARE
+    return None
+
+
+def _highs(run: Run, share: float, whole: bool, plain: bool) -> Finish | None:
+    """One HiGHS MIP in ``share`` of the budget left: OPTIMAL, or its bounds and choice
+    left in the incumbent."""
+    pairs, inc = run.prep.pairs, run.incumbent
+    run.report.phase("mip")
+    with budget.stage(share) as part:
+        assert part is not None
+        found = mip.solve_mip(
+            pairs,
+            run.prep.side,
+            run.cp_settings,
+            part.time_left(),
+            inc.chosen,
+            inc.count_upper,
+            relaxed=run.relaxed_lp,
+            whole=whole,
+            max_nodes=mip.PLAIN_NODES if plain else mip.MAX_NODES,
+        )
+    if found.optimal:
+        assert found.chosen is not None
+        inc.take(found.chosen)
+        return Finish(Status.OPTIMAL, int(pairs.size[found.chosen].sum()), 0, by="mip")
+    if found.count_upper is not None and found.count_upper < inc.count_upper:
+        # The value bounds so far were for more leads.
+        inc.count_upper, inc.units_upper = found.count_upper, None
+    if found.count_upper == inc.count_upper and found.units_upper is not None:
+        inc.units_at_most(found.units_upper)
+    if found.chosen is not None:
+        inc.offer(found.chosen)
+    return None
+
+
+def _knapsack(run: Run, grid: Grid) -> tuple[bool, Finish | None]:
+    """The knapsack branch and bound from the incumbent: whether it searched past its root
+    (False: HiGHS' choice was too far from its bound) and, when every unit is placed, the
+    answer, proven or with the knapsack bound (CP-SAT, with the second or so left, would not
+    improve on it)."""
+    pairs, inc = run.prep.pairs, run.incumbent
+    run.report.phase("knapsack")
+    placed = inc.chosen is not None and inc.placed() == inc.count_upper
+    searched = branch_and_bound(
+        pairs,
+        grid.values,
+        inc.chosen if placed else None,
+        run.time_left,
+        max_gap=KNAPSACK_MAX_GAP,
+    )
+    if searched.chosen is not None:
+        inc.offer(searched.chosen)
+    if searched.bound is not None:
+        inc.units_at_most(grid.units_above(searched.bound, len(unit_sizes(pairs))))
+    if not searched.searched:
+        return False, None
+    proven = searched.proven and searched.chosen is not None
+    if proven:
+        # optimal on the exact values (a choice HiGHS found may score a few rounding units
+        # more in the scaled integers without being worth more)
+        assert searched.chosen is not None
+        inc.take(searched.chosen)
+    hint = inc.chosen
+    if hint is None or inc.placed() != inc.count_upper:
+        return True, None
+    if proven:
+        return True, Finish(Status.OPTIMAL, inc.count_upper, 0, by="knapsack")
+    missing = None if inc.units_upper is None else inc.missing(hint, inc.units_upper)
+    return True, Finish(Status.FEASIBLE, inc.count_upper, missing, by="knapsack")
+
+
+def cpsat(run: Run) -> Finish:
+    """CP-SAT from the incumbent, with the bounds so far. The time the earlier stages used
+    (starts, flows, LP, MIP) comes off CP-SAT's: with the LP and the MIP skipped, a 10,000 x
+    200 book with accounts ran 15 s past its limit. CP-SAT gets at least a second and
+    CPSAT_MIN_WORK of the work limit, like the last of it."""
+    prep, inc, meter = run.prep, run.incumbent, run.budget
+    pairs, side = prep.pairs, prep.side
+    last = budget.Meter(
+        max(meter.work_left(), CPSAT_MIN_WORK * meter.work), max(run.time_left(), 1.0)
+    )
+    settings = replace(run.cp_settings, time_limit_s=last.seconds)
+    with budget.metering(last):
+        cp = solve_cpsat(
+            pairs,
+            settings,
+            inc.chosen,
+            inc.count_upper,
+            side,
+            units_upper=inc.units_upper,
+            progress=run.progress,
+            value_scale=prep.scale,
+        )
+    meter.cuts |= last.cuts
+    meter.spend(last.used)
+    status = Status(cp.status)
+    if cp.chosen is None and status not in (Status.INFEASIBLE, Status.MODEL_INVALID):
+        # Cut short before CP-SAT found anything: the best assignment an earlier stage found.
+        return inc.finish(inc.count_upper if cp.count_bound is None else cp.count_bound)
+    if cp.chosen is None:
+        return Finish(status, cp.count_bound, conflicts=_explained(run, status))
+    hint = inc.chosen
+    if not (hint is not None and valid(prep, hint) and better(prep, hint, cp.chosen)):
+        inc.take(cp.chosen)  # (CP-SAT starts from the incumbent; kept should it return less)
+    chosen = inc.chosen
+    assert chosen is not None
+    if status == Status.FEASIBLE and not chosen.any() and (cp.count_bound or 0) > 0:
+        return inc.finish(cp.count_bound)  # nothing assigned where leads can be: no answer
+    if cp.units_bound is None:
+        return Finish(status, cp.count_bound)
+    return Finish(status, cp.count_bound, inc.missing(chosen, cp.units_bound))
+
+
+def _explained(run: Run, status: Status) -> tuple[str, ...]:
+    """The rules in conflict when CP-SAT proved the book infeasible (and no stop cut it),
+    within what is left of the limit (and a share of the work like CP-SAT's)."""
+    if status != Status.INFEASIBLE or (run.stop is not None and run.stop.is_set()):
+        return ()
+    meter = run.budget
+    told = budget.Meter(
+        max(meter.work_left(), CPSAT_MIN_WORK * meter.work), max(run.time_left(), 0.0)
+    )
+    with budget.metering(told):
+        explained = explain(run.problem, run.policy, run.prep, run.settings, told.seconds)
+    meter.cuts |= told.cuts - {"work"}
+    return explained
+
+
+__all__ = [
+    "CPSAT_MIN_WORK",
+    "KNAPSACK_MAX_GAP",
+    "KNAPSACK_MAX_PAIRS",
+    "KNAPSACK_MIP_SHARE",
+    "assignment_grid",
+    "cpsat",
+    "lp_bounds",
+    "mip_and_knapsack",
+]
