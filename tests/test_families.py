@@ -13,10 +13,8 @@ import numpy as np
 import pytest
 from ortools.sat.python import cp_model
 
-from leadassign.solver.cpsat import (
-    Continuity,
-    Fairness,
-    Pairs,
+from leadassign.compile.pairs import Continuity, Fairness, Pairs
+from leadassign.engines.cpsat import (
     add_capacity,
     add_continuity,
     add_fairness,

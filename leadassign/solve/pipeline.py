@@ -18,20 +18,20 @@ from functools import partial
 
 import numpy as np
 
+from leadassign.compile.prepare import Prepared, keepable_leads, prepare
+from leadassign.control import budget
+from leadassign.control.progress import Progress
+from leadassign.control.stop import Stop, active
+from leadassign.engines.cpsat import CpSatSettings
 from leadassign.errors import InputError
 from leadassign.models.policy import Method, Policy
 from leadassign.models.problem import Problem
+from leadassign.result.result import Result, Status
 from leadassign.solve import flow_stages as flows
 from leadassign.solve import search_stages as searches
 from leadassign.solve.incumbent import Finish, Incumbent
 from leadassign.solve.run import Run
 from leadassign.solve.starts import Start
-from leadassign.solver import budget
-from leadassign.solver.cpsat import CpSatSettings
-from leadassign.solver.progress import Progress
-from leadassign.solver.result import Result, Status
-from leadassign.solver.rules import Prepared, keepable_leads, prepare
-from leadassign.solver.stop import Stop, active
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from leadassign.models.policy import Policy, SolverPolicy
-from leadassign.models.problem import Problem
-from leadassign.solver import budget
-from leadassign.solver.cpsat import (
-    Fairness,
-    Pairs,
+from leadassign.compile.pairs import Fairness, Pairs
+from leadassign.compile.prepare import (
+    Prepared,
+    account_allows,
+    fits_in_order,
+    keepable_leads,
+    owner_pairs,
+)
+from leadassign.control import budget
+from leadassign.control.stop import cancelling, stopped
+from leadassign.engines.cpsat import (
     _add_linear,
     add_capacity,
     add_continuity,
@@ -34,14 +39,8 @@ from leadassign.solver.cpsat import (
     add_variables,
     new_int,
 )
-from leadassign.solver.rules import (
-    Prepared,
-    account_allows,
-    fits_in_order,
-    keepable_leads,
-    owner_pairs,
-)
-from leadassign.solver.stop import cancelling, stopped
+from leadassign.models.policy import Policy, SolverPolicy
+from leadassign.models.problem import Problem
 
 MAX_LISTED = 10
 

@@ -42,9 +42,10 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from leadassign.solver import budget
-from leadassign.solver.cpsat import CpSatSettings, Pairs, SideRules, count_objective, segments
-from leadassign.solver.lp import (
+from leadassign.compile.pairs import Pairs, SideRules
+from leadassign.control import budget
+from leadassign.engines.cpsat import CpSatSettings, count_objective, segments
+from leadassign.engines.lp import (
     LpOutcome,
     Relaxation,
     all_in,

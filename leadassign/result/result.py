@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leadassign.compile.candidates import Candidates, best_per_lead
 from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem
-from leadassign.solver.candidates import Candidates, best_per_lead
 
 
 class Status(enum.StrEnum):

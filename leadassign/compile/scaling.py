@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leadassign.solver.candidates import lead_starts
+from leadassign.compile.candidates import lead_starts
 
 #: The largest |expected value| of any pair is scaled to this many integer units.
 VALUE_RESOLUTION = 10**9

@@ -2,8 +2,8 @@
 
 Tiers and accounts only remove pairs (a lead-level filter on the candidates); accounts then
 merge each account's leads into one *unit* per rep, so that one Boolean assigns the whole
-account. Fairness and continuity become :class:`~leadassign.solver.cpsat.Fairness` and
-:class:`~leadassign.solver.cpsat.Continuity` specs over the unit pairs. Everything here is
+account. Fairness and continuity become :class:`~leadassign.engines.cpsat.Fairness` and
+:class:`~leadassign.engines.cpsat.Continuity` specs over the unit pairs. Everything here is
 vectorized over pairs; Python loops run over reps, tiers or groups only.
 """
 
@@ -15,12 +15,12 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
+from leadassign.compile.candidates import Candidates, build_candidates
+from leadassign.compile.pairs import INT_MAX, Continuity, Fairness, Pairs, SideRules
+from leadassign.compile.scaling import scale_values
 from leadassign.errors import InputError
 from leadassign.models.policy import FairnessPolicy, Policy, Tier
 from leadassign.models.problem import Problem, lead_values
-from leadassign.solver.candidates import Candidates, build_candidates
-from leadassign.solver.cpsat import INT_MAX, Continuity, Fairness, Pairs, SideRules
-from leadassign.solver.scaling import scale_values
 
 #: The largest lead value maps to this many units in value-metric fairness (or fewer, when
 #: needed to keep every fairness constraint within 64-bit integers).

@@ -27,17 +27,10 @@ from dataclasses import dataclass, field, replace
 import highspy
 import numpy as np
 
-from leadassign.solver import budget
-from leadassign.solver.cpsat import (
-    Continuity,
-    CpSatSettings,
-    Fairness,
-    Pairs,
-    SideRules,
-    segments,
-    solve_cpsat,
-)
-from leadassign.solver.stop import cancelling
+from leadassign.compile.pairs import Continuity, Fairness, Pairs, SideRules
+from leadassign.control import budget
+from leadassign.control.stop import cancelling
+from leadassign.engines.cpsat import CpSatSettings, segments, solve_cpsat
 
 INF = float("inf")
 #: Above this many pairs the LP is skipped: OR-Tools' GLOP (used before HiGHS) took about 60 s
