@@ -6,7 +6,7 @@ import numpy as np
 
 from leadassign.compile.prepare import prepare
 from leadassign.models import Policy, Problem
-from leadassign.result.result import Result
+from leadassign.result import Result
 
 
 def _money(x: float) -> str:

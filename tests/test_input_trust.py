@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 
 from leadassign.cli import main
 from leadassign.models.yaml12 import MAX_DEPTH, MAX_NODES, load_yaml
-from leadassign.result.result import Status
+from leadassign.result import Status
 from leadassign.scenarios.compare import solve_run, write_comparison
 from leadassign.scenarios.spec import load_scenario
 

@@ -22,7 +22,7 @@ from leadassign.engines.knapsack import Grid, _Knapsacks, branch_and_bound, valu
 from leadassign.engines.lp import restrict_pairs
 from leadassign.engines.mip import MipOutcome
 from leadassign.models.policy import policy_from_mapping
-from leadassign.result.result import Status
+from leadassign.result import Status
 from tests.helpers import every_pair
 from tests.oracles.gap import D05100_OPTIMUM, gap_d05100_pairs
 

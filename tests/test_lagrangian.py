@@ -23,7 +23,7 @@ from leadassign.compile.pairs import Continuity, Pairs
 from leadassign.engines.flow import solve_flow
 from leadassign.engines.lagrangian import churn_flow
 from leadassign.engines.priced_flows import ArcSubset, Solved, priced_subset
-from leadassign.result.result import Result
+from leadassign.result import Result
 from leadassign.solve import Start
 from tests.oracles import checker
 from tests.oracles.books import random_book

@@ -26,7 +26,7 @@ from leadassign.control import budget
 from leadassign.control.stop import Stop
 from leadassign.engines.cpsat import CpSatSettings, solve_cpsat
 from leadassign.models.policy import policy_from_mapping
-from leadassign.result.result import Status
+from leadassign.result import Status
 from leadassign.solve.explain import explain
 from leadassign.solve.prices import price_rules
 from tests.helpers import lead, problem_of, rep

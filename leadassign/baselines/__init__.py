@@ -30,7 +30,7 @@ from leadassign.compile.prepare import keepable_leads, tiered_candidates
 from leadassign.errors import InputError
 from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem
-from leadassign.result.result import Result, Status
+from leadassign.result import Result, Status
 
 #: The strategies :func:`run_baseline` knows, by the name ``method`` reports.
 STRATEGIES = ("round-robin", "weighted-round-robin", "greedy")

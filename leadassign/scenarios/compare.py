@@ -29,7 +29,7 @@ import pandas as pd
 from leadassign.control.stop import Stop
 from leadassign.errors import InputError
 from leadassign.output import bytes_writers, result_files, write_bytes, write_csv, write_files
-from leadassign.result.result import Status
+from leadassign.result import Status
 from leadassign.scenarios.run import Run
 from leadassign.scenarios.spec import BASE, Scenario, Sweep, _Tables, build, variant_policy
 from leadassign.solve import Start, solve

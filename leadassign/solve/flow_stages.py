@@ -17,7 +17,7 @@ from leadassign.engines.lagrangian import churn_flow, fair_count_flow
 from leadassign.engines.lp import MAX_PAIRS
 from leadassign.engines.priced_flows import priced_subset, rep_prices
 from leadassign.engines.value_band import value_band_bound
-from leadassign.result.result import Status
+from leadassign.result import Status
 from leadassign.solve.explain import hall_message, precheck
 from leadassign.solve.incumbent import Finish, infeasible
 from leadassign.solve.run import Run

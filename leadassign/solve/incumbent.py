@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from leadassign.compile.prepare import Prepared
-from leadassign.result.result import Status
+from leadassign.result import Status
 
 
 def valid(prep: Prepared, chosen: np.ndarray) -> bool:

@@ -26,7 +26,7 @@ from leadassign.engines.cpsat import CpSatSettings
 from leadassign.errors import InputError
 from leadassign.models.policy import Method, Policy
 from leadassign.models.problem import Problem
-from leadassign.result.result import Result, Status
+from leadassign.result import Result, Status
 from leadassign.solve import flow_stages as flows
 from leadassign.solve import search_stages as searches
 from leadassign.solve.incumbent import Finish, Incumbent

@@ -15,7 +15,7 @@ from leadassign.engines.cpsat import solve_cpsat
 from leadassign.engines.knapsack import Grid, branch_and_bound, value_grid
 from leadassign.engines.knapsack import solvable as knapsack_solvable
 from leadassign.engines.lp import MAX_PAIRS, lp_start, unit_sizes
-from leadassign.result.result import Status
+from leadassign.result import Status
 from leadassign.solve.explain import explain
 from leadassign.solve.incumbent import Finish, better, valid
 from leadassign.solve.run import Run
