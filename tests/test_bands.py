@@ -13,7 +13,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from leadassign.compile.pairs import Fairness, Pairs
+from leadassign.compile.families import Fairness
+from leadassign.compile.pairs import Pairs
 from leadassign.engines.flow import solve_flow
 from leadassign.engines.priced_flows import AllArcs
 from leadassign.engines.value_band import value_band_bound

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from leadassign import load_problem
-from leadassign.compile.fairness_band import band_bounds, fairness_band, group_totals
-from leadassign.compile.pairs import Continuity, Fairness, Pairs
+from leadassign.compile.families import Continuity, Fairness
+from leadassign.compile.families.fairness import band_bounds, fairness_band, group_totals
+from leadassign.compile.pairs import Pairs
 from leadassign.compile.prepare import prepare
 from leadassign.demo import make_sample
 from leadassign.engines.flow import solve_flow

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from leadassign import load_problem, solve
-from leadassign.compile.pairs import Pairs, SideRules
+from leadassign.compile.families import SideRules
+from leadassign.compile.pairs import Pairs
 from leadassign.compile.scaling import scale_values
 from leadassign.engines import knapsack
 from leadassign.engines.knapsack import Grid, _Knapsacks, branch_and_bound, value_grid

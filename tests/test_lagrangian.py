@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from leadassign.check import check_assignment
-from leadassign.compile.pairs import Continuity, Pairs
+from leadassign.compile.families import Continuity
+from leadassign.compile.pairs import Pairs
 from leadassign.engines.flow import solve_flow
 from leadassign.engines.lagrangian import churn_flow
 from leadassign.engines.priced_flows import ArcSubset, Solved, priced_subset

@@ -10,7 +10,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from leadassign.compile.pairs import Continuity, Fairness, Pairs, SideRules
+from leadassign.compile.families import Continuity, Fairness, SideRules
+from leadassign.compile.pairs import Pairs
 from leadassign.engines.cpsat import CpSatSettings, build_model
 from leadassign.engines.lp import (
     build_relaxation,

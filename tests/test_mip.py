@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from leadassign import load_problem, solve
-from leadassign.compile.pairs import SideRules
+from leadassign.compile.families import SideRules
 from leadassign.compile.prepare import prepare
 from leadassign.engines import mip
 from leadassign.engines.cpsat import CpSatSettings

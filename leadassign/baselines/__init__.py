@@ -26,7 +26,8 @@ import numpy as np
 
 from leadassign.baselines.strategies import greedy, offsets, round_robin, weighted_round_robin
 from leadassign.compile.candidates import Candidates
-from leadassign.compile.prepare import keepable_leads, tiered_candidates
+from leadassign.compile.families.continuity import keepable_leads
+from leadassign.compile.prepare import tiered_candidates
 from leadassign.errors import InputError
 from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leadassign.compile.fairness_band import group_totals, rep_bounds
-from leadassign.compile.pairs import Continuity, Fairness, Pairs
+from leadassign.compile.families import Continuity, Fairness
+from leadassign.compile.families.fairness import group_totals, rep_bounds
+from leadassign.compile.pairs import Pairs
 from leadassign.control.budget import out_of_time
 from leadassign.engines.priced_flows import AllArcs, Flows, Solved
 

@@ -42,9 +42,11 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from leadassign.compile.pairs import Pairs, SideRules
+from leadassign.compile.families import SideRules
+from leadassign.compile.pairs import Pairs
 from leadassign.control import budget
-from leadassign.engines.cpsat import CpSatSettings, count_objective, segments
+from leadassign.engines.cpsat import CpSatSettings, count_objective
+from leadassign.engines.cpsat_proto import segments
 from leadassign.engines.lp import (
     LpOutcome,
     Relaxation,

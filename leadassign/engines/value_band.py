@@ -26,7 +26,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from leadassign.compile.pairs import Fairness, Pairs
+from leadassign.compile.families import Fairness
+from leadassign.compile.pairs import Pairs
 from leadassign.control.budget import out_of_time
 from leadassign.engines.priced_flows import Flows
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from leadassign.compile.candidates import lead_starts
-from leadassign.compile.pairs import Continuity, Fairness, Pairs
+from leadassign.compile.families import Continuity, Fairness
+from leadassign.compile.pairs import Pairs
 from leadassign.compile.prepare import fits_in_order
 from leadassign.heuristics.repair import room_left
 

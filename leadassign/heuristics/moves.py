@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from leadassign.compile.fairness_band import Band
-from leadassign.compile.pairs import Continuity, Pairs
+from leadassign.compile.families import Continuity
+from leadassign.compile.families.fairness import Band
+from leadassign.compile.pairs import Pairs
 from leadassign.control.stop import stopped
 from leadassign.heuristics.repair import room_left
 

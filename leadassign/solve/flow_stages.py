@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from leadassign.compile.fairness_band import fairness_band, group_totals, rep_bounds
+from leadassign.compile.families.fairness import fairness_band, group_totals, rep_bounds
 from leadassign.control import budget
 from leadassign.engines import mip
 from leadassign.engines.flow import hall_violation, solve_flow

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leadassign.compile.fairness_band import Band, fairness_band
-from leadassign.compile.pairs import Continuity, Fairness, Pairs
+from leadassign.compile.families import Continuity, Fairness
+from leadassign.compile.families.fairness import Band, fairness_band
+from leadassign.compile.pairs import Pairs
 from leadassign.compile.prepare import Prepared, fits_in_order
 from leadassign.engines.flow import solve_flow
 from leadassign.heuristics.draft import balanced_draft, owners_start
