@@ -103,8 +103,8 @@ def _high_water_kb(pid: int) -> int:
 def plain_pairs(problem: object) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(lead, rep, value in cents, capacity) of the eligible pairs, via leadassign's candidate
     table (the peers differ in the solver, not in what is eligible)."""
+    from leadassign.compile.prepare import prepare
     from leadassign.models.policy import Policy
-    from leadassign.solver.rules import prepare
 
     prep = prepare(problem, Policy())  # type: ignore[arg-type]
     cands = prep.cands

@@ -17,8 +17,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 from leadassign.baselines import run_baseline
 from leadassign.errors import InputError, LeadassignError
 from leadassign.models import Policy, Problem, load_policy, load_problem
+from leadassign.result import NoSolutionError, Result, Status
 from leadassign.solve import solve
-from leadassign.solver import NoSolutionError, Result, Status
 
 __all__ = [
     "InputError",

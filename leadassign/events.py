@@ -11,7 +11,7 @@
 
 Every object has ``event``, ``time`` (UTC, ISO 8601) and ``elapsed_s`` since the start. An
 error ends the stream with ``{"event": "error", "exit_code": 2, "message": ...}``. The
-events are also a solver :class:`~leadassign.solver.progress.Progress`: the first phase is
+events are also a solver :class:`~leadassign.control.progress.Progress`: the first phase is
 ``model_built``, later ones ``phase``, and each better solution ``solution_found`` (at most
 one per second while the solver runs, so a long CP-SAT search does not flood the log).
 """

@@ -26,7 +26,7 @@ import pandas as pd
 
 from leadassign.errors import InputError
 from leadassign.publish import write_folder
-from leadassign.solver.result import Result
+from leadassign.result import Result
 
 ASSIGNMENTS = "assignments.csv"
 REPS = "reps.csv"

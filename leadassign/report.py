@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from leadassign.compile.prepare import prepare
 from leadassign.models import Policy, Problem
-from leadassign.solver.result import Result
-from leadassign.solver.rules import prepare
+from leadassign.result import Result
 
 
 def _money(x: float) -> str:

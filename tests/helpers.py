@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from leadassign import Problem, Result, load_problem
-from leadassign.solver.cpsat import Pairs
+from leadassign.compile.pairs import Pairs
 
 
 def frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:

@@ -13,10 +13,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from leadassign.solver.bands import value_band_bound
-from leadassign.solver.cpsat import Fairness, Pairs
-from leadassign.solver.duals import AllArcs
-from leadassign.solver.flow import solve_flow
+from leadassign.compile.families import Fairness
+from leadassign.compile.pairs import Pairs
+from leadassign.engines.flow import solve_flow
+from leadassign.engines.priced_flows import AllArcs
+from leadassign.engines.value_band import value_band_bound
 from tests.helpers import every_pair
 
 

@@ -24,9 +24,9 @@ from leadassign import InputError, Policy, Problem, Result, Status, load_problem
 from leadassign.baselines import STRATEGIES, baseline_candidates, run_baseline
 from leadassign.check import check_assignments
 from leadassign.cli import main
+from leadassign.compile.prepare import prepare
 from leadassign.demo import make_sample
 from leadassign.output import write_result
-from leadassign.solver.rules import prepare
 from tests.helpers import assert_same_outputs, lead, owners, problem_of, rep
 
 PLAIN_REASONS = {"assigned", "no_eligible_rep", "no_capacity"}

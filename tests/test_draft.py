@@ -1,9 +1,9 @@
 """Starts for fairness bands no flow can bound (a value metric, accounts, efforts):
-``hints.balanced_draft``, ``hints.owners_start`` and the band- and churn-keeping moves of
-``hints.improve_by_moves``.
+``heuristics.draft.balanced_draft``, ``owners_start`` and the band- and churn-keeping moves of
+``heuristics.moves.improve_by_moves``.
 
-The band's per-rep limits at fixed totals (``hints.band_bounds``) are checked against the
-model's own test of the band (``Fairness.excess``); the moves' result is checked by
+The band's per-rep limits at fixed totals (``compile.fairness_band.band_bounds``) are checked
+against the model's own test of the band (``Fairness.excess``); the moves' result is checked by
 enumerating every shift and swap on tiny books (none that keeps every rule gains).
 """
 
@@ -17,20 +17,16 @@ import numpy as np
 import pytest
 
 from leadassign import load_problem
+from leadassign.compile.families import Continuity, Fairness
+from leadassign.compile.families.fairness import band_bounds, fairness_band, group_totals
+from leadassign.compile.pairs import Pairs
+from leadassign.compile.prepare import prepare
 from leadassign.demo import make_sample
+from leadassign.engines.flow import solve_flow
+from leadassign.heuristics.draft import balanced_draft, owners_start
+from leadassign.heuristics.moves import improve_by_moves
 from leadassign.models.policy import policy_from_mapping
 from leadassign.solve.starts import drafted_start
-from leadassign.solver.cpsat import Continuity, Fairness, Pairs
-from leadassign.solver.flow import solve_flow
-from leadassign.solver.hints import (
-    balanced_draft,
-    band_bounds,
-    fairness_band,
-    group_totals,
-    improve_by_moves,
-    owners_start,
-)
-from leadassign.solver.rules import prepare
 from tests.helpers import every_pair
 
 

@@ -1,4 +1,4 @@
-"""Rep prices, value bounds and flows on a subset of pairs (leadassign.solver.duals).
+"""Rep prices, value bounds and flows on a subset of pairs (leadassign.engines.priced_flows).
 
 The bound is checked against brute force on tiny books (every choice enumerated): for the
 prices read off an optimal flow it equals the optimum, for random prices it is never below
@@ -13,7 +13,8 @@ import itertools
 import numpy as np
 import pytest
 
-from leadassign.solver.duals import (
+from leadassign.engines.flow import solve_flow
+from leadassign.engines.priced_flows import (
     AllArcs,
     ArcSubset,
     priced_subset,
@@ -21,7 +22,6 @@ from leadassign.solver.duals import (
     top_per_lead,
     value_bound,
 )
-from leadassign.solver.flow import solve_flow
 
 Book = tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]
 

@@ -1,4 +1,4 @@
-"""The regret greedy that completes a start when efforts differ (hints.fill_by_regret).
+"""The regret greedy that completes a start when efforts differ (heuristics.repair.fill_by_regret).
 
 It keeps what it is given, never overfills a rep, stops only when no unassigned unit fits
 anywhere, and on a real generalized-assignment instance (OR-Library gapd problem 1, whose
@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leadassign.solver.cpsat import Pairs
-from leadassign.solver.hints import fill_by_regret, improve_by_moves
+from leadassign.compile.pairs import Pairs
+from leadassign.heuristics.moves import improve_by_moves
+from leadassign.heuristics.repair import fill_by_regret
 from tests.oracles.gap import gap_d05100_pairs
 
 

@@ -23,9 +23,9 @@ from click.testing import CliRunner, Result
 
 from leadassign.cli import main
 from leadassign.models.yaml12 import MAX_DEPTH, MAX_NODES, load_yaml
+from leadassign.result import Status
 from leadassign.scenarios.compare import solve_run, write_comparison
 from leadassign.scenarios.spec import load_scenario
-from leadassign.solver.result import Status
 
 LEADS = [
     ("L1", "NO", "100"),

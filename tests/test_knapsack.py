@@ -1,4 +1,4 @@
-"""The knapsack Lagrangian branch and bound (``solver/knapsack.py``): its knapsacks and their
+"""The knapsack Lagrangian branch and bound (``engines/knapsack.py``): its knapsacks and their
 in/out values against enumeration, the search against brute force on tiny generalized
 assignment books, the value grid, a bound on a hard OR-Library book, and the pipeline's
 ``knapsack`` path against the independent MILP."""
@@ -15,14 +15,15 @@ import pandas as pd
 import pytest
 
 from leadassign import load_problem, solve
+from leadassign.compile.families import SideRules
+from leadassign.compile.pairs import Pairs
+from leadassign.compile.scaling import scale_values
+from leadassign.engines import knapsack
+from leadassign.engines.knapsack import Grid, _Knapsacks, branch_and_bound, value_grid
+from leadassign.engines.lp import restrict_pairs
+from leadassign.engines.mip import MipOutcome
 from leadassign.models.policy import policy_from_mapping
-from leadassign.solver import knapsack
-from leadassign.solver.cpsat import Pairs, SideRules
-from leadassign.solver.knapsack import Grid, _Knapsacks, branch_and_bound, value_grid
-from leadassign.solver.lp import restrict_pairs
-from leadassign.solver.mip import MipOutcome
-from leadassign.solver.result import Status
-from leadassign.solver.scaling import scale_values
+from leadassign.result import Status
 from tests.helpers import every_pair
 from tests.oracles.gap import D05100_OPTIMUM, gap_d05100_pairs
 

@@ -1,4 +1,4 @@
-"""The churn limit by a Lagrangian bonus over min-cost flows (hints.churn_flow) and the
+"""The churn limit by a Lagrangian bonus over min-cost flows (engines.lagrangian.churn_flow) and the
 'lagrangian' path of solve() that large books take.
 
 churn_flow is checked against brute force on tiny books (every assignment enumerated):
@@ -19,12 +19,13 @@ import numpy as np
 import pytest
 
 from leadassign.check import check_assignment
+from leadassign.compile.families import Continuity
+from leadassign.compile.pairs import Pairs
+from leadassign.engines.flow import solve_flow
+from leadassign.engines.lagrangian import churn_flow
+from leadassign.engines.priced_flows import ArcSubset, Solved, priced_subset
+from leadassign.result import Result
 from leadassign.solve import Start
-from leadassign.solver.cpsat import Continuity, Pairs
-from leadassign.solver.duals import ArcSubset, Solved, priced_subset
-from leadassign.solver.flow import solve_flow
-from leadassign.solver.hints import churn_flow
-from leadassign.solver.result import Result
 from tests.oracles import checker
 from tests.oracles.books import random_book
 from tests.oracles.checker import run_leadassign

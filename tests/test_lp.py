@@ -1,4 +1,4 @@
-"""The LP relaxation (solver/lp.py) against the CP-SAT model on tiny instances: its integer
+"""The LP relaxation (engines/lp.py) against the CP-SAT model on tiny instances: its integer
 points are exactly the model's solutions, its bounds are never below a brute-force optimum,
 and the start it builds is feasible."""
 
@@ -10,15 +10,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from leadassign.solver.cpsat import (
-    Continuity,
-    CpSatSettings,
-    Fairness,
-    Pairs,
-    SideRules,
-    build_model,
-)
-from leadassign.solver.lp import (
+from leadassign.compile.families import Continuity, Fairness, SideRules
+from leadassign.compile.pairs import Pairs
+from leadassign.engines.cpsat import CpSatSettings, build_model
+from leadassign.engines.lp import (
     build_relaxation,
     lagrangian_bound,
     lp_start,

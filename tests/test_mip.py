@@ -1,4 +1,4 @@
-"""The HiGHS MIP path (solver/mip.py): on tiny instances its proven optimum is the brute-force
+"""The HiGHS MIP path (engines/mip.py): on tiny instances its proven optimum is the brute-force
 optimum (with or without a count bound or a warm start), an infeasible model gives no
 solution, whatever it returns is feasible, and a search stopped early keeps its incumbent and
 a bound that holds. Through ``solve()``, the MIP path and the CP-SAT path agree on books with
@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 from leadassign import load_problem, solve
+from leadassign.compile.families import SideRules
+from leadassign.compile.prepare import prepare
+from leadassign.engines import mip
+from leadassign.engines.cpsat import CpSatSettings
+from leadassign.engines.lp import LpOutcome, build_relaxation, objective, solve_relaxation
+from leadassign.engines.mip import solve_mip
 from leadassign.models.policy import policy_from_mapping
-from leadassign.solver import mip
-from leadassign.solver.cpsat import CpSatSettings, SideRules
-from leadassign.solver.lp import LpOutcome, build_relaxation, objective, solve_relaxation
-from leadassign.solver.mip import solve_mip
-from leadassign.solver.rules import prepare
 from tests.helpers import every_pair
 from tests.oracles.books import ALL_RULES, FAIR_VALUE, random_book
 from tests.oracles.checker import run_leadassign

@@ -198,7 +198,7 @@ def test_no_solution_within_the_time_limit_exits_4(tmp_path: Path) -> None:
     from dataclasses import replace
 
     from leadassign.cli.report import report_result
-    from leadassign.solver.result import Status
+    from leadassign.result import Status
 
     sample = make_sample(50, 4)
     problem = load_problem(sample.leads, sample.reps, sample.affinity)

@@ -21,9 +21,9 @@ from click.testing import CliRunner
 from leadassign import Policy, Problem, Result, Status, solve
 from leadassign.check import check_assignment
 from leadassign.cli import main
+from leadassign.compile.prepare import prepare
 from leadassign.output import write_result
-from leadassign.solver.explain import precheck
-from leadassign.solver.rules import prepare
+from leadassign.solve.explain import precheck
 from tests.helpers import frame, lead, owners, problem_of, rep
 
 #: "auto" picks the min-cost flow where the README says it applies (tiers, floors or

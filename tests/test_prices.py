@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from leadassign.cli import main
 from leadassign.models.policy import policy_from_mapping
-from leadassign.solver.prices import price_rules
+from leadassign.solve.prices import price_rules
 from tests.helpers import lead, problem_of, rep
 from tests.oracles.checker import solved
 

@@ -13,9 +13,8 @@ from click.testing import CliRunner
 from leadassign import Policy, load_problem, solve
 from leadassign.cli import main
 from leadassign.cli.progress import progress_line
-from leadassign.demo import make_sample
-from leadassign.solver.cpsat import CpSatOutcome, CpSatSettings, Pairs, solve_cpsat
-from leadassign.solver.progress import (
+from leadassign.compile.pairs import Pairs
+from leadassign.control.progress import (
     CLEAR,
     NO_PROGRESS,
     NoProgress,
@@ -23,6 +22,8 @@ from leadassign.solver.progress import (
     TerminalProgress,
     status_line,
 )
+from leadassign.demo import make_sample
+from leadassign.engines.cpsat import CpSatOutcome, CpSatSettings, solve_cpsat
 
 PHASE_1, PHASE_2 = "cpsat phase 1 (count)", "cpsat phase 2 (value)"
 

@@ -19,9 +19,9 @@ from leadassign import load_problem, solve
 from leadassign.cli import main
 from leadassign.errors import InputError
 from leadassign.models.policy import policy_from_mapping
+from leadassign.result import Status
 from leadassign.scenarios import BASE, Run, build, diff, load_scenario, run_all, write_comparison
 from leadassign.scenarios.spec import check
-from leadassign.solver.result import Status
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCENARIO = EXAMPLES / "scenario.yaml"

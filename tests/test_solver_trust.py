@@ -21,14 +21,14 @@ from click.testing import CliRunner
 from leadassign import Policy, load_problem, solve
 from leadassign.check import check_assignments
 from leadassign.cli import main
+from leadassign.compile.prepare import prepare
+from leadassign.control import budget
+from leadassign.control.stop import Stop
+from leadassign.engines.cpsat import CpSatSettings, solve_cpsat
 from leadassign.models.policy import policy_from_mapping
-from leadassign.solver import budget
-from leadassign.solver.cpsat import CpSatSettings, solve_cpsat
-from leadassign.solver.explain import explain
-from leadassign.solver.prices import price_rules
-from leadassign.solver.result import Status
-from leadassign.solver.rules import prepare
-from leadassign.solver.stop import Stop
+from leadassign.result import Status
+from leadassign.solve.explain import explain
+from leadassign.solve.prices import price_rules
 from tests.helpers import lead, problem_of, rep
 
 #: The generous guard of every run: it fails only when a run hangs or overruns grossly.
@@ -354,7 +354,7 @@ def test_explanation_keeps_to_the_work_and_the_stop() -> None:
     # stopped: the same, at once
     stop = Stop()
     stop.set("SIGINT")
-    from leadassign.solver.stop import active
+    from leadassign.control.stop import active
 
     started = time.monotonic()
     with active(stop):

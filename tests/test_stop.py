@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from leadassign.check import check_assignment
-from leadassign.solver import Status
-from leadassign.solver.stop import Stop, active, cancelling, stopped
+from leadassign.control.stop import Stop, active, cancelling, stopped
+from leadassign.result import Status
 from tests.oracles import checker
 from tests.oracles.books import random_book
 from tests.oracles.checker import run_leadassign

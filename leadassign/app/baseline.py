@@ -7,10 +7,10 @@ from pathlib import Path
 from leadassign.app.inputs import Inputs, load
 from leadassign.app.interrupt import not_stopped
 from leadassign.baselines import run_baseline
+from leadassign.control.stop import Stop
 from leadassign.output import check_matrix_size, write_result
 from leadassign.publish import target
-from leadassign.solver import Result
-from leadassign.solver.stop import Stop
+from leadassign.result import Result
 
 
 def baseline(

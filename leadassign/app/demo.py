@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from leadassign.control.progress import Progress
+from leadassign.control.stop import Stop
 from leadassign.demo import Sample, make_sample
 from leadassign.models import Policy, load_problem
 from leadassign.output import write_result
 from leadassign.publish import target
+from leadassign.result import Result
 from leadassign.solve import solve
-from leadassign.solver import Result
-from leadassign.solver.progress import Progress
-from leadassign.solver.stop import Stop
 from leadassign.store.db import Interrupted
 
 

@@ -18,10 +18,10 @@ import pandas as pd
 
 from leadassign.app.export import Export, Format, export, read_owner_map
 from leadassign.app.interrupt import interruptible
+from leadassign.control.stop import Stop
 from leadassign.output import write_csv
 from leadassign.publish import write_file
 from leadassign.redact import is_libpq
-from leadassign.solver.stop import Stop
 from leadassign.store import RunRow, Store, StoreError
 
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""Interrupts: SIGINT and SIGTERM become a :class:`~leadassign.solver.stop.Stop`, and work
+"""Interrupts: SIGINT and SIGTERM become a :class:`~leadassign.control.stop.Stop`, and work
 that does not listen is ended.
 
 A command runs its work in a worker thread (:func:`interruptible`) while the main thread
@@ -20,8 +20,8 @@ from collections.abc import Callable
 from types import FrameType
 from typing import NoReturn, TypeVar
 
+from leadassign.control.stop import Stop
 from leadassign.events import JsonEvents
-from leadassign.solver.stop import Stop
 from leadassign.store.db import Interrupted
 
 T = TypeVar("T")

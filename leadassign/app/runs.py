@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from leadassign import __version__
 from leadassign.app.inputs import Inputs, load
 from leadassign.app.interrupt import not_stopped
+from leadassign.control.stop import Stop
 from leadassign.events import Events, NoEvents
 from leadassign.models import Policy, Problem
 from leadassign.models.problem import Carried, with_previous_owners
@@ -47,10 +48,9 @@ from leadassign.output import (
     result_writers,
 )
 from leadassign.publish import Published, Target, publish, target
+from leadassign.result import Result, Status
 from leadassign.solve import solve
-from leadassign.solver import Result, Status
-from leadassign.solver.prices import price_rules as price_rules_of
-from leadassign.solver.stop import Stop
+from leadassign.solve.prices import price_rules as price_rules_of
 from leadassign.store.db import (
     NewRun,
     RunRow,

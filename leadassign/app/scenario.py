@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Literal
 
 from leadassign import __version__
+from leadassign.control.stop import Stop
 from leadassign.events import JsonEvents
 from leadassign.publish import target
 from leadassign.scenarios import Scenario, load_scenario, run_all, write_comparison
 from leadassign.scenarios.run import Run
 from leadassign.scenarios.spec import Sweep, check, sweep_scenario
-from leadassign.solver.stop import Stop
 
 #: Called with the run names once they are checked; returns what to call as each run ends.
 Board = Callable[[list[str]], Callable[[Run], None]]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from leadassign.app.inputs import Inputs, load
+from leadassign.control.stop import Stop
 from leadassign.report import describe_inputs
-from leadassign.solver.stop import Stop
 from leadassign.store.db import Interrupted
 
 

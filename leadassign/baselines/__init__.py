@@ -1,12 +1,12 @@
 """Baselines: how CRMs route leads, so users can see what optimizing the whole book gains.
 
 ``run_baseline(problem, strategy, policy)`` assigns the book with one of :data:`STRATEGIES`
-and returns the same :class:`~leadassign.solver.result.Result` as :func:`leadassign.solve`,
+and returns the same :class:`~leadassign.result.result.Result` as :func:`leadassign.solve`,
 so the same output files, summary and checks apply. The status is FEASIBLE (a valid
 assignment, nothing proven); ``best_bound``, ``gap`` and ``assigned_bound`` are None.
 
 Eligibility, expected values and efforts come from the optimizer's own code
-(:func:`~leadassign.solver.rules.tiered_candidates`, the pair rules of ``prepare``), so
+(:func:`~leadassign.compile.prepare.tiered_candidates`, the pair rules of ``prepare``), so
 territories, industries, skills, leave, tiers, value weights, affinities and a pairs table
 apply exactly as in ``solve``; a rep's assigned effort never exceeds its capacity. What
 CRMs do not do, the baselines do not do either: fairness, continuity (owners,
@@ -25,12 +25,13 @@ from typing import Any
 import numpy as np
 
 from leadassign.baselines.strategies import greedy, offsets, round_robin, weighted_round_robin
+from leadassign.compile.candidates import Candidates
+from leadassign.compile.families.continuity import keepable_leads
+from leadassign.compile.prepare import tiered_candidates
 from leadassign.errors import InputError
 from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem
-from leadassign.solver.candidates import Candidates
-from leadassign.solver.result import Result, Status
-from leadassign.solver.rules import keepable_leads, tiered_candidates
+from leadassign.result import Result, Status
 
 #: The strategies :func:`run_baseline` knows, by the name ``method`` reports.
 STRATEGIES = ("round-robin", "weighted-round-robin", "greedy")

@@ -1,7 +1,7 @@
 """The three routing strategies CRMs use, over the optimizer's eligible pairs.
 
 Each function takes the eligible pairs (sorted by lead, then rep, as
-:class:`~leadassign.solver.candidates.Candidates` holds them) in CSR form: the pairs of lead
+:class:`~leadassign.compile.candidates.Candidates` holds them) in CSR form: the pairs of lead
 ``i`` are ``indptr[i]:indptr[i + 1]``. Each returns, per lead, the index of the chosen pair
 (-1 when the lead stays unassigned). A pair fits when its effort is at most the rep's room
 (capacity minus the effort already assigned to it), exactly as capacity counts in the
@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from leadassign.solver.candidates import best_per_lead
+from leadassign.compile.candidates import best_per_lead
 
 
 def offsets(keys: np.ndarray, n: int) -> np.ndarray:

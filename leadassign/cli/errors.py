@@ -17,7 +17,7 @@ import click
 from leadassign.errors import LeadassignError, printable
 from leadassign.events import JsonEvents
 from leadassign.redact import scrub
-from leadassign.solver import Status
+from leadassign.result import Status
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION = 0, 1, 2, 3, 4
 EXIT_BY_STATUS = {

@@ -8,10 +8,10 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from leadassign.control.progress import TerminalProgress
 from leadassign.events import JsonEvents, NoEvents
 from leadassign.models import Policy
 from leadassign.scenarios.run import Run
-from leadassign.solver.progress import TerminalProgress
 
 
 def progress_line(

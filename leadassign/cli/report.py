@@ -11,7 +11,7 @@ from leadassign.app.runs import Outcome
 from leadassign.cli.errors import EXIT_BY_STATUS
 from leadassign.errors import printable
 from leadassign.report import human_summary
-from leadassign.solver import Result, Status
+from leadassign.result import Result, Status
 from leadassign.store.db import store_name
 
 

@@ -27,11 +27,11 @@ from leadassign.cli.options import (
 )
 from leadassign.cli.progress import ProgressEvents, progress_line
 from leadassign.cli.report import report_result, say_outcome, why_not
+from leadassign.control.stop import Stop
 from leadassign.errors import printable
 from leadassign.events import Events, JsonEvents
 from leadassign.models import Policy, load_policy
-from leadassign.solver import Result
-from leadassign.solver.stop import Stop
+from leadassign.result import Result
 
 EPILOG_SOLVE = """\b
 Example:

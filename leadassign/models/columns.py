@@ -15,7 +15,7 @@ from leadassign.models.source import LIST_SEPARATOR, RawTable
 
 #: Largest magnitude of any number read from a table (values, scores, weighted columns): well
 #: inside float64's exact integers (2^53 ~ 9.007e15), so sums over a book stay finite and the
-#: solvers' scaling (solver/scaling.py) keeps every total exact.
+#: solvers' scaling (compile/scaling.py) keeps every total exact.
 MAX_NUMBER = 1e15
 #: Largest whole number of a count column (capacity, min_leads, effort, level): sums of a
 #: million leads' efforts stay below 2^53, exact in HiGHS' floats and in CP-SAT's int64.

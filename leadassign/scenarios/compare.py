@@ -26,13 +26,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from leadassign.control.stop import Stop
 from leadassign.errors import InputError
 from leadassign.output import bytes_writers, result_files, write_bytes, write_csv, write_files
+from leadassign.result import Status
 from leadassign.scenarios.run import Run
 from leadassign.scenarios.spec import BASE, Scenario, Sweep, _Tables, build, variant_policy
 from leadassign.solve import Start, solve
-from leadassign.solver.result import Status
-from leadassign.solver.stop import Stop
 
 COMPARISON = "comparison.csv"
 FRONTIER = "frontier.csv"

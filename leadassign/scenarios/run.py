@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadassign.solver.result import Status
+from leadassign.result import Status
 
 
 @dataclass(frozen=True)

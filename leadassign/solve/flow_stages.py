@@ -9,6 +9,16 @@ from dataclasses import replace
 
 import numpy as np
 
+from leadassign.compile.families.fairness import fairness_band, group_totals, rep_bounds
+from leadassign.control import budget
+from leadassign.engines import mip
+from leadassign.engines.flow import hall_violation, solve_flow
+from leadassign.engines.lagrangian import churn_flow, fair_count_flow
+from leadassign.engines.lp import MAX_PAIRS
+from leadassign.engines.priced_flows import priced_subset, rep_prices
+from leadassign.engines.value_band import value_band_bound
+from leadassign.result import Status
+from leadassign.solve.explain import hall_message, precheck
 from leadassign.solve.incumbent import Finish, infeasible
 from leadassign.solve.run import Run
 from leadassign.solve.starts import (
@@ -19,23 +29,10 @@ from leadassign.solve.starts import (
     previous_start,
     relaxed_start,
 )
-from leadassign.solver import budget, mip
-from leadassign.solver.bands import value_band_bound
-from leadassign.solver.duals import priced_subset, rep_prices
-from leadassign.solver.explain import hall_message, precheck
-from leadassign.solver.flow import hall_violation, solve_flow
-from leadassign.solver.hints import (
-    churn_flow,
-    fair_count_flow,
-    fairness_band,
-    group_totals,
-    rep_bounds,
-)
-from leadassign.solver.lp import MAX_PAIRS
-from leadassign.solver.result import Status
 
 #: Above this many pairs the flows for side rules run on a priced subset of the pairs
-#: (duals.ArcSubset): each lead's best SUBSET_PER_LEAD at the relaxation's rep prices.
+#: (engines.priced_flows.ArcSubset): each lead's best SUBSET_PER_LEAD at the relaxation's
+#: rep prices.
 SUBSET_PAIRS = 1_000_000
 SUBSET_PER_LEAD = 8
 #: The Lagrangian churn search stops when its solution is this close to its bound.
@@ -218,7 +215,7 @@ def churn_search(run: Run) -> None:
     """The churn limit by a Lagrangian bonus per kept lead over the same flow (with the
     band's bounds for the count reached): a start that meets every rule, and with one
     fairness group (or none) a bound, as the count is the most any choice can reach. A soft
-    limit caps the bonus at its penalty (hints.churn_flow)."""
+    limit caps the bonus at its penalty (engines.lagrangian.churn_flow)."""
     if not _churn_search_applies(run):
         return
     prep, inc = run.prep, run.incumbent

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leadassign.solver.result import Status
-from leadassign.solver.rules import Prepared
+from leadassign.compile.prepare import Prepared
+from leadassign.result import Status
 
 
 def valid(prep: Prepared, chosen: np.ndarray) -> bool:

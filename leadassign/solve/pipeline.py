@@ -18,20 +18,21 @@ from functools import partial
 
 import numpy as np
 
+from leadassign.compile.families.continuity import keepable_leads
+from leadassign.compile.prepare import Prepared, prepare
+from leadassign.control import budget
+from leadassign.control.progress import Progress
+from leadassign.control.stop import Stop, active
+from leadassign.engines.cpsat import CpSatSettings
 from leadassign.errors import InputError
-from leadassign.models.policy import Method, Policy
+from leadassign.models.policy import Method, Policy, SolverPolicy
 from leadassign.models.problem import Problem
+from leadassign.result import Result, Status
 from leadassign.solve import flow_stages as flows
 from leadassign.solve import search_stages as searches
 from leadassign.solve.incumbent import Finish, Incumbent
 from leadassign.solve.run import Run
 from leadassign.solve.starts import Start
-from leadassign.solver import budget
-from leadassign.solver.cpsat import CpSatSettings
-from leadassign.solver.progress import Progress
-from leadassign.solver.result import Result, Status
-from leadassign.solver.rules import Prepared, keepable_leads, prepare
-from leadassign.solver.stop import Stop, active
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,6 @@ def solve(
     with active(stop), budget.metering(meter):
         prep = prepare(problem, policy)
         pipeline = choose_pipeline(prep, policy.solver.method)
-        settings = policy.solver
         run = Run(
             problem=problem,
             policy=policy,
@@ -161,17 +161,22 @@ def solve(
             progress=progress,
             budget=meter,
             incumbent=Incumbent(prep),
-            cp_settings=CpSatSettings(
-                time_limit_s=settings.time_limit_s,
-                workers=settings.workers,
-                seed=settings.seed,
-                relative_gap=settings.relative_gap,
-                log=settings.log,
-                params=settings.params,
-            ),
+            cp_settings=cpsat_settings(policy.solver),
         )
         finish = run_pipeline(pipeline, run)
         return to_result(run, finish.by or pipeline.method, finish)
+
+
+def cpsat_settings(settings: SolverPolicy) -> CpSatSettings:
+    """The policy's ``solver:`` block as the settings every search derives its own from."""
+    return CpSatSettings(
+        time_limit_s=settings.time_limit_s,
+        workers=settings.workers,
+        seed=settings.seed,
+        relative_gap=settings.relative_gap,
+        log=settings.log,
+        params=settings.params,
+    )
 
 
 def choose_pipeline(prep: Prepared, method: str) -> Pipeline:

@@ -1,6 +1,6 @@
 """What the stages of one solve share: the book, its prepared rules, the one
 :class:`~leadassign.solve.incumbent.Incumbent`, the one budget (the work and wall-time
-:class:`~leadassign.solver.budget.Meter`) and what earlier stages left for later ones."""
+:class:`~leadassign.control.budget.Meter`) and what earlier stages left for later ones."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from leadassign.compile.prepare import Prepared
+from leadassign.control import budget
+from leadassign.control.progress import NO_PROGRESS, Progress
+from leadassign.control.stop import Stop
+from leadassign.engines.cpsat import CpSatSettings
+from leadassign.engines.lp import LpOutcome
+from leadassign.engines.priced_flows import AllArcs, Flows, Solved
 from leadassign.models.policy import Policy, SolverPolicy
 from leadassign.models.problem import Problem
 from leadassign.solve.incumbent import Finish, Incumbent
 from leadassign.solve.starts import Start
-from leadassign.solver import budget
-from leadassign.solver.cpsat import CpSatSettings
-from leadassign.solver.duals import AllArcs, Flows, Solved
-from leadassign.solver.lp import LpOutcome
-from leadassign.solver.progress import NO_PROGRESS, Progress
-from leadassign.solver.rules import Prepared
-from leadassign.solver.stop import Stop
 
 
 @dataclass(eq=False)

@@ -8,16 +8,17 @@ from dataclasses import replace
 
 import numpy as np
 
+from leadassign.compile.prepare import Prepared
+from leadassign.control import budget
+from leadassign.engines import mip
+from leadassign.engines.cpsat import solve_cpsat
+from leadassign.engines.knapsack import Grid, branch_and_bound, value_grid
+from leadassign.engines.knapsack import solvable as knapsack_solvable
+from leadassign.engines.lp import MAX_PAIRS, lp_start, unit_sizes
+from leadassign.result import Status
+from leadassign.solve.explain import explain
 from leadassign.solve.incumbent import Finish, better, valid
 from leadassign.solve.run import Run
-from leadassign.solver import budget, mip
-from leadassign.solver.cpsat import solve_cpsat
-from leadassign.solver.explain import explain
-from leadassign.solver.knapsack import Grid, branch_and_bound, value_grid
-from leadassign.solver.knapsack import solvable as knapsack_solvable
-from leadassign.solver.lp import MAX_PAIRS, lp_start, unit_sizes
-from leadassign.solver.result import Status
-from leadassign.solver.rules import Prepared
 
 #: HiGHS' share of the time left on generalized assignment books, before the knapsack branch
 #: and bound (``knapsack.py``) takes the rest.

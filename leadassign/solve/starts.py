@@ -10,20 +10,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from leadassign.compile.families import Continuity, Fairness
+from leadassign.compile.families.fairness import Band, fairness_band
+from leadassign.compile.pairs import Pairs
+from leadassign.compile.prepare import Prepared, fits_in_order
+from leadassign.engines.flow import solve_flow
+from leadassign.heuristics.draft import balanced_draft, owners_start
+from leadassign.heuristics.moves import improve_by_moves
+from leadassign.heuristics.repair import fill_by_regret, repair_floors
 from leadassign.models.problem import Problem
 from leadassign.solve.incumbent import better
-from leadassign.solver.cpsat import Continuity, Fairness, Pairs
-from leadassign.solver.flow import solve_flow
-from leadassign.solver.hints import (
-    Band,
-    balanced_draft,
-    fairness_band,
-    fill_by_regret,
-    improve_by_moves,
-    owners_start,
-    repair_floors,
-)
-from leadassign.solver.rules import Prepared, fits_in_order
 
 #: Unit visits of the local search (``improve_by_moves``) after the balanced draft and after
 #: the Lagrangian churn flow: about 4 s at 10,000 x 200. After the draft of a value band,

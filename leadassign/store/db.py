@@ -43,9 +43,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from leadassign.control.stop import Stop
 from leadassign.errors import LeadassignError
 from leadassign.redact import redact_url, refusal, remember, scrub
-from leadassign.solver.stop import Stop
 
 #: The schema version this leadassign writes.
 SCHEMA_VERSION = 1

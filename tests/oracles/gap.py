@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from leadassign.solver.cpsat import Pairs
+from leadassign.compile.pairs import Pairs
 from tests.helpers import every_pair
 
 #: OR-Library gapd.txt problem 1 (5 agents x 100 jobs, minimize cost), copied unchanged from

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from leadassign.control.stop import Stop
 from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem
-from leadassign.solver.result import Result, Status
-from leadassign.solver.stop import Stop
+from leadassign.result import Result, Status
 
 #: A rule is priced only with at least this much of the time limit left.
 MIN_SECONDS = 0.5

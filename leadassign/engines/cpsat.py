@@ -2,8 +2,9 @@
 
 Variable ``k`` of the model is pair ``k``: the container is the index range itself, and every
 constraint is written straight into the model proto from numpy index arrays (one call per
-lead or per rep, never per pair). Each constraint family is one function below, applied in
-order by :func:`build_model`.
+lead or per rep, never per pair; ``cpsat_proto.py``). One rep per lead, capacities and
+floors are functions below; each side-rule family adds its own (``compile/families/``);
+:func:`build_model` applies them in order.
 
 The default objective is lexicographic (most leads, then most expected value). It is solved in
 two phases rather than with one big-M weighted sum, which would push coefficients past what the
@@ -13,21 +14,31 @@ bound already proves the hint's count), phase 2 fixes ``count >= K`` and maximiz
 
 from __future__ import annotations
 
-import functools
 import math
 import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
 
-from leadassign.solver import budget
-from leadassign.solver.progress import Progress
-from leadassign.solver.stop import cancelling, stopped
+from leadassign.compile.families import SideRules
+from leadassign.compile.families.continuity import add_continuity
+from leadassign.compile.families.fairness import add_fairness
+from leadassign.compile.pairs import INT_MAX, Pairs
+from leadassign.control import budget
+from leadassign.control.progress import Progress
+from leadassign.control.stop import cancelling, stopped
+from leadassign.engines.cpsat_proto import (
+    Aux,
+    Guards,
+    add_linear,
+    add_variables,
+    guard_literal,
+    segments,
+)
 
 STATUS_NAMES = {
     cp_model.OPTIMAL: "OPTIMAL",
@@ -49,169 +60,12 @@ class CpSatSettings:
 
 
 @dataclass(frozen=True, eq=False)
-class Pairs:
-    """The usable pairs handed to a solver: index arrays sorted by unit, then rep.
-
-    A *unit* is what one variable assigns: a lead, or all leads of an account kept together
-    (``size`` leads, ``effort`` their summed effort, ``units`` their summed value units).
-    """
-
-    unit: np.ndarray
-    rep: np.ndarray
-    effort: np.ndarray
-    units: np.ndarray  # scaled integer value of each pair (the value score's units)
-    capacity: np.ndarray  # per rep, in effort units
-    min_leads: np.ndarray  # per rep (0 for reps on leave)
-    size: np.ndarray  # leads per pair (1 unless accounts are kept together)
-
-    def __len__(self) -> int:
-        return len(self.unit)
-
-
-@dataclass(frozen=True, eq=False)
-class Fairness:
-    """The fairness band in integers: for rep j of group g, with C = the group's capacity,
-    ``(q-p) * cap_j * M_g <= q * C * m_j <= (q+p) * cap_j * M_g`` where band = p/q."""
-
-    group: np.ndarray  # per rep: group index, -1 when in no group (on leave)
-    metric: np.ndarray  # per pair: what it adds to its rep's m_j (leads, or value units)
-    band: Fraction
-    weights: np.ndarray  # per rep: share weight (capacity)
-    penalty: int | None = None  # soft: objective units lost per unit of excess; None = hard
-
-    def groups(self) -> list[np.ndarray]:
-        """Reps of each group with a positive total weight, in group order."""
-        out = []
-        for g in np.unique(self.group[self.group >= 0]).tolist():
-            members = np.flatnonzero(self.group == g)
-            if int(self.weights[members].sum()) > 0:
-                out.append(members)
-        return out
-
-    def excess(self, pairs: Pairs, chosen: np.ndarray) -> int:
-        """The largest excess outside the band, rounded up to whole metric units."""
-        m = np.bincount(
-            pairs.rep[chosen], weights=self.metric[chosen], minlength=len(self.group)
-        ).astype(np.int64)
-        p, q = self.band.numerator, self.band.denominator
-        worst = 0
-        for members in self.groups():
-            total_weight = int(self.weights[members].sum())
-            big_m = int(m[members].sum())
-            for j in members.tolist():
-                scaled = q * total_weight * int(m[j])
-                upper = (q + p) * int(self.weights[j]) * big_m
-                lower = (q - p) * int(self.weights[j]) * big_m
-                over = max(scaled - upper, lower - scaled, 0)
-                worst = max(worst, -(-over // (q * total_weight)))
-        return worst
-
-
-@dataclass(frozen=True, eq=False)
-class Continuity:
-    """Owned leads kept by their owners: ``sum(kept * x) + changes_allowed >= keepable``."""
-
-    kept: np.ndarray  # per pair: owned (non-forced) leads it keeps with their owner
-    keepable: int  # owned leads that are not forced moves
-    limit: int  # changes allowed
-    penalty: int | None = None  # soft: objective units lost per change above the limit
-
-    def excess(self, pairs: Pairs, chosen: np.ndarray) -> int:
-        changes = self.keepable - int(self.kept[chosen].sum())
-        return max(changes - self.limit, 0)
-
-
-@dataclass(frozen=True, eq=False)
-class SideRules:
-    """The rules beyond one-rep-per-lead, capacity and floors (None when not in force)."""
-
-    fairness: Fairness | None = None
-    continuity: Continuity | None = None
-
-    @property
-    def any(self) -> bool:
-        return self.fairness is not None or self.continuity is not None
-
-    def feasible(self, pairs: Pairs, chosen: np.ndarray) -> bool:
-        """Does ``chosen`` satisfy every hard rule (one rep per unit, capacity, floors too)?"""
-        m = len(pairs.capacity)
-        if np.bincount(pairs.unit[chosen]).max(initial=0) > 1:
-            return False
-        load = np.bincount(pairs.rep[chosen], weights=pairs.effort[chosen], minlength=m)
-        count = np.bincount(pairs.rep[chosen], weights=pairs.size[chosen], minlength=m)
-        if np.any(load > pairs.capacity) or np.any(count < pairs.min_leads):
-            return False
-        f, c = self.fairness, self.continuity
-        if f is not None and f.penalty is None and f.excess(pairs, chosen) > 0:
-            return False
-        return not (c is not None and c.penalty is None and c.excess(pairs, chosen) > 0)
-
-    def score(self, pairs: Pairs, chosen: np.ndarray) -> int:
-        """The phase-2 objective of ``chosen``: value units minus soft penalties."""
-        total = int(pairs.units[chosen].sum())
-        f, c = self.fairness, self.continuity
-        if f is not None and f.penalty is not None:
-            total -= f.penalty * f.excess(pairs, chosen)
-        if c is not None and c.penalty is not None:
-            total -= c.penalty * c.excess(pairs, chosen)
-        return total
-
-
-@dataclass(frozen=True, eq=False)
 class CpSatOutcome:
     status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | UNKNOWN | MODEL_INVALID
     chosen: np.ndarray | None  # bool per pair; None without a solution
     count_bound: int | None  # proven upper bound on the number of leads assigned
     units_bound: int | None  # upper bound on value units among assignments of that count
     message: str = ""
-
-
-def segments(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end of each run of equal ``keys`` (keys sorted)."""
-    if len(keys) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    cuts = np.flatnonzero(np.diff(keys)) + 1
-    starts = np.concatenate([[0], cuts])
-    ends = np.concatenate([cuts, [len(keys)]])
-    return starts, ends
-
-
-def _add_linear(
-    proto: Any,
-    variables: list[int],
-    coeffs: list[int],
-    lower: int,
-    upper: int,
-    enforce: int | None = None,
-) -> None:
-    constraint = proto.constraints.add()
-    if enforce is not None:
-        constraint.enforcement_literal.append(enforce)
-    linear = constraint.linear
-    linear.vars.extend(variables)
-    linear.coeffs.extend(coeffs)
-    linear.domain.extend([lower, upper])
-
-
-INT_MAX = 2**62
-#: Per-rep enforcement literals (or None): an explanation model guards each rule instance.
-Guards = np.ndarray | None
-
-
-def _guard(guards: Guards, j: int) -> int | None:
-    return None if guards is None else int(guards[j])
-
-
-def add_variables(proto: Any, count: int) -> None:
-    """One Boolean per pair, created by one C++ parse rather than a Python call per pair."""
-    if count:
-        proto.merge_text_format("variables{domain:[0,1]}" * count)
-
-
-def new_int(proto: Any, lower: int, upper: int) -> int:
-    """An integer variable; returns its index."""
-    proto.variables.add().domain.extend([lower, upper])
-    return len(proto.variables) - 1
 
 
 def add_one_rep_per_lead(proto: Any, pairs: Pairs) -> None:
@@ -232,7 +86,7 @@ def add_capacity(proto: Any, pairs: Pairs, by_rep: np.ndarray, guards: Guards = 
         j = int(rep_sorted[start])
         cap = int(pairs.capacity[j])
         if int(effort.sum()) > cap:
-            _add_linear(proto, members.tolist(), effort.tolist(), 0, cap, _guard(guards, j))
+            add_linear(proto, members.tolist(), effort.tolist(), 0, cap, guard_literal(guards, j))
 
 
 def add_min_leads(proto: Any, pairs: Pairs, by_rep: np.ndarray, guards: Guards = None) -> None:
@@ -246,128 +100,16 @@ def add_min_leads(proto: Any, pairs: Pairs, by_rep: np.ndarray, guards: Guards =
         floor = int(pairs.min_leads[j])
         if floor > 0:
             members = by_rep[start:end]
-            _add_linear(
+            add_linear(
                 proto,
                 members.tolist(),
                 pairs.size[members].tolist(),
                 floor,
                 INT_MAX,
-                _guard(guards, j),
+                guard_literal(guards, j),
             )
     for j in np.flatnonzero((pairs.min_leads > 0) & ~present).tolist():
-        _add_linear(proto, [], [], 1, 1, _guard(guards, j))  # a floor with no candidate
-
-
-#: Auxiliary variables with how to compute each from a choice of pairs (to complete hints).
-Aux = list[tuple[int, Callable[[np.ndarray], int]]]
-
-
-def _rep_value(per_rep: Callable[[np.ndarray], np.ndarray], j: int, chosen: np.ndarray) -> int:
-    return int(per_rep(chosen)[j])
-
-
-def _group_total(
-    per_rep: Callable[[np.ndarray], np.ndarray], members: np.ndarray, chosen: np.ndarray
-) -> int:
-    return int(per_rep(chosen)[members].sum())
-
-
-def add_fairness(
-    proto: Any,
-    pairs: Pairs,
-    by_rep: np.ndarray,
-    fairness: Fairness,
-    guards: Guards = None,
-    aux: Aux | None = None,
-) -> int | None:
-    """The fairness band of every rep of every group: m_j and M_g are integer variables
-    defined by one equation each, so each band is a constraint of three terms. Soft: one
-    variable E bounds every rep's excess (returned, to be penalized); hard: returns None."""
-    n_reps = len(pairs.capacity)
-    metric_of_rep = np.bincount(pairs.rep, weights=fairness.metric, minlength=n_reps)
-    rep_sorted = pairs.rep[by_rep]
-    starts, ends = segments(rep_sorted)
-    span = {int(rep_sorted[a]): (a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
-    p, q = fairness.band.numerator, fairness.band.denominator
-    soft = fairness.penalty is not None
-    excess = new_int(proto, 0, int(metric_of_rep.sum())) if soft else None
-    aux = aux if aux is not None else []
-
-    last: list[tuple[np.ndarray, np.ndarray]] = []
-
-    def rep_metric(chosen: np.ndarray) -> np.ndarray:
-        """m_j of every rep for ``chosen`` (remembered for the last choice asked)."""
-        if not last or last[0][0] is not chosen:
-            per_rep = np.bincount(
-                pairs.rep[chosen], weights=fairness.metric[chosen], minlength=n_reps
-            ).astype(np.int64)
-            last[:] = [(chosen, per_rep)]
-        return last[0][1]
-
-    if excess is not None:
-        aux.append((excess, lambda chosen: fairness.excess(pairs, chosen)))
-    for members in fairness.groups():
-        total_weight = int(fairness.weights[members].sum())
-        m_vars = []
-        for j in members.tolist():
-            m_j = new_int(proto, 0, int(metric_of_rep[j]))
-            m_vars.append(m_j)
-            aux.append((m_j, functools.partial(_rep_value, rep_metric, j)))
-            a, b = span.get(j, (0, 0))
-            chosen = by_rep[a:b]
-            _add_linear(
-                proto, [*chosen.tolist(), m_j], [*fairness.metric[chosen].tolist(), -1], 0, 0
-            )
-        big_m = new_int(proto, 0, int(metric_of_rep[members].sum()))
-        aux.append((big_m, functools.partial(_group_total, rep_metric, members)))
-        _add_linear(proto, [*m_vars, big_m], [1] * len(m_vars) + [-1], 0, 0)
-        for j, m_j in zip(members.tolist(), m_vars, strict=True):
-            w = int(fairness.weights[j])
-            guard = _guard(guards, j)
-            extra = [excess] if excess is not None else []
-            slack = [-q * total_weight] if excess is not None else []
-            # q*C*m_j - (q+p)*w*M <= 0   (upper side)
-            _add_linear(
-                proto,
-                [m_j, big_m, *extra],
-                [q * total_weight, -(q + p) * w, *slack],
-                -INT_MAX,
-                0,
-                guard,
-            )
-            if p < q:  # (q-p)*w*M - q*C*m_j <= 0   (lower side)
-                _add_linear(
-                    proto,
-                    [m_j, big_m, *extra],
-                    [-q * total_weight, (q - p) * w, *slack],
-                    -INT_MAX,
-                    0,
-                    guard,
-                )
-    return excess
-
-
-def add_continuity(
-    proto: Any,
-    pairs: Pairs,
-    continuity: Continuity,
-    guard: int | None = None,
-    aux: Aux | None = None,
-) -> int | None:
-    """At most ``limit`` owned leads change owner. Soft: returns the variable counting the
-    changes above the limit (to be penalized); hard: None."""
-    keeps = np.flatnonzero(continuity.kept > 0)
-    need = continuity.keepable - continuity.limit
-    variables, coeffs = keeps.tolist(), continuity.kept[keeps].tolist()
-    if continuity.penalty is None:
-        if need > 0:
-            _add_linear(proto, variables, coeffs, need, INT_MAX, guard)
-        return None
-    over = new_int(proto, 0, max(continuity.keepable, 0))
-    _add_linear(proto, [*variables, over], [*coeffs, 1], need, INT_MAX, guard)
-    if aux is not None:
-        aux.append((over, lambda chosen: continuity.excess(pairs, chosen)))
-    return over
+        add_linear(proto, [], [], 1, 1, guard_literal(guards, j))  # a floor with no candidate
 
 
 @dataclass(frozen=True, eq=False)
@@ -624,7 +366,7 @@ def solve_cpsat(
             count_bound = min(count_upper, _upper(solver) // weight)
 
     count = int(pairs.size[best].sum())
-    _add_linear(model.proto, list(range(n)), pairs.size.tolist(), count, INT_MAX)
+    add_linear(model.proto, list(range(n)), pairs.size.tolist(), count, INT_MAX)
     set_objective(model, pairs.units, built.penalties)
     proven_by_hint = False
     if units_upper is not None and count == count_upper:

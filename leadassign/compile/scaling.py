@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leadassign.solver.candidates import lead_starts
+from leadassign.compile.candidates import lead_starts
+from leadassign.compile.pairs import INT_MAX
+from leadassign.errors import InputError
 
 #: The largest |expected value| of any pair is scaled to this many integer units.
 VALUE_RESOLUTION = 10**9
@@ -69,3 +71,12 @@ def scale_values(values: np.ndarray, lead: np.ndarray, n_leads: int) -> ScaledVa
     if np.abs(units).max() > VALUE_RESOLUTION or per_lead_units.sum() > OBJECTIVE_LIMIT:
         raise OverflowError("scaled values out of range")  # cannot happen; a guard
     return ScaledValues(units, scale)
+
+
+def penalty_units(weight: float, per_unit: float, largest: int, rule: str) -> int:
+    """A soft rule's weight in objective units per unit of excess; InputError when it would
+    push the objective past the model's integers."""
+    penalty = round(weight * per_unit)
+    if penalty * max(largest, 1) > INT_MAX // 4:
+        raise InputError(f"{rule}.weight {weight:g} is too large for the model's integers")
+    return penalty

@@ -19,29 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
+from leadassign.compile.families import Fairness
+from leadassign.compile.families.continuity import add_continuity, keepable_leads, owner_pairs
+from leadassign.compile.families.fairness import add_fairness
+from leadassign.compile.pairs import Pairs
+from leadassign.compile.prepare import Prepared, account_allows, fits_in_order
+from leadassign.control import budget
+from leadassign.control.stop import cancelling, stopped
+from leadassign.engines.cpsat import add_capacity, add_min_leads, add_one_rep_per_lead
+from leadassign.engines.cpsat_proto import add_linear, add_variables, new_int
 from leadassign.models.policy import Policy, SolverPolicy
 from leadassign.models.problem import Problem
-from leadassign.solver import budget
-from leadassign.solver.cpsat import (
-    Fairness,
-    Pairs,
-    _add_linear,
-    add_capacity,
-    add_continuity,
-    add_fairness,
-    add_min_leads,
-    add_one_rep_per_lead,
-    add_variables,
-    new_int,
-)
-from leadassign.solver.rules import (
-    Prepared,
-    account_allows,
-    fits_in_order,
-    keepable_leads,
-    owner_pairs,
-)
-from leadassign.solver.stop import cancelling, stopped
 
 MAX_LISTED = 10
 
@@ -273,7 +261,7 @@ def _build(
             need = np.where(values >= tier.min_value, tier.min_level, 0)
             cut = np.flatnonzero(reps.level[rep] < need[lead])
             if len(cut):
-                _add_linear(proto, cut.tolist(), [1] * len(cut), 0, 0, guard("tier", k))
+                add_linear(proto, cut.tolist(), [1] * len(cut), 0, 0, guard("tier", k))
     groups = prep.groups
     if np.any(groups >= 0):
         allows = account_allows(lead, rep, m, groups)
@@ -282,13 +270,13 @@ def _build(
             mine = groups[lead] == a
             off = np.flatnonzero(mine & ~allows)
             if len(off):
-                _add_linear(proto, off.tolist(), [1] * len(off), 0, 0, literal)
+                add_linear(proto, off.tolist(), [1] * len(off), 0, 0, literal)
             on = np.flatnonzero(mine & allows)
             size = int((groups == a).sum())
             for j in np.unique(rep[on]).tolist():
                 together = on[rep[on] == j]
                 y = new_int(proto, 0, 1)
-                _add_linear(
+                add_linear(
                     proto, [*together.tolist(), y], [1] * len(together) + [-size], 0, 0, literal
                 )
     spec = prep.side.fairness

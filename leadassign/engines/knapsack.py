@@ -52,9 +52,9 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from leadassign.solver import budget
-from leadassign.solver.cpsat import Pairs
-from leadassign.solver.lp import highs_output, run_highs
+from leadassign.compile.pairs import Pairs
+from leadassign.control import budget
+from leadassign.engines.lp import highs_output, run_highs
 
 #: The knapsacks are solved only when reps x (largest capacity + 1) is at most this many
 #: cells: one subgradient step costs a few numpy operations on that many cells per item slot.

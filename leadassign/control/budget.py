@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from leadassign.solver.stop import stopped
+from leadassign.control.stop import stopped
 
 #: HiGHS simplex iterations per unit of work of an LP: about 5,600 a second on the LPs of
 #: a 2,089 x 35 book with a count band and accounts.

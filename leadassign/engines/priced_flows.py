@@ -23,8 +23,8 @@ from typing import Protocol
 
 import numpy as np
 
-from leadassign.solver.candidates import lead_starts
-from leadassign.solver.flow import solve_flow
+from leadassign.compile.candidates import lead_starts
+from leadassign.engines.flow import solve_flow
 
 #: Bellman-Ford's "no lower bound": far below any price, far from int64 overflow.
 _UNBOUNDED = -(2**61)

@@ -22,74 +22,27 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import highspy
 import numpy as np
 
-from leadassign.solver import budget
-from leadassign.solver.cpsat import (
-    Continuity,
-    CpSatSettings,
-    Fairness,
-    Pairs,
-    SideRules,
-    segments,
-    solve_cpsat,
-)
-from leadassign.solver.stop import cancelling
+from leadassign.compile.families import SideRules
+from leadassign.compile.families.continuity import continuity_rows
+from leadassign.compile.families.fairness import fairness_rows
+from leadassign.compile.pairs import Pairs
+from leadassign.control import budget
+from leadassign.control.stop import cancelling
+from leadassign.engines.cpsat import CpSatSettings, solve_cpsat
+from leadassign.engines.cpsat_proto import segments
+from leadassign.engines.lp_rows import INF, Rows
 
-INF = float("inf")
 #: Above this many pairs the LP is skipped: OR-Tools' GLOP (used before HiGHS) took about 60 s
 #: for the second LP on 260,000 pairs (10,000 leads x 200 reps, accounts kept together), where
 #: the first took 3 s. HiGHS' simplex solves Yagiura's 128,000-pair GAP books in 1.5-3.5 s.
 MAX_PAIRS = 150_000
 #: Alternatives per unit that the restricted CP-SAT search may use beyond the LP's pairs.
 NEIGHBORS = 3
-
-
-@dataclass
-class _Rows:
-    """Sparse rows ``lo <= sum(val * x[col]) <= hi``, added in blocks."""
-
-    row: list[np.ndarray] = field(default_factory=list)
-    col: list[np.ndarray] = field(default_factory=list)
-    val: list[np.ndarray] = field(default_factory=list)
-    lo: list[float] = field(default_factory=list)
-    hi: list[float] = field(default_factory=list)
-
-    def add(self, col: np.ndarray, val: np.ndarray, lo: float, hi: float) -> None:
-        self.row.append(np.full(len(col), len(self.lo), dtype=np.int64))
-        self.col.append(np.asarray(col, dtype=np.int64))
-        self.val.append(np.asarray(val, dtype=np.float64))
-        self.lo.append(lo)
-        self.hi.append(hi)
-
-    def add_grouped(
-        self, key: np.ndarray, val: np.ndarray, lo: np.ndarray, hi: np.ndarray, keys: np.ndarray
-    ) -> None:
-        """One row per entry of ``keys``: the pairs whose ``key`` equals it (vectorized)."""
-        first = len(self.lo)
-        position = np.full(int(max(key.max(initial=-1), keys.max(initial=-1))) + 1, -1)
-        position[keys] = np.arange(len(keys))
-        mine = position[key] >= 0 if len(key) else np.zeros(0, dtype=bool)
-        self.row.append(first + position[key[mine]])
-        self.col.append(np.flatnonzero(mine))
-        self.val.append(np.asarray(val, dtype=np.float64)[mine])
-        self.lo.extend(np.asarray(lo, dtype=np.float64).tolist())
-        self.hi.extend(np.asarray(hi, dtype=np.float64).tolist())
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-        row, val = cat(self.row, np.int64), cat(self.val, np.float64)
-        lo, hi = np.asarray(self.lo, dtype=np.float64), np.asarray(self.hi, dtype=np.float64)
-        # Each row divided by its largest coefficient: the same LP, better conditioned for
-        # the LP solver (fairness rows carry coefficients up to ~1e9).
-        scale = np.ones(len(lo))
-        np.maximum.at(scale, row, np.abs(val))
-        return row, cat(self.col, np.int64), val / scale[row], lo / scale, hi / scale
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,63 +82,10 @@ class Relaxation:
         )
 
 
-def _fairness_rows(
-    rows: _Rows, pairs: Pairs, fairness: Fairness, next_var: int
-) -> tuple[list[float], float]:
-    """Group totals M_g as variables, and each member's band on both sides (as in
-    ``cpsat.add_fairness``, with m_j written out over its pairs). Returns the new variables'
-    upper bounds (the soft excess E, when present, is the last of them) and their unit:
-    M_g and E count in units of the largest metric ``scale``, so that a member's row, whose
-    pair coefficients reach ``q * sum(weights) * scale``, keeps M_g's coefficient
-    ``(q + p) * w_j`` in range (in metric units it fell 13 orders of magnitude below them on
-    a value metric in cents, and HiGHS dropped it as zero). They are exact totals of
-    integers, so the MIP leaves them continuous. Soft fairness keeps metric units (scale 1):
-    its excess E is rounded up to whole metric units, an integer the MIP must keep."""
-    p, q = fairness.band.numerator, fairness.band.denominator
-    metric = fairness.metric.astype(np.float64)
-    soft = fairness.penalty is not None
-    scale = 1.0 if soft else max(float(np.abs(metric).max(initial=0.0)), 1.0)
-    uppers: list[float] = []
-    groups = fairness.groups()
-    excess = next_var + len(groups) if soft else -1
-    for g, members in enumerate(groups):
-        total_var = next_var + g
-        in_group = np.isin(pairs.rep, members)
-        uppers.append(float(fairness.metric[in_group].sum()) / scale)
-        cols = np.flatnonzero(in_group)
-        rows.add(np.append(cols, total_var), np.append(metric[cols], -scale), 0.0, 0.0)
-        c = float(int(fairness.weights[members].sum()))
-        for j in members.tolist():
-            w = float(int(fairness.weights[j]))
-            mine = np.flatnonzero(pairs.rep == j)
-            extra_col = [total_var, excess] if soft else [total_var]
-            cols_j = np.append(mine, extra_col)
-            slack = [-q * c * scale] if soft else []
-            high = [-(q + p) * w * scale, *slack]
-            rows.add(cols_j, np.append(q * c * metric[mine], high), -INF, 0.0)
-            if p < q:
-                low = [(q - p) * w * scale, *slack]
-                rows.add(cols_j, np.append(-q * c * metric[mine], low), -INF, 0.0)
-    if soft:
-        uppers.append(float(fairness.metric.sum()) / scale)
-    return uppers, scale
-
-
-def _continuity_rows(rows: _Rows, continuity: Continuity, next_var: int) -> list[int]:
-    keeps = np.flatnonzero(continuity.kept > 0)
-    need = float(continuity.keepable - continuity.limit)
-    if continuity.penalty is None:
-        if need > 0:
-            rows.add(keeps, continuity.kept[keeps], need, INF)
-        return []
-    rows.add(np.append(keeps, next_var), np.append(continuity.kept[keeps], 1.0), need, INF)
-    return [max(continuity.keepable, 0)]
-
-
 def build_relaxation(pairs: Pairs, side: SideRules) -> Relaxation:
     """Every constraint family of the CP-SAT model, over continuous variables."""
     n, m = len(pairs), len(pairs.capacity)
-    rows = _Rows()
+    rows = Rows()
     units = np.unique(pairs.unit)
     rows.add_grouped(pairs.unit, np.ones(n), np.full(len(units), -INF), np.ones(len(units)), units)
     effort_of_rep = np.bincount(pairs.rep, weights=pairs.effort, minlength=m)
@@ -205,13 +105,13 @@ def build_relaxation(pairs: Pairs, side: SideRules) -> Relaxation:
     penalties: list[tuple[int, float]] = []
     continuous: list[int] = []
     if side.fairness is not None:
-        added_f, scale = _fairness_rows(rows, pairs, side.fairness, n)
+        added_f, scale = fairness_rows(rows, pairs, side.fairness, n)
         continuous += range(n, n + len(side.fairness.groups()))  # the group totals
         uppers += added_f
         if side.fairness.penalty is not None:
             penalties.append((n + len(uppers) - 1, side.fairness.penalty * scale))
     if side.continuity is not None:
-        added = _continuity_rows(rows, side.continuity, n + len(uppers))
+        added = continuity_rows(rows, side.continuity, n + len(uppers))
         uppers += added
         if added and side.continuity.penalty is not None:
             penalties.append((n + len(uppers) - 1, side.continuity.penalty))

@@ -26,9 +26,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from leadassign.solver.budget import out_of_time
-from leadassign.solver.cpsat import Fairness, Pairs
-from leadassign.solver.duals import Flows
+from leadassign.compile.families import Fairness
+from leadassign.compile.pairs import Pairs
+from leadassign.control.budget import out_of_time
+from leadassign.engines.priced_flows import Flows
 
 #: Flows the subgradient may solve, and after how many without a better bound it halves
 #: its step.

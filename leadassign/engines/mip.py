@@ -42,9 +42,12 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from leadassign.solver import budget
-from leadassign.solver.cpsat import CpSatSettings, Pairs, SideRules, count_objective, segments
-from leadassign.solver.lp import (
+from leadassign.compile.families import SideRules
+from leadassign.compile.pairs import Pairs
+from leadassign.control import budget
+from leadassign.engines.cpsat import CpSatSettings, count_objective
+from leadassign.engines.cpsat_proto import segments
+from leadassign.engines.lp import (
     LpOutcome,
     Relaxation,
     all_in,

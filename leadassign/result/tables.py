@@ -1,0 +1,182 @@
+"""The tables of a Result: per lead the reason it went where it did and its runner-up
+(assignments.csv), per rep the load and value (reps.csv)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from leadassign.compile.candidates import best_per_lead
+from leadassign.result.status import Status
+
+if TYPE_CHECKING:
+    from leadassign.result.result import Result
+
+REASON_ASSIGNED = "assigned"
+REASON_KEPT = "kept"
+REASON_REASSIGNED = "reassigned"
+REASON_FORCED = "forced_move"
+REASON_NO_ELIGIBLE = "no_eligible_rep"
+REASON_RELEASED = "released"
+REASON_NO_CAPACITY = "no_capacity"
+REASON_HELD_BACK = "held_back"
+REASON_NOT_CHOSEN = "unassigned"
+
+
+def lead_reasons(result: Result) -> tuple[np.ndarray, np.ndarray]:
+    """Per lead: the reason code and a detail in words (assignments.csv)."""
+    result.require_solution()
+    cands, problem = result.candidates, result.problem
+    n = problem.n_leads
+    assigned = result.pair_of_lead >= 0
+    rep = result.rep_of_lead
+    owner = problem.owner
+    ids = problem.reps.ids
+    reason = np.full(n, REASON_ASSIGNED, dtype=object)
+    detail = np.full(n, "", dtype=object)
+
+    # Unassigned: nobody eligible, everybody full, or held back although a rep had room.
+    none = ~assigned & (cands.eligible_reps == 0)
+    reason[none] = REASON_NO_ELIGIBLE
+    detail[none] = cands.why_none[none]
+    had_room = _had_room(result, assigned, rep)
+    waiting = ~assigned & ~none
+    full = waiting & ~had_room
+    reason[full] = REASON_NO_CAPACITY
+    detail[full] = [
+        f"its {k} eligible rep{'s' if k != 1 else ''} had no room left"
+        for k in cands.eligible_reps[full]
+    ]
+    held = waiting & had_room
+    if result.status == Status.OPTIMAL and result.policy.hard_fairness is not None:
+        reason[held] = REASON_HELD_BACK
+        detail[held] = "an eligible rep had room, but taking it would break the fairness band"
+    else:
+        reason[held] = REASON_NOT_CHOSEN
+        detail[held] = "not placed in the best solution found (not proven optimal)"
+
+    # Owned leads: kept, reassigned or released by choice, or a forced move.
+    owned, keepable = result.owner_status
+    owner_ids = np.where(owned, ids[np.maximum(owner, 0)], "") if len(ids) else owner
+    kept = owned & (rep == owner)
+    reason[kept] = REASON_KEPT
+    moved = owned & keepable & assigned & (rep != owner)
+    reason[moved] = REASON_REASSIGNED
+    detail[moved] = [f"from {o}" for o in owner_ids[moved]]
+    released = owned & keepable & ~assigned
+    reason[released] = REASON_RELEASED
+    detail[released] = [
+        f"owner {o} could keep it; left unassigned ({d or r})"
+        for o, d, r in zip(owner_ids[released], detail[released], reason[released], strict=True)
+    ]
+    forced = owned & ~keepable
+    on_leave = ~problem.reps.available[np.maximum(owner, 0)] if len(ids) else owned
+    why = np.where(on_leave, "is on leave", "may not take it")
+    detail[forced] = [
+        f"owner {o} {w}" + ("" if a else f"; left unassigned ({d or r})")
+        for o, w, a, d, r in zip(
+            owner_ids[forced],
+            why[forced],
+            assigned[forced],
+            detail[forced],
+            reason[forced],
+            strict=True,
+        )
+    ]
+    reason[forced] = REASON_FORCED
+    return reason, detail
+
+
+def _had_room(result: Result, assigned: np.ndarray, rep: np.ndarray) -> np.ndarray:
+    """Per lead: some eligible rep had room left for it (for its whole account, when
+    accounts are kept together)."""
+    cands, problem = result.candidates, result.problem
+    n = problem.n_leads
+    load = np.bincount(
+        rep[assigned],
+        weights=cands.effort[result.pair_of_lead[assigned]],
+        minlength=problem.n_reps,
+    )
+    room = problem.reps.capacity - load
+    open_pair = (~assigned[cands.lead]) & (result.unit_effort <= room[cands.rep])
+    had: np.ndarray = np.bincount(cands.lead[open_pair], minlength=n) > 0
+    return had
+
+
+def runner_up(result: Result) -> tuple[np.ndarray, np.ndarray]:
+    """Per lead: the best eligible rep other than the one it got (by expected value, then
+    rep order), and that pair's expected value; '' and NaN when there is none."""
+    cands, n = result.candidates, result.problem.n_leads
+    rep_id = np.full(n, "", dtype=object)
+    value = np.full(n, np.nan)
+    ev = cands.ev.astype(np.float64, copy=True)
+    ev[result.pair_of_lead[result.pair_of_lead >= 0]] = -np.inf
+    best = best_per_lead(ev, cands.lead)  # pairs are sorted by lead, then rep
+    rep_id[cands.lead[best]] = result.problem.reps.ids[cands.rep[best]]
+    value[cands.lead[best]] = cands.ev[best]
+    return rep_id, value
+
+
+def assignments_table(result: Result) -> pd.DataFrame:
+    """One row per input lead, in input order: lead_id, rep_id, expected_value, reason,
+    detail, eligible_reps, then the lead's own input columns."""
+    result.require_solution()
+    leads = result.problem.leads
+    rep = result.rep_of_lead
+    assigned = rep >= 0
+    rep_id = np.full(len(leads), "", dtype=object)
+    if result.problem.n_reps:
+        rep_id[assigned] = result.problem.reps.ids[rep[assigned]]
+    ev = np.full(len(leads), np.nan)
+    ev[assigned] = result.candidates.ev[result.pair_of_lead[assigned]]
+    reason, detail = result.reasons
+    frame = pd.DataFrame(
+        {
+            "lead_id": leads.ids,
+            "rep_id": rep_id,
+            "expected_value": ev,
+            "reason": reason,
+            "detail": detail,
+            "eligible_reps": result.candidates.eligible_reps,
+            "runner_up": result.runner_up[0],
+            "runner_up_value": result.runner_up[1],
+        }
+    )
+    raw = leads.raw.frame
+    carried = [c for c in raw.columns if c != "lead_id"]
+    return pd.concat([frame, raw[carried].reset_index(drop=True)], axis=1)
+
+
+def rep_table(result: Result) -> pd.DataFrame:
+    """Per rep: load, capacity, utilization and value (reps.csv)."""
+    result.require_solution()
+    reps = result.problem.reps
+    m = len(reps)
+    rep = result.rep_of_lead
+    assigned = rep >= 0
+    chosen = result.pair_of_lead[assigned]
+    count = np.bincount(rep[assigned], minlength=m)
+    effort = np.bincount(rep[assigned], weights=result.candidates.effort[chosen], minlength=m)
+    value = np.bincount(rep[assigned], weights=result.lead_value[assigned], minlength=m)
+    ev = np.bincount(rep[assigned], weights=result.candidates.ev[chosen], minlength=m)
+    capacity = reps.capacity
+    utilization = np.divide(effort, capacity, out=np.zeros(m, dtype=np.float64), where=capacity > 0)
+    return pd.DataFrame(
+        {
+            "rep_id": reps.ids,
+            "assigned": count.astype(np.int64),
+            "capacity": capacity,
+            "utilization": utilization,
+            "assigned_value": value,
+            "expected_value": ev,
+            "assigned_effort": effort.astype(np.int64),
+            "min_leads": reps.min_leads,
+            "level": reps.level,
+            "available": np.where(reps.available, "true", "false"),
+        }
+    )
+
+
+__all__ = ["assignments_table", "lead_reasons", "rep_table", "runner_up"]
