@@ -8,6 +8,7 @@ order (the ``phase`` events of ``--json``), method, status, objective, bound, ga
 fields of JSON files (``time_limit_s`` aside), the ``solve_s``/``build_s`` columns of CSVs,
 the manifest's ``created_at`` and ``run_id``, and the JSON log's ``time``/``elapsed_s``.
 
+    python tools/record_corpus.py --check tools/corpus.json  # against the committed record
     python tools/record_corpus.py --out corpus.json          # record
     python tools/record_corpus.py --check corpus.json        # again, compared (exit 1: differs)
     python tools/record_corpus.py --out c.json 'rules-*' demo
