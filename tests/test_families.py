@@ -16,8 +16,9 @@ from ortools.sat.python import cp_model
 from leadassign.compile.families import Continuity, Fairness
 from leadassign.compile.families.continuity import add_continuity
 from leadassign.compile.families.fairness import add_fairness
+from leadassign.compile.families.floors import add_min_leads
 from leadassign.compile.pairs import Pairs
-from leadassign.engines.cpsat import add_capacity, add_min_leads, add_one_rep_per_lead
+from leadassign.engines.cpsat import add_capacity, add_one_rep_per_lead
 from leadassign.engines.cpsat_proto import add_variables
 
 Family = Callable[[object, Pairs, np.ndarray], None]

@@ -11,7 +11,7 @@ source, optional outputs and leadassign version equal those of the store's newes
 (``rerun_of``), without solving and without copying the assignment. An interrupted run is
 never re-used: the same command after it solves again.
 
-A stop (SIGINT or SIGTERM, see ``solver.stop``) during the solve keeps the best assignment
+A stop (SIGINT or SIGTERM, see ``control.stop``) during the solve keeps the best assignment
 found that meets every hard rule: it is written and recorded like any other (status
 FEASIBLE, ``interrupted`` in summary.json). When there is none yet, nothing is written and
 nothing is recorded.

@@ -7,7 +7,7 @@ expanded to pairs with index arithmetic. Nothing here loops over lead x rep pair
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -201,4 +201,21 @@ def build_candidates(problem: Problem, values: np.ndarray) -> Candidates:
         eligible_reps=eligible_reps,
         why_none=np.asarray(why_none, dtype=object),
         pairs_ignored=pairs_ignored,
+    )
+
+
+def restrict(cands: Candidates, keep: np.ndarray, why: np.ndarray) -> Candidates:
+    """``cands`` without the pairs not in ``keep``; a lead that loses its last eligible rep
+    here gets ``why[lead]`` as the reason it has none."""
+    eligible = np.bincount(cands.lead[keep], minlength=cands.n_leads).astype(np.int64)
+    lost_all = (eligible == 0) & (cands.eligible_reps > 0)
+    why_none = np.where(lost_all, why, cands.why_none)
+    return replace(
+        cands,
+        lead=cands.lead[keep],
+        rep=cands.rep[keep],
+        ev=cands.ev[keep],
+        effort=cands.effort[keep],
+        eligible_reps=eligible,
+        why_none=np.asarray(why_none, dtype=object),
     )

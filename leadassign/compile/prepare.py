@@ -9,37 +9,22 @@ vectorized over pairs; Python loops run over reps, tiers or groups only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from leadassign.compile.candidates import Candidates, build_candidates
 from leadassign.compile.families import SideRules
+from leadassign.compile.families.accounts import account_groups, apply_accounts
 from leadassign.compile.families.continuity import continuity_spec
 from leadassign.compile.families.fairness import fairness_spec
+from leadassign.compile.families.floors import floors
+from leadassign.compile.families.tiers import apply_tiers
 from leadassign.compile.pairs import Pairs
 from leadassign.compile.scaling import scale_values
 from leadassign.compile.units import Units, build_units
-from leadassign.models.policy import Policy, Tier
+from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem, lead_values
-
-
-def restrict(cands: Candidates, keep: np.ndarray, why: np.ndarray) -> Candidates:
-    """``cands`` without the pairs not in ``keep``; a lead that loses its last eligible rep
-    here gets ``why[lead]`` as the reason it has none."""
-    eligible = np.bincount(cands.lead[keep], minlength=cands.n_leads).astype(np.int64)
-    lost_all = (eligible == 0) & (cands.eligible_reps > 0)
-    why_none = np.where(lost_all, why, cands.why_none)
-    return replace(
-        cands,
-        lead=cands.lead[keep],
-        rep=cands.rep[keep],
-        ev=cands.ev[keep],
-        effort=cands.effort[keep],
-        eligible_reps=eligible,
-        why_none=np.asarray(why_none, dtype=object),
-    )
 
 
 def fits_in_order(rep: np.ndarray, effort: np.ndarray, capacity: np.ndarray) -> np.ndarray:
@@ -50,81 +35,6 @@ def fits_in_order(rep: np.ndarray, effort: np.ndarray, capacity: np.ndarray) -> 
     before = np.where(starts > 0, cumulative[starts - 1], 0)
     fits: np.ndarray = cumulative - before <= capacity[rep]
     return fits
-
-
-def tier_levels(values: np.ndarray, tiers: tuple[Tier, ...]) -> np.ndarray:
-    """Per lead: the lowest rep level its value allows (0 when no tier applies)."""
-    need = np.zeros(len(values), dtype=np.int64)
-    for tier in tiers:
-        need = np.where(values >= tier.min_value, np.maximum(need, tier.min_level), need)
-    return need
-
-
-def tier_allows(
-    cands: Candidates, problem: Problem, values: np.ndarray, policy: Policy
-) -> np.ndarray:
-    """Per pair: does the rep's level meet the lead's tier?"""
-    need = tier_levels(values, policy.tiers)
-    allowed: np.ndarray = problem.reps.level[cands.rep] >= need[cands.lead]
-    return allowed
-
-
-def apply_tiers(
-    cands: Candidates, problem: Problem, values: np.ndarray, policy: Policy
-) -> Candidates:
-    if not policy.tiers:
-        return cands
-    need = tier_levels(values, policy.tiers)
-    why = np.array(
-        [f"tiers: its value needs a rep of level {k} or above, and none is eligible" for k in need],
-        dtype=object,
-    )
-    return restrict(cands, tier_allows(cands, problem, values, policy), why)
-
-
-def account_groups(problem: Problem, policy: Policy) -> np.ndarray:
-    """Per lead: the index of its account when kept together with others (-1 otherwise)."""
-    n = problem.n_leads
-    if not policy.accounts_together or n == 0:
-        return np.full(n, -1, dtype=np.int64)
-    ids = problem.leads.account_id
-    codes, _ = pd.factorize(pd.Series(ids, dtype=object), sort=False)
-    codes = np.where(ids == "", -1, codes).astype(np.int64)
-    if not np.any(codes >= 0):
-        return np.full(n, -1, dtype=np.int64)
-    size = np.bincount(codes[codes >= 0], minlength=int(codes.max(initial=-1)) + 1)
-    shared = (codes >= 0) & (size[np.maximum(codes, 0)] > 1)
-    return np.where(shared, codes, -1)
-
-
-def account_allows(lead: np.ndarray, rep: np.ndarray, m: int, groups: np.ndarray) -> np.ndarray:
-    """Per pair (lead, rep): is the rep eligible for every lead of the lead's account?"""
-    account = groups[lead]
-    member = account >= 0
-    if not member.any():
-        return np.ones(len(lead), dtype=bool)
-    size = np.bincount(groups[groups >= 0])
-    key = account[member] * m + rep[member]
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    allows = np.ones(len(lead), dtype=bool)
-    allows[member] = counts[inverse] == size[account[member]]
-    return allows
-
-
-def apply_accounts(cands: Candidates, problem: Problem, groups: np.ndarray) -> Candidates:
-    if not np.any(groups >= 0):
-        return cands
-    account_ids = problem.leads.account_id
-    why = np.array(
-        [f"accounts: no rep is eligible for every lead of account {a}" for a in account_ids],
-        dtype=object,
-    )
-    return restrict(cands, account_allows(cands.lead, cands.rep, cands.n_reps, groups), why)
-
-
-def floors(problem: Problem) -> np.ndarray:
-    """min_leads per rep; reps on leave get nothing, so they have no floor."""
-    return np.where(problem.reps.available, problem.reps.min_leads, 0).astype(np.int64)
 
 
 def tiered_candidates(
@@ -184,12 +94,6 @@ class Prepared:
 
 __all__ = [
     "Prepared",
-    "account_groups",
-    "apply_accounts",
-    "apply_tiers",
     "fits_in_order",
-    "floors",
     "prepare",
-    "restrict",
-    "tier_levels",
 ]

@@ -27,6 +27,7 @@ from ortools.sat.python import cp_model
 from leadassign.compile.families import SideRules
 from leadassign.compile.families.continuity import add_continuity
 from leadassign.compile.families.fairness import add_fairness
+from leadassign.compile.families.floors import add_min_leads
 from leadassign.compile.pairs import INT_MAX, Pairs
 from leadassign.control import budget
 from leadassign.control.progress import Progress
@@ -87,29 +88,6 @@ def add_capacity(proto: Any, pairs: Pairs, by_rep: np.ndarray, guards: Guards = 
         cap = int(pairs.capacity[j])
         if int(effort.sum()) > cap:
             add_linear(proto, members.tolist(), effort.tolist(), 0, cap, guard_literal(guards, j))
-
-
-def add_min_leads(proto: Any, pairs: Pairs, by_rep: np.ndarray, guards: Guards = None) -> None:
-    """Each available rep gets at least ``min_leads`` leads."""
-    rep_sorted = pairs.rep[by_rep]
-    starts, ends = segments(rep_sorted)
-    present = np.zeros(len(pairs.min_leads), dtype=bool)
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        j = int(rep_sorted[start])
-        present[j] = True
-        floor = int(pairs.min_leads[j])
-        if floor > 0:
-            members = by_rep[start:end]
-            add_linear(
-                proto,
-                members.tolist(),
-                pairs.size[members].tolist(),
-                floor,
-                INT_MAX,
-                guard_literal(guards, j),
-            )
-    for j in np.flatnonzero((pairs.min_leads > 0) & ~present).tolist():
-        add_linear(proto, [], [], 1, 1, guard_literal(guards, j))  # a floor with no candidate
 
 
 @dataclass(frozen=True, eq=False)

@@ -178,7 +178,7 @@ def lagrangian_bound(
 
 
 def run_highs(h: highspy.Highs) -> None:
-    """``h.run()``, stopped by the active stop token (``solver.stop``) when it is set, within
+    """``h.run()``, stopped by the active stop token (``control.stop``) when it is set, within
     the active meter's work (simplex iterations over every node, budget.py) and wall time;
     the iterations it made are charged to the meter, and a limit that cut it recorded."""
     meter = budget.current()

@@ -30,7 +30,7 @@ def improve_by_moves(
     different reps trade places where both fit (a swap), whenever that raises the summed
     units; each unit in turn takes its best such move, rounds repeat until one gains
     nothing, or ``max_visits`` unit visits are spent (a work limit of about a second, so the
-    result does not depend on the machine's speed), or the solve is stopped (``solver.stop``).
+    result does not depend on the machine's speed), or the solve is stopped (``control.stop``).
     The same units stay assigned, so the count, capacities and floors hold (a shift only
     leaves a rep above its floor). With a ``band``, a move must also keep both reps' metric
     within it (so a fair start stays fair); with a ``continuity`` limit, the owners kept

@@ -20,13 +20,15 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from leadassign.compile.families import Fairness
+from leadassign.compile.families.accounts import account_allows
 from leadassign.compile.families.continuity import add_continuity, keepable_leads, owner_pairs
 from leadassign.compile.families.fairness import add_fairness
+from leadassign.compile.families.floors import add_min_leads
 from leadassign.compile.pairs import Pairs
-from leadassign.compile.prepare import Prepared, account_allows, fits_in_order
+from leadassign.compile.prepare import Prepared, fits_in_order
 from leadassign.control import budget
 from leadassign.control.stop import cancelling, stopped
-from leadassign.engines.cpsat import add_capacity, add_min_leads, add_one_rep_per_lead
+from leadassign.engines.cpsat import add_capacity, add_one_rep_per_lead
 from leadassign.engines.cpsat_proto import add_linear, add_variables, new_int
 from leadassign.models.policy import Policy, SolverPolicy
 from leadassign.models.problem import Problem

@@ -1,7 +1,15 @@
-"""The side-rule families beyond one rep per lead, capacities and floors: one module per
-family (``fairness``, ``continuity``), each with its data, its checker, its CP-SAT
-constraints and its LP/MIP rows; :class:`SideRules` holds one spec per family (None when
-the policy does not ask for it)."""
+"""The rule families, one module each, with its data, its checker and its constraints:
+
+- ``tiers``, ``accounts``: pair rules. They remove candidate pairs (``apply_tiers``,
+  ``apply_accounts``); accounts also merge an account's leads into one unit per rep.
+- ``floors``: ``min_leads`` per rep (``floors``), its CP-SAT constraint ``add_min_leads``.
+- ``fairness``, ``continuity``: side rules. A spec object (:class:`Fairness`,
+  :class:`Continuity`) built from the policy (``fairness_spec``, ``continuity_spec``), with
+  its checker (``excess``), its CP-SAT constraints (``add_fairness``, ``add_continuity``)
+  and its LP/MIP rows (``fairness_rows``, ``continuity_rows``).
+
+:class:`SideRules` holds one spec per side-rule family (None when the policy does not ask
+for it); ``compile.prepare.prepare`` builds every family's data once."""
 
 from __future__ import annotations
 
