@@ -31,9 +31,9 @@ from click.testing import CliRunner
 
 from leadassign.cli import main
 from leadassign.store.db import metadata, schema_table
+from tests.test_history import POSTGRES, _postgres_reachable
 
 ROOT = Path(__file__).resolve().parents[1]
-POSTGRES = os.environ.get("LEADASSIGN_TEST_POSTGRES")
 
 #: What a spreadsheet runs (OWASP), and what stays a number: written independently of
 #: leadassign's own patterns.
@@ -460,19 +460,6 @@ def test_export_left_out_warning_is_escaped(tmp_path: Path) -> None:
 
 
 # -- database URL secrets ------------------------------------------------------------------
-
-
-def _postgres_reachable() -> bool:
-    if not POSTGRES:
-        return False
-    try:
-        engine = sa.create_engine(POSTGRES)
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
 
 
 @pytest.fixture
