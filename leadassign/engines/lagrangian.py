@@ -82,7 +82,17 @@ Step = tuple[np.ndarray, int, int]  # a flow's choice, its kept owners, its Lagr
 class _ChurnSearch:
     """The state of :func:`churn_flow`'s search over the keep bonus: the flows, the bound
     and best choice so far, and the bracket of bonuses around the smallest one whose flow
-    meets the limit."""
+    meets the limit.
+
+    Changes fall as the bonus ``lam`` grows, so the search looks for the smallest bonus
+    whose flow meets the limit, keeping the best such flow and the least ``L`` seen: the
+    largest bonus first (one that outweighs any value difference: when even it cannot meet
+    the limit, None), then regula falsi on the kept owners' surplus (geometric steps while
+    the bracket spans orders of magnitude: the bonus needed is often far below the
+    largest), ending with cutting-plane steps (:meth:`narrow`). With a guess, the search
+    starts there and steps away from it until the limit's side changes
+    (:meth:`from_guess`), and probes the largest bonus only if none of those meets the
+    limit."""
 
     flows: Flows
     low: np.ndarray
@@ -110,6 +120,38 @@ class _ChurnSearch:
     value_lo: int = 0
     value_hi: int = 0
     took: float = 0.0
+
+    def search(self, first: Step, guess: int | None) -> ChurnFlow | None:
+        """The search from the flow without a bonus, ``first`` (see the class doc)."""
+        chosen, keeps, bound = first
+        self.count = int(chosen.sum())
+        if keeps >= self.slack:  # the limit does not bind: the plain flow is the optimum
+            return ChurnFlow(chosen, bound, 0, self.solved())
+        # A bonus above the largest value spread of any lead makes keeping always win.
+        top = 2 * int(np.abs(self.units).max(initial=0)) + 1
+        if self.penalty is not None:
+            top = min(top, self.penalty)
+        self.open(chosen, keeps, bound)
+        searching = True
+        if guess is not None and 0 < guess < top:
+            searching = self.from_guess(guess, top)
+        if self.hi < 0:
+            # No bonus tried meets the limit: the largest (one that outweighs any value
+            # difference) tells whether any can.
+            last = self.run(top)
+            if last is None:
+                return None
+            self.bound = min(self.bound, last[2])
+            if last[1] < self.slack:
+                if self.penalty is None:
+                    return None
+                # Soft: the flow of bonus P still changes too much, and its score is L(P).
+                return ChurnFlow(last[0], self.bound, top, self.solved())
+            self.top_meets(last, top)
+        if searching:
+            self.narrow()
+        assert self.best is not None
+        return ChurnFlow(self.best, self.bound, self.best_lam, self.solved())
 
     def solved(self) -> int:
         """Flows solved by this search."""
@@ -270,17 +312,11 @@ def churn_flow(
     The flow of ``units + lam * kept`` for a bonus ``lam >= 0`` per kept lead assigns the
     most leads (the same count whatever ``lam``: the count comes first) and then maximizes
     value plus bonus, so ``L(lam) = its bound - lam * (keepable - limit)`` bounds the value
-    of every choice with that count which meets the limit. Changes fall as ``lam`` grows, so
-    a search on the integer ``lam`` looks for the smallest bonus whose flow meets the limit,
-    keeping the best such flow and the least ``L`` seen: the largest bonus first (one that
-    outweighs any value difference: when even it cannot meet the limit, None), then regula
-    falsi on the kept owners' surplus (geometric steps while the bracket spans orders of
-    magnitude: the bonus needed is often far below the largest), ending with cutting-plane
-    steps. With a ``guess`` (the bonus of a similar book, such as a scenario's base), the
-    search starts there and steps away from it until the limit's side changes, and probes
-    the largest bonus only if none of those meets the limit. It stops when the best and the
-    bound are within ``tolerance`` of each other, after ``max_flows`` flows, or when
-    ``time_left()`` is below the time the last flow took.
+    of every choice with that count which meets the limit. :class:`_ChurnSearch` searches
+    the integer ``lam``, from a ``guess`` when given (the bonus of a similar book, such as a
+    scenario's base). It stops when the best and the bound are within ``tolerance`` of each
+    other, after ``max_flows`` flows, or when ``time_left()`` is below the time the last
+    flow took.
 
     A soft limit (``continuity.penalty`` P per change above it) is the same search with the
     bonus capped at P: for ``0 <= lam <= P``, ``L(lam)`` also bounds the score (value minus
@@ -310,32 +346,4 @@ def churn_flow(
     first = search.first(start)
     if first is None:
         return None
-    chosen, keeps, bound = first
-    search.count = int(chosen.sum())
-    if keeps >= search.slack:  # the limit does not bind: the plain flow is the optimum
-        return ChurnFlow(chosen, bound, 0, search.solved())
-    # A bonus above the largest value spread of any lead makes keeping always win.
-    top = 2 * int(np.abs(search.units).max(initial=0)) + 1
-    if search.penalty is not None:
-        top = min(top, search.penalty)
-    search.open(chosen, keeps, bound)
-    searching = True
-    if guess is not None and 0 < guess < top:
-        searching = search.from_guess(guess, top)
-    if search.hi < 0:
-        # No bonus tried meets the limit: the largest (one that outweighs any value
-        # difference) tells whether any can.
-        last = search.run(top)
-        if last is None:
-            return None
-        search.bound = min(search.bound, last[2])
-        if last[1] < search.slack:
-            if search.penalty is None:
-                return None
-            # Soft: the flow of bonus P still changes too much, and its score is L(P).
-            return ChurnFlow(last[0], search.bound, top, search.solved())
-        search.top_meets(last, top)
-    if searching:
-        search.narrow()
-    assert search.best is not None
-    return ChurnFlow(search.best, search.bound, search.best_lam, search.solved())
+    return search.search(first, guess)
