@@ -228,6 +228,29 @@ def solver_options(command: F) -> F:
     return stacked(options, command)
 
 
+def history_options(command: F) -> F:
+    """``--history`` (the CRM deal history) and ``--columns`` (its column mapping)."""
+    return stacked(
+        [
+            click.option(
+                "--history",
+                "history_path",
+                required=True,
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="The CRM deal history: one row per deal (CSV or Parquet).",
+            ),
+            click.option(
+                "--columns",
+                "columns",
+                default=None,
+                help="A column mapping file (YAML) or a preset name, when the history is a "
+                "raw CRM export.",
+            ),
+        ],
+        command,
+    )
+
+
 store_option = click.option(
     "--store",
     default=DEFAULT_STORE,
