@@ -301,9 +301,7 @@ def _renamed(error: InputError, back: dict[str, str], id_column: str) -> InputEr
     ident = error.ident
     if ident is not None and ident.startswith("deal_id ") and id_column != "deal_id":
         ident = f"{id_column} {ident.removeprefix('deal_id ')}"
-    return InputError(
-        message, source=error.source, where=error.where, ident=ident, column=column
-    )
+    return InputError(message, source=error.source, where=error.where, ident=ident, column=column)
 
 
 def map_history(data: TableInput, columns: str | Path) -> MappedHistory:
@@ -336,9 +334,7 @@ def map_history(data: TableInput, columns: str | Path) -> MappedHistory:
         else:
             used[name] = found
 
-    outcome, stages = _stage_outcomes(
-        raw, stage_column, mapping.outcome, label, used["deal_id"]
-    )
+    outcome, stages = _stage_outcomes(raw, stage_column, mapping.outcome, label, used["deal_id"])
     table: dict[str, np.ndarray] = {name: raw.text(column) for name, column in used.items()}
     table["outcome"] = outcome.astype(object)
     dropped = 0
@@ -350,11 +346,11 @@ def map_history(data: TableInput, columns: str | Path) -> MappedHistory:
     order = ["deal_id", "rep_id", "outcome", "created", "closed", "amount"]
     names = [c for c in order if c in table] + [c for c in table if c not in order]
     frame = pd.DataFrame({c: table[c] for c in names}, index=pd.RangeIndex(len(raw)), dtype=object)
-    canonical = RawTable(raw.source, frame, raw.digest)
+    renamed = RawTable(raw.source, frame, raw.digest)
     back = dict(used)
     back["outcome"] = stage_column
     try:
-        deals = parse_deals(canonical, date_format=mapping.date_format)
+        deals = parse_deals(renamed, date_format=mapping.date_format)
     except InputError as exc:
         raise _renamed(exc, back, used["deal_id"]) from exc
     return MappedHistory(deals, label, used, stage_column, stages, dropped, tuple(skipped))
