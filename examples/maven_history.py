@@ -81,7 +81,8 @@ def _read(folder: Path, name: str) -> pd.DataFrame:
     missing = [c for c in NEEDED[name] if c not in frame.columns]
     if missing:
         raise BadInput(f"{path}: missing column {', '.join(repr(c) for c in missing)}")
-    return frame.apply(lambda column: column.str.strip())
+    stripped: pd.DataFrame = frame.apply(lambda column: column.str.strip())
+    return stripped
 
 
 def _first_bad(path: Path, frame: pd.DataFrame, bad: pd.Series, column: str, what: str) -> None:
@@ -173,16 +174,16 @@ def write(tables: dict[str, pd.DataFrame], out: Path, force: bool) -> list[Path]
     staged: list[tuple[Path, Path]] = []
     try:
         for name in OUTPUTS:
-            handle, temp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
+            handle, temp_name = tempfile.mkstemp(prefix=f".{name}.", dir=out)
             os.close(handle)
-            tables[name].to_csv(temp, index=False, lineterminator="\n", float_format="%.10g")
-            staged.append((Path(temp), out / name))
+            staged.append((Path(temp_name), out / name))
+            tables[name].to_csv(temp_name, index=False, lineterminator="\n", float_format="%.10g")
     except BaseException:
-        for temp, _ in staged:
-            temp.unlink(missing_ok=True)
+        for staged_file, _ in staged:
+            staged_file.unlink(missing_ok=True)
         raise
-    for temp, target in staged:
-        os.replace(temp, target)
+    for staged_file, target in staged:
+        os.replace(staged_file, target)
     return [target for _, target in staged]
 
 

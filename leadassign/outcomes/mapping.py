@@ -244,7 +244,7 @@ def _missing(raw: RawTable, names: tuple[str, ...], what: str, mapping: str) -> 
     have = ", ".join(raw.columns) or "none"
     which = f"column {listed} is" if len(names) == 1 else f"none of the columns {listed} is"
     return InputError(
-        f"{which} in the file ({what}, named by the mapping {mapping}); columns found: {have}",
+        f"{which} not in the file ({what}, named by the mapping {mapping}); columns found: {have}",
         source=raw.source.name,
     )
 
