@@ -1,9 +1,15 @@
-"""The validate use case: check the input tables and the policy; solve and write nothing."""
+"""The validate use case: check the input tables and the policy, or a deal history; solve and
+write nothing."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from leadassign.app.inputs import Inputs, load
 from leadassign.control.stop import Stop
+from leadassign.outcomes.deals import load_deals
+from leadassign.outcomes.mapping import map_history
+from leadassign.outcomes.summary import describe_history
 from leadassign.report import describe_inputs
 from leadassign.store.db import Interrupted
 
@@ -15,3 +21,12 @@ def validate(inputs: Inputs, stop: Stop | None = None) -> str:
     if stop is not None and stop.is_set():
         raise Interrupted(f"interrupted by {stop.reason}: the validation did not finish")
     return text
+
+
+def validate_history(history: str | Path, columns: str | Path | None = None) -> str:
+    """The deal history described in words (raises InputError, exit 2, on a bad row)."""
+    if columns is None:
+        deals = load_deals(history)
+        return describe_history(deals)
+    mapped = map_history(history, columns)
+    return describe_history(mapped.deals, mapped)

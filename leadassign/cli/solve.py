@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -14,11 +15,12 @@ from leadassign.app.baseline import baseline
 from leadassign.app.inputs import Inputs
 from leadassign.app.interrupt import exit_process, interruptible
 from leadassign.app.runs import Command, Outcome
-from leadassign.app.validate import validate
+from leadassign.app.validate import validate, validate_history
 from leadassign.baselines import STRATEGIES
 from leadassign.cli.errors import EXIT_BY_STATUS, json_events, reports_errors
 from leadassign.cli.options import (
     force_option,
+    history_options,
     input_options,
     inputs_of,
     output_options,
@@ -277,27 +279,47 @@ def baseline_command(
 @click.command(
     name="validate",
     epilog="""\b
-Example:
+Examples:
   leadassign validate --leads leads.csv --reps reps.csv --policy policy.yaml
+  leadassign validate --history deals.csv --columns salesforce
+\b
+--leads and --reps are required unless --history is given (a deal history alone is
+checked on its own; see docs/history.md).
 \b
 Exit codes: 0 the inputs are valid, 2 bad input (the message names file, row and column).
 """,
 )
-@input_options
+@partial(input_options, required=False)
+@partial(history_options, required=False)
 @reports_errors
 def validate_command(
-    leads: Path,
-    reps: Path,
+    leads: Path | None,
+    reps: Path | None,
     affinity: Path | None,
     pairs: Path | None,
     pairs_mode: str,
     policy: Path | None,
+    history_path: Path | None,
+    columns: str | None,
 ) -> None:
-    """Check the input tables and the policy; solve nothing, write nothing."""
-
-    inputs = inputs_of(leads, reps, affinity, pairs, pairs_mode, policy)
-    text = interruptible(lambda stop: validate(inputs, stop), grace_s=1.0, what="the validation")
-    click.echo(printable(text, lines=True))
+    """Check the input tables and the policy, or a deal history; solve nothing, write nothing."""
+    ctx = click.get_current_context()
+    if history_path is None and columns is not None:
+        raise click.UsageError("--columns maps the columns of --history: give --history too")
+    if history_path is None or leads is not None or reps is not None:
+        for name, value in (("leads", leads), ("reps", reps)):
+            if value is None:  # the message click gives for a missing required option
+                param = next(p for p in ctx.command.params if p.name == name)
+                raise click.MissingParameter(ctx=ctx, param=param)
+        assert leads is not None and reps is not None
+        inputs = inputs_of(leads, reps, affinity, pairs, pairs_mode, policy)
+        text = interruptible(
+            lambda stop: validate(inputs, stop), grace_s=1.0, what="the validation"
+        )
+        click.echo(printable(text, lines=True))
+    if history_path is not None:
+        found = validate_history(history_path, columns)
+        click.echo(printable(found, lines=True))
 
 
 @click.command(
