@@ -37,7 +37,7 @@ def _best_strength(k: np.ndarray, n: np.ndarray, m: np.ndarray) -> float:
 def test_equal_reps_get_exactly_the_pooled_rate() -> None:
     # Three reps with 5 of 10 each: less spread than binomial noise, so s is infinite and
     # every rep gets the pooled rate 15/30 = 0.5 exactly; p = 1.
-    rep, seg, won = _deals([("A", "", 5, 5), ("B", "", 5, 5), ("C", "", 5, 5)])
+    rep, _seg, won = _deals([("A", "", 5, 5), ("B", "", 5, 5), ("C", "", 5, 5)])
     model = fit_rates(rep, won, np.full(len(rep), 10.0))
     assert math.isinf(model.rep_fit.strength)
     assert model.rep_fit.p_value == 1.0
@@ -111,7 +111,7 @@ def test_one_rep_has_nothing_to_compare() -> None:
 
 def test_all_won_never_writes_100_percent() -> None:
     # 4 of 4 and 6 of 6: pooled 1, nothing to fit; Jeffreys (10 + 1/2) / (10 + 1).
-    rep, seg, won = _deals([("A", "", 4, 0), ("B", "", 6, 0)])
+    rep, _seg, won = _deals([("A", "", 4, 0), ("B", "", 6, 0)])
     model = fit_rates(rep, won, np.full(len(rep), 3.0))
     assert model.team_rate == pytest.approx(10.5 / 11)
     assert np.all(model.rep_rate < 1.0)
