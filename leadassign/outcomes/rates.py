@@ -8,16 +8,22 @@ Two levels of empirical-Bayes shrinkage (:mod:`~.shrinkage`), fitted on closed d
    around *its rep's* shrunk rate and one strength fitted to all cells' counts.
 
 An empty segment cell pools into the rep's rate (it belongs to no cell). A rep the history
-has not seen gets the team's rate; a (rep, segment) cell it has not seen gets the rep's rate.
+has not seen gets the team's rate (``team_rate``: the fitted mean of the reps' true rates,
+which is what a new rep is expected to convert at; it equals the pooled rate ``won / deals``
+when reps do not differ detectably); a (rep, segment) cell it has not seen gets the rep's
+rate. When every closed deal was won (or every one lost) the pooled rate is 0 or 1 and
+nothing can be fitted: the team's rate is then the Jeffreys estimate ``(won + 1/2) / (deals +
+1)``, so that no rate written is 0% or 100%.
 
 Cycle time (days from created to closed, of won deals) is shrunk the same way with the
 normal-normal model: rep means toward the team mean, then cell means of the residuals
-(a deal's days minus its rep's shrunk mean) toward 0.
+(a deal's days minus its rep's shrunk mean) toward 0, the between-cell variance fitted with
+the mean held at 0.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -40,6 +46,7 @@ class RateModel:
     cell_fit: BetaFit | None
     rep_cycle_fit: NormalFit | None
     cell_cycle_fit: NormalFit | None
+    pooled_rate: float = float("nan")  # won / closed deals of the whole history fitted
 
     def _lookup(
         self, rep: np.ndarray, segment: np.ndarray | None
@@ -80,12 +87,13 @@ def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cycle_level(
-    days: np.ndarray, codes: np.ndarray, groups: int, fallback: float
+    days: np.ndarray, codes: np.ndarray, groups: int, fallback: float, mean: float | None = None
 ) -> tuple[np.ndarray, NormalFit | None]:
-    """Shrunk mean days per group (``fallback`` everywhere when no won deal has a cycle)."""
+    """Shrunk mean days per group (``fallback`` everywhere when no won deal has a cycle);
+    ``mean`` fixes the prior mean (else it is fitted)."""
     if len(days) == 0:
         return np.full(groups, fallback), None
-    fit = fit_normal(days, codes, groups)
+    fit = fit_normal(days, codes, groups, mean)
     n = np.bincount(codes, minlength=groups).astype(np.float64)
     sums = np.bincount(codes, weights=days, minlength=groups)
     means = np.divide(sums, n, out=np.zeros(groups), where=n > 0)
@@ -109,7 +117,11 @@ def fit_rates(
     n_rep = np.bincount(rc, minlength=m).astype(np.float64)
     w_rep = np.bincount(rc, weights=won, minlength=m)
     rep_fit = fit_beta(w_rep, n_rep)
-    team_rate = float(w_rep.sum() / n_rep.sum())
+    pooled_rate = float(w_rep.sum() / n_rep.sum())
+    team_rate = rep_fit.mean
+    if pooled_rate in (0.0, 1.0):  # every deal won, or every one lost: Jeffreys
+        team_rate = float((w_rep.sum() + 0.5) / (n_rep.sum() + 1.0))
+        rep_fit = replace(rep_fit, mean=team_rate)
     rep_rate = rep_fit.posterior(w_rep, n_rep, np.full(m, rep_fit.mean))
 
     has_cycle = won & np.isfinite(cycle_days)
@@ -140,15 +152,8 @@ def fit_rates(
             cyc = has_cycle[in_cell]
             days_in = np.asarray(cycle_days, dtype=np.float64)[in_cell][cyc]
             resid = days_in - rep_cycle[rc[in_cell][cyc]]
-            shift, cell_cycle_fit = _cycle_level(resid, cc[cyc], k, 0.0)
-            if cell_cycle_fit is not None:
-                # residuals shrink toward 0 (the rep's own mean), not toward their mean
-                fit0 = NormalFit(0.0, cell_cycle_fit.between_var, cell_cycle_fit.within_var, k)
-                n_c = np.bincount(cc[cyc], minlength=k).astype(np.float64)
-                s_c = np.bincount(cc[cyc], weights=resid, minlength=k)
-                means = np.divide(s_c, n_c, out=np.zeros(k), where=n_c > 0)
-                shift = fit0.posterior(means, n_c)
-                cell_cycle_fit = fit0
+            # residuals shrink toward 0 (the rep's own mean), not toward their mean
+            shift, cell_cycle_fit = _cycle_level(resid, cc[cyc], k, 0.0, mean=0.0)
             cell_cycle = rep_cycle[cell_rep] + shift
     return RateModel(
         reps=reps,
@@ -163,6 +168,7 @@ def fit_rates(
         cell_fit=cell_fit,
         rep_cycle_fit=rep_cycle_fit,
         cell_cycle_fit=cell_cycle_fit,
+        pooled_rate=pooled_rate,
     )
 
 

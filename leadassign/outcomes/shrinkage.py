@@ -120,9 +120,9 @@ def fit_beta(
     m = np.clip(m, 1e-9, 1.0 - 1e-9)
     ll_binomial = _loglik_binomial(won, n, m)
     if prior_mean is None and len(n) > 1:
+        # The binomial's own maximum is at the pooled rate: the test compares the two
+        # models each at its best (not the binomial at the beta-binomial's mean).
         strength, mean, ll = _fit_mean_and_strength(won, n, pooled)
-        m = np.full(len(n), mean)
-        ll_binomial = _loglik_binomial(won, n, m)
     else:
         strength, ll = _best_strength(won, n, m)
         mean = float(np.average(m, weights=n))
@@ -131,6 +131,8 @@ def fit_beta(
     lr = max(0.0, 2.0 * (ll - ll_binomial))
     if strength >= MAX_STRENGTH * 0.999 or lr < 1e-9 or len(n) < 2:
         strength, ll, lr = math.inf, ll_binomial, 0.0
+        if prior_mean is None:
+            mean = pooled  # the binomial's estimate, exactly
     p_value = 1.0 if lr == 0.0 else float(0.5 * stats.chi2.sf(lr, 1))
     return BetaFit(mean, strength, ll, ll_binomial, p_value, len(n))
 
@@ -176,9 +178,13 @@ class NormalFit:
         return out
 
 
-def fit_normal(values: np.ndarray, group: np.ndarray, groups: int) -> NormalFit:
+def fit_normal(
+    values: np.ndarray, group: np.ndarray, groups: int, mean: float | None = None
+) -> NormalFit:
     """Fit ``mu``, ``tau^2`` (marginal likelihood) and the pooled ``sigma^2`` of ``values``
-    observed in groups ``group`` (integer codes in ``range(groups)``)."""
+    observed in groups ``group`` (integer codes in ``range(groups)``). With ``mean`` given,
+    ``mu`` is fixed there (residuals around a parent's mean shrink toward 0) and only
+    ``tau^2`` is fitted."""
     values = np.asarray(values, dtype=np.float64)
     group = np.asarray(group, dtype=np.int64)
     if len(values) == 0:
@@ -193,15 +199,17 @@ def fit_normal(values: np.ndarray, group: np.ndarray, groups: int) -> NormalFit:
     within = float(resid @ resid / dof) if dof > 0 else float(np.var(values))
     y, k = means[seen], n[seen]
     if len(y) < 2 or within <= 0.0:
-        return NormalFit(float(np.average(y, weights=k)), 0.0, within, len(y))
+        mu0 = float(np.average(y, weights=k)) if mean is None else mean
+        return NormalFit(mu0, 0.0, within, len(y))
 
     def profile(tau2: float) -> tuple[float, float]:
         var = tau2 + within / k
-        mu = float(np.sum(y / var) / np.sum(1.0 / var))
+        mu = float(np.sum(y / var) / np.sum(1.0 / var)) if mean is None else mean
         ll = -0.5 * float(np.sum(np.log(var) + (y - mu) ** 2 / var))
         return mu, ll
 
-    spread = float(np.var(y)) + within
+    centre = float(np.mean(y)) if mean is None else mean
+    spread = float(np.mean((y - centre) ** 2)) + within
     res = optimize.minimize_scalar(
         lambda t: -profile(t)[1],
         bounds=(0.0, spread * 10.0),
