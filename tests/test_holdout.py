@@ -149,7 +149,7 @@ def test_arm_in_assignments_summary_and_store(tmp_path: Path) -> None:
         recorded = opened.assignment(opened.run("latest"))
     assert recorded["arm"].tolist() == table["arm"].tolist()
     code, shown = _cli("show", "latest", "--store", store)
-    assert code == 0 and "holdout: 10% of 300 leads (seed 4)" in shown
+    assert code == 0 and "holdout: 0.1 of 300 leads (seed 4)" in shown
     # another seed is another run (not a re-run of this one)
     code, again = _cli(
         "solve", "--leads", str(BOOK / "leads.csv"), "--reps", str(BOOK / "reps.csv"),

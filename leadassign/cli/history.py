@@ -116,7 +116,7 @@ def show_command(run: str, store: str, as_json: bool) -> None:
     if held:
         arms = held["arms"]
         click.echo(
-            f"holdout: {held['share']:.0%} of {held['drawn_from']} leads (seed {held['seed']}) "
+            f"holdout: {held['share']:.4g} of {held['drawn_from']} leads (seed {held['seed']}) "
             f"routed by {held['baseline']}: {arms['holdout']['leads']} holdout, "
             f"{arms['optimized']['leads']} optimized"
         )

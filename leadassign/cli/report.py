@@ -110,7 +110,7 @@ def _say_holdout(summary: dict[str, Any]) -> None:
     ignored = ", ".join(held["baseline_ignores"]) or "nothing"
     click.echo(
         f"holdout: {arms['holdout']['leads']} of {held['drawn_from']} leads "
-        f"({held['share']:.0%}, seed {held['seed']}, stratified by territory) routed by "
+        f"({held['share']:.4g} of them, seed {held['seed']}, stratified by territory) routed by "
         f"{held['baseline']} (assigned {arms['holdout']['assigned']}; it ignores {ignored}); "
         f"{arms['optimized']['leads']} optimized (assigned {arms['optimized']['assigned']})"
     )
