@@ -230,3 +230,41 @@ def test_newcombe_interval_and_detectable_difference_by_hand() -> None:
     assert detectable_difference(1000, 1000, 0.5) == pytest.approx(0.062645, abs=1e-6)
     assert detectable_difference(0, 10, 0.5) is None
     assert math.isclose(proportion_difference(5, 10, 5, 10).p_value or 0.0, 1.0)
+
+
+def test_ids_a_spreadsheet_would_run_are_joined_as_given(tmp_path: Path) -> None:
+    # assignments.csv writes '=A1' as "'=A1" (spreadsheet-safe); evaluate joins it to =A1
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["=A1", "-B2", "C3", "@D4"] * 50,
+            "territory": ["T"] * 200,
+            "value": [100] * 200,
+        }
+    )
+    leads["lead_id"] = leads["lead_id"] + [str(i) for i in range(200)]
+    leads.to_csv(tmp_path / "leads.csv", index=False)
+    pd.DataFrame(
+        {"rep_id": ["R1", "R2"], "territories": ["T", "T"], "capacity": [100, 100]}
+    ).to_csv(tmp_path / "reps.csv", index=False)
+    code, out = _cli(
+        "solve", "--leads", str(tmp_path / "leads.csv"), "--reps", str(tmp_path / "reps.csv"),
+        "--out", str(tmp_path / "run"), "--no-store", "--holdout", "0.5",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "'=A10" in (tmp_path / "run" / "assignments.csv").read_text()
+    history = pd.DataFrame(
+        {
+            "deal_id": leads["lead_id"],
+            "rep_id": "R1",
+            "outcome": ["won", "lost"] * 100,
+            "created": "2024-01-01",
+            "closed": "2024-02-01",
+        }
+    )
+    history.to_csv(tmp_path / "deals.csv", index=False)
+    code, out = _cli("evaluate", "--run", str(tmp_path / "run"), "--history",
+                     str(tmp_path / "deals.csv"), "--json")  # fmt: skip
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["arms"]["optimized"]["missing"] == report["arms"]["holdout"]["missing"] == 0
+    assert report["arms"]["optimized"]["leads"] == report["arms"]["holdout"]["leads"] == 100

@@ -39,7 +39,7 @@ from leadassign.outcomes.uplift import (
     welch_p,
     wilson,
 )
-from leadassign.output import ASSIGNMENTS, csv_text, summary_json
+from leadassign.output import ASSIGNMENTS, csv_text, formula_cells, summary_json
 from leadassign.publish import publish, target
 from leadassign.store.db import RUN_REF
 
@@ -160,13 +160,23 @@ def _checked(source: str, frame: pd.DataFrame, paths: tuple[Path, ...]) -> RunLe
     )
     out = pd.DataFrame(
         {
-            "lead_id": frame["lead_id"].astype(str).str.strip(),
-            "rep_id": frame["rep_id"].astype(str).str.strip(),
+            "lead_id": _as_given(frame["lead_id"].astype(str).str.strip()),
+            "rep_id": _as_given(frame["rep_id"].astype(str).str.strip()),
             "arm": arm,
             "territory": territory.str.strip(),
         }
     ).reset_index(drop=True)
     return RunLeads(source, out, paths)
+
+
+def _as_given(cells: pd.Series) -> pd.Series:
+    """Ids as the run was given them: assignments.csv writes a cell a spreadsheet would run
+    (``=x``, ``-x``, ...) with a leading ``'`` (``output.inert``), taken off again here."""
+    quoted = cells.str.startswith("'")
+    if not bool(quoted.any()):
+        return cells
+    rest = cells.str.slice(1)
+    return cells.mask(quoted & formula_cells(rest), rest)
 
 
 @dataclass(frozen=True)
