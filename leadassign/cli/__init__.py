@@ -5,6 +5,7 @@
 - :mod:`~leadassign.cli.history`: history, show, diff, export
 - :mod:`~leadassign.cli.scenarios`: compare, frontier
 - :mod:`~leadassign.cli.learn`: learn
+- :mod:`~leadassign.cli.evaluate`: evaluate (a run's holdout against its optimized arm)
 - :mod:`~leadassign.cli.options`: the shared options; :mod:`~leadassign.cli.errors`: exit
   codes and the one decorator that turns errors into messages;
   :mod:`~leadassign.cli.progress`: the status line and the comparison's board;
@@ -20,7 +21,7 @@ from __future__ import annotations
 import click
 
 from leadassign import __version__
-from leadassign.cli import history, learn, scenarios, solve
+from leadassign.cli import evaluate, history, learn, scenarios, solve
 from leadassign.cli.errors import Main
 
 
@@ -52,6 +53,7 @@ for _command in (
     scenarios.compare_command,
     scenarios.frontier_command,
     learn.learn_command,
+    evaluate.evaluate_command,
 ):
     main.add_command(_command)
 

@@ -112,6 +112,14 @@ def show_command(run: str, store: str, as_json: bool) -> None:
             f"{rebalanced['new_leads']} new leads, {rebalanced['vanished_leads']} gone, "
             f"{rebalanced['owners_gone']} owners no longer reps"
         )
+    held = summary.get("holdout")
+    if held:
+        arms = held["arms"]
+        click.echo(
+            f"holdout: {held['share']:.4g} of {held['drawn_from']} leads (seed {held['seed']}) "
+            f"routed by {held['baseline']}: {arms['holdout']['leads']} holdout, "
+            f"{arms['optimized']['leads']} optimized"
+        )
     for name, digest in sorted(row.inputs.items()):
         click.echo(printable(f"input {name}: sha256 {digest}"))
     if row.out:

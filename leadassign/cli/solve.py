@@ -12,6 +12,7 @@ import click
 from leadassign import app
 from leadassign.app import demo as demo_book
 from leadassign.app.baseline import baseline
+from leadassign.app.holdout import Holdout
 from leadassign.app.inputs import Inputs
 from leadassign.app.interrupt import exit_process, interruptible
 from leadassign.app.runs import Command, Outcome
@@ -34,6 +35,47 @@ from leadassign.errors import printable
 from leadassign.events import Events, JsonEvents
 from leadassign.models import Policy, load_policy
 from leadassign.result import Result
+
+
+def holdout_options(command: Any) -> Any:
+    """--holdout, --holdout-seed, --holdout-baseline (solve and rebalance)."""
+    strategies = [*STRATEGIES, *(s.replace("-", "_") for s in STRATEGIES)]
+    for option in reversed(
+        [
+            click.option(
+                "--holdout",
+                "holdout_share",
+                type=click.FloatRange(0.0, 1.0),
+                default=None,
+                help="Route this share of the new leads (0.1: 10%), drawn at random and "
+                "stratified by territory, by a baseline instead of the optimizer, to measure "
+                "the uplift later with leadassign evaluate (assignments.csv column arm). 0: "
+                "no holdout.",
+            ),
+            click.option(
+                "--holdout-seed",
+                type=click.IntRange(min=0, max=2**63 - 1),
+                default=0,
+                show_default=True,
+                help="Seed of the holdout draw.",
+            ),
+            click.option(
+                "--holdout-baseline",
+                type=click.Choice(strategies),
+                default="round-robin",
+                show_default=True,
+                help="How the holdout leads are routed (see leadassign baseline).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def holdout_of(share: float | None, seed: int, strategy: str) -> Holdout | None:
+    """The parsed holdout options (None: no holdout)."""
+    return None if share is None else Holdout(share, seed, strategy)
+
 
 EPILOG_SOLVE = """\b
 Example:
@@ -61,6 +103,7 @@ def _run(
     matrix: bool = False,
     price_rules: bool = False,
     force: bool = False,
+    holdout: Holdout | None = None,
 ) -> NoReturn:
     """solve and rebalance: run, record, report; exits with the run's code."""
     events = json_events(json_log)
@@ -84,6 +127,7 @@ def _run(
                 stop=stop,
                 events=told,
                 force=force,
+                holdout=holdout,
             )
 
     outcome = interruptible(work, events)
@@ -127,6 +171,7 @@ def _log_outcome(events: JsonEvents, command: str, outcome: Outcome, code: int, 
     help="Also solve once without each hard rule and report what it costs (summary.json "
     "price_of_rules).",
 )
+@holdout_options
 @solver_options
 @store_options
 @click.option("--no-store", is_flag=True, help="Do not record the run.")
@@ -146,6 +191,9 @@ def solve_command(
     wait: float | None,
     json_log: bool,
     no_store: bool,
+    holdout_share: float | None,
+    holdout_seed: int,
+    holdout_baseline: str,
     **solver: Any,
 ) -> None:
     """Solve: assign as many leads as possible, then maximize expected value."""
@@ -160,6 +208,7 @@ def solve_command(
         matrix=matrix,
         price_rules=price_rules,
         force=force,
+        holdout=holdout_of(holdout_share, holdout_seed, holdout_baseline),
     )
 
 
@@ -187,6 +236,7 @@ time limit, 5 another run holds the store.
     help="The run whose owners become current_owner: latest (the newest run with an "
     "assignment) or a run id.",
 )
+@holdout_options
 @solver_options
 @store_options
 @reports_errors
@@ -204,6 +254,9 @@ def rebalance_command(
     store: str,
     wait: float | None,
     json_log: bool,
+    holdout_share: float | None,
+    holdout_seed: int,
+    holdout_baseline: str,
     **solver: Any,
 ) -> None:
     """Solve this week's book starting from a recorded run's owners.
@@ -223,6 +276,7 @@ def rebalance_command(
         from_run=from_run,
         matrix=matrix,
         force=force,
+        holdout=holdout_of(holdout_share, holdout_seed, holdout_baseline),
     )
 
 

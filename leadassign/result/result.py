@@ -64,6 +64,10 @@ class Result:
     baseline: dict[str, Any] | None = None
     #: from a rebalance: the run its owners came from and what changed (summary "rebalance")
     rebalance: dict[str, Any] | None = None
+    #: with a holdout (``leadassign.app.holdout``): each lead's arm, ``optimized`` or
+    #: ``holdout`` (assignments.csv ``arm``), and the summary's ``holdout`` block
+    arm: np.ndarray | None = field(default=None, repr=False)
+    holdout: dict[str, Any] | None = None
 
     @property
     def has_solution(self) -> bool:

@@ -61,6 +61,8 @@ def summary(result: Result) -> dict[str, Any]:
         out["baseline"] = result.baseline
     if result.rebalance is not None:
         out["rebalance"] = result.rebalance
+    if result.holdout is not None:
+        out["holdout"] = result.holdout
     if problem.pairs is not None:
         out["pairs_table_rows_ignored"] = result.candidates.pairs_ignored
     out.update(

@@ -120,8 +120,8 @@ def runner_up(result: Result) -> tuple[np.ndarray, np.ndarray]:
 
 
 def assignments_table(result: Result) -> pd.DataFrame:
-    """One row per input lead, in input order: lead_id, rep_id, expected_value, reason,
-    detail, eligible_reps, then the lead's own input columns."""
+    """One row per input lead, in input order: lead_id, rep_id, (with a holdout: arm),
+    expected_value, reason, detail, eligible_reps, then the lead's own input columns."""
     result.require_solution()
     leads = result.problem.leads
     rep = result.rep_of_lead
@@ -144,6 +144,8 @@ def assignments_table(result: Result) -> pd.DataFrame:
             "runner_up_value": result.runner_up[1],
         }
     )
+    if result.arm is not None:  # a run with a holdout: each lead's arm
+        frame.insert(2, "arm", result.arm)
     raw = leads.raw.frame
     carried = [c for c in raw.columns if c != "lead_id"]
     return pd.concat([frame, raw[carried].reset_index(drop=True)], axis=1)
