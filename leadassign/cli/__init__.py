@@ -4,6 +4,7 @@
 - :mod:`~leadassign.cli.solve`: solve, rebalance, baseline, validate, demo
 - :mod:`~leadassign.cli.history`: history, show, diff, export
 - :mod:`~leadassign.cli.scenarios`: compare, frontier
+- :mod:`~leadassign.cli.backtest`: backtest
 - :mod:`~leadassign.cli.options`: the shared options; :mod:`~leadassign.cli.errors`: exit
   codes and the one decorator that turns errors into messages;
   :mod:`~leadassign.cli.progress`: the status line and the comparison's board;
@@ -19,7 +20,7 @@ from __future__ import annotations
 import click
 
 from leadassign import __version__
-from leadassign.cli import history, scenarios, solve
+from leadassign.cli import backtest, history, scenarios, solve
 from leadassign.cli.errors import Main
 
 
@@ -50,6 +51,7 @@ for _command in (
     solve.demo_command,
     scenarios.compare_command,
     scenarios.frontier_command,
+    backtest.backtest_command,
 ):
     main.add_command(_command)
 
