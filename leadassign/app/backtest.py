@@ -283,6 +283,11 @@ def _scenario_plans(
     return plans, statuses
 
 
+def _strength(value: float) -> float | str:
+    """A prior strength for JSON: ``"inf"`` (no detectable difference) stays readable."""
+    return "inf" if math.isinf(value) else value
+
+
 def _fmt(value: float, digits: int) -> float:
     return round(float(value), digits) if math.isfinite(value) else math.nan
 
@@ -508,9 +513,11 @@ def backtest(
         "amount": {"filled": filled, "rule": fill_rule},
         "training_model": {
             "team_rate": model.team_rate,
-            "rep_strength": model.rep_fit.strength,
+            "rep_strength": _strength(model.rep_fit.strength),
             "rep_p_value": model.rep_fit.p_value,
-            "segment_strength": None if model.cell_fit is None else model.cell_fit.strength,
+            "segment_strength": None
+            if model.cell_fit is None
+            else _strength(model.cell_fit.strength),
             "segment_p_value": None if model.cell_fit is None else model.cell_fit.p_value,
         },
         "statuses": statuses,

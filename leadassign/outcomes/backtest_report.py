@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from leadassign.scenarios.report import RUN_COLOUR, STYLE, _label, _svg, _table
 
@@ -50,7 +51,10 @@ def _plans_chart(table: pd.DataFrame) -> str:
             ax.legend(loc="lower right", fontsize=8)
         ax.set_title(title)
         ax.grid(axis="x", alpha=0.3)
-        ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.xaxis.set_major_formatter(
+            FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 else f"{v:g}")
+        )
     axes[0].set_yticks(y, names)
     axes[0].invert_yaxis()
     figure.tight_layout()
