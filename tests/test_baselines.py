@@ -1,4 +1,4 @@
-"""Baselines (README "Baselines"): what CRMs do, for comparison with the optimizer.
+"""Baselines (docs/scenarios.md "Baselines"): what CRMs do, for comparison with the optimizer.
 
 Tiny hand-solved books per strategy (each expected answer derived in a comment), the
 independent validator on every assignment (eligibility, tiers, capacity in effort), reasons,
@@ -243,7 +243,7 @@ def test_candidates_are_the_optimizers() -> None:
 
 
 def reference(problem: Problem, strategy: str, pol: Policy) -> list[int]:
-    """Each strategy as the README words it, in plain Python over the same eligible pairs:
+    """Each strategy as docs/scenarios.md words it, in plain Python over the same eligible pairs:
     per lead, the chosen rep index or -1."""
     _, cands = baseline_candidates(problem, pol)
     n = problem.n_leads

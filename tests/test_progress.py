@@ -1,5 +1,5 @@
-"""The progress line (README "Progress"): format, throttling on an injected clock, the CP-SAT
-callbacks in user units, no effect on the answer, and the CLI flag. No wall-clock asserts."""
+"""The progress line (docs/solver.md "Progress"): format, throttling on an injected clock, the
+CP-SAT callbacks in user units, no effect on the answer, and the CLI flag. No wall-clock asserts."""
 
 from __future__ import annotations
 

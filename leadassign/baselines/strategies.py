@@ -118,26 +118,8 @@ def greedy(
         return chosen
     room = capacity.astype(np.int64, copy=True)
     live = np.where(effort <= room[rep], ev, -np.inf)
-    # Pairs grouped by rep (numpy's stable sort of 16-bit integers is a radix sort).
-    by_rep = np.argsort(rep.astype(np.int16) if m <= 2**15 else rep, kind="stable")
-    rep_ptr = offsets(rep, m)
-    widest = (np.diff(rep_ptr) > 0).astype(np.int64)  # the largest effort among a rep's pairs
-    wide = np.flatnonzero(effort > 1)
-    np.maximum.at(widest, rep[wide], effort[wide])
-
-    # Each lead's best pair that fits: the first maximum of its segment of ``live``.
-    first = best_per_lead(live, lead)
-    heap = list(
-        zip(
-            (-ev[first]).tolist(),
-            first.tolist(),
-            lead[first].tolist(),
-            rep[first].tolist(),
-            effort[first].tolist(),
-            strict=True,
-        )
-    )
-    heapq.heapify(heap)
+    by_rep, rep_ptr, widest = _pairs_by_rep(rep, effort, m)
+    heap = _best_entries(live, lead, rep, effort, ev)
     rooms: list[int] = room.tolist()
     widths: list[int] = widest.tolist()
     bounds: list[int] = indptr.tolist()
@@ -164,6 +146,40 @@ def greedy(
         leads, picks = zip(*taken, strict=True)
         chosen[list(leads)] = picks
     return chosen
+
+
+def _pairs_by_rep(
+    rep: np.ndarray, effort: np.ndarray, m: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs grouped by rep (an index, and each rep's offsets into it) and the largest
+    effort among each rep's pairs (0 for a rep without any)."""
+    # numpy's stable sort of 16-bit integers is a radix sort
+    by_rep = np.argsort(rep.astype(np.int16) if m <= 2**15 else rep, kind="stable")
+    rep_ptr = offsets(rep, m)
+    widest = (np.diff(rep_ptr) > 0).astype(np.int64)
+    wide = np.flatnonzero(effort > 1)
+    np.maximum.at(widest, rep[wide], effort[wide])
+    return by_rep, rep_ptr, widest
+
+
+def _best_entries(
+    live: np.ndarray, lead: np.ndarray, rep: np.ndarray, effort: np.ndarray, ev: np.ndarray
+) -> list[tuple[float, int, int, int, int]]:
+    """A heap of each lead's best pair that fits (the first maximum of its segment of
+    ``live``): (-expected value, pair, lead, rep, effort)."""
+    first = best_per_lead(live, lead)
+    heap = list(
+        zip(
+            (-ev[first]).tolist(),
+            first.tolist(),
+            lead[first].tolist(),
+            rep[first].tolist(),
+            effort[first].tolist(),
+            strict=True,
+        )
+    )
+    heapq.heapify(heap)
+    return heap
 
 
 __all__ = ["greedy", "offsets", "round_robin", "weighted_round_robin"]

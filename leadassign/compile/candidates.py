@@ -133,55 +133,18 @@ def build_candidates(problem: Problem, values: np.ndarray) -> Candidates:
     With a pairs table, ``score`` replaces the expected value and ``effort`` the lead's effort
     for the listed pairs; in mode ``only`` the listed pairs are the only candidates.
     """
-    leads, reps = problem.leads, problem.reps
-    n, m = len(leads), len(reps)
-    terr, terr_names = _codes(leads.territory)
+    leads = problem.leads
+    n = len(leads)
     ind, ind_names = _codes(leads.industry)
-    skl, skill_names = _codes([tuple(sorted(s)) for s in leads.skills])
-    skill_keys: list[tuple[str, ...]] = [tuple(key) for key in skill_names]  # type: ignore[arg-type]
-
-    # Lead profiles: distinct (territory, industry, skill set), decided once each.
-    key = (terr * max(len(ind_names), 1) + ind) * max(len(skill_keys), 1) + skl
-    profile, profile_keys = _codes(key)
-    _, first = np.unique(profile, return_index=True)  # a lead of each profile
-    territory_ok = _rep_cover(reps.territories, terr_names, all_when_empty=False)[:, terr[first]].T
-    industry_ok = _rep_cover(reps.industries, ind_names, all_when_empty=True)[:, ind[first]].T
-    skills_ok = _skills_ok(skill_keys, reps.skills)[skl[first]]
-    fits = territory_ok & industry_ok & skills_ok
-    eligible = fits & reps.available[None, :]
-
-    # Why a profile has no eligible rep: the first filter that leaves none.
-    why_profile = np.full(len(profile_keys), "", dtype=object)
-    for mask, why in reversed(
-        [
-            (territory_ok, WHY_TERRITORY),
-            (territory_ok & industry_ok, WHY_INDUSTRY),
-            (fits, WHY_SKILLS),
-            (eligible, WHY_LEAVE),
-        ]
-    ):
-        why_profile[~mask.any(axis=1)] = why
+    profile, eligible, why_profile = _profiles(problem, ind, ind_names)
     why_none = why_profile[profile]
-
     rates = win_rates(problem, ind, ind_names)
     pairs = problem.pairs
-    pairs_ignored = 0
-    if pairs is None or problem.pairs_mode == "override":
-        lead, rep = _expand(eligible, profile)
-    if pairs is not None:
-        p_lead, p_rep = problem.pair_lead, problem.pair_rep
-        rule_ok = eligible[profile[p_lead], p_rep]
-        pairs_ignored = int((~rule_ok).sum())
-        listed = np.flatnonzero(rule_ok)
-        if problem.pairs_mode == "only":
-            listed = listed[np.lexsort((p_rep[listed], p_lead[listed]))]
-            lead, rep = p_lead[listed], p_rep[listed]
-            position = np.arange(len(listed))
-        else:
-            position = np.searchsorted(lead * m + rep, p_lead[listed] * m + p_rep[listed])
+    lead, rep, listing = _pairs_of(problem, eligible, profile)
     ev = values[lead] * rates[rep, ind[lead]]
     effort = leads.effort[lead].astype(np.int64)
-    if pairs is not None:
+    if pairs is not None and listing is not None:
+        listed, position, _ = listing
         score = pairs.score[listed]
         has_score = ~np.isnan(score)
         ev[position[has_score]] = score[has_score]
@@ -197,11 +160,67 @@ def build_candidates(problem: Problem, values: np.ndarray) -> Candidates:
         ev=np.asarray(ev, dtype=np.float64),
         effort=effort,
         n_leads=n,
-        n_reps=m,
+        n_reps=len(problem.reps),
         eligible_reps=eligible_reps,
         why_none=np.asarray(why_none, dtype=object),
-        pairs_ignored=pairs_ignored,
+        pairs_ignored=0 if listing is None else listing[2],
     )
+
+
+def _profiles(
+    problem: Problem, ind: np.ndarray, ind_names: list[object]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lead profiles: distinct (territory, industry, skill set), decided once each. The
+    profile of each lead, profiles x reps eligibility, and per profile why it has no
+    eligible rep ('' when it has one): the first filter that leaves none."""
+    leads, reps = problem.leads, problem.reps
+    terr, terr_names = _codes(leads.territory)
+    skl, skill_names = _codes([tuple(sorted(s)) for s in leads.skills])
+    skill_keys: list[tuple[str, ...]] = [tuple(key) for key in skill_names]  # type: ignore[arg-type]
+    key = (terr * max(len(ind_names), 1) + ind) * max(len(skill_keys), 1) + skl
+    profile, profile_keys = _codes(key)
+    _, first = np.unique(profile, return_index=True)  # a lead of each profile
+    territory_ok = _rep_cover(reps.territories, terr_names, all_when_empty=False)[:, terr[first]].T
+    industry_ok = _rep_cover(reps.industries, ind_names, all_when_empty=True)[:, ind[first]].T
+    skills_ok = _skills_ok(skill_keys, reps.skills)[skl[first]]
+    fits = territory_ok & industry_ok & skills_ok
+    eligible = fits & reps.available[None, :]
+    why_profile = np.full(len(profile_keys), "", dtype=object)
+    for mask, why in reversed(
+        [
+            (territory_ok, WHY_TERRITORY),
+            (territory_ok & industry_ok, WHY_INDUSTRY),
+            (fits, WHY_SKILLS),
+            (eligible, WHY_LEAVE),
+        ]
+    ):
+        why_profile[~mask.any(axis=1)] = why
+    return profile, eligible, why_profile
+
+
+def _pairs_of(
+    problem: Problem, eligible: np.ndarray, profile: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, int] | None]:
+    """The candidate pairs (lead, rep), lead-major: every eligible pair, or in mode
+    ``only`` the pairs table's eligible rows. With a pairs table, also its rows that break
+    no rule, their positions among the candidates, and how many rows break one."""
+    m = len(problem.reps)
+    pairs = problem.pairs
+    if pairs is None or problem.pairs_mode == "override":
+        lead, rep = _expand(eligible, profile)
+    if pairs is None:
+        return lead, rep, None
+    p_lead, p_rep = problem.pair_lead, problem.pair_rep
+    rule_ok = eligible[profile[p_lead], p_rep]
+    pairs_ignored = int((~rule_ok).sum())
+    listed = np.flatnonzero(rule_ok)
+    if problem.pairs_mode == "only":
+        listed = listed[np.lexsort((p_rep[listed], p_lead[listed]))]
+        lead, rep = p_lead[listed], p_rep[listed]
+        position = np.arange(len(listed))
+    else:
+        position = np.searchsorted(lead * m + rep, p_lead[listed] * m + p_rep[listed])
+    return lead, rep, (listed, position, pairs_ignored)
 
 
 def restrict(cands: Candidates, keep: np.ndarray, why: np.ndarray) -> Candidates:

@@ -287,82 +287,135 @@ def solve_cpsat(
     """
     started = time.perf_counter()
     side = side or SideRules()
-    n = len(pairs)
     built = build_model(pairs, side)
-    model = built.model
     hint_ok = hint is not None and side.feasible(pairs, hint)
-
     count_bound: int
     if hint is not None and hint_ok and int(pairs.size[hint].sum()) == count_upper:
         best, count_bound = hint, count_upper
     else:
-        coeffs, weight, ties = count_objective(pairs)
+        first = _maximize_count(pairs, settings, built, hint, hint_ok, count_upper, progress)
+        if isinstance(first, CpSatOutcome):
+            return first
+        best, count_bound = first
+    count = int(pairs.size[best].sum())
+    # a proven bound on the value of any assignment of this count, when the relaxation's is
+    known = units_upper if units_upper is not None and count == count_upper else None
+    return _maximize_value(
+        pairs, settings, built, side, best, count_bound, known, started, progress, value_scale
+    )
 
-        def leads(objective: float) -> float:  # phase 1's objective -> leads assigned
-            return min(count_upper, -math.ceil(objective - 1e-6) // weight)
 
-        if progress is not None:  # from the feasible hint and the relaxation's bound
-            progress.phase("cpsat phase 1 (count)")
-            progress.update(int(pairs.size[hint].sum()) if hint_ok else None, count_upper)
-        set_objective(model, coeffs)
-        model.proto.objective.domain.extend([-(weight * count_upper + ties), 0])
-        # Only a feasible hint goes to the parallel search: CP-SAT 9.15 aborts the whole
-        # process (CHECK failure "heuristics.fixed_search != nullptr") on an infeasible model
-        # solved with a hint and interleave_search on several workers. An infeasible hint is
-        # first repaired by one worker, which follows it and stops at the first solution.
-        if hint is not None and not hint_ok:
-            set_hint(model, hint, built.aux)
-            with budget.stage(0.25):
-                repair = _solver(
-                    replace(settings, workers=1), settings.time_limit_s / 4, 0.0, presolve=False
-                )
-                repair.parameters.stop_after_first_solution = True
-                code = _run(repair, model, progress, leads)
-            if code == cp_model.INFEASIBLE:
-                return CpSatOutcome("INFEASIBLE", None, None, None)
-            hint = _solution(repair, n) if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
-            hint_ok = hint is not None
-            model.proto.clear_solution_hint()
-        if hint is not None and hint_ok:
-            set_hint(model, hint, built.aux)
-        with budget.stage(0.5):
-            solver = _solver(settings, settings.time_limit_s / 2, 0.0)
-            # Stop once the count is proven, whatever the tie-break could still gain.
-            solver.parameters.absolute_gap_limit = ties
-            code = _run(solver, model, progress, leads)
-        status = STATUS_NAMES.get(code, "UNKNOWN")
-        if status == "UNKNOWN" and hint is not None and hint_ok and hint.any():
-            # Cut short before a solution: the feasible hint is the incumbent (the count
-            # bound stays the relaxation's), and phase 2 starts from it. (Not an empty one:
-            # it meets a band, but is no answer.)
-            best, count_bound = hint, count_upper
-        elif status in ("INFEASIBLE", "MODEL_INVALID", "UNKNOWN"):
-            message = solver.response_proto.solution_info if status == "MODEL_INVALID" else ""
-            return CpSatOutcome(status, None, None, None, str(message))
-        else:
-            best = _solution(solver, n)
-            count_bound = min(count_upper, _upper(solver) // weight)
+def _repair_hint(
+    model: cp_model.CpModel,
+    hint: np.ndarray,
+    aux: Aux,
+    n: int,
+    settings: CpSatSettings,
+    progress: Progress | None,
+    leads: Callable[[float], float],
+) -> tuple[cp_model.CpSolverStatus, np.ndarray | None]:
+    """An infeasible hint repaired by one worker, which follows it and stops at the first
+    solution: CP-SAT's status and that solution of ``n`` pairs (None without one); the
+    hint is cleared.
 
+    Only a feasible hint goes to the parallel search: CP-SAT 9.15 aborts the whole process
+    (CHECK failure "heuristics.fixed_search != nullptr") on an infeasible model solved with a
+    hint and interleave_search on several workers."""
+    set_hint(model, hint, aux)
+    with budget.stage(0.25):
+        repair = _solver(
+            replace(settings, workers=1), settings.time_limit_s / 4, 0.0, presolve=False
+        )
+        repair.parameters.stop_after_first_solution = True
+        code = _run(repair, model, progress, leads)
+    if code == cp_model.INFEASIBLE:
+        return code, None
+    found = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    repaired = _solution(repair, n) if found else None
+    model.proto.clear_solution_hint()
+    return code, repaired
+
+
+def _maximize_count(
+    pairs: Pairs,
+    settings: CpSatSettings,
+    built: Built,
+    hint: np.ndarray | None,
+    hint_ok: bool,
+    count_upper: int,
+    progress: Progress | None,
+) -> tuple[np.ndarray, int] | CpSatOutcome:
+    """Phase 1: the most leads (ties broken by ``count_objective``), within half the time
+    limit. The best choice found and the proven bound on the count, or the outcome when
+    the search ends without one."""
+    n = len(pairs)
+    model = built.model
+    coeffs, weight, ties = count_objective(pairs)
+
+    def leads(objective: float) -> float:  # phase 1's objective -> leads assigned
+        return min(count_upper, -math.ceil(objective - 1e-6) // weight)
+
+    if progress is not None:  # from the feasible hint and the relaxation's bound
+        progress.phase("cpsat phase 1 (count)")
+        progress.update(int(pairs.size[hint].sum()) if hint_ok else None, count_upper)
+    set_objective(model, coeffs)
+    model.proto.objective.domain.extend([-(weight * count_upper + ties), 0])
+    if hint is not None and not hint_ok:
+        code, hint = _repair_hint(model, hint, built.aux, n, settings, progress, leads)
+        if code == cp_model.INFEASIBLE:
+            return CpSatOutcome("INFEASIBLE", None, None, None)
+        hint_ok = hint is not None
+    if hint is not None and hint_ok:
+        set_hint(model, hint, built.aux)
+    with budget.stage(0.5):
+        solver = _solver(settings, settings.time_limit_s / 2, 0.0)
+        # Stop once the count is proven, whatever the tie-break could still gain.
+        solver.parameters.absolute_gap_limit = ties
+        code = _run(solver, model, progress, leads)
+    status = STATUS_NAMES.get(code, "UNKNOWN")
+    if status == "UNKNOWN" and hint is not None and hint_ok and hint.any():
+        # Cut short before a solution: the feasible hint is the incumbent (the count
+        # bound stays the relaxation's), and phase 2 starts from it. (Not an empty one:
+        # it meets a band, but is no answer.)
+        return hint, count_upper
+    if status in ("INFEASIBLE", "MODEL_INVALID", "UNKNOWN"):
+        message = solver.response_proto.solution_info if status == "MODEL_INVALID" else ""
+        return CpSatOutcome(status, None, None, None, str(message))
+    return _solution(solver, n), min(count_upper, _upper(solver) // weight)
+
+
+def _maximize_value(
+    pairs: Pairs,
+    settings: CpSatSettings,
+    built: Built,
+    side: SideRules,
+    best: np.ndarray,
+    count_bound: int,
+    known: int | None,
+    started: float,
+    progress: Progress | None,
+    value_scale: float,
+) -> CpSatOutcome:
+    """Phase 2: the most value among choices of at least ``best``'s count, from ``best``,
+    within the time limit left since ``started``; ``known``: a proven bound on that value."""
+    n = len(pairs)
+    model = built.model
     count = int(pairs.size[best].sum())
     add_linear(model.proto, list(range(n)), pairs.size.tolist(), count, INT_MAX)
     set_objective(model, pairs.units, built.penalties)
-    proven_by_hint = False
-    if units_upper is not None and count == count_upper:
-        # The objective is -score: its domain starts at -units_upper (a proven bound).
-        model.proto.objective.domain.extend([-units_upper, INT_MAX])
-        proven_by_hint = side.score(pairs, best) >= units_upper
-    if proven_by_hint:
-        # Feasible (checked above or found by CP-SAT) and at the proven bound: optimal.
-        return CpSatOutcome("OPTIMAL", best, count_bound, side.score(pairs, best))
+    if known is not None:
+        # The objective is -score: its domain starts at -known (a proven bound).
+        model.proto.objective.domain.extend([-known, INT_MAX])
+        if side.score(pairs, best) >= known:
+            # Feasible (checked or found by CP-SAT) and at the proven bound: optimal.
+            return CpSatOutcome("OPTIMAL", best, count_bound, side.score(pairs, best))
     set_hint(model, best, built.aux)
     remaining = settings.time_limit_s - (time.perf_counter() - started)
     solver = _solver(settings, remaining, settings.relative_gap)
     if progress is not None:  # from phase 1's solution
         progress.phase("cpsat phase 2 (value)")
-        start_bound = units_upper if units_upper is not None and count == count_upper else None
         progress.update(
-            side.score(pairs, best) / value_scale,
-            None if start_bound is None else start_bound / value_scale,
+            side.score(pairs, best) / value_scale, None if known is None else known / value_scale
         )
     code = _run(solver, model, progress, lambda objective: -objective / value_scale)
     status = STATUS_NAMES.get(code, "UNKNOWN")
@@ -374,7 +427,7 @@ def solve_cpsat(
         units_bound = _upper(solver)
     else:  # no time left to improve: keep the phase-1 solution, and the bound given
         chosen = best
-        units_bound = units_upper if units_upper is not None and count == count_upper else None
+        units_bound = known
     value = side.score(pairs, chosen)
     proven = count_bound == count and units_bound is not None and units_bound <= value
     if units_bound is not None:

@@ -74,6 +74,224 @@ class ChurnFlow:
     flows: int  # flows solved
 
 
+NO_BOUND = int(np.iinfo(np.int64).max)
+Step = tuple[np.ndarray, int, int]  # a flow's choice, its kept owners, its Lagrangian bound
+
+
+@dataclass(eq=False)
+class _ChurnSearch:
+    """The state of :func:`churn_flow`'s search over the keep bonus: the flows, the bound
+    and best choice so far, and the bracket of bonuses around the smallest one whose flow
+    meets the limit.
+
+    Changes fall as the bonus ``lam`` grows, so the search looks for the smallest bonus
+    whose flow meets the limit, keeping the best such flow and the least ``L`` seen: the
+    largest bonus first (one that outweighs any value difference: when even it cannot meet
+    the limit, None), then regula falsi on the kept owners' surplus (geometric steps while
+    the bracket spans orders of magnitude: the bonus needed is often far below the
+    largest), ending with cutting-plane steps (:meth:`narrow`). With a guess, the search
+    starts there and steps away from it until the limit's side changes
+    (:meth:`from_guess`), and probes the largest bonus only if none of those meets the
+    limit."""
+
+    flows: Flows
+    low: np.ndarray
+    high: np.ndarray
+    units: np.ndarray
+    kept: np.ndarray
+    slack: int  # leads that must stay with their owners
+    penalty: int | None  # None: a hard limit
+    tolerance: float
+    max_flows: int
+    time_left: Callable[[], float] | None
+    solved_before: int
+    count: int | None = None
+    bound: int = NO_BOUND
+    best: np.ndarray | None = None
+    best_value: int = -NO_BOUND
+    best_lam: int = 0
+    # the bracket: the largest bonus seen whose flow changes too much (0: the plain flow),
+    # the smallest whose flow meets the limit (-1 until one does), their surpluses of kept
+    # owners over the limit, and the value units of their flows
+    lo: int = 0
+    short: int = 0
+    hi: int = -1
+    spare: int = 0
+    value_lo: int = 0
+    value_hi: int = 0
+    took: float = 0.0
+
+    def search(self, first: Step, guess: int | None) -> ChurnFlow | None:
+        """The search from the flow without a bonus, ``first`` (see the class doc)."""
+        chosen, keeps, bound = first
+        self.count = int(chosen.sum())
+        if keeps >= self.slack:  # the limit does not bind: the plain flow is the optimum
+            return ChurnFlow(chosen, bound, 0, self.solved())
+        # A bonus above the largest value spread of any lead makes keeping always win.
+        top = 2 * int(np.abs(self.units).max(initial=0)) + 1
+        if self.penalty is not None:
+            top = min(top, self.penalty)
+        self.open(chosen, keeps, bound)
+        searching = True
+        if guess is not None and 0 < guess < top:
+            searching = self.from_guess(guess, top)
+        if self.hi < 0:
+            # No bonus tried meets the limit: the largest (one that outweighs any value
+            # difference) tells whether any can.
+            last = self.run(top)
+            if last is None:
+                return None
+            self.bound = min(self.bound, last[2])
+            if last[1] < self.slack:
+                if self.penalty is None:
+                    return None
+                # Soft: the flow of bonus P still changes too much, and its score is L(P).
+                return ChurnFlow(last[0], self.bound, top, self.solved())
+            self.top_meets(last, top)
+        if searching:
+            self.narrow()
+        assert self.best is not None
+        return ChurnFlow(self.best, self.bound, self.best_lam, self.solved())
+
+    def solved(self) -> int:
+        """Flows solved by this search."""
+        return self.flows.flows - self.solved_before
+
+    def score(self, chosen: np.ndarray, keeps: int) -> int:
+        """Value units of ``chosen``, less the soft limit's penalty for its changes."""
+        value = int(self.units[chosen].sum())
+        penalty = self.penalty
+        return value if penalty is None else value - penalty * max(self.slack - keeps, 0)
+
+    def run(self, lam: int) -> Step | None:
+        """The flow of bonus ``lam``, or None (no flow, or another count than the first)."""
+        solved = self.flows.solve(self.units + lam * self.kept, self.low, self.high, self.count)
+        if solved.chosen is None or (self.count is not None and solved.count != self.count):
+            return None  # the bounds so far are for ``count`` leads
+        keeps = int(self.kept[solved.chosen].sum())
+        bound = NO_BOUND if solved.bound is None else solved.bound - lam * self.slack
+        return solved.chosen, keeps, bound
+
+    def first(self, start: Solved | None) -> Step | None:
+        """The flow without a bonus: ``start`` when given, else solved now."""
+        if start is not None and start.chosen is not None:
+            return (
+                start.chosen,
+                int(self.kept[start.chosen].sum()),
+                NO_BOUND if start.bound is None else start.bound,
+            )
+        return self.run(0)
+
+    def open(self, chosen: np.ndarray, keeps: int, bound: int) -> None:
+        """Start from the plain flow, which changes too much: the bracket's low end (and,
+        for a soft limit, the best so far)."""
+        self.bound = bound
+        if self.penalty is not None:
+            self.best, self.best_value = chosen, self.score(chosen, keeps)
+        self.lo, self.short, self.hi, self.spare = 0, keeps - self.slack, -1, 0
+        self.value_lo, self.value_hi = int(self.units[chosen].sum()), 0
+        self.took = time.perf_counter()
+
+    def probe(self, lam: int) -> bool:
+        """The flow of bonus ``lam`` into the bracket, the bound and the best; False when
+        the search must stop (no flow, another count, or no time for another flow)."""
+        now = time.perf_counter()
+        if out_of_time(self.time_left, now - self.took):
+            return False
+        self.took = now
+        step = self.run(lam)
+        if step is None:
+            return False
+        picked, keeps, lagrange = step
+        self.bound = min(self.bound, lagrange)
+        meets = keeps >= self.slack
+        if (meets or self.penalty is not None) and self.score(picked, keeps) > self.best_value:
+            self.best, self.best_value, self.best_lam = picked, self.score(picked, keeps), lam
+        if meets:
+            self.hi, self.spare, self.value_hi = (
+                lam,
+                keeps - self.slack,
+                int(self.units[picked].sum()),
+            )
+        else:
+            self.lo, self.short, self.value_lo = (
+                lam,
+                keeps - self.slack,
+                int(self.units[picked].sum()),
+            )
+        return True
+
+    def closed(self) -> bool:
+        """The bracket is closed, the flows are spent, or best and bound are close enough."""
+        return (
+            0 <= self.hi <= self.lo + 1
+            or self.solved() >= self.max_flows
+            or self.bound - self.best_value <= self.tolerance * max(abs(self.bound), 1)
+        )
+
+    def from_guess(self, guess: int, top: int) -> bool:
+        """A bonus that suited a similar book (a scenario's base): probe it, then step away
+        from it by 5%, 20%, 80%, ... of it until the flow is on the limit's other side.
+        False when the search must stop."""
+        searching = self.probe(guess)
+        stride, down = GUESS_STRIDE, self.hi == guess
+        while searching and not self.closed():
+            lam = int(guess * (1 - stride)) if down else int(guess * (1 + stride)) + 1
+            if lam <= self.lo or lam >= (top if self.hi < 0 else self.hi):
+                break
+            searching = self.probe(lam)
+            if (self.hi == lam) != down:  # the other side: bracketed
+                break
+            stride *= 4
+        return searching
+
+    def top_meets(self, last: Step, top: int) -> None:
+        """The largest bonus's flow, which meets the limit, closes the bracket above."""
+        chosen, keeps, _ = last
+        if self.score(chosen, keeps) > self.best_value:
+            self.best, self.best_value, self.best_lam = chosen, self.score(chosen, keeps), top
+        self.hi, self.spare, self.value_hi = top, keeps - self.slack, int(self.units[chosen].sum())
+        self.took = time.perf_counter()
+
+    def next_bonus(self, weight_lo: float, weight_hi: float) -> int:
+        """The bonus to probe inside the bracket (see :meth:`narrow`)."""
+        lo, hi = self.lo, self.hi
+        if lo < 1 or hi > SPAN * lo:
+            return math.isqrt(max(lo, 1) * hi)
+        if -self.short <= KELLEY_SURPLUS and self.spare <= KELLEY_SURPLUS:
+            mid = (self.value_lo - self.value_hi) // (self.spare - self.short)
+        else:
+            share = weight_lo / (weight_lo - weight_hi) if weight_hi > weight_lo else 0.5
+            mid = round(lo * (hi / lo) ** share)
+        margin = max((hi - lo) // 64, 1)
+        return min(max(mid, lo + margin), hi - margin)
+
+    def narrow(self) -> None:
+        """Regula falsi on the kept owners' surplus, which grows with the bonus, in log
+        scale (the Illinois rule halves the weight of an end that stayed twice in a row), at
+        least 1/64 of the bracket from either end; geometric steps while the bracket spans
+        more than SPAN times. Once both ends are within KELLEY_SURPLUS of the limit, where
+        their flows' lines value + lam * surplus cross (exact when one breakpoint of the
+        Lagrangian function is left between them, where halving would take a flow per bit
+        of the gap)."""
+        weight_lo, weight_hi, last_side = float(self.short), float(self.spare), ""
+        searching = True
+        while searching and not self.closed():
+            mid = self.next_bonus(weight_lo, weight_hi)
+            was_lo = self.lo
+            searching = self.probe(mid)
+            side = "lo" if self.lo != was_lo else "hi"
+            if side == "lo":
+                weight_lo = float(self.short)
+                if last_side == "lo":
+                    weight_hi /= 2
+            else:
+                weight_hi = float(self.spare)
+                if last_side == "hi":
+                    weight_lo /= 2
+            last_side = side
+
+
 def churn_flow(
     pairs: Pairs,
     continuity: Continuity,
@@ -94,17 +312,11 @@ def churn_flow(
     The flow of ``units + lam * kept`` for a bonus ``lam >= 0`` per kept lead assigns the
     most leads (the same count whatever ``lam``: the count comes first) and then maximizes
     value plus bonus, so ``L(lam) = its bound - lam * (keepable - limit)`` bounds the value
-    of every choice with that count which meets the limit. Changes fall as ``lam`` grows, so
-    a search on the integer ``lam`` looks for the smallest bonus whose flow meets the limit,
-    keeping the best such flow and the least ``L`` seen: the largest bonus first (one that
-    outweighs any value difference: when even it cannot meet the limit, None), then regula
-    falsi on the kept owners' surplus (geometric steps while the bracket spans orders of
-    magnitude: the bonus needed is often far below the largest), ending with cutting-plane
-    steps. With a ``guess`` (the bonus of a similar book, such as a scenario's base), the
-    search starts there and steps away from it until the limit's side changes, and probes
-    the largest bonus only if none of those meets the limit. It stops when the best and the
-    bound are within ``tolerance`` of each other, after ``max_flows`` flows, or when
-    ``time_left()`` is below the time the last flow took.
+    of every choice with that count which meets the limit. :class:`_ChurnSearch` searches
+    the integer ``lam``, from a ``guess`` when given (the bonus of a similar book, such as a
+    scenario's base). It stops when the best and the bound are within ``tolerance`` of each
+    other, after ``max_flows`` flows, or when ``time_left()`` is below the time the last
+    flow took.
 
     A soft limit (``continuity.penalty`` P per change above it) is the same search with the
     bonus capped at P: for ``0 <= lam <= P``, ``L(lam)`` also bounds the score (value minus
@@ -118,143 +330,20 @@ def churn_flow(
     without a bonus for these bounds, when the caller already solved it (it is then not
     solved again)."""
     flows = flows or AllArcs(pairs.unit, pairs.rep, n_leads)
-    solved_before = flows.flows
-    kept = continuity.kept.astype(np.int64)
-    slack = continuity.keepable - continuity.limit  # leads that must stay with their owners
-    units = pairs.units.astype(np.int64)
-    penalty = continuity.penalty  # None: a hard limit
-    count: int | None = None
-    no_bound = np.iinfo(np.int64).max
-
-    def score(chosen: np.ndarray, keeps: int) -> int:
-        value = int(units[chosen].sum())
-        return value if penalty is None else value - penalty * max(slack - keeps, 0)
-
-    def run(lam: int) -> tuple[np.ndarray, int, int] | None:
-        solved = flows.solve(units + lam * kept, low, high, count)
-        if solved.chosen is None or (count is not None and solved.count != count):
-            return None  # the bounds so far are for ``count`` leads
-        keeps = int(kept[solved.chosen].sum())
-        bound = no_bound if solved.bound is None else solved.bound - lam * slack
-        return solved.chosen, keeps, bound
-
-    if start is not None and start.chosen is not None:
-        first: tuple[np.ndarray, int, int] | None = (
-            start.chosen,
-            int(kept[start.chosen].sum()),
-            no_bound if start.bound is None else start.bound,
-        )
-    else:
-        first = run(0)
+    search = _ChurnSearch(
+        flows=flows,
+        low=low,
+        high=high,
+        units=pairs.units.astype(np.int64),
+        kept=continuity.kept.astype(np.int64),
+        slack=continuity.keepable - continuity.limit,
+        penalty=continuity.penalty,
+        tolerance=tolerance,
+        max_flows=max_flows,
+        time_left=time_left,
+        solved_before=flows.flows,
+    )
+    first = search.first(start)
     if first is None:
         return None
-    chosen, keeps, bound = first
-    count = int(chosen.sum())
-    if keeps >= slack:  # the limit does not bind: the plain flow is the optimum
-        return ChurnFlow(chosen, bound, 0, flows.flows - solved_before)
-    # A bonus above the largest value spread of any lead makes keeping always win.
-    top = 2 * int(np.abs(units).max(initial=0)) + 1
-    if penalty is not None:
-        top = min(top, penalty)
-    best: np.ndarray | None = None
-    best_value, best_lam = -no_bound, 0
-    if penalty is not None:
-        best, best_value = chosen, score(chosen, keeps)
-    # the bracket: the largest bonus seen whose flow changes too much (0: the plain flow),
-    # the smallest whose flow meets the limit (None until one does), and their surpluses of
-    # kept owners over the limit
-    lo, short, hi, spare = 0, keeps - slack, -1, 0
-    value_lo, value_hi = int(units[chosen].sum()), 0  # the value units of their flows
-    took = time.perf_counter()
-
-    def probe(lam: int) -> bool:
-        """The flow of bonus ``lam`` into the bracket, the bound and the best; False when
-        the search must stop (no flow, another count, or no time for another flow)."""
-        nonlocal bound, best, best_value, best_lam, lo, short, hi, spare, took
-        nonlocal value_lo, value_hi
-        now = time.perf_counter()
-        if out_of_time(time_left, now - took):
-            return False
-        took = now
-        step = run(lam)
-        if step is None:
-            return False
-        picked, keeps, lagrange = step
-        bound = min(bound, lagrange)
-        if (keeps >= slack or penalty is not None) and score(picked, keeps) > best_value:
-            best, best_value, best_lam = picked, score(picked, keeps), lam
-        if keeps >= slack:
-            hi, spare, value_hi = lam, keeps - slack, int(units[picked].sum())
-        else:
-            lo, short, value_lo = lam, keeps - slack, int(units[picked].sum())
-        return True
-
-    def closed() -> bool:
-        return (
-            0 <= hi <= lo + 1
-            or flows.flows - solved_before >= max_flows
-            or bound - best_value <= tolerance * max(abs(bound), 1)
-        )
-
-    searching = True
-    if guess is not None and 0 < guess < top:
-        # A bonus that suited a similar book (a scenario's base): probe it, then step away
-        # from it by 5%, 20%, 80%, ... of it until the flow is on the limit's other side.
-        searching = probe(guess)
-        stride, down = GUESS_STRIDE, hi == guess
-        while searching and not closed():
-            lam = int(guess * (1 - stride)) if down else int(guess * (1 + stride)) + 1
-            if lam <= lo or lam >= (top if hi < 0 else hi):
-                break
-            searching = probe(lam)
-            if (hi == lam) != down:  # the other side: bracketed
-                break
-            stride *= 4
-    if hi < 0:
-        # No bonus tried meets the limit: the largest (one that outweighs any value
-        # difference) tells whether any can.
-        last = run(top)
-        if last is None:
-            return None
-        bound = min(bound, last[2])
-        if last[1] < slack:
-            if penalty is None:
-                return None
-            # Soft: the flow of bonus P still changes too much, and its score is L(P).
-            return ChurnFlow(last[0], bound, top, flows.flows - solved_before)
-        if score(last[0], last[1]) > best_value:
-            best, best_value, best_lam = last[0], score(last[0], last[1]), top
-        hi, spare, value_hi = top, last[1] - slack, int(units[last[0]].sum())
-        took = time.perf_counter()
-    # Regula falsi on the kept owners' surplus, which grows with the bonus, in log scale
-    # (the Illinois rule halves the weight of an end that stayed twice in a row), at least
-    # 1/64 of the bracket from either end; geometric steps while the bracket spans more than
-    # SPAN times. Once both ends are within KELLEY_SURPLUS of the limit, where their flows'
-    # lines value + lam * surplus cross (exact when one breakpoint of the Lagrangian
-    # function is left between them, where halving would take a flow per bit of the gap).
-    weight_lo, weight_hi, last_side = float(short), float(spare), ""
-    while searching and not closed():
-        if lo < 1 or hi > SPAN * lo:
-            mid = math.isqrt(max(lo, 1) * hi)
-        else:
-            if -short <= KELLEY_SURPLUS and spare <= KELLEY_SURPLUS:
-                mid = (value_lo - value_hi) // (spare - short)
-            else:
-                share = weight_lo / (weight_lo - weight_hi) if weight_hi > weight_lo else 0.5
-                mid = round(lo * (hi / lo) ** share)
-            margin = max((hi - lo) // 64, 1)
-            mid = min(max(mid, lo + margin), hi - margin)
-        was_lo = lo
-        searching = probe(mid)
-        side = "lo" if lo != was_lo else "hi"
-        if side == "lo":
-            weight_lo = float(short)
-            if last_side == "lo":
-                weight_hi /= 2
-        else:
-            weight_hi = float(spare)
-            if last_side == "hi":
-                weight_lo /= 2
-        last_side = side
-    assert best is not None
-    return ChurnFlow(best, bound, best_lam, flows.flows - solved_before)
+    return search.search(first, guess)

@@ -234,6 +234,111 @@ def neighbourhood_mip(
     return best
 
 
+class _Mip:
+    """:func:`solve_mip`'s model and clock: the relaxation's rows, the value objective, and
+    the phases solved on them."""
+
+    def __init__(
+        self,
+        pairs: Pairs,
+        side: SideRules,
+        settings: CpSatSettings,
+        time_limit_s: float,
+        max_nodes: int,
+    ) -> None:
+        self.started = time.perf_counter()
+        self.pairs, self.side, self.settings = pairs, side, settings
+        self.time_limit_s, self.max_nodes = time_limit_s, max_nodes
+        self.relax = build_relaxation(pairs, side)
+        self.c = objective(self.relax, pairs.units.astype(np.float64), True)
+
+    def left(self) -> float:
+        """Seconds left of the time limit."""
+        return self.time_limit_s - (time.perf_counter() - self.started)
+
+    def fits(self, x: np.ndarray | None, count: int) -> bool:
+        """``x`` meets every rule and assigns at least ``count`` leads."""
+        pairs = self.pairs
+        return x is not None and self.side.feasible(pairs, x) and int(pairs.size[x].sum()) >= count
+
+    def neighbourhood(
+        self, count_upper: int, relaxed: LpOutcome, share: float
+    ) -> np.ndarray | None:
+        """The neighbourhood MIP's best solution at ``count_upper`` leads around the LP
+        solution ``relaxed``, within ``share`` of the time and work left."""
+        floored = self.relax.with_floor(self.pairs.size, float(count_upper))
+        with budget.stage(share):
+            return neighbourhood_mip(
+                floored,
+                self.c,
+                self.pairs,
+                count_upper,
+                relaxed,
+                self.settings,
+                share * self.left(),
+            )
+
+    def better_start(
+        self, found: np.ndarray | None, start: np.ndarray | None, count_upper: int
+    ) -> bool:
+        """``found`` is feasible at ``count_upper`` leads and better than ``start`` (or
+        ``start`` is not)."""
+        side, pairs = self.side, self.pairs
+        return (
+            found is not None
+            and self.fits(found, count_upper)
+            and (
+                start is None
+                or not self.fits(start, count_upper)
+                or side.score(pairs, found) > side.score(pairs, start)
+            )
+        )
+
+    def value_phase(self, count: int, hint: np.ndarray | None) -> _Run:
+        """The most value among choices of at least ``count`` leads, from ``hint`` if it
+        fits."""
+        floored = all_in(self.relax, self.pairs, count).with_floor(self.pairs.size, float(count))
+        # The score is integral: a gap below one unit is a proof.
+        hint = hint if self.fits(hint, count) else None
+        return _run(
+            floored, self.c, 0.5, self.settings, self.left(), hint, max_nodes=self.max_nodes
+        )
+
+    def finish(self, run: _Run, count: int, fallback: np.ndarray | None) -> MipOutcome:
+        """The outcome of a value phase: its solution (or ``fallback``, if better), proven
+        when HiGHS' bound agrees with the exact score."""
+        side, pairs = self.side, self.pairs
+        best = run.x if self.fits(run.x, count) else None
+        bound = _units_bound(run.bound)
+        if best is None:
+            return MipOutcome(fallback, count, False, bound)
+        score = side.score(pairs, best)
+        # HiGHS' bound is in floats; a proof must also agree with the exact score.
+        if run.proven and run.bound - score < 1.0 + 1e-9 * abs(run.bound):
+            return MipOutcome(best, count, True, score)
+        if fallback is not None and side.score(pairs, fallback) > score:
+            best = fallback
+        return MipOutcome(best, count, False, bound)
+
+    def count_then_value(self) -> MipOutcome:
+        """CP-SAT's phase 1 objective: the count, then a coarse value (so that the solution
+        CP-SAT may continue from keeps most of the value), stopped once the count is proven;
+        then the value phase at that count."""
+        pairs, side = self.pairs, self.side
+        coeffs, weight, ties = count_objective(pairs)
+        count_c = objective(self.relax, coeffs.astype(np.float64), False)
+        counting = _run(
+            self.relax, count_c, ties, self.settings, self.left(), max_nodes=self.max_nodes
+        )
+        found = counting.x
+        if found is None or not side.feasible(pairs, found):
+            return MipOutcome(None, None, False)
+        count = int(pairs.size[found].sum())
+        if not counting.proven or np.floor((counting.bound + 1e-6) / weight) > count:
+            return MipOutcome(found, None, False)
+        return self.finish(self.value_phase(count, found), count, found)
+
+
 def solve_mip(
     pairs: Pairs,
     side: SideRules,
@@ -251,74 +356,22 @@ def solve_mip(
     neighbourhood MIP (``neighbourhood_mip``) then first improves the start; ``whole``: solve
     the whole MIP (else only the neighbourhood, which proves nothing); ``max_nodes``: per
     phase of the whole MIP."""
-    started = time.perf_counter()
-    relax = build_relaxation(pairs, side)
-    c = objective(relax, pairs.units.astype(np.float64), True)
-
-    def left() -> float:
-        return time_limit_s - (time.perf_counter() - started)
-
-    def fits(x: np.ndarray | None, count: int) -> bool:
-        return x is not None and side.feasible(pairs, x) and int(pairs.size[x].sum()) >= count
-
-    def value_phase(count: int, hint: np.ndarray | None) -> _Run:
-        floored = all_in(relax, pairs, count).with_floor(pairs.size, float(count))
-        # The score is integral: a gap below one unit is a proof.
-        hint = hint if fits(hint, count) else None
-        return _run(floored, c, 0.5, settings, left(), hint, max_nodes=max_nodes)
-
-    def finish(run: _Run, count: int, fallback: np.ndarray | None) -> MipOutcome:
-        best = run.x if fits(run.x, count) else None
-        bound = _units_bound(run.bound)
-        if best is None:
-            return MipOutcome(fallback, count, False, bound)
-        score = side.score(pairs, best)
-        # HiGHS' bound is in floats; a proof must also agree with the exact score.
-        if run.proven and run.bound - score < 1.0 + 1e-9 * abs(run.bound):
-            return MipOutcome(best, count, True, score)
-        if fallback is not None and side.score(pairs, fallback) > score:
-            best = fallback
-        return MipOutcome(best, count, False, bound)
-
+    mip = _Mip(pairs, side, settings, time_limit_s, max_nodes)
     start_count = int(pairs.size[start].sum()) if start is not None else -1
     if relaxed is not None and count_upper is not None:
-        share = NEIGHBOURHOOD_SHARE if whole else 1.0
-        floored = relax.with_floor(pairs.size, float(count_upper))
-        with budget.stage(share):
-            found = neighbourhood_mip(
-                floored, c, pairs, count_upper, relaxed, settings, share * left()
-            )
-        if (
-            found is not None
-            and fits(found, count_upper)
-            and (
-                start is None
-                or not fits(start, count_upper)
-                or side.score(pairs, found) > side.score(pairs, start)
-            )
-        ):
+        found = mip.neighbourhood(count_upper, relaxed, NEIGHBOURHOOD_SHARE if whole else 1.0)
+        if mip.better_start(found, start, count_upper):
             start, start_count = found, count_upper
     if not whole:
         ok = start is not None and side.feasible(pairs, start)
         return MipOutcome(start if ok else None, None, False)
     if start is not None and start_count == count_upper and side.feasible(pairs, start):
-        return finish(value_phase(count_upper, start), count_upper, start)
+        return mip.finish(mip.value_phase(count_upper, start), count_upper, start)
     if count_upper is not None:
         # Optimistic: the count bound as a floor. Feasible means that count is proven.
-        attempt = value_phase(count_upper, start)
+        attempt = mip.value_phase(count_upper, start)
         if not attempt.infeasible:
-            if fits(attempt.x, count_upper):
-                return finish(attempt, count_upper, None)
+            if mip.fits(attempt.x, count_upper):
+                return mip.finish(attempt, count_upper, None)
             return MipOutcome(None, None, False)  # out of time without a solution
-    # CP-SAT's phase 1 objective: the count, then a coarse value (so that the solution
-    # CP-SAT may continue from keeps most of the value), stopped once the count is proven.
-    coeffs, weight, ties = count_objective(pairs)
-    count_c = objective(relax, coeffs.astype(np.float64), False)
-    counting = _run(relax, count_c, ties, settings, left(), max_nodes=max_nodes)
-    found = counting.x
-    if found is None or not side.feasible(pairs, found):
-        return MipOutcome(None, None, False)
-    count = int(pairs.size[found].sum())
-    if not counting.proven or np.floor((counting.bound + 1e-6) / weight) > count:
-        return MipOutcome(found, None, False)
-    return finish(value_phase(count, found), count, found)
+    return mip.count_then_value()

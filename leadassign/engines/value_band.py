@@ -55,17 +55,8 @@ def value_band_bound(
     ``max_flows`` flows, at ``best`` (proven), or when ``time_left()`` is below the time
     the last flow took."""
     m = len(pairs.capacity)
-    p, q = fairness.band.numerator, fairness.band.denominator
-    upper, lower = np.zeros(m), np.zeros(m)
     groups = fairness.groups()
-    for members in groups:
-        c = float(int(fairness.weights[members].sum()))
-        w = fairness.weights[members].astype(np.float64)
-        upper[members] = (q + p) * w / (q * c)
-        lower[members] = (q - p) * w / (q * c)
-    in_group = np.zeros(m, dtype=bool)
-    for members in groups:
-        in_group[members] = True
+    upper, lower, in_group = _band_shares(fairness, groups, m)
     metric = fairness.metric.astype(np.float64)
     units = pairs.units.astype(np.int64)
     alpha, beta = np.zeros(m), np.zeros(m)
@@ -76,10 +67,7 @@ def value_band_bound(
         if out_of_time(time_left, took):
             break
         started = time.perf_counter()
-        gamma = beta - alpha
-        for members in groups:
-            gamma[members] += float((alpha[members] * upper[members]).sum())
-            gamma[members] -= float((beta[members] * lower[members]).sum())
+        gamma = _gamma(alpha, beta, upper, lower, groups)
         adjust = np.rint(gamma[pairs.rep] * metric)
         if np.abs(adjust).max(initial=0.0) >= _EXACT:
             break
@@ -97,13 +85,8 @@ def value_band_bound(
                 step, stalled = step / 2, 0
         if bound <= best:
             break
-        chosen = solved.chosen
-        held = np.bincount(pairs.rep[chosen], weights=metric[chosen], minlength=m)
-        total = np.zeros(m)
-        for members in groups:
-            total[members] = held[members].sum()
-        over = np.where(in_group, held - upper * total, 0.0)  # > 0: above the band
-        under = np.where(in_group, lower * total - held, 0.0)  # > 0: below it
+        held = np.bincount(pairs.rep[solved.chosen], weights=metric[solved.chosen], minlength=m)
+        over, under = _outside_band(held, upper, lower, in_group, groups)
         # the subgradient, without the parts that would push a zero multiplier below zero
         g_alpha = np.where((alpha > 0) | (over > 0), over, 0.0)
         g_beta = np.where((beta > 0) | (under > 0), under, 0.0)
@@ -114,3 +97,53 @@ def value_band_bound(
         alpha = np.maximum(alpha + t * over, 0.0)
         beta = np.maximum(beta + t * under, 0.0)
     return bound
+
+
+def _band_shares(
+    fairness: Fairness, groups: list[np.ndarray], m: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per rep: ``u_j`` and ``l_j`` (the band's upper and lower shares of its group's
+    metric, module doc), and whether it is in a group."""
+    p, q = fairness.band.numerator, fairness.band.denominator
+    upper, lower = np.zeros(m), np.zeros(m)
+    for members in groups:
+        c = float(int(fairness.weights[members].sum()))
+        w = fairness.weights[members].astype(np.float64)
+        upper[members] = (q + p) * w / (q * c)
+        lower[members] = (q - p) * w / (q * c)
+    in_group = np.zeros(m, dtype=bool)
+    for members in groups:
+        in_group[members] = True
+    return upper, lower, in_group
+
+
+def _gamma(
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    upper: np.ndarray,
+    lower: np.ndarray,
+    groups: list[np.ndarray],
+) -> np.ndarray:
+    """Per rep k: ``gamma_k``, the weight of a unit of metric at k (module doc)."""
+    gamma: np.ndarray = beta - alpha
+    for members in groups:
+        gamma[members] += float((alpha[members] * upper[members]).sum())
+        gamma[members] -= float((beta[members] * lower[members]).sum())
+    return gamma
+
+
+def _outside_band(
+    held: np.ndarray,
+    upper: np.ndarray,
+    lower: np.ndarray,
+    in_group: np.ndarray,
+    groups: list[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per rep, how far the metric it ``held`` is above its band (> 0) and below it (> 0):
+    the band's rows at a flow's choice."""
+    total = np.zeros(len(held))
+    for members in groups:
+        total[members] = held[members].sum()
+    over = np.where(in_group, held - upper * total, 0.0)  # > 0: above the band
+    under = np.where(in_group, lower * total - held, 0.0)  # > 0: below it
+    return over, under

@@ -4,6 +4,8 @@ churn limit (``improve_by_moves``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from leadassign.compile.families import Continuity
@@ -14,6 +16,153 @@ from leadassign.heuristics.repair import room_left
 
 #: improve_by_moves works on books with at most this many units x reps (a dense pair index).
 MOVE_CELLS = 4_000_000
+
+
+@dataclass(eq=False)
+class _Book:
+    """The state :func:`improve_by_moves` keeps while it moves units: the chosen pairs, the
+    pair of each unit, and per rep its room, count, held metric and band; the owners kept
+    beyond what the churn limit needs."""
+
+    pairs: Pairs
+    chosen: np.ndarray
+    index: np.ndarray  # (unit, rep) -> pair, -1 where none
+    units: np.ndarray
+    effort: np.ndarray
+    room: np.ndarray
+    count: np.ndarray
+    at: np.ndarray  # the chosen pair of each unit, -1 where none
+    metric: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    group: np.ndarray
+    held: np.ndarray
+    kept: np.ndarray
+    spare: int
+    having: list[np.ndarray]  # per rep: the units with a pair there
+
+    @classmethod
+    def start(
+        cls,
+        pairs: Pairs,
+        chosen: np.ndarray,
+        n_units: int,
+        band: Band | None,
+        continuity: Continuity | None,
+    ) -> _Book:
+        """The state of ``chosen`` (copied), with the band's and churn limit's data."""
+        m = len(pairs.capacity)
+        chosen = chosen.copy()
+        index = np.full((n_units, m), -1, dtype=np.int64)
+        index[pairs.unit, pairs.rep] = np.arange(len(pairs))
+        units = pairs.units.astype(np.int64)
+        effort = pairs.effort.astype(np.int64)
+        room = room_left(pairs, chosen)
+        count = np.bincount(pairs.rep[chosen], weights=pairs.size[chosen], minlength=m).astype(
+            np.int64
+        )
+        at = np.full(n_units, -1, dtype=np.int64)  # the chosen pair of each unit
+        at[pairs.unit[chosen]] = np.flatnonzero(chosen)
+        if band is None:  # no limits: every metric 0, within [0, 0] in one group
+            metric = np.zeros(len(pairs), dtype=np.int64)
+            low = high = group = np.zeros(m, dtype=np.int64)
+        else:
+            metric, low, high, group = band.metric, band.low, band.high, band.group
+        held = np.zeros(m, dtype=np.int64)  # exact: value metrics can pass float precision
+        np.add.at(held, pairs.rep[chosen], metric[chosen])
+        if continuity is None or continuity.penalty is not None:
+            kept = np.zeros(len(pairs), dtype=np.int64)
+            spare = 0
+        else:  # owners kept beyond what the limit needs: moves may spend them (none when short)
+            kept = continuity.kept.astype(np.int64)
+            spare = int(kept[chosen].sum()) - (continuity.keepable - continuity.limit)
+        # the units with a pair at each rep: a swap partner of a unit at rep a must have one
+        # there, so the swap scan walks those instead of every assigned unit (the same
+        # partners, in the same order: at 20,000 x 200 it took 7.5 of a solve's 14 s)
+        having = [np.flatnonzero(index[:, j] >= 0) for j in range(m)]
+        return cls(
+            pairs, chosen, index, units, effort, room, count, at,
+            metric, low, high, group, held, kept, spare, having,
+        )  # fmt: skip
+
+    def best_shift(self, u: int, p: int, a: int) -> tuple[int, int]:
+        """(gain, rep) of unit u's best shift from its pair p at rep a to another rep with
+        room, a staying at or above its floor ((0, -1) when none)."""
+        pairs, metric, held, kept = self.pairs, self.metric, self.held, self.kept
+        m = len(pairs.capacity)
+        mine = self.index[u]
+        shift_gain, shift_to = 0, -1
+        if (
+            self.count[a] - pairs.size[p] >= pairs.min_leads[a]
+            and held[a] - metric[p] >= self.low[a]
+        ):
+            ok = (mine >= 0) & (np.arange(m) != a) & (self.group == self.group[a])
+            ok[ok] &= self.effort[mine[ok]] <= self.room[ok]
+            ok[ok] &= held[ok] + metric[mine[ok]] <= self.high[ok]
+            ok[ok] &= kept[mine[ok]] - kept[p] + max(self.spare, 0) >= 0
+            if ok.any():
+                gain = np.where(ok, self.units[np.maximum(mine, 0)] - self.units[p], 0)
+                b = int(np.argmax(gain))
+                shift_gain, shift_to = int(gain[b]), b
+        return shift_gain, shift_to
+
+    def best_swap(self, u: int, p: int, a: int) -> tuple[int, int]:
+        """(gain, unit) of unit u's best swap: u at a with v at b, where u has a pair at b
+        and v one at a ((0, -1) when none)."""
+        pairs, index, at, effort, room = self.pairs, self.index, self.at, self.effort, self.room
+        metric, held, kept, group, units = self.metric, self.held, self.kept, self.group, self.units
+        low, high = self.low, self.high
+        near = self.having[a]
+        placed = at[near]
+        others = near[(placed >= 0) & (pairs.rep[np.maximum(placed, 0)] != a)]
+        if not len(others):
+            return 0, -1
+        theirs = at[others]  # v's pair, at rep b
+        reps = pairs.rep[theirs]
+        u_at_b = index[u][reps]
+        v_at_a = index[others, a]
+        ok = (u_at_b >= 0) & (v_at_a >= 0) & (pairs.size[theirs] == pairs.size[p])
+        u_at_b, v_at_a = np.maximum(u_at_b, 0), np.maximum(v_at_a, 0)
+        ok &= room[a] + effort[p] - effort[v_at_a] >= 0
+        ok &= room[reps] + effort[theirs] - effort[u_at_b] >= 0
+        ok &= group[reps] == group[a]
+        at_a = held[a] - metric[p] + metric[v_at_a]
+        at_b = held[reps] - metric[theirs] + metric[u_at_b]
+        ok &= (at_a >= low[a]) & (at_a <= high[a])
+        ok &= (at_b >= low[reps]) & (at_b <= high[reps])
+        ok &= kept[u_at_b] + kept[v_at_a] - kept[p] - kept[theirs] + max(self.spare, 0) >= 0
+        gain = np.where(ok, units[u_at_b] + units[v_at_a] - units[p] - units[theirs], 0)
+        k = int(np.argmax(gain))
+        return int(gain[k]), int(others[k])
+
+    def shift(self, u: int, p: int, a: int, to: int) -> None:
+        """Move unit u from its pair p at rep a to its pair at rep ``to``."""
+        pairs, effort, metric, kept = self.pairs, self.effort, self.metric, self.kept
+        q = int(self.index[u, to])
+        self.chosen[p], self.chosen[q] = False, True
+        self.room[a] += effort[p]
+        self.room[to] -= effort[q]
+        self.count[a] -= pairs.size[p]
+        self.count[to] += pairs.size[q]
+        self.held[a] -= metric[p]
+        self.held[to] += metric[q]
+        self.spare += kept[q] - kept[p]
+        self.at[u] = q
+
+    def swap(self, u: int, p: int, a: int, v: int) -> None:
+        """Trade unit u (pair p at rep a) with unit v between their reps."""
+        effort, metric, kept, chosen = self.effort, self.metric, self.kept, self.chosen
+        r = int(self.at[v])
+        b = int(self.pairs.rep[r])
+        q, s = int(self.index[u, b]), int(self.index[v, a])
+        chosen[p] = chosen[r] = False
+        chosen[q] = chosen[s] = True
+        self.room[a] += effort[p] - effort[s]
+        self.room[b] += effort[r] - effort[q]
+        self.held[a] += metric[s] - metric[p]
+        self.held[b] += metric[q] - metric[r]
+        self.spare += kept[q] + kept[s] - kept[p] - kept[r]
+        self.at[u], self.at[v] = q, s
 
 
 def improve_by_moves(
@@ -36,107 +185,28 @@ def improve_by_moves(
     within it (so a fair start stays fair); with a ``continuity`` limit, the owners kept
     must stay enough for it. Soft rules are not looked at, so callers check."""
     n_units = int(pairs.unit.max(initial=-1)) + 1
-    m = len(pairs.capacity)
-    if n_units * m > MOVE_CELLS or not chosen.any():
+    if n_units * len(pairs.capacity) > MOVE_CELLS or not chosen.any():
         return chosen
-    chosen = chosen.copy()
-    index = np.full((n_units, m), -1, dtype=np.int64)
-    index[pairs.unit, pairs.rep] = np.arange(len(pairs))
-    units = pairs.units.astype(np.int64)
-    effort = pairs.effort.astype(np.int64)
-    room = room_left(pairs, chosen)
-    count = np.bincount(pairs.rep[chosen], weights=pairs.size[chosen], minlength=m).astype(np.int64)
-    at = np.full(n_units, -1, dtype=np.int64)  # the chosen pair of each unit
-    at[pairs.unit[chosen]] = np.flatnonzero(chosen)
-    if band is None:  # no limits: every metric 0, within [0, 0] in one group
-        metric = np.zeros(len(pairs), dtype=np.int64)
-        low = high = group = np.zeros(m, dtype=np.int64)
-    else:
-        metric, low, high, group = band.metric, band.low, band.high, band.group
-    held = np.zeros(m, dtype=np.int64)  # exact: value metrics can pass float precision
-    np.add.at(held, pairs.rep[chosen], metric[chosen])
-    if continuity is None or continuity.penalty is not None:
-        kept = np.zeros(len(pairs), dtype=np.int64)
-        spare = 0
-    else:  # owners kept beyond what the limit needs: moves may spend them (none when short)
-        kept = continuity.kept.astype(np.int64)
-        spare = int(kept[chosen].sum()) - (continuity.keepable - continuity.limit)
-    # the units with a pair at each rep: a swap partner of a unit at rep a must have one
-    # there, so the swap scan walks those instead of every assigned unit (the same partners,
-    # in the same order: at 20,000 x 200 it took 7.5 of a solve's 14 s)
-    having = [np.flatnonzero(index[:, j] >= 0) for j in range(m)]
+    book = _Book.start(pairs, chosen, n_units, band, continuity)
     visits = 0
     for _ in range(max_rounds):
         gained = 0
-        for u in np.flatnonzero(at >= 0).tolist():
+        for u in np.flatnonzero(book.at >= 0).tolist():
             visits += 1
             if visits > max_visits or (visits % 64 == 0 and stopped()):
-                return chosen
-            p = int(at[u])
+                return book.chosen
+            p = int(book.at[u])
             a = int(pairs.rep[p])
-            # shifts: u's other pairs at reps with room, a staying at or above its floor
-            mine = index[u]
-            shift_gain, shift_to = 0, -1
-            if count[a] - pairs.size[p] >= pairs.min_leads[a] and held[a] - metric[p] >= low[a]:
-                ok = (mine >= 0) & (np.arange(m) != a) & (group == group[a])
-                ok[ok] &= effort[mine[ok]] <= room[ok]
-                ok[ok] &= held[ok] + metric[mine[ok]] <= high[ok]
-                ok[ok] &= kept[mine[ok]] - kept[p] + max(spare, 0) >= 0
-                if ok.any():
-                    gain = np.where(ok, units[np.maximum(mine, 0)] - units[p], 0)
-                    b = int(np.argmax(gain))
-                    shift_gain, shift_to = int(gain[b]), b
-            # swaps: u at a with v at b, where u has a pair at b and v one at a
-            near = having[a]
-            placed = at[near]
-            others = near[(placed >= 0) & (pairs.rep[np.maximum(placed, 0)] != a)]
-            swap_gain, swap_with = 0, -1
-            if len(others):
-                theirs = at[others]  # v's pair, at rep b
-                reps = pairs.rep[theirs]
-                u_at_b = mine[reps]
-                v_at_a = index[others, a]
-                ok = (u_at_b >= 0) & (v_at_a >= 0) & (pairs.size[theirs] == pairs.size[p])
-                u_at_b, v_at_a = np.maximum(u_at_b, 0), np.maximum(v_at_a, 0)
-                ok &= room[a] + effort[p] - effort[v_at_a] >= 0
-                ok &= room[reps] + effort[theirs] - effort[u_at_b] >= 0
-                ok &= group[reps] == group[a]
-                at_a = held[a] - metric[p] + metric[v_at_a]
-                at_b = held[reps] - metric[theirs] + metric[u_at_b]
-                ok &= (at_a >= low[a]) & (at_a <= high[a])
-                ok &= (at_b >= low[reps]) & (at_b <= high[reps])
-                ok &= kept[u_at_b] + kept[v_at_a] - kept[p] - kept[theirs] + max(spare, 0) >= 0
-                gain = np.where(ok, units[u_at_b] + units[v_at_a] - units[p] - units[theirs], 0)
-                k = int(np.argmax(gain))
-                swap_gain, swap_with = int(gain[k]), int(others[k])
+            shift_gain, shift_to = book.best_shift(u, p, a)
+            swap_gain, swap_with = book.best_swap(u, p, a)
             if shift_gain <= 0 and swap_gain <= 0:
                 continue
             if shift_gain >= swap_gain:
-                q = int(index[u, shift_to])
-                chosen[p], chosen[q] = False, True
-                room[a] += effort[p]
-                room[shift_to] -= effort[q]
-                count[a] -= pairs.size[p]
-                count[shift_to] += pairs.size[q]
-                held[a] -= metric[p]
-                held[shift_to] += metric[q]
-                spare += kept[q] - kept[p]
-                at[u] = q
+                book.shift(u, p, a, shift_to)
                 gained += shift_gain
             else:
-                v = swap_with
-                r = int(at[v])
-                b = int(pairs.rep[r])
-                q, s = int(index[u, b]), int(index[v, a])
-                chosen[p] = chosen[r] = False
-                chosen[q] = chosen[s] = True
-                room[a] += effort[p] - effort[s]
-                room[b] += effort[r] - effort[q]
-                held[a] += metric[s] - metric[p]
-                held[b] += metric[q] - metric[r]
-                spare += kept[q] + kept[s] - kept[p] - kept[r]
-                at[u], at[v] = q, s
+                book.swap(u, p, a, swap_with)
                 gained += swap_gain
         if gained <= 0:
             break
-    return chosen
+    return book.chosen

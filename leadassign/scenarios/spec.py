@@ -304,24 +304,8 @@ def _apply(tables: _Tables, variant: Variant) -> _Made:
     affinity = None if tables.affinity is None else tables.affinity.copy()
     pairs = None if tables.pairs is None else tables.pairs.copy()
     known = set(reps["rep_id"])
-    for change in variant.reps:
-        if change.rep_id not in known:
-            raise InputError(f"reps: unknown rep '{change.rep_id}'")
-        row = reps["rep_id"] == change.rep_id
-        for column, text in change.cells().items():
-            if column not in reps.columns:
-                reps[column] = ""
-            reps.loc[row, column] = text
-    for new in variant.add_reps:
-        if new.rep_id in known:
-            raise InputError(f"add_reps: rep '{new.rep_id}' is already in the reps table")
-        known.add(new.rep_id)
-        cells = {"rep_id": new.rep_id, **new.cells()}
-        for column in cells:
-            if column not in reps.columns:
-                reps[column] = ""
-        added = pd.DataFrame([{column: cells.get(column, "") for column in reps.columns}])
-        reps = pd.concat([reps, added], ignore_index=True)
+    _change_reps(reps, known, variant.reps)
+    reps = _add_reps(reps, known, variant.add_reps)
     for rep_id in variant.remove_reps:
         if rep_id not in known:
             raise InputError(f"remove_reps: unknown rep '{rep_id}'")
@@ -334,23 +318,59 @@ def _apply(tables: _Tables, variant: Variant) -> _Made:
             affinity = affinity[affinity["rep_id"] != rep_id]
         if pairs is not None and "rep_id" in pairs.columns:
             pairs = pairs[pairs["rep_id"] != rep_id]
-    changes = variant.leads
-    if changes is not None:
-        if changes.exclude:
-            leads = leads[~_matches(leads, changes.exclude, "leads.exclude")]
-        if changes.include:
-            leads = leads[_matches(leads, changes.include, "leads.include")]
-        if pairs is not None and "lead_id" in pairs.columns:
-            pairs = pairs[pairs["lead_id"].isin(leads["lead_id"])]
-        for i, multiplier in enumerate(changes.value_multipliers):
-            what = f"leads.value_multipliers[{i}]"
-            if "value" not in leads.columns:
-                raise InputError(f"{what}: the leads have no 'value' column")
-            rows = _matches(leads, multiplier.where, what)
-            number = pd.to_numeric(leads["value"], errors="coerce")
-            scaled = rows & number.notna().to_numpy()  # a bad cell is left for the reader
-            leads.loc[scaled, "value"] = (number[scaled] * multiplier.factor).map(repr)
+    if variant.leads is not None:
+        leads, pairs = _change_leads(leads, pairs, variant.leads)
     return _Made(leads, reps, affinity, pairs)
+
+
+def _change_reps(reps: pd.DataFrame, known: set[str], changes: list[RepChange]) -> None:
+    """The reps' cells the variant changes, set in ``reps`` (a new column starts empty)."""
+    for change in changes:
+        if change.rep_id not in known:
+            raise InputError(f"reps: unknown rep '{change.rep_id}'")
+        row = reps["rep_id"] == change.rep_id
+        for column, text in change.cells().items():
+            if column not in reps.columns:
+                reps[column] = ""
+            reps.loc[row, column] = text
+
+
+def _add_reps(reps: pd.DataFrame, known: set[str], new_reps: list[NewRep]) -> pd.DataFrame:
+    """``reps`` with the variant's new reps appended (and added to ``known``); cells a new
+    rep leaves out, and columns only new reps have, are empty."""
+    for new in new_reps:
+        if new.rep_id in known:
+            raise InputError(f"add_reps: rep '{new.rep_id}' is already in the reps table")
+        known.add(new.rep_id)
+        cells = {"rep_id": new.rep_id, **new.cells()}
+        for column in cells:
+            if column not in reps.columns:
+                reps[column] = ""
+        added = pd.DataFrame([{column: cells.get(column, "") for column in reps.columns}])
+        reps = pd.concat([reps, added], ignore_index=True)
+    return reps
+
+
+def _change_leads(
+    leads: pd.DataFrame, pairs: pd.DataFrame | None, changes: LeadChanges
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The leads the variant keeps (and their pairs rows), with its value multipliers
+    applied."""
+    if changes.exclude:
+        leads = leads[~_matches(leads, changes.exclude, "leads.exclude")]
+    if changes.include:
+        leads = leads[_matches(leads, changes.include, "leads.include")]
+    if pairs is not None and "lead_id" in pairs.columns:
+        pairs = pairs[pairs["lead_id"].isin(leads["lead_id"])]
+    for i, multiplier in enumerate(changes.value_multipliers):
+        what = f"leads.value_multipliers[{i}]"
+        if "value" not in leads.columns:
+            raise InputError(f"{what}: the leads have no 'value' column")
+        rows = _matches(leads, multiplier.where, what)
+        number = pd.to_numeric(leads["value"], errors="coerce")
+        scaled = rows & number.notna().to_numpy()  # a bad cell is left for the reader
+        leads.loc[scaled, "value"] = (number[scaled] * multiplier.factor).map(repr)
+    return leads, pairs
 
 
 def _deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
