@@ -14,9 +14,9 @@ from leadassign.app.baseline import baseline
 from leadassign.app.inputs import Inputs
 from leadassign.app.interrupt import exit_process, interruptible
 from leadassign.app.runs import Command, Outcome
-from leadassign.app.validate import validate
+from leadassign.app.validate import validate_with_warnings
 from leadassign.baselines import STRATEGIES
-from leadassign.cli.errors import EXIT_BY_STATUS, json_events, reports_errors
+from leadassign.cli.errors import EXIT_BY_STATUS, EXIT_INPUT, json_events, reports_errors
 from leadassign.cli.options import (
     force_option,
     input_options,
@@ -280,10 +280,16 @@ def baseline_command(
 Example:
   leadassign validate --leads leads.csv --reps reps.csv --policy policy.yaml
 \b
-Exit codes: 0 the inputs are valid, 2 bad input (the message names file, row and column).
+Warnings on stderr (valid inputs that are probably not what was meant): leads no rep may
+take, current owners outside their lead's territory, territories, industries or skills that
+differ only in case or spaces between leads and reps, available reps no lead may go to.
+\b
+Exit codes: 0 the inputs are valid (warnings or not), 2 bad input (the message names file,
+row and column), or any warning with --strict.
 """,
 )
 @input_options
+@click.option("--strict", is_flag=True, help="Exit 2 when there is any warning.")
 @reports_errors
 def validate_command(
     leads: Path,
@@ -292,12 +298,29 @@ def validate_command(
     pairs: Path | None,
     pairs_mode: str,
     policy: Path | None,
+    strict: bool,
 ) -> None:
     """Check the input tables and the policy; solve nothing, write nothing."""
 
     inputs = inputs_of(leads, reps, affinity, pairs, pairs_mode, policy)
-    text = interruptible(lambda stop: validate(inputs, stop), grace_s=1.0, what="the validation")
+    text, warnings = interruptible(
+        lambda stop: validate_with_warnings(inputs, stop), grace_s=1.0, what="the validation"
+    )
     click.echo(printable(text, lines=True))
+    _say_warnings([w.message for w in warnings], strict)
+
+
+def _say_warnings(warnings: list[str], strict: bool) -> None:
+    """validate's warnings on stderr; with ``strict``, any of them is exit 2."""
+    for warning in warnings:
+        click.echo(f"warning: {printable(warning)}", err=True)
+    if strict and warnings:
+        click.echo(
+            f"error: --strict: {len(warnings)} warning{'s' if len(warnings) != 1 else ''} "
+            "about the inputs (above)",
+            err=True,
+        )
+        exit_process(EXIT_INPUT)
 
 
 @click.command(
