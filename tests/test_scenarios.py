@@ -406,7 +406,8 @@ def test_optimal_start_is_kept_when_it_cannot_be_beaten() -> None:
     pol = policy_from_mapping(policy)
     problem = load_problem(leads, reps, affinity, policy=pol)
     first = solve(problem, pol)
-    start = dict(zip(first.assignments["lead_id"], first.assignments["rep_id"], strict=True))
+    owner = first.assignments["rep_id"].fillna("")
+    start = dict(zip(first.assignments["lead_id"], owner, strict=True))
     again = solve(problem, pol, start={k: v for k, v in start.items() if v})
     assert first.method == "cpsat"
     assert again.status == first.status == Status.OPTIMAL

@@ -4,6 +4,7 @@ was meant. Each warning on a small book built to raise it and nothing else; exit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -28,8 +29,8 @@ CLEAN_REPS = [
 
 def book(
     tmp_path: Path,
-    leads: list[tuple[str, ...]] = CLEAN_LEADS,
-    reps: list[tuple[str, ...]] = CLEAN_REPS,
+    leads: Sequence[tuple[str, ...]] = CLEAN_LEADS,
+    reps: Sequence[tuple[str, ...]] = CLEAN_REPS,
 ) -> list[str]:
     lead_frame = pd.DataFrame(
         leads, columns=["lead_id", "territory", "industry", "skills", "current_owner"]
@@ -39,7 +40,8 @@ def book(
     ).assign(capacity="5")
     lead_frame.to_csv(tmp_path / "leads.csv", index=False)
     rep_frame.to_csv(tmp_path / "reps.csv", index=False)
-    return ["validate", "--leads", str(tmp_path / "leads.csv"), "--reps", str(tmp_path / "reps.csv")]
+    leads_csv, reps_csv = str(tmp_path / "leads.csv"), str(tmp_path / "reps.csv")
+    return ["validate", "--leads", leads_csv, "--reps", reps_csv]
 
 
 def run(args: list[str]) -> Result:
@@ -110,8 +112,9 @@ def test_names_that_differ_only_in_case_or_spaces(tmp_path: Path) -> None:
     assert result.exit_code == 0
     found = warnings(result)
     assert any(
-        "leads' territory 'east' (1 lead) and reps' 'East' (1 rep) differ only in case or "
-        "spaces" in w and "e.g. 'East' in the leads table" in w
+        "leads' territory 'east' (1 lead) and reps' 'East' (1 rep) differ only in case or spaces"
+        in w
+        and "e.g. 'East' in the leads table" in w
         for w in found
     ), found
     assert any("leads' industry 'Real  Estate'" in w and "'real estate'" in w for w in found)

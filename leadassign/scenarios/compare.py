@@ -70,10 +70,10 @@ def solve_run(
     ev = np.full(n, np.nan)
     reps = None
     if result.has_solution:
-        table = result.assignments
+        table = result.assignments_file
         rep_ids = table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)
         ev = table["expected_value"].to_numpy(dtype=np.float64)
-        reps = result.rep_table[["rep_id", "assigned", "expected_value"]].copy()
+        reps = result.rep_file[["rep_id", "assigned", "expected_value"]].copy()
     description = "" if name == BASE else scenario.variants[name].description
     return Run(
         name,
