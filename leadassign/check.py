@@ -291,7 +291,8 @@ def _check_continuity(
 
 
 def check_assignments(problem: Problem, policy: Policy, assignments: pd.DataFrame) -> Check:
-    """Check an ``assignments.csv`` table (as written by leadassign) against the inputs:
+    """Check an ``assignments.csv`` table (as written by leadassign, or the typed
+    ``Result.assignments``) against the inputs:
     one row per lead in input order, every rule, and its ``expected_value`` column."""
     out = Check()
     ids = assignments["lead_id"].astype(str).tolist()
@@ -310,7 +311,7 @@ def check_assignments(problem: Problem, policy: Policy, assignments: pd.DataFram
                 out.violations.append(
                     f"lead {ids[i]}: expected_value {ev} but the inputs give {want}"
                 )
-        elif not (isinstance(ev, float) and math.isnan(ev)):
+        elif not pd.isna(ev):  # NaN in assignments.csv, <NA> in Result.assignments
             out.violations.append(f"lead {ids[i]}: unassigned but expected_value {ev}")
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from leadassign.compile.candidates import Candidates
 from leadassign.compile.prepare import prepare
 from leadassign.models import Policy, Problem
 from leadassign.result import Result
@@ -78,9 +79,11 @@ def human_summary(result: Result) -> str:
     return "\n".join(lines)
 
 
-def describe_inputs(problem: Problem, policy: Policy) -> str:
-    """What ``validate`` prints: table sizes and how many leads have any eligible rep."""
-    cands = prepare(problem, policy).cands
+def describe_inputs(problem: Problem, policy: Policy, cands: Candidates | None = None) -> str:
+    """What ``validate`` prints: table sizes and how many leads have any eligible rep
+    (``cands``: ``prepare(problem, policy).cands`` when already at hand)."""
+    if cands is None:
+        cands = prepare(problem, policy).cands
     no_rep = int((cands.eligible_reps == 0).sum())
     available = problem.reps.available
     capacity = int(problem.reps.capacity[available].sum())

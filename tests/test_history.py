@@ -238,6 +238,7 @@ def test_four_weeks(store_url: str, tmp_path: Path) -> None:
     made = cli("export", "3", "--format", "salesforce", "--owner-map", str(owner_map),
                "--out", str(sf), store=store_url)  # fmt: skip
     assert made.exit_code == 0, made.output
+    assert "warning" not in made.stderr  # the owner map names every user id
     file = pd.read_csv(sf, dtype=str, keep_default_na=False)
     assert file.columns.tolist() == ["Id", "OwnerId"]
     week3 = assignments(outs[2])
@@ -255,6 +256,10 @@ def test_four_weeks(store_url: str, tmp_path: Path) -> None:
     assert lines[0] == "Record ID,Contact owner"
     assert len(lines) - 1 == int((week3["rep_id"] != "").sum())  # unassigned leads left out
     assert "left out:" in hub.stderr or (week3["rep_id"] != "").all()
+    # without --owner-map, the rep ids are the user ids: said once, naming the option
+    warned = [line for line in hub.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1 and "--owner-map" in warned[0], hub.stderr
+    assert f"owner column, {len(lines) - 1} rows" in warned[0]
 
     # the same week again: a re-run of run 4, the same files, no second assignment
     manifest = ".leadassign-manifest.json"  # says which run wrote the folder: not the same
@@ -613,15 +618,22 @@ def test_export_formats_and_owner_map(tmp_path: Path) -> None:
     )
     sf = export(run, "salesforce")
     assert sf.frame.to_dict("list") == {"Id": ["b", "d"], "OwnerId": ["r2", "r2"]}
+    assert len(sf.warnings) == 1 and "no --owner-map" in sf.warnings[0]
+    assert "OwnerId column, 2 rows" in sf.warnings[0]
     assert sf.left_out["lead_id"].tolist() == ["c"]
     queued = export(run, "salesforce", unassigned_owner="00G-queue")
     assert queued.frame["Id"].tolist() == ["b", "c", "d"]
     assert queued.frame["OwnerId"].tolist() == ["r2", "00G-queue", "r2"]
     assert queued.left_out.empty
+    # only the queue as owner: no rep id is written as a user id, nothing to warn about
+    only_queue = export(run.iloc[[2]], "salesforce", unassigned_owner="00G-queue")
+    assert only_queue.frame["OwnerId"].tolist() == ["00G-queue"] and only_queue.warnings == ()
     hub = export(run, "hubspot", owner_map={"r1": "ana@x.com", "r2": "ben@x.com"}, all_leads=True)
     assert hub.frame.columns.tolist() == ["Record ID", "Contact owner"]
     assert hub.frame.values.tolist() == [["a", "ana@x.com"], ["b", "ben@x.com"], ["d", "ben@x.com"]]
+    assert hub.warnings == ()
     plain = export(run, "csv")
+    assert len(plain.warnings) == 1 and "owner_id column" in plain.warnings[0]
     assert plain.frame.columns.tolist() == [
         "lead_id", "previous_rep_id", "rep_id", "owner_id", "expected_value", "reason"
     ]  # fmt: skip

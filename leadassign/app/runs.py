@@ -372,7 +372,7 @@ def _rebalance_figures(previous: RunRow, carried: Carried) -> dict[str, Any]:
 
 
 def _assignment_rows(result: Result) -> pd.DataFrame:
-    table = result.assignments
+    table = result.assignments_file
     rows = pd.DataFrame(
         {
             "lead_id": table["lead_id"].astype(str),

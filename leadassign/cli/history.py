@@ -237,6 +237,8 @@ def export_command(
     row = made.run
     what = "leads" if all_leads else "owner changes"
     click.echo(f"run {row.id}: {len(made.made.frame)} {what} in the {fmt} file", err=True)
+    for warning in made.made.warnings:
+        click.echo(f"warning: {printable(warning)}", err=True)
     if len(made.made.left_out):
         click.echo(
             f"left out: {len(made.made.left_out)} leads the run left unassigned (a CRM record "

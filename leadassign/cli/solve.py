@@ -16,9 +16,9 @@ from leadassign.app.holdout import Holdout
 from leadassign.app.inputs import Inputs
 from leadassign.app.interrupt import exit_process, interruptible
 from leadassign.app.runs import Command, Outcome
-from leadassign.app.validate import validate, validate_history
+from leadassign.app.validate import validate_history, validate_with_warnings
 from leadassign.baselines import STRATEGIES
-from leadassign.cli.errors import EXIT_BY_STATUS, json_events, reports_errors
+from leadassign.cli.errors import EXIT_BY_STATUS, EXIT_INPUT, json_events, reports_errors
 from leadassign.cli.options import (
     force_option,
     history_options,
@@ -340,11 +340,17 @@ Examples:
 --leads and --reps are required unless --history is given (a deal history alone is
 checked on its own; see docs/history.md).
 \b
-Exit codes: 0 the inputs are valid, 2 bad input (the message names file, row and column).
+Warnings on stderr (valid inputs that are probably not what was meant): leads no rep may
+take, current owners outside their lead's territory, territories, industries or skills that
+differ only in case or spaces between leads and reps, available reps no lead may go to.
+\b
+Exit codes: 0 the inputs are valid (warnings or not), 2 bad input (the message names file,
+row and column), or any warning with --strict.
 """,
 )
 @partial(input_options, required=False)
 @partial(history_options, required=False)
+@click.option("--strict", is_flag=True, help="Exit 2 when there is any warning.")
 @reports_errors
 def validate_command(
     leads: Path | None,
@@ -355,11 +361,13 @@ def validate_command(
     policy: Path | None,
     history_path: Path | None,
     columns: str | None,
+    strict: bool,
 ) -> None:
     """Check the input tables and the policy, or a deal history; solve nothing, write nothing."""
     ctx = click.get_current_context()
     if history_path is None and columns is not None:
         raise click.UsageError("--columns maps the columns of --history: give --history too")
+    warnings: list[str] = []
     if history_path is None or leads is not None or reps is not None:
         for name, value in (("leads", leads), ("reps", reps)):
             if value is None:  # the message click gives for a missing required option
@@ -367,13 +375,28 @@ def validate_command(
                 raise click.MissingParameter(ctx=ctx, param=param)
         assert leads is not None and reps is not None
         inputs = inputs_of(leads, reps, affinity, pairs, pairs_mode, policy)
-        text = interruptible(
-            lambda stop: validate(inputs, stop), grace_s=1.0, what="the validation"
+        text, found_warnings = interruptible(
+            lambda stop: validate_with_warnings(inputs, stop), grace_s=1.0, what="the validation"
         )
         click.echo(printable(text, lines=True))
+        warnings = [w.message for w in found_warnings]
     if history_path is not None:
         found = validate_history(history_path, columns)
         click.echo(printable(found, lines=True))
+    _say_warnings(warnings, strict)
+
+
+def _say_warnings(warnings: list[str], strict: bool) -> None:
+    """validate's warnings on stderr; with ``strict``, any of them is exit 2."""
+    for warning in warnings:
+        click.echo(f"warning: {printable(warning)}", err=True)
+    if strict and warnings:
+        click.echo(
+            f"error: --strict: {len(warnings)} warning{'s' if len(warnings) != 1 else ''} "
+            "about the inputs (above)",
+            err=True,
+        )
+        exit_process(EXIT_INPUT)
 
 
 @click.command(

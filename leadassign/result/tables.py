@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -181,4 +182,98 @@ def rep_table(result: Result) -> pd.DataFrame:
     )
 
 
-__all__ = ["assignments_table", "lead_reasons", "rep_table", "runner_up"]
+# -- the typed tables of the Python API (Result.assignments, Result.rep_table) ----------------
+#
+# The CSV files are written from the tables above (text, '' for missing, 'true'/'false'):
+# their bytes do not change. In Python the same tables come typed: numbers as int64 or
+# float64, booleans as bool, text as pandas' ``string``, and missing cells as <NA> in a
+# nullable dtype (Int64, Float64, boolean, string).
+
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_CODE = re.compile(r"[+-]?0\d")  # '007', '01234': an identifier or a zip code, not a number
+_BOOLEAN = {"true": True, "false": False}
+_INT64_LIMIT = 2**63 - 1
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Text as pandas' ``string`` dtype, '' as <NA>."""
+    text = values.astype("string")
+    return text.mask(text == "")
+
+
+def typed_column(values: pd.Series) -> pd.Series:
+    """A column read as text (a lead's carried input column), typed by what its non-empty
+    cells hold: all ``true``/``false`` (any case) -> bool; all integers -> int64; all
+    numbers -> float64; else text (``string``). A column with empty cells gets the nullable
+    dtype (``boolean``, ``Int64``, ``Float64``) with <NA> there. Cells that look like codes
+    (a leading zero: ``007``, zip codes) keep the column text, so nothing is lost."""
+    text = values.astype(object).astype(str)
+    present = text != ""
+    cells = text[present]
+    gaps = not bool(present.all())
+    if not len(cells):
+        return _text(text)
+    lowered = cells.str.lower()
+    if bool(lowered.isin(list(_BOOLEAN)).all()):
+        flags = pd.Series(pd.NA, index=text.index, dtype="boolean")
+        flags[present] = lowered.map(_BOOLEAN).astype(bool)
+        return flags if gaps else flags.astype(bool)
+    if bool(cells.str.match(_CODE).any()):
+        return _text(text)
+    if bool(cells.str.fullmatch(_INTEGER).all()):
+        numbers = pd.to_numeric(cells.map(int), errors="coerce")
+        if bool(numbers.abs().le(_INT64_LIMIT).all()):
+            out = pd.Series(pd.NA, index=text.index, dtype="Int64")
+            out[present] = numbers.astype(np.int64)
+            return out if gaps else out.astype(np.int64)
+    if bool(cells.str.fullmatch(_DECIMAL).all()):
+        floats = pd.Series(pd.NA, index=text.index, dtype="Float64")
+        floats[present] = cells.astype(np.float64)
+        return floats if gaps else floats.astype(np.float64)
+    return _text(text)
+
+
+def typed_assignments(table: pd.DataFrame) -> pd.DataFrame:
+    """``assignments_table`` typed: lead_id, rep_id (<NA> unassigned), reason, detail (<NA>
+    when none), runner_up (<NA> when none) as ``string``; expected_value and
+    runner_up_value ``Float64`` (<NA> when there is none); eligible_reps int64; the lead's
+    carried columns typed by :func:`typed_column`."""
+    fixed = {
+        "lead_id": _text(table["lead_id"]),
+        "rep_id": _text(table["rep_id"]),
+        "expected_value": pd.array(table["expected_value"].to_numpy(np.float64), dtype="Float64"),
+        "reason": _text(table["reason"]),
+        "detail": _text(table["detail"]),
+        "eligible_reps": table["eligible_reps"].astype(np.int64),
+        "runner_up": _text(table["runner_up"]),
+        "runner_up_value": pd.array(table["runner_up_value"].to_numpy(np.float64), dtype="Float64"),
+    }
+    typed = pd.DataFrame(fixed, index=table.index)
+    carried = [c for c in table.columns if c not in fixed]
+    extra = pd.DataFrame({c: typed_column(table[c]) for c in carried}, index=table.index)
+    return pd.concat([typed, extra], axis=1)[list(table.columns)]
+
+
+def typed_reps(table: pd.DataFrame) -> pd.DataFrame:
+    """``rep_table`` typed: rep_id ``string``; counts int64; utilization and values
+    float64; available bool."""
+    typed = table.copy()
+    typed["rep_id"] = _text(table["rep_id"])
+    for column in ("assigned", "capacity", "assigned_effort", "min_leads", "level"):
+        typed[column] = table[column].astype(np.int64)
+    for column in ("utilization", "assigned_value", "expected_value"):
+        typed[column] = table[column].astype(np.float64)
+    typed["available"] = table["available"].to_numpy(dtype=object) == "true"
+    return typed
+
+
+__all__ = [
+    "assignments_table",
+    "lead_reasons",
+    "rep_table",
+    "runner_up",
+    "typed_assignments",
+    "typed_column",
+    "typed_reps",
+]

@@ -70,10 +70,14 @@ def solve_run(
     ev = np.full(n, np.nan)
     reps = None
     if result.has_solution:
-        table = result.assignments
+        table = result.assignments_file
         rep_ids = table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)
         ev = table["expected_value"].to_numpy(dtype=np.float64)
-        reps = result.rep_table[["rep_id", "assigned", "expected_value"]].copy()
+        columns = ["rep_id", "assigned", "expected_value", "assigned_effort", "capacity"]
+        reps = result.rep_file[columns].copy()
+        reps["available"] = problem.reps.available
+        # report.html groups reps by their first territory ('*': all territories)
+        reps["group"] = [held[0] if len(held) else "" for held in problem.reps.territories]
     description = "" if name == BASE else scenario.variants[name].description
     return Run(
         name,
