@@ -543,7 +543,7 @@ def _summary(learned: Learned) -> dict[str, Any]:
         c = learned.check
         check = {
             "split": f"fit on the deals closed before {c.split_date}; scored on the "
-            f"{c.validation_deals} closed on or after it (the latest "
+            f"{c.validation_deals:,} closed on or after it (the latest "
             f"{options.validation_share:.0%} of the training deals by close date)",
             "split_date": c.split_date,
             "fit_deals": c.fit_deals,
