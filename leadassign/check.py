@@ -188,15 +188,42 @@ def check_assignment(problem: Problem, policy: Policy, rep_ids: Sequence[str]) -
     _check_accounts(problem, policy, rules, rep_ids, out)
     _check_fairness(problem, policy, rules, rep_ids, count, out)
     _check_continuity(problem, policy, rules, rep_ids, out)
+    held = _check_account_cap(problem, policy, rep_ids, out)
     room = [int(reps.capacity[j]) - load[j] for j in range(m)]
+    cap = policy.account_cap.max_per_rep if policy.account_cap is not None else None
+    accounts = problem.leads.account_id
     for i, rid in enumerate(rep_ids):
         if rid == "" and any(
             rules.allowed(i, j)
             and sum(rules.effort(k, j) for k in rules.account_members(i)) <= room[j]
+            and (cap is None or held.get((str(accounts[i]), j), 0) < cap or not accounts[i])
             for j in range(m)
         ):
             out.improvable.append(str(problem.leads.ids[i]))
     return out
+
+
+def _check_account_cap(
+    problem: Problem, policy: Policy, rep_ids: Sequence[str], out: Check
+) -> dict[tuple[str, int], int]:
+    """``account_cap``: no rep holds more than ``max_per_rep`` leads of one account. Returns
+    the leads each (account, rep position) holds."""
+    held: dict[tuple[str, int], int] = {}
+    if policy.account_cap is None:
+        return held
+    index = {str(r): j for j, r in enumerate(problem.reps.ids.tolist())}
+    for account, rid in zip(problem.leads.account_id.tolist(), rep_ids, strict=True):
+        if account and rid in index:
+            key = (str(account), index[rid])
+            held[key] = held.get(key, 0) + 1
+    cap = policy.account_cap.max_per_rep
+    for (account, j), k in sorted(held.items()):
+        if k > cap:
+            out.violations.append(
+                f"rep {problem.reps.ids[j]}: {k} leads of account {account}, "
+                f"account_cap max_per_rep allows {cap}"
+            )
+    return held
 
 
 def _check_accounts(

@@ -65,7 +65,7 @@ def tiny_case(seed: int) -> tuple[Pairs, SideRules]:
             int(rng.integers(0, max(keepable, 1))),
             penalty=int(rng.integers(1, 30)) if seed % 4 == 3 else None,
         )
-    return pairs, SideRules(fairness, continuity)
+    return pairs, SideRules.of(fairness, continuity)
 
 
 def integer_point_ok(pairs: Pairs, side: SideRules, x: np.ndarray) -> bool:
@@ -188,7 +188,7 @@ def test_value_fairness_over_many_orders_of_magnitude_keeps_the_count() -> None:
     fairness = Fairness(
         np.zeros(2, dtype=np.int64), values[pairs.unit], Fraction(3, 10), np.array([1, 1])
     )
-    side = SideRules(fairness, None)
+    side = SideRules.of(fairness)
     optimum = brute_optimum(pairs, side)
     assert optimum is not None and optimum[0] == 6
     relax = build_relaxation(pairs, side)

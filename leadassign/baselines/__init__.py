@@ -79,6 +79,8 @@ def ignored_rules(problem: Problem, policy: Policy) -> list[str]:
         ignored.append("continuity")
     if policy.accounts_together:
         ignored.append("accounts")
+    if policy.account_cap is not None:
+        ignored.append("account_cap")
     return ignored
 
 

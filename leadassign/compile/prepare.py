@@ -2,9 +2,9 @@
 
 Tiers and accounts only remove pairs (a lead-level filter on the candidates); accounts then
 merge each account's leads into one *unit* per rep, so that one Boolean assigns the whole
-account. Fairness and continuity become :class:`~leadassign.engines.cpsat.Fairness` and
-:class:`~leadassign.engines.cpsat.Continuity` specs over the unit pairs. Everything here is
-vectorized over pairs; Python loops run over reps, tiers or groups only.
+account. Each side-rule family registered in ``compile/families`` (fairness, continuity,
+the account cap) builds its spec over the unit pairs (:class:`SideRules`). Everything here
+is vectorized over pairs; Python loops run over reps, tiers or groups only.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import numpy as np
 from leadassign.compile.candidates import Candidates, build_candidates
 from leadassign.compile.families import SideRules
 from leadassign.compile.families.accounts import account_groups, apply_accounts
-from leadassign.compile.families.continuity import continuity_spec
-from leadassign.compile.families.fairness import fairness_spec
+from leadassign.compile.families.base import Compiled
 from leadassign.compile.families.floors import floors
 from leadassign.compile.families.tiers import apply_tiers
 from leadassign.compile.pairs import Pairs
@@ -64,14 +63,8 @@ def prepare(problem: Problem, policy: Policy) -> Prepared:
     units = build_units(
         cands, scaled.units, groups, problem.reps.capacity.astype(np.int64), floors(problem)
     )
-    fairness, fairness_scale = None, 1.0
-    if policy.fairness is not None:
-        fairness, fairness_scale = fairness_spec(
-            policy.fairness, cands, units, problem, values, scaled.scale
-        )
-    continuity = continuity_spec(policy, cands, units, problem, scaled.scale)
-    side = SideRules(fairness, continuity)
-    return Prepared(values, base, cands, groups, units, scaled.scale, side, fairness_scale, cut)
+    side = SideRules.build(Compiled(policy, problem, cands, units, values, scaled.scale))
+    return Prepared(values, base, cands, groups, units, scaled.scale, side, cut)
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,13 +76,18 @@ class Prepared:
     units: Units
     scale: float  # value units per unit of value
     side: SideRules
-    fairness_scale: float
     #: per rule ("tiers", "accounts"), per rep: candidate leads the rule took away
     cut: dict[str, np.ndarray]
 
     @property
     def pairs(self) -> Pairs:
         return self.units.pairs
+
+    @property
+    def fairness_scale(self) -> float:
+        """Fairness metric units per lead or per unit of value (1 without fairness)."""
+        fairness = self.side.fairness
+        return 1.0 if fairness is None else fairness.metric_scale
 
 
 __all__ = [

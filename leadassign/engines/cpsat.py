@@ -25,8 +25,6 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from leadassign.compile.families import SideRules
-from leadassign.compile.families.continuity import add_continuity
-from leadassign.compile.families.fairness import add_fairness
 from leadassign.compile.families.floors import add_min_leads
 from leadassign.compile.pairs import INT_MAX, Pairs
 from leadassign.control import budget
@@ -111,14 +109,10 @@ def build_model(pairs: Pairs, side: SideRules | None = None) -> Built:
     add_min_leads(proto, pairs, by_rep)
     penalties: list[tuple[int, int]] = []
     aux: Aux = []
-    if side.fairness is not None:
-        excess = add_fairness(proto, pairs, by_rep, side.fairness, aux=aux)
-        if excess is not None and side.fairness.penalty:
-            penalties.append((excess, side.fairness.penalty))
-    if side.continuity is not None:
-        over = add_continuity(proto, pairs, side.continuity, aux=aux)
-        if over is not None and side.continuity.penalty:
-            penalties.append((over, side.continuity.penalty))
+    for spec in side:  # each side-rule family in force (compile/families/base.py)
+        penalized = spec.add_to_model(proto, pairs, by_rep, aux)
+        if penalized is not None and spec.penalty:
+            penalties.append((penalized, spec.penalty))
     return Built(model, tuple(penalties), aux)
 
 

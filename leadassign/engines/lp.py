@@ -28,8 +28,6 @@ import highspy
 import numpy as np
 
 from leadassign.compile.families import SideRules
-from leadassign.compile.families.continuity import continuity_rows
-from leadassign.compile.families.fairness import fairness_rows
 from leadassign.compile.pairs import Pairs
 from leadassign.control import budget
 from leadassign.control.stop import cancelling
@@ -104,17 +102,13 @@ def build_relaxation(pairs: Pairs, side: SideRules) -> Relaxation:
     uppers: list[float] = []
     penalties: list[tuple[int, float]] = []
     continuous: list[int] = []
-    if side.fairness is not None:
-        added_f, scale = fairness_rows(rows, pairs, side.fairness, n)
-        continuous += range(n, n + len(side.fairness.groups()))  # the group totals
-        uppers += added_f
-        if side.fairness.penalty is not None:
-            penalties.append((n + len(uppers) - 1, side.fairness.penalty * scale))
-    if side.continuity is not None:
-        added = continuity_rows(rows, side.continuity, n + len(uppers))
-        uppers += added
-        if added and side.continuity.penalty is not None:
-            penalties.append((n + len(uppers) - 1, side.continuity.penalty))
+    for spec in side:  # each side-rule family in force (compile/families/base.py)
+        first = n + len(uppers)
+        added = spec.add_rows(rows, pairs, first)
+        continuous += range(first, first + added.continuous)
+        uppers += added.uppers
+        if added.penalty is not None:
+            penalties.append((n + len(uppers) - 1, added.penalty))
     row, col, val, lo, hi = rows.arrays()
     upper = np.concatenate([np.ones(n), np.asarray(uppers, dtype=np.float64)])
     return Relaxation(row, col, val, lo, hi, upper, n, tuple(penalties), tuple(continuous))
@@ -347,11 +341,7 @@ def restrict_pairs(pairs: Pairs, side: SideRules, keep: np.ndarray) -> tuple[Pai
         min_leads=pairs.min_leads,
         size=pairs.size[keep],
     )
-    f, c = side.fairness, side.continuity
-    return sub, SideRules(
-        fairness=None if f is None else replace(f, metric=f.metric[keep]),
-        continuity=None if c is None else replace(c, kept=c.kept[keep]),
-    )
+    return sub, side.restrict(keep)
 
 
 def _ranked(pairs: Pairs, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

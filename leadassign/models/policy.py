@@ -7,10 +7,19 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from leadassign.errors import InputError
 from leadassign.models.columns import MAX_COUNT, MAX_NUMBER
@@ -115,6 +124,15 @@ class AccountsPolicy(_Block):
     together: bool = True
 
 
+class AccountCapPolicy(_Block):
+    """No rep receives more than ``max_per_rep`` leads of one account (a hard rule;
+    ``compile/families/account_cap.py``)."""
+
+    max_per_rep: int = Field(
+        ge=1, le=MAX_COUNT, description="most leads of one account_id that one rep may receive"
+    )
+
+
 class SolverPolicy(_Block):
     """How to solve: limits, parallelism, seed, target gap, logging and the engine."""
 
@@ -170,7 +188,32 @@ class Policy(_Block):
     fairness: FairnessPolicy | None = None
     continuity: ContinuityPolicy | None = None
     accounts: AccountsPolicy | None = None
+    account_cap: AccountCapPolicy | None = None
     solver: SolverPolicy = Field(default_factory=lambda: SolverPolicy.model_validate({}))
+
+    #: Blocks added since the policy's dumps were first recorded (summary.json, run
+    #: history): left out of a dump when absent, so that a policy without them dumps, and
+    #: hashes, as it always did.
+    LATER_BLOCKS: ClassVar[tuple[str, ...]] = ("account_cap",)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in self.LATER_BLOCKS:
+                if data.get(key, ...) is None:
+                    del data[key]
+        return data
+
+    @model_validator(mode="after")
+    def _cap_apart_from_together(self) -> Policy:
+        if self.account_cap is not None and self.accounts_together:
+            raise ValueError(
+                "account_cap cannot be combined with accounts.together: together gives all "
+                "leads of an account to one rep, which the cap forbids for any account of "
+                "more than max_per_rep leads (set accounts.together: false, or drop account_cap)"
+            )
+        return self
 
     @property
     def accounts_together(self) -> bool:

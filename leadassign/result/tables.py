@@ -54,6 +54,9 @@ def lead_reasons(result: Result) -> tuple[np.ndarray, np.ndarray]:
     if result.status == Status.OPTIMAL and result.policy.hard_fairness is not None:
         reason[held] = REASON_HELD_BACK
         detail[held] = "an eligible rep had room, but taking it would break the fairness band"
+    elif result.status == Status.OPTIMAL and result.policy.account_cap is not None:
+        reason[held] = REASON_HELD_BACK
+        detail[held] = "an eligible rep had room, but taking it would break the account cap"
     else:
         reason[held] = REASON_NOT_CHOSEN
         detail[held] = "not placed in the best solution found (not proven optimal)"

@@ -5,9 +5,10 @@ messages: a floor above a rep's eligible leads or capacity, floors that a set of
 share (Hall's condition, from a max-flow min cut), a fairness band that floors make
 impossible, a churn limit the owners' capacities cannot meet. When CP-SAT proves the rest
 infeasible, :func:`explain` rebuilds the model at lead level with one indicator literal per
-rule instance (a rep's capacity, floor or fairness band, a tier, an account kept together,
-the churn limit), solves it under those assumptions on one worker without an objective, and
-shrinks the infeasible subset CP-SAT returns by deletion until it names few rules.
+rule instance (a rep's capacity or floor, a tier, an account kept together, and each side
+rule's own: ``SideRule.explain``, e.g. a rep's fairness band or the churn limit), solves it
+under those assumptions on one worker without an objective, and shrinks the infeasible
+subset CP-SAT returns by deletion until it names few rules.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from ortools.sat.python import cp_model
 
-from leadassign.compile.families import Fairness
+from leadassign.compile.families import FAMILIES
 from leadassign.compile.families.accounts import account_allows
-from leadassign.compile.families.continuity import add_continuity, keepable_leads, owner_pairs
-from leadassign.compile.families.fairness import add_fairness
+from leadassign.compile.families.base import MAX_LISTED, LeadModel
+from leadassign.compile.families.base import listed as _listed
+from leadassign.compile.families.continuity import owner_pairs
+from leadassign.compile.families.fairness import fairness_words as _fairness_words
 from leadassign.compile.families.floors import add_min_leads
 from leadassign.compile.pairs import Pairs
 from leadassign.compile.prepare import Prepared, fits_in_order
@@ -32,13 +36,6 @@ from leadassign.engines.cpsat import add_capacity, add_one_rep_per_lead
 from leadassign.engines.cpsat_proto import add_linear, add_variables, new_int
 from leadassign.models.policy import Policy, SolverPolicy
 from leadassign.models.problem import Problem
-
-MAX_LISTED = 10
-
-
-def _listed(ids: list[str]) -> str:
-    shown = ", ".join(ids[:MAX_LISTED])
-    return shown + (f" and {len(ids) - MAX_LISTED} more" if len(ids) > MAX_LISTED else "")
 
 
 def _leads(k: int) -> str:
@@ -88,13 +85,6 @@ def floor_conflicts(problem: Problem, prep: Prepared) -> list[str]:
                     f"effort but its capacity is {pairs.capacity[r]}"
                 )
     return messages
-
-
-def _fairness_words(policy: Policy) -> str:
-    f = policy.fairness
-    assert f is not None
-    within = "" if f.within == "all" else " within level"
-    return f"fairness band {f.band:g} ({f.metric}{within})"
 
 
 def fairness_conflicts(problem: Problem, policy: Policy, prep: Prepared) -> list[str]:
@@ -211,8 +201,8 @@ def generic_message(problem: Problem) -> str:
 
 @dataclass(frozen=True)
 class _Rule:
-    kind: str  # capacity | min_leads | fairness | tier | account | continuity
-    subject: int  # rep, tier or account index (0 for continuity)
+    kind: str  # capacity | min_leads | tier | account | a side-rule family's name
+    subject: int  # rep, tier or account index (a side rule's: as its ``explain`` says)
 
 
 def _build(
@@ -281,33 +271,10 @@ def _build(
                 add_linear(
                     proto, [*together.tolist(), y], [1] * len(together) + [-size], 0, 0, literal
                 )
-    spec = prep.side.fairness
-    if spec is not None and spec.penalty is None:
-        if policy.fairness is not None and policy.fairness.metric == "value":
-            metric = np.rint(values[lead] * prep.fairness_scale).astype(np.int64)
-        else:
-            metric = np.ones(n_pairs, dtype=np.int64)
-        lead_spec = Fairness(spec.group, metric, spec.band, spec.weights)
-        bands = np.full(m, -1, dtype=np.int64)
-        for members in spec.groups():
-            for j in members.tolist():
-                bands[j] = guard("fairness", j)
-        add_fairness(proto, pairs, by_rep, lead_spec, bands)
-    cont = prep.side.continuity
-    if cont is not None and cont.penalty is None:
-        keepable = _keepable_pairs(problem, prep, lead, rep)
-        lead_cont = type(cont)(keepable.astype(np.int64), cont.keepable, cont.limit)
-        add_continuity(proto, pairs, lead_cont, guard("continuity", 0))
+    lead_model = LeadModel(proto, pairs, by_rep, lead, problem, policy, prep, guard)
+    for spec in prep.side:  # each side rule's instances (compile/families/base.py)
+        spec.explain(lead_model)
     return model, literals, rules
-
-
-def _keepable_pairs(
-    problem: Problem, prep: Prepared, lead: np.ndarray, rep: np.ndarray
-) -> np.ndarray:
-    """Per explanation pair: it keeps a lead that the solve counts as keepable."""
-    keepable = keepable_leads(prep.cands, problem, prep.units.var)
-    result: np.ndarray = keepable[lead] & (problem.owner[lead] == rep)
-    return result
 
 
 def _infeasible_core(
@@ -367,8 +334,7 @@ def _fallback(policy: Policy) -> str:
     return (
         "the hard rules (capacity, min_leads"
         + (", tiers" if policy.tiers else "")
-        + (", fairness" if policy.hard_fairness is not None else "")
-        + (", continuity" if policy.continuity is not None else "")
+        + "".join(f", {family.name}" for family in FAMILIES if family.policy_names(policy))
         + (", accounts" if policy.accounts_together else "")
         + ") cannot all hold; no smaller conflict was isolated within the time limit"
     )
@@ -389,7 +355,6 @@ def _describe(problem: Problem, policy: Policy, prep: Prepared, core: list[_Rule
         "capacity": lambda js: (
             "capacity of " + _listed([f"{ids[j]} ({reps.capacity[j]})" for j in js])
         ),
-        "fairness": lambda js: f"{_fairness_words(policy)} for {_listed(ids[js].tolist())}",
         "tier": lambda ks: "; ".join(
             f"tier: leads of value >= {policy.tiers[k].min_value:g} only to reps of level >= "
             f"{policy.tiers[k].min_level}"
@@ -398,9 +363,11 @@ def _describe(problem: Problem, policy: Policy, prep: Prepared, core: list[_Rule
         "account": lambda accounts: (
             "accounts together: " + _listed([_account_words(problem, prep, a) for a in accounts])
         ),
-        "continuity": lambda _: _continuity_words(problem, policy, prep),
     }
-    for kind in ("min_leads", "fairness", "continuity", "tier", "account", "capacity"):
+    for spec in prep.side:
+        words[spec.name] = partial(spec.words, problem=problem, policy=policy, prep=prep)
+    side_kinds = [spec.name for spec in prep.side]
+    for kind in ("min_leads", *side_kinds, "tier", "account", "capacity"):
         if kind in by_kind:
             parts.append(words[kind](sorted(by_kind[kind])))
     if len(parts) == 1 and len(core) == 1:
@@ -412,16 +379,6 @@ def _account_words(problem: Problem, prep: Prepared, account: int) -> str:
     members = np.flatnonzero(prep.groups == account)
     name = problem.leads.account_id[members[0]]
     return f"account {name} ({_leads(len(members))})"
-
-
-def _continuity_words(problem: Problem, policy: Policy, prep: Prepared) -> str:
-    c, spec = policy.continuity, prep.side.continuity
-    assert c is not None and spec is not None
-    owned = int((problem.owner >= 0).sum())
-    return (
-        f"continuity max_reassign {c.max_reassign:g} (at most {spec.limit} of {owned} owned "
-        f"leads change owner)"
-    )
 
 
 __all__ = ["explain", "generic_message", "hall_message", "precheck"]

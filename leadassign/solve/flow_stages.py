@@ -1,6 +1,10 @@
 """The stages that run before any search: the checks that prove a book infeasible, the flow
 relaxation that bounds the count and the value, and the flows, drafts and Lagrangian
-searches that give the first incumbent (and, on network-shaped books, prove it)."""
+searches that give the first incumbent (and, on network-shaped books, prove it).
+
+The flows for side rules are specialised engines for fairness and continuity: they run only
+while every side rule in force is one they model (``SideRules.flows_know_all``); with any
+other family, CP-SAT and HiGHS' MIP, which see every family, solve the book."""
 
 from __future__ import annotations
 
@@ -105,6 +109,7 @@ def priced_arcs(run: Run) -> None:
     if not (
         run.network_shaped
         and side.any
+        and side.flows_know_all
         and len(pairs) > SUBSET_PAIRS
         and run.relaxed_flow is not None
         and (fair is None or (fair.penalty is None and run.counting))
@@ -175,6 +180,7 @@ def fair_count(run: Run) -> None:
     fair = side.fairness
     if not (
         run.network_shaped
+        and side.flows_know_all
         and fair is not None
         and fair.penalty is None
         and run.counting
@@ -201,6 +207,7 @@ def _churn_search_applies(run: Run) -> bool:
     fair = side.fairness
     return (
         run.network_shaped
+        and side.flows_know_all
         and side.continuity is not None
         and hint is not None
         and (
@@ -295,6 +302,7 @@ def value_band(run: Run) -> None:
     fair, hint = side.fairness, inc.chosen
     if not (
         run.network_shaped
+        and side.flows_know_all
         and fair is not None
         and fair.penalty is None
         and not run.counting

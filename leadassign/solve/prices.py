@@ -1,9 +1,9 @@
 """The price of each hard rule: what the same book would gain without it.
 
 Each hard rule in force (min_leads, tiers, fairness, continuity's max_reassign, accounts
-kept together) is dropped in turn and the book solved again with the same settings; the
-difference in leads assigned and in value score is that rule's price. It costs one solve per
-rule, so it runs only when asked (``--price-rules``).
+kept together, the account cap) is dropped in turn and the book solved again with the same
+settings; the difference in leads assigned and in value score is that rule's price. It costs
+one solve per rule, so it runs only when asked (``--price-rules``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def _variants(problem: Problem, policy: Policy) -> dict[str, tuple[Problem, Poli
         out["continuity"] = (problem, policy.model_copy(update={"continuity": loose}))
     if policy.accounts_together:
         out["accounts"] = (problem, policy.model_copy(update={"accounts": None}))
+    if policy.account_cap is not None:
+        out["account_cap"] = (problem, policy.model_copy(update={"account_cap": None}))
     return out
 
 

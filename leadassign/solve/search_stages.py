@@ -87,7 +87,7 @@ def mip_and_knapsack(run: Run) -> Finish | None:
     pairs, side, inc = run.prep.pairs, run.prep.side, run.incumbent
     whole = len(pairs) <= mip.MAX_PAIRS
     grid = assignment_grid(run.prep, inc.count_upper)
-    plain = side.fairness is None and side.continuity is None
+    plain = not side.any
     # HiGHS' share of the time left: less when the knapsack search follows.
     share = KNAPSACK_MIP_SHARE if grid else mip.PLAIN_SHARE if plain else mip.SHARE
     while (whole or run.relaxed_lp is not None) and not inc.proven():

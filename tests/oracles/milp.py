@@ -156,6 +156,10 @@ def build_model(
             fairness, fair_slack, e_var, n_var, u, r, size, unit_value, value, reps
         )
 
+    cap = policy_block(policy, "account_cap").get("max_per_rep")
+    if cap is not None:
+        rows.append(_account_cap_row(leads, lead_unit, u, r, size, int(cap), m, n_var))
+
     if limit is not None:
         # changes = keepable - kept <= limit (+ s when soft)
         vals = keep_col.copy()
@@ -234,6 +238,32 @@ def _fairness_rows(
                 else:
                     rows.append(LinearConstraint(a, -margin, np.inf))
     return rows
+
+
+def _account_cap_row(
+    leads: pd.DataFrame,
+    lead_unit: np.ndarray,
+    u: np.ndarray,
+    r: np.ndarray,
+    size: np.ndarray,
+    cap: int,
+    m: int,
+    n_var: int,
+) -> LinearConstraint:
+    """``account_cap``: one row per (account, rep), the leads of the account its unit pairs
+    give the rep, at most ``cap``. Units are single leads here (leadassign refuses the cap
+    with accounts kept together)."""
+    assert len(lead_unit) == 0 or int(lead_unit.max()) + 1 == len(lead_unit), "units are leads"
+    account = leads["account_id"].fillna("").astype(str).str.strip().to_numpy()
+    codes = pd.factorize(pd.Series(account))[0]
+    lead_of_unit = np.empty(len(lead_unit), dtype=np.int64)
+    lead_of_unit[lead_unit] = np.arange(len(lead_unit))
+    pair_account = account[lead_of_unit[u]] if len(u) else np.zeros(0, dtype=object)
+    has = np.flatnonzero(pair_account != "")
+    group = codes[lead_of_unit[u[has]]] * m + r[has]
+    return LinearConstraint(
+        _matrix(group, has, size[has], int(group.max(initial=-1)) + 1, n_var), -np.inf, cap
+    )
 
 
 def milp_optimum(

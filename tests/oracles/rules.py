@@ -81,6 +81,7 @@ class Ref:
     forced: list[bool]
     policy: PolicyDict
     rep_ids: list[str]
+    lead_account: list[str] = field(default_factory=list)  # per lead: account_id, "" none
 
     @staticmethod
     def build(book: RuleBook) -> Ref:
@@ -153,6 +154,7 @@ class Ref:
             forced,
             policy,
             rep_ids,
+            [a.strip() for a in leads["account_id"].fillna("").astype(str).tolist()],
         )
 
     def groups(self) -> list[list[int]]:
@@ -207,6 +209,7 @@ def evaluate(ref: Ref, rep_of: Sequence[int], fair_tol: Fraction = Fraction(0)) 
 
     if fairness:
         _check_fairness(ref, fairness, metric, fair_tol, out)
+    _check_account_cap(ref, rep_of, out)
     keep_bonus = _check_continuity(ref, rep_of, out)
     out.score += out.expected_value + keep_bonus * out.kept
     return out
@@ -237,6 +240,21 @@ def _check_fairness(
         assert not by_value, "soft value fairness is not modelled here"
         out.fairness_excess = math.ceil(worst)
         out.score -= float(fairness.get("weight", 1.0)) * out.fairness_excess
+
+
+def _check_account_cap(ref: Ref, rep_of: Sequence[int], out: Outcome) -> None:
+    """``account_cap``: a violation per rep holding more than ``max_per_rep`` leads of one
+    account (leads without an account are not capped)."""
+    cap = policy_block(ref.policy, "account_cap").get("max_per_rep")
+    if cap is None:
+        return
+    held: dict[tuple[str, int], int] = {}
+    for i, j in enumerate(rep_of):
+        if j >= 0 and ref.lead_account[i]:
+            held[ref.lead_account[i], j] = held.get((ref.lead_account[i], j), 0) + 1
+    for (account, j), k in sorted(held.items()):
+        if k > cap:
+            out.violations.append(f"rep {j}: {k} leads of account {account} above {cap}")
 
 
 def _check_continuity(ref: Ref, rep_of: Sequence[int], out: Outcome) -> float:

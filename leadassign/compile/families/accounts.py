@@ -13,14 +13,22 @@ from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem
 
 
+def account_codes(problem: Problem) -> np.ndarray:
+    """Per lead: the index of its account (in order of first appearance), -1 without one."""
+    ids = problem.leads.account_id
+    if len(ids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    codes, _ = pd.factorize(pd.Series(ids, dtype=object), sort=False)
+    result: np.ndarray = np.where(ids == "", -1, codes).astype(np.int64)
+    return result
+
+
 def account_groups(problem: Problem, policy: Policy) -> np.ndarray:
     """Per lead: the index of its account when kept together with others (-1 otherwise)."""
     n = problem.n_leads
     if not policy.accounts_together or n == 0:
         return np.full(n, -1, dtype=np.int64)
-    ids = problem.leads.account_id
-    codes, _ = pd.factorize(pd.Series(ids, dtype=object), sort=False)
-    codes = np.where(ids == "", -1, codes).astype(np.int64)
+    codes = account_codes(problem)
     if not np.any(codes >= 0):
         return np.full(n, -1, dtype=np.int64)
     size = np.bincount(codes[codes >= 0], minlength=int(codes.max(initial=-1)) + 1)

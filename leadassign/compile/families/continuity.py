@@ -1,17 +1,19 @@
 """The continuity family: owned leads kept by their owners, with a limit on changes (hard or
-soft). In one place: its data (:class:`Continuity`, built by :func:`continuity_spec` from
+soft). In one place: its data (:class:`Continuity`, a
+:class:`~leadassign.compile.families.base.SideRule` built by :func:`continuity_spec` from
 the owner pairs), its checker (``Continuity.excess``), its CP-SAT constraint
-(:func:`add_continuity`) and its LP/MIP rows (:func:`continuity_rows`).
+(:func:`add_continuity`), its LP/MIP rows (:func:`continuity_rows`) and its explanation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
 from leadassign.compile.candidates import Candidates
+from leadassign.compile.families.base import Columns, Compiled, LeadModel, SideRule
 from leadassign.compile.pairs import INT_MAX, Pairs
 from leadassign.compile.scaling import penalty_units
 from leadassign.compile.units import Units
@@ -20,19 +22,62 @@ from leadassign.engines.lp_rows import INF, Rows
 from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem
 
+if TYPE_CHECKING:
+    from leadassign.compile.prepare import Prepared
+
 
 @dataclass(frozen=True, eq=False)
-class Continuity:
+class Continuity(SideRule):
     """Owned leads kept by their owners: ``sum(kept * x) + changes_allowed >= keepable``."""
+
+    name = "continuity"
+    flows_know = True
 
     kept: np.ndarray  # per pair: owned (non-forced) leads it keeps with their owner
     keepable: int  # owned leads that are not forced moves
     limit: int  # changes allowed
     penalty: int | None = None  # soft: objective units lost per change above the limit
 
+    @classmethod
+    def build(cls, data: Compiled) -> Continuity | None:
+        return continuity_spec(data.policy, data.cands, data.units, data.problem, data.value_scale)
+
+    @classmethod
+    def policy_names(cls, policy: Policy) -> bool:
+        return policy.continuity is not None
+
     def excess(self, pairs: Pairs, chosen: np.ndarray) -> int:
         changes = self.keepable - int(self.kept[chosen].sum())
         return max(changes - self.limit, 0)
+
+    def add_to_model(self, proto: Any, pairs: Pairs, by_rep: np.ndarray, aux: Aux) -> int | None:
+        return add_continuity(proto, pairs, self, aux=aux)
+
+    def add_rows(self, rows: Rows, pairs: Pairs, next_var: int) -> Columns:
+        added = continuity_rows(rows, self, next_var)
+        return Columns(added, 0, self.penalty if added else None)
+
+    def restrict(self, keep: np.ndarray) -> Self:
+        return replace(self, kept=self.kept[keep])
+
+    def explain(self, model: LeadModel) -> None:
+        """The hard limit at lead level, behind one literal."""
+        if self.penalty is not None:
+            return
+        prep, problem, lead = model.prep, model.problem, model.lead
+        keepable = keepable_leads(prep.cands, problem, prep.units.var)
+        keeps = keepable[lead] & (problem.owner[lead] == model.pairs.rep)
+        lead_spec = Continuity(keeps.astype(np.int64), self.keepable, self.limit)
+        add_continuity(model.proto, model.pairs, lead_spec, model.guard(self.name, 0))
+
+    def words(self, subjects: list[int], problem: Problem, policy: Policy, prep: Prepared) -> str:
+        c = policy.continuity
+        assert c is not None
+        owned = int((problem.owner >= 0).sum())
+        return (
+            f"continuity max_reassign {c.max_reassign:g} (at most {self.limit} of {owned} "
+            f"owned leads change owner)"
+        )
 
 
 def owner_pairs(cands: Candidates, problem: Problem, var: np.ndarray) -> np.ndarray:

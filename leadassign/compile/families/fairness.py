@@ -1,40 +1,94 @@
 """The fairness family: each rep's share of leads (or value) within a band of its share of
-its group's capacity, hard or soft. In one place: its data (:class:`Fairness`, built by
-:func:`fairness_spec`), its checker (``Fairness.excess``), the band's bounds for the flows
-and heuristics (``band_bounds``, ``rep_bounds``, ``fairness_band``), its CP-SAT constraints
-(:func:`add_fairness`) and its LP/MIP rows (:func:`fairness_rows`).
+its group's capacity, hard or soft. In one place: its data (:class:`Fairness`, a
+:class:`~leadassign.compile.families.base.SideRule` built by :func:`fairness_spec`), its
+checker (``Fairness.excess``), the band's bounds for the flows and heuristics
+(``band_bounds``, ``rep_bounds``, ``fairness_band``), its CP-SAT constraints
+(:func:`add_fairness`), its LP/MIP rows (:func:`fairness_rows`) and its explanation.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
 from leadassign.compile.candidates import Candidates
+from leadassign.compile.families.base import Columns, Compiled, LeadModel, SideRule, listed
 from leadassign.compile.pairs import INT_MAX, Pairs
 from leadassign.compile.scaling import penalty_units
 from leadassign.compile.units import Units
 from leadassign.engines.cpsat_proto import Aux, Guards, add_linear, guard_literal, new_int, segments
 from leadassign.engines.lp_rows import INF, Rows
-from leadassign.models.policy import FairnessPolicy
+from leadassign.models.policy import FairnessPolicy, Policy
 from leadassign.models.problem import Problem
+
+if TYPE_CHECKING:
+    from leadassign.compile.prepare import Prepared
 
 
 @dataclass(frozen=True, eq=False)
-class Fairness:
+class Fairness(SideRule):
     """The fairness band in integers: for rep j of group g, with C = the group's capacity,
     ``(q-p) * cap_j * M_g <= q * C * m_j <= (q+p) * cap_j * M_g`` where band = p/q."""
+
+    name = "fairness"
+    flows_know = True
 
     group: np.ndarray  # per rep: group index, -1 when in no group (on leave)
     metric: np.ndarray  # per pair: what it adds to its rep's m_j (leads, or value units)
     band: Fraction
     weights: np.ndarray  # per rep: share weight (capacity)
     penalty: int | None = None  # soft: objective units lost per unit of excess; None = hard
+    metric_scale: float = 1.0  # metric units per lead (count) or per unit of value
+
+    @classmethod
+    def build(cls, data: Compiled) -> Fairness | None:
+        policy = data.policy.fairness
+        if policy is None:
+            return None
+        return fairness_spec(
+            policy, data.cands, data.units, data.problem, data.values, data.value_scale
+        )
+
+    @classmethod
+    def policy_names(cls, policy: Policy) -> bool:
+        return policy.hard_fairness is not None
+
+    def add_to_model(self, proto: Any, pairs: Pairs, by_rep: np.ndarray, aux: Aux) -> int | None:
+        return add_fairness(proto, pairs, by_rep, self, aux=aux)
+
+    def add_rows(self, rows: Rows, pairs: Pairs, next_var: int) -> Columns:
+        uppers, scale = fairness_rows(rows, pairs, self, next_var)
+        penalty = None if self.penalty is None else self.penalty * scale
+        return Columns(uppers, len(self.groups()), penalty)  # the group totals: continuous
+
+    def restrict(self, keep: np.ndarray) -> Self:
+        return replace(self, metric=self.metric[keep])
+
+    def explain(self, model: LeadModel) -> None:
+        """The hard band at lead level, one literal per rep of each group."""
+        if self.penalty is not None:
+            return
+        pairs, policy = model.pairs, model.policy
+        if policy.fairness is not None and policy.fairness.metric == "value":
+            values = model.prep.values[model.lead]
+            metric = np.rint(values * self.metric_scale).astype(np.int64)
+        else:
+            metric = np.ones(len(pairs), dtype=np.int64)
+        lead_spec = Fairness(self.group, metric, self.band, self.weights)
+        bands = np.full(model.problem.n_reps, -1, dtype=np.int64)
+        for members in self.groups():
+            for j in members.tolist():
+                bands[j] = model.guard(self.name, j)
+        add_fairness(model.proto, pairs, model.by_rep, lead_spec, bands)
+
+    def words(self, subjects: list[int], problem: Problem, policy: Policy, prep: Prepared) -> str:
+        ids = problem.reps.ids
+        return f"{fairness_words(policy)} for {listed(ids[subjects].tolist())}"
 
     def groups(self) -> list[np.ndarray]:
         """Reps of each group with a positive total weight, in group order."""
@@ -76,8 +130,8 @@ def fairness_spec(
     problem: Problem,
     values: np.ndarray,
     value_scale: float,
-) -> tuple[Fairness, float]:
-    """The fairness spec over unit pairs, and the metric's scale (units per lead or per unit
+) -> Fairness:
+    """The fairness spec over unit pairs, with the metric's scale (units per lead or per unit
     of value)."""
     reps = problem.reps
     available = reps.available
@@ -117,7 +171,15 @@ def fairness_spec(
         penalty = penalty_units(
             policy.weight, value_scale / metric_scale, int(metric.sum()), "fairness"
         )
-    return Fairness(group, metric, band, weights, penalty), metric_scale
+    return Fairness(group, metric, band, weights, penalty, metric_scale)
+
+
+def fairness_words(policy: Policy) -> str:
+    """The policy's fairness rule, as explanations name it."""
+    f = policy.fairness
+    assert f is not None
+    within = "" if f.within == "all" else " within level"
+    return f"fairness band {f.band:g} ({f.metric}{within})"
 
 
 def band_bounds(fairness: Fairness, totals: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
