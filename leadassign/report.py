@@ -8,6 +8,7 @@ from leadassign.compile.candidates import Candidates
 from leadassign.compile.prepare import prepare
 from leadassign.models import Policy, Problem
 from leadassign.result import Result
+from leadassign.result.churn import churn_line
 
 
 def _money(x: float) -> str:
@@ -61,13 +62,7 @@ def human_summary(result: Result) -> str:
         )
     churn = summary["churn"]
     if churn["owned"]:
-        allowed = churn["changes_allowed"]
-        lines.append(
-            f"owners: {churn['kept']} of {churn['owned']} owned leads kept, "
-            f"{churn['changes']} changed"
-            + (f" (at most {allowed} allowed)" if allowed is not None else "")
-            + f", {churn['forced_moves']} forced moves"
-        )
+        lines.append(churn_line(churn))
     for rule, price in (result.prices or {}).items():
         if "objective_gain" in price:
             lines.append(

@@ -226,7 +226,8 @@ def test_four_weeks(store_url: str, tmp_path: Path) -> None:
     }
     assert got_rows == expected
     assert set(table.loc[~table["lead_id"].isin(b["lead_id"]), "change"]) <= {"vanished"}
-    assert set(table.loc[~table["lead_id"].isin(a["lead_id"]), "change"]) <= {"added"}
+    # a lead only in the second run: new when assigned, added when not
+    assert set(table.loc[~table["lead_id"].isin(a["lead_id"]), "change"]) <= {"added", "new"}
 
     # export: week 3's owner changes, through an owner map
     reps3 = pd.read_csv(books[2]["reps"], dtype=str)
@@ -598,12 +599,17 @@ def test_owner_changes_by_hand() -> None:
     )  # fmt: skip
     table = owner_changes(before, after)
     assert table[["lead_id", "rep_before", "rep_after", "change"]].values.tolist() == [
-        ["f", "", "r1", "added"],
+        ["f", "", "r1", "new"],
         ["b", "r1", "r2", "moved"],
-        ["c", "", "r3", "assigned"],
-        ["d", "r2", "", "unassigned"],
+        ["c", "", "r3", "new"],
+        ["d", "r2", "", "released"],
         ["e", "r2", "", "vanished"],
     ]
+    # the second run's reason tells a lead held back by a rule from one released
+    after["reason"] = ["assigned", "kept", "reassigned", "assigned", "held_back"]
+    assert owner_changes(before, after)["change"].tolist()[3] == "held_back"
+    after["rep_id"] = ["", "r1", "r2", "r3", ""]  # a lead only in the second run, unassigned
+    assert owner_changes(before, after)["change"].tolist()[0] == "added"
 
 
 def test_export_formats_and_owner_map(tmp_path: Path) -> None:

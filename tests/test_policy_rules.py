@@ -1043,11 +1043,13 @@ def test_reasons_and_details_of_every_kind() -> None:
         "L9": ("no_eligible_rep", "no rep covers its territory"),
     }
     summary = r.summary()
-    assert summary["churn"] == {
+    assert summary["churn"] == {  # L1, L2 (forced) and L7 moved; L6 released
         "owned": 7,
         "kept": 3,
-        "reassigned": 1,
+        "moved": 3,
         "released": 1,
+        "held_back": 0,
+        "new": 0,
         "forced_moves": 2,
         "changes": 2,
         "changes_allowed": 2,
@@ -1158,8 +1160,10 @@ def test_summary_churn_block_in_the_file(tmp_path: Path) -> None:
     assert summary["churn"] == {
         "owned": 4,
         "kept": 2,
-        "reassigned": 2,
+        "moved": 2,
         "released": 0,
+        "held_back": 0,
+        "new": 0,
         "forced_moves": 0,
         "changes": 2,
         "changes_allowed": 2,

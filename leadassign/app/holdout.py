@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadassign.baselines import STRATEGIES, baseline_candidates, ignored_rules, run_baseline
+from leadassign.baselines import ROUTING, baseline_candidates, ignored_rules, run_baseline
 from leadassign.errors import InputError
 from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem
@@ -50,12 +50,10 @@ Optimize = Callable[[Problem, Policy], Result]
 
 
 def strategy_name(name: str) -> str:
-    """A baseline strategy as ``STRATEGIES`` spells it (``round_robin`` -> ``round-robin``)."""
+    """A routing strategy as ``ROUTING`` spells it (``round_robin`` -> ``round-robin``)."""
     spelled = name.strip().lower().replace("_", "-")
-    if spelled not in STRATEGIES:
-        raise InputError(
-            f"unknown holdout baseline {name!r}; choose one of {', '.join(STRATEGIES)}"
-        )
+    if spelled not in ROUTING:
+        raise InputError(f"unknown holdout baseline {name!r}; choose one of {', '.join(ROUTING)}")
     return spelled
 
 

@@ -16,6 +16,7 @@ from leadassign.cli.errors import reports_errors
 from leadassign.cli.options import force_file_option, store_option
 from leadassign.errors import printable
 from leadassign.output import csv_text
+from leadassign.result.churn import churn_line
 from leadassign.store.db import store_name
 
 
@@ -103,6 +104,9 @@ def show_command(run: str, store: str, as_json: bool) -> None:
             f"{_figure(row.expected_value, ',.2f')}; gap {_figure(row.gap, '.2e')}; "
             f"reassigned {_figure(row.reassigned)}"
         )
+        churn = summary.get("churn")
+        if churn and churn.get("owned") and "moved" in churn:  # runs recorded before: no words
+            click.echo(churn_line(churn))
     for conflict in summary.get("conflicts") or []:
         click.echo(f"  conflict: {printable(str(conflict))}")
     rebalanced = summary.get("rebalance")

@@ -17,7 +17,7 @@ from leadassign.app.inputs import Inputs
 from leadassign.app.interrupt import exit_process, interruptible
 from leadassign.app.runs import Command, Outcome
 from leadassign.app.validate import validate_history, validate_with_warnings
-from leadassign.baselines import STRATEGIES
+from leadassign.baselines import ROUTING, STRATEGIES
 from leadassign.cli.errors import EXIT_BY_STATUS, EXIT_INPUT, json_events, reports_errors
 from leadassign.cli.options import (
     force_option,
@@ -39,7 +39,7 @@ from leadassign.result import Result
 
 def holdout_options(command: Any) -> Any:
     """--holdout, --holdout-seed, --holdout-baseline (solve and rebalance)."""
-    strategies = [*STRATEGIES, *(s.replace("-", "_") for s in STRATEGIES)]
+    strategies = [*ROUTING, *(s.replace("-", "_") for s in ROUTING)]
     for option in reversed(
         [
             click.option(
@@ -285,6 +285,7 @@ def rebalance_command(
     epilog="""\b
 Example:
   leadassign baseline --strategy round-robin --leads leads.csv --reps reps.csv --out rr/
+  leadassign baseline --strategy current --leads leads.csv --reps reps.csv --out today/
   leadassign solve --leads leads.csv --reps reps.csv --out run/   # then compare summary.json
 \b
 Exit codes: 0 assigned, 2 bad input.
@@ -296,7 +297,8 @@ Exit codes: 0 assigned, 2 bad input.
     type=click.Choice(STRATEGIES),
     help="round-robin: leads in input order, each to the next eligible rep with room; "
     "weighted-round-robin: each to the eligible rep with room that is least full relative "
-    "to its capacity; greedy: highest expected value pairs first.",
+    "to its capacity; greedy: highest expected value pairs first; current: each lead to its "
+    "current_owner when that owner is eligible and has room (what we have today).",
 )
 @input_options
 @output_options

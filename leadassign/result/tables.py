@@ -10,9 +10,12 @@ import numpy as np
 import pandas as pd
 
 from leadassign.compile.candidates import best_per_lead
+from leadassign.models.tables import WILDCARD
+from leadassign.result.held import held_back
 from leadassign.result.status import Status
 
 if TYPE_CHECKING:
+    from leadassign.models.problem import Problem
     from leadassign.result.result import Result
 
 REASON_ASSIGNED = "assigned"
@@ -24,6 +27,11 @@ REASON_RELEASED = "released"
 REASON_NO_CAPACITY = "no_capacity"
 REASON_HELD_BACK = "held_back"
 REASON_NOT_CHOSEN = "unassigned"
+# The current-owner baseline's unassigned leads (``leadassign baseline --strategy current``)
+REASON_NEW_LEAD = "new_lead"
+REASON_OWNER_UNAVAILABLE = "owner_unavailable"
+REASON_OWNER_NOT_ELIGIBLE = "owner_not_eligible"
+REASON_OWNER_FULL = "owner_full"
 
 
 def lead_reasons(result: Result) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +50,8 @@ def lead_reasons(result: Result) -> tuple[np.ndarray, np.ndarray]:
     none = ~assigned & (cands.eligible_reps == 0)
     reason[none] = REASON_NO_ELIGIBLE
     detail[none] = cands.why_none[none]
-    had_room = _had_room(result, assigned, rep)
+    open_pair = _open_pairs(result, assigned, rep)
+    had_room = np.bincount(cands.lead[open_pair], minlength=n) > 0
     waiting = ~assigned & ~none
     full = waiting & ~had_room
     reason[full] = REASON_NO_CAPACITY
@@ -50,18 +59,9 @@ def lead_reasons(result: Result) -> tuple[np.ndarray, np.ndarray]:
         f"its {k} eligible rep{'s' if k != 1 else ''} had no room left"
         for k in cands.eligible_reps[full]
     ]
-    held = waiting & had_room
-    if result.status == Status.OPTIMAL and result.policy.hard_fairness is not None:
-        reason[held] = REASON_HELD_BACK
-        detail[held] = "an eligible rep had room, but taking it would break the fairness band"
-    elif result.status == Status.OPTIMAL and result.policy.account_cap is not None:
-        reason[held] = REASON_HELD_BACK
-        detail[held] = "an eligible rep had room, but taking it would break the account cap"
-    else:
-        reason[held] = REASON_NOT_CHOSEN
-        detail[held] = "not placed in the best solution found (not proven optimal)"
+    _held_or_not_chosen(result, waiting & had_room, open_pair, reason, detail)
 
-    # Owned leads: kept, reassigned or released by choice, or a forced move.
+    # Owned leads: kept, reassigned or released by choice (or held back), or a forced move.
     owned, keepable = result.owner_status
     owner_ids = np.where(owned, ids[np.maximum(owner, 0)], "") if len(ids) else owner
     kept = owned & (rep == owner)
@@ -69,7 +69,11 @@ def lead_reasons(result: Result) -> tuple[np.ndarray, np.ndarray]:
     moved = owned & keepable & assigned & (rep != owner)
     reason[moved] = REASON_REASSIGNED
     detail[moved] = [f"from {o}" for o in owner_ids[moved]]
-    released = owned & keepable & ~assigned
+    held = owned & keepable & ~assigned & (reason == REASON_HELD_BACK)
+    detail[held] = [
+        f"owner {o} could keep it; {d}" for o, d in zip(owner_ids[held], detail[held], strict=True)
+    ]
+    released = owned & keepable & ~assigned & ~held
     reason[released] = REASON_RELEASED
     detail[released] = [
         f"owner {o} could keep it; left unassigned ({d or r})"
@@ -90,23 +94,93 @@ def lead_reasons(result: Result) -> tuple[np.ndarray, np.ndarray]:
         )
     ]
     reason[forced] = REASON_FORCED
+    if (result.baseline or {}).get("strategy") == "current":
+        current_owner_reasons(result, reason, detail)
     return reason, detail
 
 
-def _had_room(result: Result, assigned: np.ndarray, rep: np.ndarray) -> np.ndarray:
-    """Per lead: some eligible rep had room left for it (for its whole account, when
-    accounts are kept together)."""
+def _held_or_not_chosen(
+    result: Result,
+    waiting: np.ndarray,
+    open_pair: np.ndarray,
+    reason: np.ndarray,
+    detail: np.ndarray,
+) -> None:
+    """Leads left unassigned although an eligible rep had room: ``held_back`` naming the
+    hard rule each such rep would break by taking it; else not chosen. In a proven optimum
+    with a hard fairness band or account cap every such lead is held back by it."""
+    words = (
+        held_back(result, waiting, open_pair)
+        if result.baseline is None  # baselines apply no fairness band nor account cap
+        else np.full(len(waiting), "", dtype=object)
+    )
+    found = waiting & (words != "")
+    reason[found] = REASON_HELD_BACK
+    detail[found] = words[found]
+    rest = waiting & ~found
+    optimal = result.status == Status.OPTIMAL
+    if optimal and result.policy.hard_fairness is not None:
+        reason[rest] = REASON_HELD_BACK
+        detail[rest] = "an eligible rep had room, but taking it would break the fairness band"
+    elif optimal and result.policy.account_cap is not None:
+        reason[rest] = REASON_HELD_BACK
+        detail[rest] = "an eligible rep had room, but taking it would break the account cap"
+    else:
+        reason[rest] = REASON_NOT_CHOSEN
+        detail[rest] = "not placed in the best solution found (not proven optimal)"
+
+
+def current_owner_reasons(result: Result, reason: np.ndarray, detail: np.ndarray) -> None:
+    """The current-owner baseline's unassigned leads: why their owner does not hold them
+    (``new_lead``, ``owner_unavailable``, ``owner_not_eligible`` naming the rule,
+    ``owner_full``); its assigned leads are all ``kept``."""
+    problem, cands = result.problem, result.candidates
+    owner, reps = problem.owner, problem.reps
+    left = result.pair_of_lead < 0
+    new = left & (owner < 0)
+    reason[new] = REASON_NEW_LEAD
+    detail[new] = "no current owner (the current-owner baseline routes no new lead)"
+    has_pair = np.zeros(problem.n_leads, dtype=bool)
+    has_pair[cands.lead[cands.rep == owner[cands.lead]]] = True
+    for i in np.flatnonzero(left & (owner >= 0)).tolist():
+        j = int(owner[i])
+        name = reps.ids[j]
+        if not bool(reps.available[j]):
+            reason[i], detail[i] = REASON_OWNER_UNAVAILABLE, f"owner {name} is on leave"
+        elif has_pair[i]:
+            reason[i] = REASON_OWNER_FULL
+            detail[i] = f"owner {name} had no room left (capacity {int(reps.capacity[j])})"
+        else:
+            reason[i] = REASON_OWNER_NOT_ELIGIBLE
+            detail[i] = f"owner {name} may not take it: {_owner_rule(problem, i, j)}"
+
+
+def _owner_rule(problem: Problem, i: int, j: int) -> str:
+    """The first eligibility rule that keeps rep ``j`` from lead ``i``."""
+    leads, reps = problem.leads, problem.reps
+    territories = set(reps.territories[j])
+    if WILDCARD not in territories and leads.territory[i] not in territories:
+        return f"territory {leads.territory[i]} is not one of the owner's"
+    industries = set(reps.industries[j])
+    if industries and WILDCARD not in industries and leads.industry[i] not in industries:
+        return f"industry {leads.industry[i]} is not one of the owner's"
+    if not set(leads.skills[i]) <= set(reps.skills[j]):
+        return "the owner lacks a skill it needs"
+    return "tiers (its value needs a higher level) or the pairs table"
+
+
+def _open_pairs(result: Result, assigned: np.ndarray, rep: np.ndarray) -> np.ndarray:
+    """Per pair: its lead is unassigned and its rep has room left for it (for its whole
+    account, when accounts are kept together)."""
     cands, problem = result.candidates, result.problem
-    n = problem.n_leads
     load = np.bincount(
         rep[assigned],
         weights=cands.effort[result.pair_of_lead[assigned]],
         minlength=problem.n_reps,
     )
     room = problem.reps.capacity - load
-    open_pair = (~assigned[cands.lead]) & (result.unit_effort <= room[cands.rep])
-    had: np.ndarray = np.bincount(cands.lead[open_pair], minlength=n) > 0
-    return had
+    open_pair: np.ndarray = (~assigned[cands.lead]) & (result.unit_effort <= room[cands.rep])
+    return open_pair
 
 
 def runner_up(result: Result) -> tuple[np.ndarray, np.ndarray]:

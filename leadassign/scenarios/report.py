@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from leadassign.result.churn import churn_counts as churn_counts_of
+from leadassign.result.churn import churn_labels
 from leadassign.scenarios.run import Run
 
 #: Lead moves listed per variant (the full list is in its diff CSV).
@@ -293,22 +295,16 @@ def _per_rep(run: Run, base: Run) -> str:
 
 
 def churn_counts(run: Run, base: Run, moves: pd.DataFrame) -> dict[str, int]:
-    """A run's leads against the base's: kept (the same rep), moved (another rep), released
-    (assigned in the base, not in the run), new (assigned in the run, not in the base:
-    newly assigned or a lead only the run has)."""
+    """A run's leads against the base's, in the churn words of ``result.churn`` with the
+    base's rep as the owner: kept, moved, released (assigned in the base, not in the run;
+    leads held back by a rule included: the runs' reasons are not compared here), new
+    (assigned in the run, not in the base: newly assigned or a lead only the run has)."""
     base_rep = pd.Series(base.rep_ids, index=base.lead_ids)
-    rep = pd.Series(run.rep_ids, index=run.lead_ids)
-    both = rep.index.intersection(base_rep.index, sort=False)
-    same = (rep[both].to_numpy(dtype=object) == base_rep[both].to_numpy(dtype=object)) & (
-        rep[both].to_numpy(dtype=object) != ""
-    )
-    change = moves["change"]
-    return {
-        "kept": int(same.sum()),
-        "moved": int((change == "moved").sum()),
-        "released": int((change == "unassigned").sum()),
-        "new": int(change.isin(["newly_assigned", "added"]).sum()),
-    }
+    before = base_rep.reindex(pd.Index(run.lead_ids, dtype=object)).fillna("")
+    after = np.asarray(run.rep_ids, dtype=object)
+    labels = churn_labels(before.to_numpy(dtype=object), after, np.zeros(len(after), bool))
+    counts = churn_counts_of(labels)
+    return {word: counts[word] for word, _ in CHURN}
 
 
 def _churn(runs: list[Run], moves: dict[str, pd.DataFrame]) -> str:
