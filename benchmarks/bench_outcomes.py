@@ -12,7 +12,8 @@ Maven (``--maven``, Maven's raw crm_sales files): ``examples/maven_history.py`` 
 *raw* rates (each rep's won / closed, each rep x industry cell's won / closed, computed here
 from the closed deals, as a pandas user would) and once with the learned rates; each plan's
 expected value is given as the optimizer claims it and under the learned rates, next to
-today's owners (``leads.csv``'s ``current_owner``).
+today's owners (``leads.csv``'s ``current_owner``). Two more raw solves show the most raw
+rates can promise: every rep's capacity the whole book, and also every rep in every office.
 
 DTC (``--dtc``, Salesforce's DTC sample): the opportunities with ``Industry`` joined from
 DTC_Account.csv on ``Account.Name`` (written to ``OUT/dtc/history.csv``), read with the
@@ -381,12 +382,23 @@ def promise(out: Path, data: Path, learned: Path) -> str:
     reps = pd.read_csv(data / "reps.csv", **text)  # type: ignore[call-overload]
     leads = pd.read_csv(data / "leads.csv", **text)  # type: ignore[call-overload]
     raw_reps, raw_affinity = raw_rates(history, reps)
-    raw, unlimited = out / "maven-raw", out / "maven-raw-unlimited"
-    # the same raw rates with every rep's capacity the whole book: the most a raw-fed
-    # optimizer can promise when nothing but the territory limits it
-    for folder, capacity in ((raw, raw_reps["capacity"]), (unlimited, str(len(leads)))):
+    raw, unlimited, anywhere = (
+        out / "maven-raw",
+        out / "maven-raw-unlimited",
+        out / "maven-raw-anywhere",
+    )
+    # the same raw rates with every rep's capacity the whole book (only the office limits),
+    # and also with every rep in every office: the most a raw-fed optimizer can promise
+    variants = (
+        (raw, raw_reps["capacity"], raw_reps["territories"]),
+        (unlimited, str(len(leads)), raw_reps["territories"]),
+        (anywhere, str(len(leads)), "*"),
+    )
+    for folder, capacity, territories in variants:
         folder.mkdir(exist_ok=True)
-        raw_reps.assign(capacity=capacity).to_csv(folder / "reps.csv", index=False)
+        raw_reps.assign(capacity=capacity, territories=territories).to_csv(
+            folder / "reps.csv", index=False
+        )
         raw_affinity.to_csv(folder / "affinity.csv", index=False)
     rates = {
         "raw": (raw_reps, raw_affinity),
@@ -404,6 +416,7 @@ def promise(out: Path, data: Path, learned: Path) -> str:
     solves = (
         ("raw rates", raw, "raw"),
         ("raw rates, no capacity limit", unlimited, "raw"),
+        ("raw rates, no capacity or office limit", anywhere, "raw"),
         ("learned rates", learned, "learned"),
     )
     for name, folder, kind in solves:
