@@ -672,12 +672,12 @@ def learn_section(out: Path) -> str:
 
 
 def machine() -> str:
-    import ortools
+    from importlib.metadata import version
 
     cpu = platform.processor() or platform.machine()
     return (
         f"Machine: {cpu}, {os.cpu_count()} cores, {platform.system()}; Python "
-        f"{platform.python_version()}, OR-Tools {ortools.__version__}, numpy {np.__version__}, "
+        f"{platform.python_version()}, OR-Tools {version('ortools')}, numpy {np.__version__}, "
         f"pandas {pd.__version__}. Date: {datetime.now(UTC).date().isoformat()}."
     )
 
