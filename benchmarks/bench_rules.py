@@ -57,7 +57,7 @@ def book(n: int, m: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     leads["account_id"] = [f"{t}-{a}" for t, a in zip(leads["territory"], account, strict=True)]
     # One owner per account (its first lead's rep in the plain solve), as in a CRM; then a
     # week of drift: 10% of the accounts moved to a random rep.
-    owner = plain.assignments["rep_id"].groupby(leads["account_id"]).transform("first")
+    owner = plain.assignments["rep_id"].fillna("").groupby(leads["account_id"]).transform("first")
     accounts = leads["account_id"].unique()
     drifted = set(accounts[rng.random(len(accounts)) < 0.1].tolist())
     moved = leads["account_id"].isin(drifted).to_numpy()

@@ -259,10 +259,14 @@ def _check_fairness(
                 metric[rules.rep_index[rid]] += rules.value[i]
         # leadassign compares values rounded to 1e-6 of the largest one, per lead
         tolerance = 1e-6 * max(rules.value, default=0.0) * (sum(count) + 1)
-    groups: dict[int, list[int]] = {}
+    if f.within in ("all", "level"):
+        keys = [str(int(v)) if f.within == "level" else "" for v in reps.level.tolist()]
+    else:  # a column of the reps table, as read from the file
+        keys = [str(v).strip() for v in reps.raw.text(f.within).tolist()]
+    groups: dict[str, list[int]] = {}
     for j in range(problem.n_reps):
         if bool(reps.available[j]):
-            groups.setdefault(int(reps.level[j]) if f.within == "level" else 0, []).append(j)
+            groups.setdefault(keys[j], []).append(j)
     worst = 0.0
     for members in groups.values():
         weight = sum(int(reps.capacity[j]) for j in members)
@@ -318,7 +322,8 @@ def _check_continuity(
 
 
 def check_assignments(problem: Problem, policy: Policy, assignments: pd.DataFrame) -> Check:
-    """Check an ``assignments.csv`` table (as written by leadassign) against the inputs:
+    """Check an ``assignments.csv`` table (as written by leadassign, or the typed
+    ``Result.assignments``) against the inputs:
     one row per lead in input order, every rule, and its ``expected_value`` column."""
     out = Check()
     ids = assignments["lead_id"].astype(str).tolist()
@@ -337,7 +342,7 @@ def check_assignments(problem: Problem, policy: Policy, assignments: pd.DataFram
                 out.violations.append(
                     f"lead {ids[i]}: expected_value {ev} but the inputs give {want}"
                 )
-        elif not (isinstance(ev, float) and math.isnan(ev)):
+        elif not pd.isna(ev):  # NaN in assignments.csv, <NA> in Result.assignments
             out.violations.append(f"lead {ids[i]}: unassigned but expected_value {ev}")
     return out
 

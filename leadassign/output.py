@@ -186,8 +186,8 @@ def result_writers(
         check_matrix_size(result.problem.n_leads, result.problem.n_reps)
     writers: dict[str, Callable[[Path], None]] = {}
     if result.has_solution:
-        writers[ASSIGNMENTS] = lambda p: _write_csv(result.assignments, p)
-        writers[REPS] = lambda p: _write_csv(result.rep_table, p)
+        writers[ASSIGNMENTS] = lambda p: _write_csv(result.assignments_file, p)
+        writers[REPS] = lambda p: _write_csv(result.rep_file, p)
         if matrix:
             writers[MATRIX] = lambda p: _write_matrix(result, p)
     for name, frame in (extra or {}).items():

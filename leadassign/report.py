@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from leadassign.compile.candidates import Candidates
 from leadassign.compile.prepare import prepare
 from leadassign.models import Policy, Problem
 from leadassign.result import Result
+from leadassign.result.churn import churn_line
 
 
 def _money(x: float) -> str:
@@ -60,13 +62,7 @@ def human_summary(result: Result) -> str:
         )
     churn = summary["churn"]
     if churn["owned"]:
-        allowed = churn["changes_allowed"]
-        lines.append(
-            f"owners: {churn['kept']} of {churn['owned']} owned leads kept, "
-            f"{churn['changes']} changed"
-            + (f" (at most {allowed} allowed)" if allowed is not None else "")
-            + f", {churn['forced_moves']} forced moves"
-        )
+        lines.append(churn_line(churn))
     for rule, price in (result.prices or {}).items():
         if "objective_gain" in price:
             lines.append(
@@ -78,9 +74,11 @@ def human_summary(result: Result) -> str:
     return "\n".join(lines)
 
 
-def describe_inputs(problem: Problem, policy: Policy) -> str:
-    """What ``validate`` prints: table sizes and how many leads have any eligible rep."""
-    cands = prepare(problem, policy).cands
+def describe_inputs(problem: Problem, policy: Policy, cands: Candidates | None = None) -> str:
+    """What ``validate`` prints: table sizes and how many leads have any eligible rep
+    (``cands``: ``prepare(problem, policy).cands`` when already at hand)."""
+    if cands is None:
+        cands = prepare(problem, policy).cands
     no_rep = int((cands.eligible_reps == 0).sum())
     available = problem.reps.available
     capacity = int(problem.reps.capacity[available].sum())

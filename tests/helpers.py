@@ -52,9 +52,9 @@ def problem_of(
 
 
 def owners(result: Result) -> dict[str, str]:
-    """lead_id -> rep_id ('' when unassigned)."""
+    """lead_id -> rep_id ('' when unassigned; <NA> in the typed Result.assignments)."""
     table = result.assignments
-    return dict(zip(table["lead_id"], table["rep_id"], strict=True))
+    return dict(zip(table["lead_id"], table["rep_id"].fillna(""), strict=True))
 
 
 #: summary.json fields that measure time, so differ between otherwise identical runs

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 import leadassign
 from leadassign import InputError, Policy, Problem, Result, Status, load_problem, solve
-from leadassign.baselines import STRATEGIES, baseline_candidates, run_baseline
+from leadassign.baselines import ROUTING, baseline_candidates, run_baseline
 from leadassign.check import check_assignments
 from leadassign.cli import main
 from leadassign.compile.prepare import prepare
@@ -159,7 +159,7 @@ def test_greedy_breaks_ties_by_lead_then_rep() -> None:
     assert owners(result) == {"L1": "A", "L2": "B", "L3": ""}
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", ROUTING)
 def test_effort_counts_against_capacity(strategy: str) -> None:
     # A and B have capacity 4; L1 and L2 take 3 each, L3 1, L4 2. Whatever the order, each
     # 3-effort lead fills a rep to 3, L3 then fits in the 1 unit left, and L4 (2) never fits.
@@ -340,7 +340,7 @@ def random_book(seed: int) -> tuple[Problem, Policy]:
 @pytest.mark.parametrize("seed", range(40))
 def test_strategies_match_their_plain_python_definitions(seed: int) -> None:
     problem, pol = random_book(seed)
-    for strategy in STRATEGIES:
+    for strategy in ROUTING:
         result = checked(problem, strategy, pol)
         assert result.rep_of_lead.tolist() == reference(problem, strategy, pol), strategy
 
@@ -365,7 +365,7 @@ def test_the_optimizer_is_never_worse(seed: int) -> None:
     best = solve(problem, pol, workers=1, time_limit_s=30)
     assert best.status == Status.OPTIMAL
     assert best.objective is not None
-    for strategy in STRATEGIES:
+    for strategy in ROUTING:
         base = checked(problem, strategy, pol)
         assert base.objective is not None
         assert best.assigned >= base.assigned, strategy
@@ -378,7 +378,7 @@ def test_baselines_on_a_sample_book_leave_value_on_the_table() -> None:
     problem = load_problem(sample.leads, sample.reps, sample.affinity)
     best = solve(problem)
     assert best.objective is not None
-    for strategy in STRATEGIES:
+    for strategy in ROUTING:
         base = checked(problem, strategy)
         assert base.objective is not None
         assert (best.assigned, best.objective) > (base.assigned, base.objective)
@@ -428,14 +428,14 @@ def test_ignored_rules_are_listed_and_their_figures_still_reported() -> None:
 def test_seed_is_recorded_and_changes_nothing() -> None:
     sample = make_sample(120, 6, seed=4)
     problem = load_problem(sample.leads, sample.reps, sample.affinity)
-    for strategy in STRATEGIES:
+    for strategy in ROUTING:
         a = run_baseline(problem, strategy, seed=1)
         b = run_baseline(problem, strategy, seed=2)
         assert a.summary()["seed"] == 1 and b.summary()["seed"] == 2
         assert a.rep_of_lead.tolist() == b.rep_of_lead.tolist()
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", ROUTING)
 def test_empty_books(strategy: str) -> None:
     no_leads = problem_of([], [rep("A", 2)])
     assert checked(no_leads, strategy).assigned == 0
@@ -444,7 +444,7 @@ def test_empty_books(strategy: str) -> None:
     assert result.assignments["reason"].tolist() == ["no_capacity"]
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", ROUTING)
 def test_same_inputs_give_identical_files(tmp_path: Path, strategy: str) -> None:
     sample = make_sample(400, 15, seed=9, effort=True)
     outs = [tmp_path / "a", tmp_path / "b"]
@@ -471,7 +471,7 @@ def write_book(folder: Path) -> list[str]:
     return args
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", ROUTING)
 def test_cli_baseline_writes_the_files_of_solve(tmp_path: Path, strategy: str) -> None:
     inputs = write_book(tmp_path / "in")
     out = tmp_path / "out"

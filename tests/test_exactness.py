@@ -513,4 +513,4 @@ def test_tiny_positive_values_are_solved(method: Literal["flow", "cpsat"]) -> No
     problem = load_problem(leads, reps)
     result = solve(problem, method=method)
     assert_matches(problem, result, Optimum(1, 2e-300))
-    assert result.assignments["rep_id"].tolist() == ["", "R1"]
+    assert result.assignments["rep_id"].fillna("").tolist() == ["", "R1"]

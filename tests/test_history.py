@@ -226,7 +226,8 @@ def test_four_weeks(store_url: str, tmp_path: Path) -> None:
     }
     assert got_rows == expected
     assert set(table.loc[~table["lead_id"].isin(b["lead_id"]), "change"]) <= {"vanished"}
-    assert set(table.loc[~table["lead_id"].isin(a["lead_id"]), "change"]) <= {"added"}
+    # a lead only in the second run: new when assigned, added when not
+    assert set(table.loc[~table["lead_id"].isin(a["lead_id"]), "change"]) <= {"added", "new"}
 
     # export: week 3's owner changes, through an owner map
     reps3 = pd.read_csv(books[2]["reps"], dtype=str)
@@ -238,6 +239,7 @@ def test_four_weeks(store_url: str, tmp_path: Path) -> None:
     made = cli("export", "3", "--format", "salesforce", "--owner-map", str(owner_map),
                "--out", str(sf), store=store_url)  # fmt: skip
     assert made.exit_code == 0, made.output
+    assert "warning" not in made.stderr  # the owner map names every user id
     file = pd.read_csv(sf, dtype=str, keep_default_na=False)
     assert file.columns.tolist() == ["Id", "OwnerId"]
     week3 = assignments(outs[2])
@@ -255,6 +257,10 @@ def test_four_weeks(store_url: str, tmp_path: Path) -> None:
     assert lines[0] == "Record ID,Contact owner"
     assert len(lines) - 1 == int((week3["rep_id"] != "").sum())  # unassigned leads left out
     assert "left out:" in hub.stderr or (week3["rep_id"] != "").all()
+    # without --owner-map, the rep ids are the user ids: said once, naming the option
+    warned = [line for line in hub.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1 and "--owner-map" in warned[0], hub.stderr
+    assert f"owner column, {len(lines) - 1} rows" in warned[0]
 
     # the same week again: a re-run of run 4, the same files, no second assignment
     manifest = ".leadassign-manifest.json"  # says which run wrote the folder: not the same
@@ -593,12 +599,17 @@ def test_owner_changes_by_hand() -> None:
     )  # fmt: skip
     table = owner_changes(before, after)
     assert table[["lead_id", "rep_before", "rep_after", "change"]].values.tolist() == [
-        ["f", "", "r1", "added"],
+        ["f", "", "r1", "new"],
         ["b", "r1", "r2", "moved"],
-        ["c", "", "r3", "assigned"],
-        ["d", "r2", "", "unassigned"],
+        ["c", "", "r3", "new"],
+        ["d", "r2", "", "released"],
         ["e", "r2", "", "vanished"],
     ]
+    # the second run's reason tells a lead held back by a rule from one released
+    after["reason"] = ["assigned", "kept", "reassigned", "assigned", "held_back"]
+    assert owner_changes(before, after)["change"].tolist()[3] == "held_back"
+    after["rep_id"] = ["", "r1", "r2", "r3", ""]  # a lead only in the second run, unassigned
+    assert owner_changes(before, after)["change"].tolist()[0] == "added"
 
 
 def test_export_formats_and_owner_map(tmp_path: Path) -> None:
@@ -613,15 +624,22 @@ def test_export_formats_and_owner_map(tmp_path: Path) -> None:
     )
     sf = export(run, "salesforce")
     assert sf.frame.to_dict("list") == {"Id": ["b", "d"], "OwnerId": ["r2", "r2"]}
+    assert len(sf.warnings) == 1 and "no --owner-map" in sf.warnings[0]
+    assert "OwnerId column, 2 rows" in sf.warnings[0]
     assert sf.left_out["lead_id"].tolist() == ["c"]
     queued = export(run, "salesforce", unassigned_owner="00G-queue")
     assert queued.frame["Id"].tolist() == ["b", "c", "d"]
     assert queued.frame["OwnerId"].tolist() == ["r2", "00G-queue", "r2"]
     assert queued.left_out.empty
+    # only the queue as owner: no rep id is written as a user id, nothing to warn about
+    only_queue = export(run.iloc[[2]], "salesforce", unassigned_owner="00G-queue")
+    assert only_queue.frame["OwnerId"].tolist() == ["00G-queue"] and only_queue.warnings == ()
     hub = export(run, "hubspot", owner_map={"r1": "ana@x.com", "r2": "ben@x.com"}, all_leads=True)
     assert hub.frame.columns.tolist() == ["Record ID", "Contact owner"]
     assert hub.frame.values.tolist() == [["a", "ana@x.com"], ["b", "ben@x.com"], ["d", "ben@x.com"]]
+    assert hub.warnings == ()
     plain = export(run, "csv")
+    assert len(plain.warnings) == 1 and "owner_id column" in plain.warnings[0]
     assert plain.frame.columns.tolist() == [
         "lead_id", "previous_rep_id", "rep_id", "owner_id", "expected_value", "reason"
     ]  # fmt: skip

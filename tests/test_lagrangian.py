@@ -266,7 +266,7 @@ def assert_lagrangian_matches_milp(book: RuleBook) -> Result:
     problem, policy, result = run_leadassign(book)
     assert result.method == "lagrangian", result.method
     assert result.assigned == optimum.assigned
-    check = check_assignment(problem, policy, result.assignments["rep_id"].tolist())
+    check = check_assignment(problem, policy, result.assignments["rep_id"].fillna("").tolist())
     assert not check.violations, check.violations[:5]
     assert result.objective is not None and result.best_bound is not None
     slack = REL_TOL * abs(optimum.score) + 1e-6

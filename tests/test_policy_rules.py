@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -41,7 +42,7 @@ def run(problem: Problem, pol: Policy, method: str = "cpsat") -> Result:
     if method == "cpsat":
         assert result.method == "cpsat"
     if result.has_solution:
-        check = check_assignment(problem, pol, result.assignments["rep_id"].tolist())
+        check = check_assignment(problem, pol, result.assignments["rep_id"].fillna("").tolist())
         assert check.ok, check.violations
         assert check.assigned == result.assigned
         assert result.expected_value == pytest.approx(check.expected_value, abs=1e-9)
@@ -73,7 +74,7 @@ def caught_early(problem: Problem, pol: Policy) -> bool:
 
 
 def reasons(result: Result) -> dict[str, tuple[str, str]]:
-    table = result.assignments
+    table = result.assignments.fillna({"detail": ""})  # <NA>: no detail
     return {
         str(i): (str(r), str(d))
         for i, r, d in zip(table["lead_id"], table["reason"], table["detail"], strict=True)
@@ -1042,11 +1043,13 @@ def test_reasons_and_details_of_every_kind() -> None:
         "L9": ("no_eligible_rep", "no rep covers its territory"),
     }
     summary = r.summary()
-    assert summary["churn"] == {
+    assert summary["churn"] == {  # L1, L2 (forced) and L7 moved; L6 released
         "owned": 7,
         "kept": 3,
-        "reassigned": 1,
+        "moved": 3,
         "released": 1,
+        "held_back": 0,
+        "new": 0,
         "forced_moves": 2,
         "changes": 2,
         "changes_allowed": 2,
@@ -1094,9 +1097,9 @@ def test_runner_up_is_the_best_other_eligible_rep() -> None:
     assert owners(r) == {"L1": "R1", "L2": "R4", "L3": "R2", "L4": ""}
     assert r.objective == pytest.approx(110)
     table = r.assignments
-    assert table["runner_up"].tolist() == ["R2", "", "R1", "R1"]
+    assert table["runner_up"].fillna("").tolist() == ["R2", "", "R1", "R1"]
     values = table["runner_up_value"].tolist()
-    assert values[0] == pytest.approx(50) and math.isnan(values[1])
+    assert values[0] == pytest.approx(50) and values[1] is pd.NA
     assert values[2] == pytest.approx(18) and values[3] == pytest.approx(4.5)
     assert reasons(r)["L4"] == ("no_capacity", "its 3 eligible reps had no room left")
 
@@ -1110,7 +1113,7 @@ def test_runner_up_respects_the_tiers() -> None:
     )
     r = optimal(p, policy(tiers=[{"min_value": 100, "min_level": 3}]))
     assert owners(r) == {"L1": "R2", "L2": "R1"}
-    assert r.assignments["runner_up"].tolist() == ["", "R2"]
+    assert r.assignments["runner_up"].fillna("").tolist() == ["", "R2"]
 
 
 def summary_file(r: Result, folder: Path) -> dict[str, Any]:
@@ -1157,8 +1160,10 @@ def test_summary_churn_block_in_the_file(tmp_path: Path) -> None:
     assert summary["churn"] == {
         "owned": 4,
         "kept": 2,
-        "reassigned": 2,
+        "moved": 2,
         "released": 0,
+        "held_back": 0,
+        "new": 0,
         "forced_moves": 0,
         "changes": 2,
         "changes_allowed": 2,

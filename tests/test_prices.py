@@ -68,8 +68,10 @@ def test_price_rules_through_the_cli(tmp_path: Path) -> None:
     assert summary["churn"] == {
         "owned": 3,
         "kept": 2,
-        "reassigned": 1,
+        "moved": 1,
         "released": 0,
+        "held_back": 0,
+        "new": 0,
         "forced_moves": 0,
         "changes": 1,
         "changes_allowed": 1,

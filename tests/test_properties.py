@@ -224,15 +224,15 @@ def test_result_is_feasible_and_lists_every_lead_once_in_order(book: Book) -> No
     assert len(table) == len(book.leads)
     assert table["lead_id"].tolist() == [str(x) for x in book.leads["lead_id"]]
     reasons = table["reason"].tolist()
-    rep_ids = table["rep_id"].tolist()
+    rep_ids = table["rep_id"].fillna("").tolist()  # <NA> when unassigned
     for rep_id, reason, ev in zip(rep_ids, reasons, table["expected_value"], strict=True):
         assert isinstance(reason, str) and reason
         if rep_id:
             assert reason in REASONS_ASSIGNED
-            assert not math.isnan(ev)
+            assert not pd.isna(ev)
         else:
             assert reason in REASONS_UNASSIGNED
-            assert math.isnan(ev)
+            assert ev is pd.NA
     assert sum(1 for r in rep_ids if r) == result.assigned
     check = check_assignments(problem, Policy(), table)
     assert check.ok, check.violations

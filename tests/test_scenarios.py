@@ -21,6 +21,7 @@ from leadassign.errors import InputError
 from leadassign.models.policy import policy_from_mapping
 from leadassign.result import Status
 from leadassign.scenarios import BASE, Run, build, diff, load_scenario, run_all, write_comparison
+from leadassign.scenarios.compare import diffs
 from leadassign.scenarios.spec import check
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -406,7 +407,8 @@ def test_optimal_start_is_kept_when_it_cannot_be_beaten() -> None:
     pol = policy_from_mapping(policy)
     problem = load_problem(leads, reps, affinity, policy=pol)
     first = solve(problem, pol)
-    start = dict(zip(first.assignments["lead_id"], first.assignments["rep_id"], strict=True))
+    owner = first.assignments["rep_id"].fillna("")
+    start = dict(zip(first.assignments["lead_id"], owner, strict=True))
     again = solve(problem, pol, start={k: v for k, v in start.items() if v})
     assert first.method == "cpsat"
     assert again.status == first.status == Status.OPTIMAL
@@ -525,7 +527,7 @@ def test_report_shows_every_run_and_needs_no_network(compared: tuple[Path, list[
     out, runs = compared
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
-    assert page.count("<svg") == len(runs) + 1
+    assert page.count("<svg") == len(runs) + 2  # overview, churn, one per run
     table = rows_of(out / "comparison.csv")
     for name, row in table.items():
         assert f"<h3>{name}" in page
@@ -624,3 +626,51 @@ def test_run_board_redraws_one_line_per_run() -> None:
     assert "ana-back  OPTIMAL" in last
     first = text.split("\x1b[3F", 1)[0]
     assert "waiting" in first
+
+
+def test_churn_counts_by_hand() -> None:
+    """The diff_by_hand book: L5 kept (B), L1 moved (A -> B), L2 released (B -> none), L3
+    newly assigned and L6 only in the variant are new; L4, left out of the variant, is none."""
+    from leadassign.scenarios.report import churn_counts
+
+    base = run(
+        "base", ["L1", "L2", "L3", "L4", "L5"], ["A", "B", "", "A", "B"], [1, 5, np.nan, 1, 2]
+    )
+    variant = run(
+        "v", ["L1", "L2", "L3", "L5", "L6"], ["B", "", "A", "B", "A"], [3, np.nan, 4, 2, 3]
+    )
+    counts = churn_counts(variant, base, diff(base, variant))
+    assert counts == {"kept": 1, "moved": 1, "released": 1, "new": 2}
+
+
+def test_zoomed_axes_show_a_two_percent_difference() -> None:
+    """Reps at 98% and 100% of capacity: the 2 points take most of the axis, not 2% of a
+    bar from zero."""
+    from leadassign.scenarios.report import _zoomed
+
+    low, high = _zoomed(np.array([98.0, 100.0]), 100.0)
+    assert (100.0 - 98.0) / (high - low) > 0.5
+    low, high = _zoomed(np.array([1_000_000.0, 1_020_000.0]))
+    assert 20_000 / (high - low) > 0.5
+
+
+def test_report_is_read_by_people(compared: tuple[Path, list[Run]]) -> None:
+    """The key columns at once and the wide table behind a fold; a churn chart with each
+    variant's kept/moved/released/new counts (from its diff against the base); per-rep load
+    against a capacity line, grouped by territory."""
+    from leadassign.scenarios.report import churn_counts
+
+    out, runs = compared
+    page = (out / "report.html").read_text(encoding="utf-8")
+    head, _, rest = page.partition("<details><summary>All 24 columns of comparison.csv")
+    assert rest and "gini_assigned_value" not in head and "gini_assigned_value" in rest
+    assert "Leads kept, moved, released and new against the base" in page
+    moves = diffs(runs)
+    for variant in runs[1:]:
+        counts = churn_counts(variant, runs[0], moves[variant.name])
+        cells = "".join(f'<td class="">{v:,}</td>' for v in counts.values())
+        assert f'<td class="text">{variant.name}</td>{cells}' in page
+        assert counts["moved"] == int((moves[variant.name]["change"] == "moved").sum())
+    assert page.count("load, % of capacity") == len(runs)
+    assert page.count(">capacity<") >= len(runs)  # the line's legend entry, as SVG text
+    assert ">EMEA<" in page and ">all territories<" in page  # the groups

@@ -100,7 +100,7 @@ def test_stopped_at_each_stage(
     assert result.status in (Status.FEASIBLE, Status.OPTIMAL)
     table = result.assignments
     assert len(table) == problem.n_leads
-    check = check_assignment(problem, policy, table["rep_id"].tolist())
+    check = check_assignment(problem, policy, table["rep_id"].fillna("").tolist())
     assert not check.violations, check.violations[:3]
     assert result.expected_value == pytest.approx(table["expected_value"].sum(skipna=True))
     if result.gap is not None:

@@ -6,6 +6,9 @@
 - :mod:`~leadassign.app.baseline`, :mod:`~leadassign.app.validate`,
   :mod:`~leadassign.app.demo`: the other single-book commands.
 - :mod:`~leadassign.app.scenario`: compare and frontier.
+- :mod:`~leadassign.app.holdout`: the randomized holdout of solve and rebalance
+  (``solve_with_holdout``); :mod:`~leadassign.app.evaluate`: its arms compared on a deal
+  history (``evaluate``).
 - :mod:`~leadassign.app.history`: history, show, diff and export reads of the store;
   :mod:`~leadassign.app.export`: the CRMs' owner-update file formats.
 - :mod:`~leadassign.app.interrupt`: SIGINT/SIGTERM into a ``Stop``, the grace period and

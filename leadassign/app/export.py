@@ -36,6 +36,20 @@ HUBSPOT_OBJECTS = ("contact", "company", "deal", "lead")
 class Export:
     frame: pd.DataFrame  # the file's rows
     left_out: pd.DataFrame  # lead_id, previous_rep_id: unassigned leads not in the file
+    #: what the user should know before importing the file, in words (the CLI prints each
+    #: on stderr as ``warning: ...``)
+    warnings: tuple[str, ...] = ()
+
+
+def unmapped_owner_warning(fmt: Format, rows: int) -> str:
+    """The warning for a file written without an owner map: the rep ids are the owners."""
+    column = {"salesforce": "OwnerId", "hubspot": "owner", "csv": "owner_id"}[fmt]
+    return (
+        f"no --owner-map: the rep_id is written as the CRM user id ({column} column, "
+        f"{rows} row{'s' if rows != 1 else ''}); a CRM whose user ids differ from the rep ids "
+        "rejects these rows or gives the leads to the wrong users. Give --owner-map FILE "
+        "(rep_id,owner_id) to write the CRM's user ids"
+    )
 
 
 def read_owner_map(path: Path) -> dict[str, str]:
@@ -144,4 +158,8 @@ def export(
             }
         )
     gone = assignment.loc[left_out, ["lead_id", "previous_rep_id"]].reset_index(drop=True)
-    return Export(frame, gone)
+    warnings: list[str] = []
+    rep_owned = int((reps != "").sum())  # rows whose owner is a rep (not the queue)
+    if owner_map is None and rep_owned:
+        warnings.append(unmapped_owner_warning(fmt, rep_owned))
+    return Export(frame, gone, tuple(warnings))

@@ -22,6 +22,7 @@ from leadassign.control.stop import Stop
 from leadassign.output import write_csv
 from leadassign.publish import write_file
 from leadassign.redact import is_libpq
+from leadassign.result.churn import HELD_BACK, KEPT, churn_labels
 from leadassign.store import RunRow, Store, StoreError
 
 T = TypeVar("T")
@@ -146,10 +147,12 @@ def write_table(
 
 def owner_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     """Leads whose owner differs between two runs' assignments (Store.assignment): lead_id,
-    rep_before, rep_after ('' when unassigned or absent), change (``moved``, ``assigned``,
-    ``unassigned``, ``added``: only in the second run, ``vanished``: only in the first),
-    expected_value_after; in the second run's lead order, then the vanished leads in the
-    first's."""
+    rep_before, rep_after ('' when unassigned or absent), change (the churn words of
+    ``result.churn``: ``moved``, ``released``, ``held_back`` (the second run's reason),
+    ``new``: assigned now, with no rep before; and ``added``: only in the second run, left
+    unassigned, ``vanished``: only in the first), expected_value_after; in the second run's
+    lead order, then the vanished leads in the first's. On a rebalance the counts of moved,
+    released, held_back and new are the second run's summary.json churn figures."""
     old = pd.Series(
         before["rep_id"].to_numpy(dtype=object), index=before["lead_id"].to_numpy(dtype=object)
     )
@@ -158,12 +161,14 @@ def owner_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     rep_after = after["rep_id"].to_numpy(dtype=object)
     rep_before = np.full(len(lead), "", dtype=object)
     rep_before[at >= 0] = old.to_numpy(dtype=object)[at[at >= 0]]
-    change = np.full(len(lead), "", dtype=object)
-    known = at >= 0
-    change[known & (rep_before != "") & (rep_after != "") & (rep_before != rep_after)] = "moved"
-    change[known & (rep_before == "") & (rep_after != "")] = "assigned"
-    change[known & (rep_before != "") & (rep_after == "")] = "unassigned"
-    change[~known] = "added"
+    held = (
+        after["reason"].to_numpy(dtype=object) == HELD_BACK
+        if "reason" in after.columns
+        else np.zeros(len(lead), dtype=bool)
+    )
+    change = churn_labels(rep_before, rep_after, held)
+    change[change == KEPT] = ""
+    change[(at < 0) & (rep_after == "")] = "added"
     rows = change != ""
     changed = pd.DataFrame(
         {

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from leadassign import __version__
+from leadassign.app.holdout import Holdout, solve_with_holdout
 from leadassign.app.inputs import Inputs, load
 from leadassign.app.interrupt import not_stopped
 from leadassign.control.stop import Stop
@@ -87,22 +88,24 @@ def run_key(
     policy: Policy,
     source: str | None,
     outputs: dict[str, bool] | None = None,
+    holdout: Holdout | None = None,
 ) -> str:
     """What makes two runs the same: command, input digests, pairs mode, policy (solver
     settings included), rebalance source (as given: ``latest`` or an id), the optional
-    outputs asked for (``matrix``, ``price_rules``) and version."""
-    text = json.dumps(
-        {
-            "command": command,
-            "inputs": dict(sorted(problem.digests.items())),
-            "pairs_mode": problem.pairs_mode if problem.pairs is not None else None,
-            "policy": policy.model_dump(mode="json"),
-            "from": source,
-            "outputs": outputs or {},
-            "version": __version__,
-        },
-        sort_keys=True,
-    )
+    outputs asked for (``matrix``, ``price_rules``), the holdout (share, seed, baseline)
+    and version."""
+    key: dict[str, Any] = {
+        "command": command,
+        "inputs": dict(sorted(problem.digests.items())),
+        "pairs_mode": problem.pairs_mode if problem.pairs is not None else None,
+        "policy": policy.model_dump(mode="json"),
+        "from": source,
+        "outputs": outputs or {},
+        "version": __version__,
+    }
+    if holdout is not None:  # (absent without one: the keys of earlier runs stay the same)
+        key["holdout"] = holdout.settings()
+    text = json.dumps(key, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -120,13 +123,18 @@ def execute(
     stop: Stop | None = None,
     events: Events | None = None,
     force: bool = False,
+    holdout: Holdout | None = None,
 ) -> Outcome:
     """Run ``command`` on ``inputs`` into ``out`` and record it in ``store`` (None: not
     recorded; a rebalance needs a store). ``from_run``: the run whose owners a rebalance
     starts from (``latest``: the newest run with an assignment, or a run id);
     ``price_rules``: also price each hard rule (``solver.prices``); ``force``: write into a
-    folder that holds files leadassign did not write (kept; see ``leadassign.publish``)."""
+    folder that holds files leadassign did not write (kept; see ``leadassign.publish``);
+    ``holdout``: route a random share of the new leads by a baseline
+    (``leadassign.app.holdout``; a share of 0 is no holdout)."""
     events = events or NoEvents()
+    if holdout is not None and holdout.share <= 0.0:
+        holdout = None
     events.emit("start", command=command, version=__version__, out=str(out))
     # before anything is solved: an --out that holds inputs or files of the user's is refused
     folder = target(out, inputs=_input_paths(inputs, store), force=force)
@@ -142,16 +150,18 @@ def execute(
     if store is None:
         if command == "rebalance":
             raise StoreError("rebalance reads the previous run from a store: give --store")
-        result = _solved(problem, policy, price_rules, stop, events)
+        result = _solved(problem, policy, price_rules, stop, events, holdout)
         return _finish(result, folder, command, matrix, events)
     source = from_run if command == "rebalance" else None
-    key = run_key(command, problem, policy, source, {"matrix": matrix, "price_rules": price_rules})
+    key = run_key(
+        command, problem, policy, source, {"matrix": matrix, "price_rules": price_rules}, holdout
+    )
     not_stopped(stop, "before solving; nothing written or recorded")
     try:
         return _recorded(
             _Recording(
                 command, problem, policy, key, folder, store, from_run, matrix, price_rules,
-                wait, stop, events,
+                wait, stop, events, holdout,
             )
         )  # fmt: skip
     except SQLAlchemyError as exc:
@@ -179,6 +189,7 @@ class _Recording:
     wait: float
     stop: Stop | None
     events: Events
+    holdout: Holdout | None = None
 
 
 def _recorded(asked: _Recording) -> Outcome:
@@ -216,7 +227,9 @@ def _locked(asked: _Recording, published: list[Published]) -> Outcome:
             previous, carried = _carry_owners(store, conn, problem, asked.from_run, events)
             problem = carried.problem
         not_stopped(stop, "before solving; nothing written or recorded")
-        result = _solved(problem, policy, asked.price_rules, stop, events)
+        # a rebalance holds out only leads without an owner carried from the previous run
+        drawable = problem.owner < 0 if carried is not None else None
+        result = _solved(problem, policy, asked.price_rules, stop, events, asked.holdout, drawable)
         if carried is not None and previous is not None:
             result = replace(result, rebalance=_rebalance_figures(previous, carried))
         if (cut := _cut_short(result, events)) is not None:
@@ -303,8 +316,24 @@ def _input_paths(inputs: Inputs, store: Store | None) -> list[Path | None]:
 
 
 def _solved(
-    problem: Problem, policy: Policy, price_rules: bool, stop: Stop | None, events: Events
+    problem: Problem,
+    policy: Policy,
+    price_rules: bool,
+    stop: Stop | None,
+    events: Events,
+    holdout: Holdout | None = None,
+    drawable: np.ndarray | None = None,
 ) -> Result:
+    """The solve (with a holdout: the baseline arm, then this solve on the optimized arm
+    with the capacity left; rule prices are the optimized arm's)."""
+    if holdout is not None:
+        return solve_with_holdout(
+            problem,
+            policy,
+            holdout,
+            drawable=drawable,
+            optimize=lambda p, pol: _solved(p, pol, price_rules, stop, events),
+        )
     result = solve(problem, policy, progress=events, stop=stop)
     if price_rules and result.has_solution and result.interrupted is None:
         events.emit("pricing_rules")
@@ -343,8 +372,8 @@ def _rebalance_figures(previous: RunRow, carried: Carried) -> dict[str, Any]:
 
 
 def _assignment_rows(result: Result) -> pd.DataFrame:
-    table = result.assignments
-    return pd.DataFrame(
+    table = result.assignments_file
+    rows = pd.DataFrame(
         {
             "lead_id": table["lead_id"].astype(str),
             "rep_id": table["rep_id"].fillna("").astype(str),
@@ -353,6 +382,9 @@ def _assignment_rows(result: Result) -> pd.DataFrame:
             "reason": table["reason"].astype(str),
         }
     )
+    if result.arm is not None:
+        rows["arm"] = np.asarray(result.arm, dtype=object)
+    return rows
 
 
 def _rerun(
@@ -449,6 +481,7 @@ def run(
     stop: Stop | None = None,
     events: Events | None = None,
     force: bool = False,
+    holdout: Holdout | None = None,
 ) -> Outcome:
     """:func:`execute` with the store named by a SQLite path or SQLAlchemy URL (None: not
     recorded), opened for the run and closed after it: what ``leadassign solve`` and
@@ -469,6 +502,7 @@ def run(
             stop=stop,
             events=events,
             force=force,
+            holdout=holdout,
         )
 
 

@@ -24,7 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from leadassign.baselines.strategies import greedy, offsets, round_robin, weighted_round_robin
+from leadassign.baselines.strategies import (
+    current_owners,
+    greedy,
+    offsets,
+    round_robin,
+    weighted_round_robin,
+)
 from leadassign.compile.candidates import Candidates
 from leadassign.compile.families.continuity import keepable_leads
 from leadassign.compile.prepare import tiered_candidates
@@ -33,30 +39,45 @@ from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem
 from leadassign.result import Result, Status
 
+#: The routing strategies of CRMs (a holdout's baseline is one of these).
+ROUTING = ("round-robin", "weighted-round-robin", "greedy")
+#: The current owners: what the CRM holds today (``current_owner``), within today's rules.
+CURRENT = "current"
 #: The strategies :func:`run_baseline` knows, by the name ``method`` reports.
-STRATEGIES = ("round-robin", "weighted-round-robin", "greedy")
+STRATEGIES = (*ROUTING, CURRENT)
 
-Strategy = Callable[[Candidates, np.ndarray, np.ndarray], np.ndarray]
+Strategy = Callable[[Candidates, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-def _round_robin(cands: Candidates, indptr: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+def _round_robin(
+    cands: Candidates, indptr: np.ndarray, capacity: np.ndarray, owner: np.ndarray
+) -> np.ndarray:
     return round_robin(indptr, cands.rep, cands.effort, capacity)
 
 
 def _weighted_round_robin(
-    cands: Candidates, indptr: np.ndarray, capacity: np.ndarray
+    cands: Candidates, indptr: np.ndarray, capacity: np.ndarray, owner: np.ndarray
 ) -> np.ndarray:
     return weighted_round_robin(indptr, cands.rep, cands.effort, capacity)
 
 
-def _greedy(cands: Candidates, indptr: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+def _greedy(
+    cands: Candidates, indptr: np.ndarray, capacity: np.ndarray, owner: np.ndarray
+) -> np.ndarray:
     return greedy(indptr, cands.lead, cands.rep, cands.effort, cands.ev, capacity)
+
+
+def _current(
+    cands: Candidates, indptr: np.ndarray, capacity: np.ndarray, owner: np.ndarray
+) -> np.ndarray:
+    return current_owners(indptr, cands.rep, cands.effort, capacity, owner)
 
 
 _RUN: dict[str, Strategy] = {
     "round-robin": _round_robin,
     "weighted-round-robin": _weighted_round_robin,
     "greedy": _greedy,
+    CURRENT: _current,
 }
 
 
@@ -67,15 +88,16 @@ def baseline_candidates(problem: Problem, policy: Policy) -> tuple[np.ndarray, C
     return values, tiered
 
 
-def ignored_rules(problem: Problem, policy: Policy) -> list[str]:
-    """The rules given in the inputs or the policy that baselines do not apply."""
+def ignored_rules(problem: Problem, policy: Policy, strategy: str = "") -> list[str]:
+    """The rules given in the inputs or the policy that baselines do not apply (the current
+    owners keep every owner they can: continuity is not ignored, it is all there is)."""
     ignored = []
     reps = problem.reps
     if bool(np.any(reps.available & (reps.min_leads > 0))):
         ignored.append("min_leads")
     if policy.fairness is not None:
         ignored.append("fairness")
-    if policy.continuity is not None:
+    if policy.continuity is not None and strategy != CURRENT:
         ignored.append("continuity")
     if policy.accounts_together:
         ignored.append("accounts")
@@ -102,12 +124,17 @@ def run_baseline(
       reps take turns in proportion to their capacity.
     - ``greedy``: all eligible pairs by expected value, highest first (ties: lead, then rep,
       in input order); a pair is taken when its lead is still free and its rep has room.
+    - ``current``: what we have today. Leads in input order; each goes to its
+      ``current_owner`` when that owner is eligible for it and has room, else stays
+      unassigned with reason ``new_lead`` (no owner), ``owner_unavailable`` (on leave),
+      ``owner_not_eligible`` (the detail names the rule: territory, industry, skills, tiers
+      or the pairs table) or ``owner_full``.
 
-    A lead left unassigned gets reason ``no_eligible_rep`` (no rep may take it) or
-    ``no_capacity`` (every eligible rep was full when its turn came). Fairness, continuity,
-    accounts and min_leads are ignored (see the module doc); the policy's value weights and
-    tiers apply. ``objective`` and ``expected_value`` are both the total expected value, in
-    floats; ``value_scale`` is 1 (nothing is scaled to integers).
+    A lead a routing strategy leaves unassigned gets reason ``no_eligible_rep`` (no rep may
+    take it) or ``no_capacity`` (every eligible rep was full when its turn came). Fairness,
+    continuity, accounts and min_leads are ignored (see the module doc); the policy's value
+    weights and tiers apply. ``objective`` and ``expected_value`` are both the total expected
+    value, in floats; ``value_scale`` is 1 (nothing is scaled to integers).
 
     No strategy uses randomness: the same inputs give the same assignment. ``seed`` is
     accepted for symmetry with :func:`leadassign.solve` and only recorded in the summary.
@@ -124,14 +151,17 @@ def run_baseline(
     indptr = offsets(cands.lead, problem.n_leads)
     build_s = time.perf_counter() - started
 
-    pair_of_lead = _RUN[strategy](cands, indptr, capacity)
+    pair_of_lead = _RUN[strategy](cands, indptr, capacity, problem.owner)
 
     picked = pair_of_lead[pair_of_lead >= 0]  # ascending (pairs are in lead order), as solve()
     expected = float(cands.ev[picked].sum())
     # Each lead is its own unit: a pair is usable when its effort fits the rep's capacity.
     fits = cands.effort <= capacity[cands.rep]
     var = np.where(fits, np.cumsum(fits) - 1, -1).astype(np.int64)
-    extra: dict[str, Any] = {"strategy": strategy, "ignored": ignored_rules(problem, policy)}
+    extra: dict[str, Any] = {
+        "strategy": strategy,
+        "ignored": ignored_rules(problem, policy, strategy),
+    }
     return Result(
         status=Status.FEASIBLE,
         method=strategy,
@@ -155,4 +185,4 @@ def run_baseline(
     )
 
 
-__all__ = ["STRATEGIES", "run_baseline"]
+__all__ = ["CURRENT", "ROUTING", "STRATEGIES", "run_baseline"]

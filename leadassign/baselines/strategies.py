@@ -58,6 +58,31 @@ def round_robin(
     return chosen
 
 
+def current_owners(
+    indptr: np.ndarray, rep: np.ndarray, effort: np.ndarray, capacity: np.ndarray, owner: np.ndarray
+) -> np.ndarray:
+    """Leads in input order; each goes to its current owner (``owner[i]``, -1: none) when
+    the owner is eligible for it and has room for its effort, else stays unassigned (what
+    the CRM holds today, within today's rules). Capacity counts in input order, as in the
+    round robins; one pass over the owned leads, the owner's pair found by numpy."""
+    n = len(indptr) - 1
+    lead = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    own = np.flatnonzero(rep == owner[lead]) if len(rep) else np.array([], dtype=np.int64)
+    pair = np.full(n, -1, dtype=np.int64)
+    pair[lead[own]] = own  # at most one pair per (lead, rep)
+    room: list[int] = capacity.astype(np.int64).tolist()
+    chosen = np.full(n, -1, dtype=np.int64)
+    owned = np.flatnonzero(pair >= 0)
+    picks = pair[owned]
+    for i, k, j, size in zip(
+        owned.tolist(), picks.tolist(), rep[picks].tolist(), effort[picks].tolist(), strict=True
+    ):
+        if room[j] >= size:
+            room[j] -= size
+            chosen[i] = k
+    return chosen
+
+
 def weighted_round_robin(
     indptr: np.ndarray, rep: np.ndarray, effort: np.ndarray, capacity: np.ndarray
 ) -> np.ndarray:
@@ -182,4 +207,4 @@ def _best_entries(
     return heap
 
 
-__all__ = ["greedy", "offsets", "round_robin", "weighted_round_robin"]
+__all__ = ["current_owners", "greedy", "offsets", "round_robin", "weighted_round_robin"]

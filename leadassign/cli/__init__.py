@@ -4,6 +4,9 @@
 - :mod:`~leadassign.cli.solve`: solve, rebalance, baseline, validate, demo
 - :mod:`~leadassign.cli.history`: history, show, diff, export
 - :mod:`~leadassign.cli.scenarios`: compare, frontier
+- :mod:`~leadassign.cli.learn`, :mod:`~leadassign.cli.backtest`,
+  :mod:`~leadassign.cli.evaluate`: learn from a CRM deal history, replay a past book under
+  each plan, and compare a run's holdout with its optimized arm
 - :mod:`~leadassign.cli.options`: the shared options; :mod:`~leadassign.cli.errors`: exit
   codes and the one decorator that turns errors into messages;
   :mod:`~leadassign.cli.progress`: the status line and the comparison's board;
@@ -19,7 +22,7 @@ from __future__ import annotations
 import click
 
 from leadassign import __version__
-from leadassign.cli import history, scenarios, solve
+from leadassign.cli import backtest, evaluate, history, learn, scenarios, solve
 from leadassign.cli.errors import Main
 
 
@@ -50,6 +53,9 @@ for _command in (
     solve.demo_command,
     scenarios.compare_command,
     scenarios.frontier_command,
+    learn.learn_command,
+    evaluate.evaluate_command,
+    backtest.backtest_command,
 ):
     main.add_command(_command)
 

@@ -16,6 +16,7 @@ from leadassign.cli.errors import reports_errors
 from leadassign.cli.options import force_file_option, store_option
 from leadassign.errors import printable
 from leadassign.output import csv_text
+from leadassign.result.churn import churn_line
 from leadassign.store.db import store_name
 
 
@@ -103,6 +104,9 @@ def show_command(run: str, store: str, as_json: bool) -> None:
             f"{_figure(row.expected_value, ',.2f')}; gap {_figure(row.gap, '.2e')}; "
             f"reassigned {_figure(row.reassigned)}"
         )
+        churn = summary.get("churn")
+        if churn and churn.get("owned") and "moved" in churn:  # runs recorded before: no words
+            click.echo(churn_line(churn))
     for conflict in summary.get("conflicts") or []:
         click.echo(f"  conflict: {printable(str(conflict))}")
     rebalanced = summary.get("rebalance")
@@ -111,6 +115,14 @@ def show_command(run: str, store: str, as_json: bool) -> None:
             f"rebalance: {rebalanced['owners_carried']} owners carried, "
             f"{rebalanced['new_leads']} new leads, {rebalanced['vanished_leads']} gone, "
             f"{rebalanced['owners_gone']} owners no longer reps"
+        )
+    held = summary.get("holdout")
+    if held:
+        arms = held["arms"]
+        click.echo(
+            f"holdout: {held['share']:.4g} of {held['drawn_from']} leads (seed {held['seed']}) "
+            f"routed by {held['baseline']}: {arms['holdout']['leads']} holdout, "
+            f"{arms['optimized']['leads']} optimized"
         )
     for name, digest in sorted(row.inputs.items()):
         click.echo(printable(f"input {name}: sha256 {digest}"))
@@ -229,6 +241,8 @@ def export_command(
     row = made.run
     what = "leads" if all_leads else "owner changes"
     click.echo(f"run {row.id}: {len(made.made.frame)} {what} in the {fmt} file", err=True)
+    for warning in made.made.warnings:
+        click.echo(f"warning: {printable(warning)}", err=True)
     if len(made.made.left_out):
         click.echo(
             f"left out: {len(made.made.left_out)} leads the run left unassigned (a CRM record "

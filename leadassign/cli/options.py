@@ -60,19 +60,21 @@ class Seconds(_ParamType):
         return number
 
 
-def input_options(command: F) -> F:
+def input_options(command: F, *, required: bool = True) -> F:
+    """--leads and --reps (required unless ``required`` is False), --affinity, --pairs,
+    --pairs-mode and --policy."""
     options = [
         click.option(
             "--leads",
             "leads",
-            required=True,
+            required=required,
             type=click.Path(path_type=Path, dir_okay=False),
             help="Leads table (.csv or .parquet).",
         ),
         click.option(
             "--reps",
             "reps",
-            required=True,
+            required=required,
             type=click.Path(path_type=Path, dir_okay=False),
             help="Reps table (.csv or .parquet).",
         ),
@@ -226,6 +228,29 @@ def solver_options(command: F) -> F:
         ),
     ]
     return stacked(options, command)
+
+
+def history_options(command: F, *, required: bool = True) -> F:
+    """``--history`` (the CRM deal history) and ``--columns`` (its column mapping)."""
+    return stacked(
+        [
+            click.option(
+                "--history",
+                "history_path",
+                required=required,
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="The CRM deal history: one row per deal (CSV or Parquet).",
+            ),
+            click.option(
+                "--columns",
+                "columns",
+                default=None,
+                help="A column mapping file (YAML) or a preset name, when the history is a "
+                "raw CRM export.",
+            ),
+        ],
+        command,
+    )
 
 
 store_option = click.option(

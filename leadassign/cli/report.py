@@ -4,6 +4,7 @@ conflicts, and why there is no assignment."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -93,10 +94,28 @@ def say_outcome(outcome: Outcome, store: str | None, out: Path, matrix: bool) ->
             )
             return
     _say_carried(outcome)
+    _say_holdout(outcome.summary)
     if outcome.written:
         click.echo(printable(f"wrote {', '.join(p.name for p in outcome.written)} to {out}"))
     if outcome.run_id is not None:
         click.echo(printable(f"recorded as run {outcome.run_id} in {store_name(store or '')}"))
+
+
+def _say_holdout(summary: dict[str, Any]) -> None:
+    """A run with a holdout: its arms."""
+    held = summary.get("holdout")
+    if not held:
+        return
+    arms = held["arms"]
+    ignored = ", ".join(held["baseline_ignores"]) or "nothing"
+    click.echo(
+        f"holdout: {arms['holdout']['leads']} of {held['drawn_from']} leads "
+        f"({held['share']:.4g} of them, seed {held['seed']}, stratified by territory) routed by "
+        f"{held['baseline']} (assigned {arms['holdout']['assigned']}; it ignores {ignored}); "
+        f"{arms['optimized']['leads']} optimized (assigned {arms['optimized']['assigned']})"
+    )
+    if arms["optimized"]["leads"]:
+        click.echo("status, bound and gap are the optimized arm's, given the holdout arm's routing")
 
 
 def _say_rerun(outcome: Outcome, out: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -11,14 +12,16 @@ import click
 from leadassign import app
 from leadassign.app import demo as demo_book
 from leadassign.app.baseline import baseline
+from leadassign.app.holdout import Holdout
 from leadassign.app.inputs import Inputs
 from leadassign.app.interrupt import exit_process, interruptible
 from leadassign.app.runs import Command, Outcome
-from leadassign.app.validate import validate
-from leadassign.baselines import STRATEGIES
-from leadassign.cli.errors import EXIT_BY_STATUS, json_events, reports_errors
+from leadassign.app.validate import validate_history, validate_with_warnings
+from leadassign.baselines import ROUTING, STRATEGIES
+from leadassign.cli.errors import EXIT_BY_STATUS, EXIT_INPUT, json_events, reports_errors
 from leadassign.cli.options import (
     force_option,
+    history_options,
     input_options,
     inputs_of,
     output_options,
@@ -32,6 +35,47 @@ from leadassign.errors import printable
 from leadassign.events import Events, JsonEvents
 from leadassign.models import Policy, load_policy
 from leadassign.result import Result
+
+
+def holdout_options(command: Any) -> Any:
+    """--holdout, --holdout-seed, --holdout-baseline (solve and rebalance)."""
+    strategies = [*ROUTING, *(s.replace("-", "_") for s in ROUTING)]
+    for option in reversed(
+        [
+            click.option(
+                "--holdout",
+                "holdout_share",
+                type=click.FloatRange(0.0, 1.0),
+                default=None,
+                help="Route this share of the new leads (0.1: 10%), drawn at random and "
+                "stratified by territory, by a baseline instead of the optimizer, to measure "
+                "the uplift later with leadassign evaluate (assignments.csv column arm). 0: "
+                "no holdout.",
+            ),
+            click.option(
+                "--holdout-seed",
+                type=click.IntRange(min=0, max=2**63 - 1),
+                default=0,
+                show_default=True,
+                help="Seed of the holdout draw.",
+            ),
+            click.option(
+                "--holdout-baseline",
+                type=click.Choice(strategies),
+                default="round-robin",
+                show_default=True,
+                help="How the holdout leads are routed (see leadassign baseline).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def holdout_of(share: float | None, seed: int, strategy: str) -> Holdout | None:
+    """The parsed holdout options (None: no holdout)."""
+    return None if share is None else Holdout(share, seed, strategy)
+
 
 EPILOG_SOLVE = """\b
 Example:
@@ -59,6 +103,7 @@ def _run(
     matrix: bool = False,
     price_rules: bool = False,
     force: bool = False,
+    holdout: Holdout | None = None,
 ) -> NoReturn:
     """solve and rebalance: run, record, report; exits with the run's code."""
     events = json_events(json_log)
@@ -82,6 +127,7 @@ def _run(
                 stop=stop,
                 events=told,
                 force=force,
+                holdout=holdout,
             )
 
     outcome = interruptible(work, events)
@@ -125,6 +171,7 @@ def _log_outcome(events: JsonEvents, command: str, outcome: Outcome, code: int, 
     help="Also solve once without each hard rule and report what it costs (summary.json "
     "price_of_rules).",
 )
+@holdout_options
 @solver_options
 @store_options
 @click.option("--no-store", is_flag=True, help="Do not record the run.")
@@ -144,6 +191,9 @@ def solve_command(
     wait: float | None,
     json_log: bool,
     no_store: bool,
+    holdout_share: float | None,
+    holdout_seed: int,
+    holdout_baseline: str,
     **solver: Any,
 ) -> None:
     """Solve: assign as many leads as possible, then maximize expected value."""
@@ -158,6 +208,7 @@ def solve_command(
         matrix=matrix,
         price_rules=price_rules,
         force=force,
+        holdout=holdout_of(holdout_share, holdout_seed, holdout_baseline),
     )
 
 
@@ -185,6 +236,7 @@ time limit, 5 another run holds the store.
     help="The run whose owners become current_owner: latest (the newest run with an "
     "assignment) or a run id.",
 )
+@holdout_options
 @solver_options
 @store_options
 @reports_errors
@@ -202,6 +254,9 @@ def rebalance_command(
     store: str,
     wait: float | None,
     json_log: bool,
+    holdout_share: float | None,
+    holdout_seed: int,
+    holdout_baseline: str,
     **solver: Any,
 ) -> None:
     """Solve this week's book starting from a recorded run's owners.
@@ -221,6 +276,7 @@ def rebalance_command(
         from_run=from_run,
         matrix=matrix,
         force=force,
+        holdout=holdout_of(holdout_share, holdout_seed, holdout_baseline),
     )
 
 
@@ -229,6 +285,7 @@ def rebalance_command(
     epilog="""\b
 Example:
   leadassign baseline --strategy round-robin --leads leads.csv --reps reps.csv --out rr/
+  leadassign baseline --strategy current --leads leads.csv --reps reps.csv --out today/
   leadassign solve --leads leads.csv --reps reps.csv --out run/   # then compare summary.json
 \b
 Exit codes: 0 assigned, 2 bad input.
@@ -240,7 +297,8 @@ Exit codes: 0 assigned, 2 bad input.
     type=click.Choice(STRATEGIES),
     help="round-robin: leads in input order, each to the next eligible rep with room; "
     "weighted-round-robin: each to the eligible rep with room that is least full relative "
-    "to its capacity; greedy: highest expected value pairs first.",
+    "to its capacity; greedy: highest expected value pairs first; current: each lead to its "
+    "current_owner when that owner is eligible and has room (what we have today).",
 )
 @input_options
 @output_options
@@ -277,27 +335,70 @@ def baseline_command(
 @click.command(
     name="validate",
     epilog="""\b
-Example:
+Examples:
   leadassign validate --leads leads.csv --reps reps.csv --policy policy.yaml
+  leadassign validate --history deals.csv --columns salesforce
 \b
-Exit codes: 0 the inputs are valid, 2 bad input (the message names file, row and column).
+--leads and --reps are required unless --history is given (a deal history alone is
+checked on its own; see docs/history.md).
+\b
+Warnings on stderr (valid inputs that are probably not what was meant): leads no rep may
+take, current owners outside their lead's territory, territories, industries or skills that
+differ only in case or spaces between leads and reps, available reps no lead may go to.
+\b
+Exit codes: 0 the inputs are valid (warnings or not), 2 bad input (the message names file,
+row and column), or any warning with --strict.
 """,
 )
-@input_options
+@partial(input_options, required=False)
+@partial(history_options, required=False)
+@click.option("--strict", is_flag=True, help="Exit 2 when there is any warning.")
 @reports_errors
 def validate_command(
-    leads: Path,
-    reps: Path,
+    leads: Path | None,
+    reps: Path | None,
     affinity: Path | None,
     pairs: Path | None,
     pairs_mode: str,
     policy: Path | None,
+    history_path: Path | None,
+    columns: str | None,
+    strict: bool,
 ) -> None:
-    """Check the input tables and the policy; solve nothing, write nothing."""
+    """Check the input tables and the policy, or a deal history; solve nothing, write nothing."""
+    ctx = click.get_current_context()
+    if history_path is None and columns is not None:
+        raise click.UsageError("--columns maps the columns of --history: give --history too")
+    warnings: list[str] = []
+    if history_path is None or leads is not None or reps is not None:
+        for name, value in (("leads", leads), ("reps", reps)):
+            if value is None:  # the message click gives for a missing required option
+                param = next(p for p in ctx.command.params if p.name == name)
+                raise click.MissingParameter(ctx=ctx, param=param)
+        assert leads is not None and reps is not None
+        inputs = inputs_of(leads, reps, affinity, pairs, pairs_mode, policy)
+        text, found_warnings = interruptible(
+            lambda stop: validate_with_warnings(inputs, stop), grace_s=1.0, what="the validation"
+        )
+        click.echo(printable(text, lines=True))
+        warnings = [w.message for w in found_warnings]
+    if history_path is not None:
+        found = validate_history(history_path, columns)
+        click.echo(printable(found, lines=True))
+    _say_warnings(warnings, strict)
 
-    inputs = inputs_of(leads, reps, affinity, pairs, pairs_mode, policy)
-    text = interruptible(lambda stop: validate(inputs, stop), grace_s=1.0, what="the validation")
-    click.echo(printable(text, lines=True))
+
+def _say_warnings(warnings: list[str], strict: bool) -> None:
+    """validate's warnings on stderr; with ``strict``, any of them is exit 2."""
+    for warning in warnings:
+        click.echo(f"warning: {printable(warning)}", err=True)
+    if strict and warnings:
+        click.echo(
+            f"error: --strict: {len(warnings)} warning{'s' if len(warnings) != 1 else ''} "
+            "about the inputs (above)",
+            err=True,
+        )
+        exit_process(EXIT_INPUT)
 
 
 @click.command(

@@ -79,7 +79,13 @@ class FairnessPolicy(_Block):
     band: float = Field(
         ge=0, le=MAX_BAND, allow_inf_nan=False, description="relative tolerance around the share"
     )
-    within: Literal["all", "level"] = "all"
+    within: str = Field(
+        "all",
+        min_length=1,
+        max_length=200,
+        description="all (one group), level, or any column of the reps table (manager, "
+        "regional_office, team): each group's reps share its capacity",
+    )
     mode: Mode = "hard"
     weight: float = Field(
         1.0, ge=0, le=MAX_NUMBER, allow_inf_nan=False, description="soft: value lost per unit"

@@ -43,6 +43,7 @@ REP_COLUMNS = (
 #: take one of these names.
 OUTPUT_COLUMNS = (
     "rep_id",
+    "arm",
     "expected_value",
     "reason",
     "detail",

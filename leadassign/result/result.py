@@ -15,7 +15,14 @@ from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem
 from leadassign.result.status import NoSolutionError, Status
 from leadassign.result.summary import summary
-from leadassign.result.tables import assignments_table, lead_reasons, rep_table, runner_up
+from leadassign.result.tables import (
+    assignments_table,
+    lead_reasons,
+    rep_table,
+    runner_up,
+    typed_assignments,
+    typed_reps,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +71,10 @@ class Result:
     baseline: dict[str, Any] | None = None
     #: from a rebalance: the run its owners came from and what changed (summary "rebalance")
     rebalance: dict[str, Any] | None = None
+    #: with a holdout (``leadassign.app.holdout``): each lead's arm, ``optimized`` or
+    #: ``holdout`` (assignments.csv ``arm``), and the summary's ``holdout`` block
+    arm: np.ndarray | None = field(default=None, repr=False)
+    holdout: dict[str, Any] | None = None
 
     @property
     def has_solution(self) -> bool:
@@ -104,12 +115,25 @@ class Result:
 
     @cached_property
     def assignments(self) -> pd.DataFrame:
-        """One row per input lead, in input order (assignments.csv; ``tables.py``)."""
-        return assignments_table(self)
+        """One row per input lead, in input order (assignments.csv's columns; ``tables.py``),
+        typed: numbers as numbers, text as ``string``, <NA> where there is nothing (an
+        unassigned lead's rep_id and expected_value, say)."""
+        return typed_assignments(self.assignments_file)
 
     @cached_property
     def rep_table(self) -> pd.DataFrame:
-        """Per rep: load, capacity, utilization and value (reps.csv; ``tables.py``)."""
+        """Per rep: load, capacity, utilization and value (reps.csv's columns;
+        ``tables.py``), typed: counts int64, values float64, available bool."""
+        return typed_reps(self.rep_file)
+
+    @cached_property
+    def assignments_file(self) -> pd.DataFrame:
+        """assignments.csv as written: text cells, '' where there is nothing."""
+        return assignments_table(self)
+
+    @cached_property
+    def rep_file(self) -> pd.DataFrame:
+        """reps.csv as written (available as 'true'/'false')."""
         return rep_table(self)
 
     def summary(self) -> dict[str, Any]:

@@ -7,12 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from leadassign.result.tables import (
-    REASON_FORCED,
-    REASON_KEPT,
-    REASON_REASSIGNED,
-    REASON_RELEASED,
-)
+from leadassign.result.churn import KEPT, churn_counts, churn_labels
+from leadassign.result.tables import REASON_FORCED, REASON_HELD_BACK, REASON_KEPT
 
 if TYPE_CHECKING:
     from leadassign.result.result import Result
@@ -45,12 +41,12 @@ def summary(result: Result) -> dict[str, Any]:
         reason, _ = result.reasons
         codes, counts = np.unique(reason.astype(str), return_counts=True)
         out["reasons"] = {str(c): int(k) for c, k in zip(codes, counts, strict=True)}
-        out["reassigned"] = int(
-            np.isin(reason, [REASON_REASSIGNED, REASON_RELEASED, REASON_FORCED]).sum()
-        )
+        churn = _churn(result, reason)
+        # owned leads whose owner changed: moved, released or held back (churn words)
+        out["reassigned"] = churn["owned"] - churn["kept"]
         out["kept"] = int((reason == REASON_KEPT).sum())
         out["forced_moves"] = int((reason == REASON_FORCED).sum())
-        out["churn"] = _churn(result, reason)
+        out["churn"] = churn
         out["assigned_value"] = float(result.lead_value[result.pair_of_lead >= 0].sum())
         out["fairness"] = _fairness(result)
     else:
@@ -61,6 +57,8 @@ def summary(result: Result) -> dict[str, Any]:
         out["baseline"] = result.baseline
     if result.rebalance is not None:
         out["rebalance"] = result.rebalance
+    if result.holdout is not None:
+        out["holdout"] = result.holdout
     if problem.pairs is not None:
         out["pairs_table_rows_ignored"] = result.candidates.pairs_ignored
     out.update(
@@ -79,16 +77,23 @@ def summary(result: Result) -> dict[str, Any]:
 
 
 def _churn(result: Result, reason: np.ndarray) -> dict[str, Any]:
-    """Owned leads: kept, moved by choice (reassigned or released), forced moves."""
-    owned = result.problem.owner >= 0
+    """Owned leads against their current owner, in the churn words of ``result.churn``
+    (kept, moved, released, held_back, new), with the forced moves among them and the
+    changes the continuity limit counts (owners who could keep their lead and did not)."""
+    problem = result.problem
+    owned = problem.owner >= 0
     c = result.policy.continuity
     limit = c.changes_allowed(int(owned.sum())) if c is not None else None
-    changes = int(np.isin(reason, [REASON_REASSIGNED, REASON_RELEASED]).sum())
+    ids = problem.reps.ids
+    before = np.where(owned, ids[np.maximum(problem.owner, 0)], "") if len(ids) else owned
+    rep = result.rep_of_lead
+    after = np.where(rep >= 0, ids[np.maximum(rep, 0)], "") if len(ids) else rep.astype(str)
+    labels = churn_labels(before, after, reason == REASON_HELD_BACK)
+    _, keepable = result.owner_status
+    changes = int((owned & keepable & (labels != KEPT)).sum())
     return {
         "owned": int(owned.sum()),
-        "kept": int((reason == REASON_KEPT).sum()),
-        "reassigned": int((reason == REASON_REASSIGNED).sum()),
-        "released": int((reason == REASON_RELEASED).sum()),
+        **churn_counts(labels),
         "forced_moves": int((reason == REASON_FORCED).sum()),
         "changes": changes,
         "changes_allowed": limit,

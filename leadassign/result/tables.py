@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from leadassign.compile.candidates import best_per_lead
+from leadassign.models.tables import WILDCARD
+from leadassign.result.held import held_back
 from leadassign.result.status import Status
 
 if TYPE_CHECKING:
+    from leadassign.models.problem import Problem
     from leadassign.result.result import Result
 
 REASON_ASSIGNED = "assigned"
@@ -23,6 +27,11 @@ REASON_RELEASED = "released"
 REASON_NO_CAPACITY = "no_capacity"
 REASON_HELD_BACK = "held_back"
 REASON_NOT_CHOSEN = "unassigned"
+# The current-owner baseline's unassigned leads (``leadassign baseline --strategy current``)
+REASON_NEW_LEAD = "new_lead"
+REASON_OWNER_UNAVAILABLE = "owner_unavailable"
+REASON_OWNER_NOT_ELIGIBLE = "owner_not_eligible"
+REASON_OWNER_FULL = "owner_full"
 
 
 def lead_reasons(result: Result) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +50,8 @@ def lead_reasons(result: Result) -> tuple[np.ndarray, np.ndarray]:
     none = ~assigned & (cands.eligible_reps == 0)
     reason[none] = REASON_NO_ELIGIBLE
     detail[none] = cands.why_none[none]
-    had_room = _had_room(result, assigned, rep)
+    open_pair = _open_pairs(result, assigned, rep)
+    had_room = np.bincount(cands.lead[open_pair], minlength=n) > 0
     waiting = ~assigned & ~none
     full = waiting & ~had_room
     reason[full] = REASON_NO_CAPACITY
@@ -49,18 +59,9 @@ def lead_reasons(result: Result) -> tuple[np.ndarray, np.ndarray]:
         f"its {k} eligible rep{'s' if k != 1 else ''} had no room left"
         for k in cands.eligible_reps[full]
     ]
-    held = waiting & had_room
-    if result.status == Status.OPTIMAL and result.policy.hard_fairness is not None:
-        reason[held] = REASON_HELD_BACK
-        detail[held] = "an eligible rep had room, but taking it would break the fairness band"
-    elif result.status == Status.OPTIMAL and result.policy.account_cap is not None:
-        reason[held] = REASON_HELD_BACK
-        detail[held] = "an eligible rep had room, but taking it would break the account cap"
-    else:
-        reason[held] = REASON_NOT_CHOSEN
-        detail[held] = "not placed in the best solution found (not proven optimal)"
+    _held_or_not_chosen(result, waiting & had_room, open_pair, reason, detail)
 
-    # Owned leads: kept, reassigned or released by choice, or a forced move.
+    # Owned leads: kept, reassigned or released by choice (or held back), or a forced move.
     owned, keepable = result.owner_status
     owner_ids = np.where(owned, ids[np.maximum(owner, 0)], "") if len(ids) else owner
     kept = owned & (rep == owner)
@@ -68,7 +69,11 @@ def lead_reasons(result: Result) -> tuple[np.ndarray, np.ndarray]:
     moved = owned & keepable & assigned & (rep != owner)
     reason[moved] = REASON_REASSIGNED
     detail[moved] = [f"from {o}" for o in owner_ids[moved]]
-    released = owned & keepable & ~assigned
+    held = owned & keepable & ~assigned & (reason == REASON_HELD_BACK)
+    detail[held] = [
+        f"owner {o} could keep it; {d}" for o, d in zip(owner_ids[held], detail[held], strict=True)
+    ]
+    released = owned & keepable & ~assigned & ~held
     reason[released] = REASON_RELEASED
     detail[released] = [
         f"owner {o} could keep it; left unassigned ({d or r})"
@@ -89,23 +94,93 @@ def lead_reasons(result: Result) -> tuple[np.ndarray, np.ndarray]:
         )
     ]
     reason[forced] = REASON_FORCED
+    if (result.baseline or {}).get("strategy") == "current":
+        current_owner_reasons(result, reason, detail)
     return reason, detail
 
 
-def _had_room(result: Result, assigned: np.ndarray, rep: np.ndarray) -> np.ndarray:
-    """Per lead: some eligible rep had room left for it (for its whole account, when
-    accounts are kept together)."""
+def _held_or_not_chosen(
+    result: Result,
+    waiting: np.ndarray,
+    open_pair: np.ndarray,
+    reason: np.ndarray,
+    detail: np.ndarray,
+) -> None:
+    """Leads left unassigned although an eligible rep had room: ``held_back`` naming the
+    hard rule each such rep would break by taking it; else not chosen. In a proven optimum
+    with a hard fairness band or account cap every such lead is held back by it."""
+    words = (
+        held_back(result, waiting, open_pair)
+        if result.baseline is None  # baselines apply no fairness band nor account cap
+        else np.full(len(waiting), "", dtype=object)
+    )
+    found = waiting & (words != "")
+    reason[found] = REASON_HELD_BACK
+    detail[found] = words[found]
+    rest = waiting & ~found
+    optimal = result.status == Status.OPTIMAL
+    if optimal and result.policy.hard_fairness is not None:
+        reason[rest] = REASON_HELD_BACK
+        detail[rest] = "an eligible rep had room, but taking it would break the fairness band"
+    elif optimal and result.policy.account_cap is not None:
+        reason[rest] = REASON_HELD_BACK
+        detail[rest] = "an eligible rep had room, but taking it would break the account cap"
+    else:
+        reason[rest] = REASON_NOT_CHOSEN
+        detail[rest] = "not placed in the best solution found (not proven optimal)"
+
+
+def current_owner_reasons(result: Result, reason: np.ndarray, detail: np.ndarray) -> None:
+    """The current-owner baseline's unassigned leads: why their owner does not hold them
+    (``new_lead``, ``owner_unavailable``, ``owner_not_eligible`` naming the rule,
+    ``owner_full``); its assigned leads are all ``kept``."""
+    problem, cands = result.problem, result.candidates
+    owner, reps = problem.owner, problem.reps
+    left = result.pair_of_lead < 0
+    new = left & (owner < 0)
+    reason[new] = REASON_NEW_LEAD
+    detail[new] = "no current owner (the current-owner baseline routes no new lead)"
+    has_pair = np.zeros(problem.n_leads, dtype=bool)
+    has_pair[cands.lead[cands.rep == owner[cands.lead]]] = True
+    for i in np.flatnonzero(left & (owner >= 0)).tolist():
+        j = int(owner[i])
+        name = reps.ids[j]
+        if not bool(reps.available[j]):
+            reason[i], detail[i] = REASON_OWNER_UNAVAILABLE, f"owner {name} is on leave"
+        elif has_pair[i]:
+            reason[i] = REASON_OWNER_FULL
+            detail[i] = f"owner {name} had no room left (capacity {int(reps.capacity[j])})"
+        else:
+            reason[i] = REASON_OWNER_NOT_ELIGIBLE
+            detail[i] = f"owner {name} may not take it: {_owner_rule(problem, i, j)}"
+
+
+def _owner_rule(problem: Problem, i: int, j: int) -> str:
+    """The first eligibility rule that keeps rep ``j`` from lead ``i``."""
+    leads, reps = problem.leads, problem.reps
+    territories = set(reps.territories[j])
+    if WILDCARD not in territories and leads.territory[i] not in territories:
+        return f"territory {leads.territory[i]} is not one of the owner's"
+    industries = set(reps.industries[j])
+    if industries and WILDCARD not in industries and leads.industry[i] not in industries:
+        return f"industry {leads.industry[i]} is not one of the owner's"
+    if not set(leads.skills[i]) <= set(reps.skills[j]):
+        return "the owner lacks a skill it needs"
+    return "tiers (its value needs a higher level) or the pairs table"
+
+
+def _open_pairs(result: Result, assigned: np.ndarray, rep: np.ndarray) -> np.ndarray:
+    """Per pair: its lead is unassigned and its rep has room left for it (for its whole
+    account, when accounts are kept together)."""
     cands, problem = result.candidates, result.problem
-    n = problem.n_leads
     load = np.bincount(
         rep[assigned],
         weights=cands.effort[result.pair_of_lead[assigned]],
         minlength=problem.n_reps,
     )
     room = problem.reps.capacity - load
-    open_pair = (~assigned[cands.lead]) & (result.unit_effort <= room[cands.rep])
-    had: np.ndarray = np.bincount(cands.lead[open_pair], minlength=n) > 0
-    return had
+    open_pair: np.ndarray = (~assigned[cands.lead]) & (result.unit_effort <= room[cands.rep])
+    return open_pair
 
 
 def runner_up(result: Result) -> tuple[np.ndarray, np.ndarray]:
@@ -123,8 +198,8 @@ def runner_up(result: Result) -> tuple[np.ndarray, np.ndarray]:
 
 
 def assignments_table(result: Result) -> pd.DataFrame:
-    """One row per input lead, in input order: lead_id, rep_id, expected_value, reason,
-    detail, eligible_reps, then the lead's own input columns."""
+    """One row per input lead, in input order: lead_id, rep_id, (with a holdout: arm),
+    expected_value, reason, detail, eligible_reps, then the lead's own input columns."""
     result.require_solution()
     leads = result.problem.leads
     rep = result.rep_of_lead
@@ -147,6 +222,8 @@ def assignments_table(result: Result) -> pd.DataFrame:
             "runner_up_value": result.runner_up[1],
         }
     )
+    if result.arm is not None:  # a run with a holdout: each lead's arm
+        frame.insert(2, "arm", result.arm)
     raw = leads.raw.frame
     carried = [c for c in raw.columns if c != "lead_id"]
     return pd.concat([frame, raw[carried].reset_index(drop=True)], axis=1)
@@ -182,4 +259,98 @@ def rep_table(result: Result) -> pd.DataFrame:
     )
 
 
-__all__ = ["assignments_table", "lead_reasons", "rep_table", "runner_up"]
+# -- the typed tables of the Python API (Result.assignments, Result.rep_table) ----------------
+#
+# The CSV files are written from the tables above (text, '' for missing, 'true'/'false'):
+# their bytes do not change. In Python the same tables come typed: numbers as int64 or
+# float64, booleans as bool, text as pandas' ``string``, and missing cells as <NA> in a
+# nullable dtype (Int64, Float64, boolean, string).
+
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_CODE = re.compile(r"[+-]?0\d")  # '007', '01234': an identifier or a zip code, not a number
+_BOOLEAN = {"true": True, "false": False}
+_INT64_LIMIT = 2**63 - 1
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Text as pandas' ``string`` dtype, '' as <NA>."""
+    text = values.astype("string")
+    return text.mask(text == "")
+
+
+def typed_column(values: pd.Series) -> pd.Series:
+    """A column read as text (a lead's carried input column), typed by what its non-empty
+    cells hold: all ``true``/``false`` (any case) -> bool; all integers -> int64; all
+    numbers -> float64; else text (``string``). A column with empty cells gets the nullable
+    dtype (``boolean``, ``Int64``, ``Float64``) with <NA> there. Cells that look like codes
+    (a leading zero: ``007``, zip codes) keep the column text, so nothing is lost."""
+    text = values.astype(object).astype(str)
+    present = text != ""
+    cells = text[present]
+    gaps = not bool(present.all())
+    if not len(cells):
+        return _text(text)
+    lowered = cells.str.lower()
+    if bool(lowered.isin(list(_BOOLEAN)).all()):
+        flags = pd.Series(pd.NA, index=text.index, dtype="boolean")
+        flags[present] = lowered.map(_BOOLEAN).astype(bool)
+        return flags if gaps else flags.astype(bool)
+    if bool(cells.str.match(_CODE).any()):
+        return _text(text)
+    if bool(cells.str.fullmatch(_INTEGER).all()):
+        numbers = pd.to_numeric(cells.map(int), errors="coerce")
+        if bool(numbers.abs().le(_INT64_LIMIT).all()):
+            out = pd.Series(pd.NA, index=text.index, dtype="Int64")
+            out[present] = numbers.astype(np.int64)
+            return out if gaps else out.astype(np.int64)
+    if bool(cells.str.fullmatch(_DECIMAL).all()):
+        floats = pd.Series(pd.NA, index=text.index, dtype="Float64")
+        floats[present] = cells.astype(np.float64)
+        return floats if gaps else floats.astype(np.float64)
+    return _text(text)
+
+
+def typed_assignments(table: pd.DataFrame) -> pd.DataFrame:
+    """``assignments_table`` typed: lead_id, rep_id (<NA> unassigned), reason, detail (<NA>
+    when none), runner_up (<NA> when none) as ``string``; expected_value and
+    runner_up_value ``Float64`` (<NA> when there is none); eligible_reps int64; the lead's
+    carried columns typed by :func:`typed_column`."""
+    fixed = {
+        "lead_id": _text(table["lead_id"]),
+        "rep_id": _text(table["rep_id"]),
+        "expected_value": pd.array(table["expected_value"].to_numpy(np.float64), dtype="Float64"),
+        "reason": _text(table["reason"]),
+        "detail": _text(table["detail"]),
+        "eligible_reps": table["eligible_reps"].astype(np.int64),
+        "runner_up": _text(table["runner_up"]),
+        "runner_up_value": pd.array(table["runner_up_value"].to_numpy(np.float64), dtype="Float64"),
+    }
+    typed = pd.DataFrame(fixed, index=table.index)
+    carried = [c for c in table.columns if c not in fixed]
+    extra = pd.DataFrame({c: typed_column(table[c]) for c in carried}, index=table.index)
+    return pd.concat([typed, extra], axis=1)[list(table.columns)]
+
+
+def typed_reps(table: pd.DataFrame) -> pd.DataFrame:
+    """``rep_table`` typed: rep_id ``string``; counts int64; utilization and values
+    float64; available bool."""
+    typed = table.copy()
+    typed["rep_id"] = _text(table["rep_id"])
+    for column in ("assigned", "capacity", "assigned_effort", "min_leads", "level"):
+        typed[column] = table[column].astype(np.int64)
+    for column in ("utilization", "assigned_value", "expected_value"):
+        typed[column] = table[column].astype(np.float64)
+    typed["available"] = table["available"].to_numpy(dtype=object) == "true"
+    return typed
+
+
+__all__ = [
+    "assignments_table",
+    "lead_reasons",
+    "rep_table",
+    "runner_up",
+    "typed_assignments",
+    "typed_column",
+    "typed_reps",
+]

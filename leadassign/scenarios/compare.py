@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from leadassign.baselines import run_baseline
 from leadassign.control.stop import Stop
 from leadassign.errors import InputError
 from leadassign.output import bytes_writers, result_files, write_bytes, write_csv, write_files
@@ -63,17 +64,25 @@ def solve_run(
         # The keep bonus prices the base's churn limit; a variant that changes the limit
         # searches for its own from scratch (the base's was 12x off for 0.15 -> 0.05).
         start = Start(start.owners)
-    result = solve(problem, policy, time_limit_s=time_limit_s, start=start, stop=stop)
+    routed = None if name == BASE else scenario.variants[name].baseline
+    if routed is not None:  # what a CRM would do, or the current owners: nothing solved
+        result = run_baseline(problem, routed, policy)
+    else:
+        result = solve(problem, policy, time_limit_s=time_limit_s, start=start, stop=stop)
     files = result_files(result)
     n = problem.n_leads
     rep_ids = np.full(n, "", dtype=object)
     ev = np.full(n, np.nan)
     reps = None
     if result.has_solution:
-        table = result.assignments
+        table = result.assignments_file
         rep_ids = table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)
         ev = table["expected_value"].to_numpy(dtype=np.float64)
-        reps = result.rep_table[["rep_id", "assigned", "expected_value"]].copy()
+        columns = ["rep_id", "assigned", "expected_value", "assigned_effort", "capacity"]
+        reps = result.rep_file[columns].copy()
+        reps["available"] = problem.reps.available
+        # report.html groups reps by their first territory ('*': all territories)
+        reps["group"] = [held[0] if len(held) else "" for held in problem.reps.territories]
     description = "" if name == BASE else scenario.variants[name].description
     return Run(
         name,

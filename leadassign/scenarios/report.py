@@ -1,7 +1,9 @@
 """report.html: one self-contained page for a comparison (README "What-if scenarios").
 
-The comparison table, the expected value and leads assigned of each run, each run's leads and
-expected value per rep, the frontier when the scenario sweeps a knob, and the lead moves
+The comparison's key columns (all of them behind a fold), the expected value and leads
+assigned of each run, each variant's leads kept, moved, released and new against the base,
+each run's load per rep against its capacity and expected value per rep (dots on zoomed axes,
+grouped by territory), the frontier when the scenario sweeps a knob, and the lead moves
 against the base. Charts are drawn with matplotlib and inlined as SVG (text kept as text), so
 the page needs no network and no scripts. The SVG is made deterministic (a fixed hash salt, no
 date), so the same runs give the same bytes.
@@ -14,6 +16,7 @@ import io
 from typing import Any
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 
@@ -22,6 +25,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from leadassign.result.churn import churn_counts as churn_counts_of
+from leadassign.result.churn import churn_labels
 from leadassign.scenarios.run import Run
 
 #: Lead moves listed per variant (the full list is in its diff CSV).
@@ -37,6 +42,20 @@ details { margin: 0.4em 0; } summary { cursor: pointer; }
 svg { max-width: 100%; height: auto; } div.wide { overflow-x: auto; }
 """
 BASE_COLOUR, RUN_COLOUR, GREY = "#8aa9c9", "#2f6db3", "#b9b9b9"
+#: The comparison's columns shown at once; the rest are behind a fold.
+KEY_COLUMNS = (
+    "variant",
+    "status",
+    "gap",
+    "assigned",
+    "unassigned",
+    "expected_value",
+    "delta_expected_value",
+    "utilization_spread",
+    "leads_per_rep_min",
+    "leads_per_rep_max",
+    "changed_vs_base",
+)
 
 
 #: Longest label drawn in a chart (the tables show names whole).
@@ -111,7 +130,8 @@ def _table(frame: pd.DataFrame, text_columns: tuple[str, ...] = (), base_row: bo
 
 
 def _overview(table: pd.DataFrame) -> str:
-    """Expected value and leads assigned of each run, the base's as a line."""
+    """Expected value and leads assigned of each run as dots, the base's as a dashed line,
+    each run joined to it."""
     names = [_label(name) for name in table["variant"].tolist()]
     answered = table["status"].isin(["OPTIMAL", "FEASIBLE"]).to_numpy()
     ev = pd.to_numeric(table["expected_value"], errors="coerce").fillna(0.0).to_numpy()
@@ -123,10 +143,15 @@ def _overview(table: pd.DataFrame) -> str:
         (axes[0], ev, "expected value"),
         (axes[1], assigned, "leads assigned"),
     ):
-        # a run without an assignment gets no bar (not a zero one) and says why
-        ax.barh(y, np.where(answered, values, 0.0), color=colours)
+        # a dot per run, a line from the base's value to it, on an axis zoomed to the values
+        # (not bars from zero: a 2% difference shows); a run without an assignment gets no
+        # dot (not a zero one) and says why
+        shown = np.where(answered, values, np.nan)
         if answered[0]:
             ax.axvline(values[0], color="#444", linewidth=0.8, linestyle="--")
+            ax.hlines(y, values[0], shown, color=GREY, linewidth=1.5)
+        ax.scatter(shown, y, color=colours, s=36, zorder=3)
+        ax.set_xlim(*_zoomed(shown))
         for i in np.flatnonzero(~answered):
             ax.text(
                 0,
@@ -147,41 +172,179 @@ def _overview(table: pd.DataFrame) -> str:
     return _svg(figure)
 
 
+#: report.html's load chart: reps without a territory list are grouped as this.
+ALL_TERRITORIES = "all territories"
+#: The churn chart's parts, in order, with their colours.
+CHURN = (
+    ("kept", "#2f6db3"),
+    ("moved", "#e39b3b"),
+    ("released", "#c0504d"),
+    ("new", "#6aa84f"),
+)
+
+
+def _zoomed(values: np.ndarray, must_show: float | None = None) -> tuple[float, float]:
+    """Axis limits around ``values`` (and ``must_show``, the capacity line), not from zero:
+    a difference of 2% between two reps stays visible."""
+    finite = values[np.isfinite(values)]
+    points = np.concatenate([finite, [must_show] if must_show is not None else []])
+    if not len(points):
+        return 0.0, 1.0
+    low, high = float(points.min()), float(points.max())
+    pad = max((high - low) * 0.08, abs(high) * 0.005, 0.5)
+    return low - pad, high + pad
+
+
+def _rep_order(reps: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    """Reps in order of their group (first territory, sorted; all territories last), file
+    order within; x positions with a gap between groups; and each group's (name, first x,
+    last x)."""
+    group = reps["group"].replace({"*": "", np.nan: ""}).astype(str).to_numpy(dtype=object)
+    names = sorted({g for g in group.tolist() if g}) + ([""] if "" in group else [])
+    rank = {name: k for k, name in enumerate(names)}
+    order = np.lexsort((np.arange(len(reps)), np.array([rank[g] for g in group.tolist()])))
+    x = np.zeros(len(reps))
+    spans = []
+    at = 0.0
+    for name in names:
+        members = order[group[order] == name]
+        x[members] = at + np.arange(len(members))
+        spans.append((name or ALL_TERRITORIES, at, at + len(members) - 1))
+        at += len(members) + 1  # one empty slot between groups
+    return x, spans
+
+
 def _per_rep(run: Run, base: Run) -> str:
-    """Leads and expected value per rep in one run, the base's as outlines."""
+    """Each available rep's load against its capacity (a line at 100%) and expected value,
+    as dots on axes zoomed to the values, grouped by territory; the base's as open
+    circles."""
     mine, theirs = run.reps, base.reps
     if not run.status.has_solution:
         return f'<p class="bad">{html.escape(_no_answer(run.status.value))}: no assignment.</p>'
     if mine is None or not len(mine):
         return "<p>No assignment.</p>"
-    reps = [_label(rep) for rep in mine["rep_id"].tolist()]
-    x = np.arange(len(reps))
-    figure, axes = plt.subplots(2, 1, figsize=(max(6.0, 0.09 * len(reps) + 3), 4.2), sharex=True)
-    for ax, column, title in (
-        (axes[0], "assigned", "leads"),
-        (axes[1], "expected_value", "expected value"),
-    ):
-        ax.bar(x, mine[column].to_numpy(dtype=float), color=RUN_COLOUR, width=0.8)
-        if theirs is not None and run.name != base.name:
-            at_base = mine[["rep_id"]].merge(theirs[["rep_id", column]], on="rep_id", how="left")
-            ax.step(
+    shown = mine[mine["available"].astype(bool) & (mine["capacity"] > 0)].reset_index(drop=True)
+    hidden = len(mine) - len(shown)
+    note = (
+        f"<p>{hidden:,} rep{'s' if hidden != 1 else ''} on leave or with capacity 0 not shown.</p>"
+        if hidden
+        else ""
+    )
+    if not len(shown):
+        return note or "<p>No rep with capacity.</p>"
+    x, spans = _rep_order(shown)
+    load = 100.0 * shown["assigned_effort"].to_numpy(float) / shown["capacity"].to_numpy(float)
+    value = shown["expected_value"].to_numpy(float)
+    compare = theirs is not None and run.name != base.name
+    base_load = base_value = np.full(len(shown), np.nan)
+    if compare and theirs is not None:
+        at_base = shown[["rep_id"]].merge(theirs, on="rep_id", how="left")
+        base_load = 100.0 * (
+            at_base["assigned_effort"].to_numpy(float) / at_base["capacity"].to_numpy(float)
+        )
+        base_value = at_base["expected_value"].to_numpy(float)
+    figure, axes = plt.subplots(
+        2, 1, figsize=(max(7.0, 0.11 * (x.max() + 1) + 3), 5.6), sharex=True
+    )
+    panels = (
+        (axes[0], load, base_load, "load, % of capacity", 100.0),
+        (axes[1], value, base_value, "expected value", None),
+    )
+    for ax, values, at_base_values, title, line in panels:
+        if line is not None:
+            ax.axhline(line, color="#444", linewidth=0.9, linestyle="--", label="capacity")
+        if compare:
+            ax.scatter(
                 x,
-                at_base[column].to_numpy(dtype=float),
-                where="mid",
-                color="#d06a1f",
-                linewidth=0.9,
+                at_base_values,
+                s=22,
+                facecolors="none",
+                edgecolors="#d06a1f",
                 label="base",
+                linewidths=0.9,
+                zorder=3,
             )
-            ax.legend(loc="upper right", fontsize=8)
+        ax.scatter(x, values, s=14, color=RUN_COLOUR, label=_label(run.name), zorder=4)
+        ax.set_ylim(*_zoomed(np.concatenate([values, at_base_values]), line))
         ax.set_ylabel(title)
         ax.grid(axis="y", alpha=0.3)
+        for _, first, _last in spans[1:]:
+            ax.axvline(first - 1, color=GREY, linewidth=0.6)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    axes[0].yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(decimals=0))
+    small = len(spans) > 8
+    for name, first, last in spans:
+        axes[0].text(
+            (first + last) / 2,
+            1.02,
+            _label(name, 24),
+            transform=axes[0].get_xaxis_transform(),
+            ha="left" if small else "center",
+            va="bottom",
+            rotation=35 if small else 0,
+            fontsize=7 if small else 8,
+        )
+    reps = [_label(rep) for rep in shown["rep_id"].tolist()]
     if len(reps) <= 60:
         axes[1].set_xticks(x, reps, rotation=90, fontsize=7)
     else:
         axes[1].set_xticks([])
-        axes[1].set_xlabel(f"{len(reps)} reps in file order")
+        axes[1].set_xlabel(f"{len(reps)} reps, grouped by their first territory")
     figure.tight_layout()
-    return _svg(figure)
+    return _svg(figure) + note
+
+
+def churn_counts(run: Run, base: Run, moves: pd.DataFrame) -> dict[str, int]:
+    """A run's leads against the base's, in the churn words of ``result.churn`` with the
+    base's rep as the owner: kept, moved, released (assigned in the base, not in the run;
+    leads held back by a rule included: the runs' reasons are not compared here), new
+    (assigned in the run, not in the base: newly assigned or a lead only the run has)."""
+    base_rep = pd.Series(base.rep_ids, index=base.lead_ids)
+    before = base_rep.reindex(pd.Index(run.lead_ids, dtype=object)).fillna("")
+    after = np.asarray(run.rep_ids, dtype=object)
+    labels = churn_labels(before.to_numpy(dtype=object), after, np.zeros(len(after), bool))
+    counts = churn_counts_of(labels)
+    return {word: counts[word] for word, _ in CHURN}
+
+
+def _churn(runs: list[Run], moves: dict[str, pd.DataFrame]) -> str:
+    """Per variant, its leads against the base: kept, moved, released, new (a stacked bar
+    of lead counts: parts of a whole, so from zero), and the counts as a table."""
+    base = runs[0]
+    answered = [r for r in runs[1:] if r.status.has_solution and base.status.has_solution]
+    if not answered:
+        return "<p>No variant with an answer to compare with the base.</p>"
+    counts = pd.DataFrame(
+        [{"variant": r.name, **churn_counts(r, base, moves[r.name])} for r in answered]
+    )
+    names = [_label(name) for name in counts["variant"].tolist()]
+    figure, ax = plt.subplots(figsize=(10, 0.4 * len(names) + 1.3))
+    y = np.arange(len(names))
+    left = np.zeros(len(names))
+    total = counts[[part for part, _ in CHURN]].sum(axis=1).to_numpy(float)
+    for part, colour in CHURN:
+        width = counts[part].to_numpy(float)
+        ax.barh(y, width, left=left, color=colour, label=part, height=0.6)
+        for i in np.flatnonzero(width >= 0.06 * np.maximum(total, 1)).tolist():
+            ax.text(
+                left[i] + width[i] / 2,
+                i,
+                f"{int(width[i]):,}",
+                ha="center",
+                va="center",
+                color="white",
+                fontsize=8,
+            )
+        left += width
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xlabel("leads, against the base's assignment")
+    ax.legend(
+        ncols=len(CHURN), loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=8, frameon=False
+    )
+    ax.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    return _svg(figure) + _table(counts, text_columns=("variant",))
 
 
 def _frontier_chart(frontier: pd.DataFrame, metric: str) -> str:
@@ -271,17 +434,33 @@ def _page(
         f"<p>{len(runs) - 1} runs against the base. Made by leadassign from the runs' outputs "
         "(each in its own folder next to this page).</p>",
         "<h2>Comparison</h2>",
+        _table(
+            shown[[c for c in KEY_COLUMNS if c in shown.columns]],
+            text_columns=("variant", "status"),
+            base_row=True,
+        ),
+        f"<details><summary>All {len(shown.columns)} columns of comparison.csv</summary>",
         _table(shown, text_columns=("variant", "status", "method"), base_row=True),
+        "</details>",
         "<h2>Expected value and leads assigned</h2>",
         _overview(table),
+        "<h2>Leads kept, moved, released and new against the base</h2>",
+        _churn(runs, moves),
     ]
     if frontier is not None and metric is not None:
         parts += [
             "<h2>Frontier</h2>",
             _frontier_chart(frontier, metric),
+            "<details><summary>The frontier's table (frontier.csv)</summary>",
             _table(frontier, text_columns=("point", "key", "status")),
+            "</details>",
         ]
-    parts.append("<h2>Per rep</h2>")
+    parts += [
+        "<h2>Per rep: load against capacity, and expected value</h2>",
+        "<p>Each dot is a rep (grouped by their first territory); the dashed line is their "
+        "capacity. The axes are zoomed to the values, so small differences show: read the "
+        "numbers on the axis, not the height from the bottom.</p>",
+    ]
     for run in runs:
         note = f" — {html.escape(run.description)}" if run.description else ""
         parts += [f"<h3>{html.escape(run.name)}{note}</h3>", _per_rep(run, base)]
@@ -292,4 +471,4 @@ def _page(
     return "\n".join(parts) + "\n"
 
 
-__all__ = ["report_html"]
+__all__ = ["churn_counts", "report_html"]

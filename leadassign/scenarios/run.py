@@ -24,6 +24,8 @@ class Run:
     lead_ids: np.ndarray  # every input lead of the run, in input order
     rep_ids: np.ndarray  # its rep ('' when unassigned or without a solution)
     expected_value: np.ndarray  # its expected value (nan when unassigned)
-    reps: pd.DataFrame | None = None  # rep_id, assigned, expected_value (None: no solution)
+    #: rep_id, assigned, expected_value, assigned_effort, capacity, available, group (the
+    #: rep's first territory); None: no solution
+    reps: pd.DataFrame | None = None
     files: tuple[tuple[str, bytes], ...] = ()  # its output files, as ``leadassign solve`` writes
     keep_bonus: float | None = None  # its churn search's bonus (Result.keep_bonus)

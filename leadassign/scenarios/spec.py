@@ -94,6 +94,9 @@ class LeadChanges(_Spec):
 
 class Variant(_Spec):
     description: str = ""
+    #: routed by a baseline instead of solved: ``current`` (the current owners, what we
+    #: have today) or a CRM routing (``round-robin``, ``weighted-round-robin``, ``greedy``)
+    baseline: Literal["current", "round-robin", "weighted-round-robin", "greedy"] | None = None
     reps: list[RepChange] = Field(default_factory=list)
     add_reps: list[NewRep] = Field(default_factory=list)
     remove_reps: list[str] = Field(default_factory=list)

@@ -48,7 +48,7 @@ from leadassign.errors import LeadassignError
 from leadassign.redact import redact_url, refusal, remember, scrub
 
 #: The schema version this leadassign writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: The default store, relative to the working folder.
 DEFAULT_STORE = ".leadassign/history.db"
 #: Seconds between two tries for another run's lock.
@@ -101,6 +101,8 @@ assignments_table = sa.Table(
     sa.Column("previous_rep_id", sa.Text, nullable=True),  # the owner before the run
     sa.Column("expected_value", sa.Float, nullable=True),
     sa.Column("reason", sa.String(32), nullable=True),
+    # schema 2: the lead's arm in a run with a holdout (optimized | holdout); None without
+    sa.Column("arm", sa.String(16), nullable=True),
 )
 
 files_table = sa.Table(
@@ -117,8 +119,16 @@ def _create_v1(conn: Connection) -> None:
         table.create(conn)
 
 
+def _add_arm(conn: Connection) -> None:
+    """Schema 2: ``assignments.arm``, the lead's arm in a run with a holdout (a store
+    created at version 2 already has it: ``_create_v1`` creates the current tables)."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns(assignments_table.name)}
+    if "arm" not in have:
+        conn.execute(sa.text(f"ALTER TABLE {assignments_table.name} ADD COLUMN arm VARCHAR(16)"))
+
+
 #: Ordered steps: version -> what brings the schema from the version before to it.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _create_v1}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _create_v1, 2: _add_arm}
 
 
 class StoreError(LeadassignError):
@@ -504,21 +514,29 @@ class Store:
     def assignment(self, run: RunRow, conn: Connection | None = None) -> pd.DataFrame:
         """The run's assignment (a re-run's is its original's), in input order: lead_id,
         rep_id ('' when unassigned), previous_rep_id ('' when none), expected_value,
-        reason."""
+        reason, arm ('' in a run without a holdout)."""
         if not run.has_assignment:
             raise StoreError(f"run {run.id} has no assignment (status {run.status})")
         t = assignments_table
         query = (
-            sa.select(t.c.lead_id, t.c.rep_id, t.c.previous_rep_id, t.c.expected_value, t.c.reason)
+            sa.select(
+                t.c.lead_id,
+                t.c.rep_id,
+                t.c.previous_rep_id,
+                t.c.expected_value,
+                t.c.reason,
+                t.c.arm,
+            )
             .where(t.c.run_id == run.original)
             .order_by(t.c.position)
         )
         with self._reading(conn) as c:
             rows = c.execute(query).all()
         frame = pd.DataFrame(
-            rows, columns=["lead_id", "rep_id", "previous_rep_id", "expected_value", "reason"]
+            rows,
+            columns=["lead_id", "rep_id", "previous_rep_id", "expected_value", "reason", "arm"],
         )
-        for column in ("lead_id", "rep_id", "previous_rep_id", "reason"):
+        for column in ("lead_id", "rep_id", "previous_rep_id", "reason", "arm"):
             frame[column] = frame[column].fillna("").astype(str)
         frame["expected_value"] = frame["expected_value"].astype(np.float64)
         return frame
@@ -573,6 +591,7 @@ class Store:
         run_id = int(key[0])
         if run.assignments is not None:
             table = run.assignments
+            arms = table["arm"].tolist() if "arm" in table.columns else [None] * len(table)
             rows = [
                 {
                     "run_id": run_id,
@@ -582,14 +601,16 @@ class Store:
                     "previous_rep_id": previous or None,
                     "expected_value": None if value != value else value,
                     "reason": reason,
+                    "arm": arm or None,
                 }
-                for position, (lead, rep, previous, value, reason) in enumerate(
+                for position, (lead, rep, previous, value, reason, arm) in enumerate(
                     zip(
                         table["lead_id"].tolist(),
                         table["rep_id"].tolist(),
                         table["previous_rep_id"].tolist(),
                         table["expected_value"].tolist(),
                         table["reason"].tolist(),
+                        arms,
                         strict=True,
                     )
                 )

@@ -207,8 +207,12 @@ def _fairness_rows(
     by_value = fairness.get("metric", "count") == "value"
     assert not (soft and by_value), "soft value fairness is not modelled here"
     metric = unit_value[u] if by_value else size.astype(np.float64)
-    if fairness.get("within", "all") == "level":
+    within = fairness.get("within", "all")
+    if within == "level":
         groups = [np.flatnonzero(available & (level == k)) for k in np.unique(level)]
+    elif within != "all":  # a reps column: one group per value among the available reps
+        cells = reps[within].fillna("").astype(str).str.strip().to_numpy(dtype=object)
+        groups = [np.flatnonzero(available & (cells == k)) for k in sorted(set(cells[available]))]
     else:
         groups = [np.flatnonzero(available)]
     for group in groups:

@@ -82,6 +82,7 @@ class Ref:
     policy: PolicyDict
     rep_ids: list[str]
     lead_account: list[str] = field(default_factory=list)  # per lead: account_id, "" none
+    rep_cells: dict[str, list[str]] = field(default_factory=dict)  # reps table, as text
 
     @staticmethod
     def build(book: RuleBook) -> Ref:
@@ -155,14 +156,23 @@ class Ref:
             policy,
             rep_ids,
             [a.strip() for a in leads["account_id"].fillna("").astype(str).tolist()],
+            {
+                str(c): [str(v).strip() for v in reps[c].fillna("").astype(str).tolist()]
+                for c in reps.columns
+            },
         )
 
     def groups(self) -> list[list[int]]:
-        """Fairness groups: the available reps, or those of each level."""
+        """Fairness groups: the available reps, those of each level, or those sharing a
+        value of the reps column ``within`` names (manager, regional_office, ...)."""
         fairness = policy_block(self.policy, "fairness")
         reps = [j for j in range(self.m) if self.available[j]]
-        if fairness.get("within", "all") == "level":
+        within = fairness.get("within", "all")
+        if within == "level":
             return [[j for j in reps if self.level[j] == k] for k in sorted(set(self.level))]
+        if within != "all":
+            cells = self.rep_cells[within]
+            return [[j for j in reps if cells[j] == k] for k in sorted({cells[j] for j in reps})]
         return [reps]
 
 

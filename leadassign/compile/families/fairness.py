@@ -23,6 +23,7 @@ from leadassign.compile.scaling import penalty_units
 from leadassign.compile.units import Units
 from leadassign.engines.cpsat_proto import Aux, Guards, add_linear, guard_literal, new_int, segments
 from leadassign.engines.lp_rows import INF, Rows
+from leadassign.errors import InputError
 from leadassign.models.policy import FairnessPolicy, Policy
 from leadassign.models.problem import Problem
 
@@ -118,6 +119,50 @@ class Fairness(SideRule):
         return worst
 
 
+def fairness_groups(within: str, problem: Problem) -> tuple[np.ndarray, list[str]]:
+    """Per rep its fairness group (-1 for a rep on leave: in no group), and each group's
+    name: ``all`` (one group), ``level``, or any column of the reps table (``manager``,
+    ``regional_office``, ``team``; groups numbered in the order of their sorted names). Raises
+    InputError for a column the reps table does not have (listing its columns), or an
+    available rep whose cell is empty (a rep in no group would escape the band)."""
+    reps = problem.reps
+    available = reps.available
+    if within == "all":
+        return np.where(available, 0, -1).astype(np.int64), ["all"]
+    if within == "level":
+        cells = np.asarray([str(v) for v in reps.level.tolist()], dtype=object)
+    else:
+        cells = np.asarray(reps_column(problem, within), dtype=object)
+        empty = np.flatnonzero(available & (cells == ""))
+        if len(empty):
+            k = int(empty[0])
+            raise InputError(
+                f"rep has no {within!r}, the column the policy's fairness.within groups "
+                "reps by; give every available rep a value (or mark it available: false)",
+                source=reps.source.name,
+                where=reps.source.where(k),
+                ident=str(reps.ids[k]),
+                column=within,
+            )
+    names, codes = np.unique(cells[available].astype(str), return_inverse=True)
+    group = np.full(len(cells), -1, dtype=np.int64)
+    group[available] = codes.astype(np.int64)
+    return group, [f"{within} {name}" for name in names.tolist()]
+
+
+def reps_column(problem: Problem, column: str) -> np.ndarray:
+    """The reps table's ``column`` as text (InputError listing the columns when absent)."""
+    raw = problem.reps.raw
+    if not raw.has(column):
+        raise InputError(
+            f"fairness.within: {column!r} is not a column of the reps table (columns: "
+            f"{', '.join(raw.columns)}); use all, level or one of those",
+            source=problem.reps.source.name,
+            column=column,
+        )
+    return np.asarray([str(v).strip() for v in raw.text(column).tolist()], dtype=object)
+
+
 #: The largest lead value maps to this many units in value-metric fairness (or fewer, when
 #: needed to keep every fairness constraint within 64-bit integers).
 FAIRNESS_RESOLUTION = 10**6
@@ -135,10 +180,7 @@ def fairness_spec(
     of value)."""
     reps = problem.reps
     available = reps.available
-    if policy.within == "level":
-        group = np.where(available, reps.level, -1).astype(np.int64)
-    else:
-        group = np.where(available, 0, -1).astype(np.int64)
+    group, _ = fairness_groups(policy.within, problem)
     weights = reps.capacity.astype(np.int64)
     band = Fraction(str(policy.band)).limit_denominator(1000)
     pairs = units.pairs
