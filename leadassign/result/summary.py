@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from leadassign.models.policy import band_tolerance
+from leadassign.models.problem import lead_column
 from leadassign.result.tables import (
     REASON_FORCED,
     REASON_KEPT,
@@ -133,9 +135,21 @@ def _band_figures(result: Result) -> dict[str, Any]:
     f = result.policy.fairness
     assert f is not None
     reps, table = result.problem.reps, result.rep_table
-    metric = table["assigned" if f.metric == "count" else "assigned_value"].to_numpy(
-        dtype=np.float64
-    )
+    amounts: np.ndarray | None = None
+    if f.metric in ("count", "value"):
+        metric = table["assigned" if f.metric == "count" else "assigned_value"].to_numpy(
+            dtype=np.float64
+        )
+        if f.metric == "value":
+            amounts = result.lead_value
+    else:
+        amounts = lead_column(result.problem.leads, f.metric, "fairness.metric")
+        rep = result.rep_of_lead
+        metric = np.bincount(
+            rep[rep >= 0], weights=amounts[rep >= 0], minlength=result.problem.n_reps
+        )
+    largest = float(amounts.max(initial=0.0)) if amounts is not None else 0.0
+    leads = int(table["assigned"].to_numpy(dtype=np.int64).sum())  # as the checker counts
     available = reps.available
     group = np.where(available, reps.level if f.within == "level" else 0, -1)
     worst, outside = 0.0, []
@@ -148,7 +162,7 @@ def _band_figures(result: Result) -> dict[str, Any]:
         for j in members.tolist():
             share = float(reps.capacity[j]) / weight * total
             over = max(metric[j] - (1 + f.band) * share, (1 - f.band) * share - metric[j])
-            if over > 1e-9 * max(total, 1.0):
+            if over > band_tolerance(f.metric, largest, leads, total):
                 outside.append(str(reps.ids[j]))
             worst = max(worst, over)
     return {
