@@ -137,6 +137,13 @@ def test_new_keys_against_brute_force(spec: dict[str, Any], seed: int) -> None:
     assert check.ok, check.violations
     assert math.isclose(check.score, result.objective, rel_tol=1e-9, abs_tol=1e-6)
     assert np.array_equal(result.rep_of_lead, again.rep_of_lead)  # deterministic
+    churn = result.summary()["churn"]
+    c = spec.get("continuity", {})
+    if c.get("max_reassign") is not None:  # summary.json's churn counts the column moved
+        assert churn["changes_allowed"] is None and churn["measure"] == "workload"
+        assert churn["moved_measure"] <= churn["moved_allowed"] + 1e-9
+        moved = workload[(result.rep_of_lead != owner)].sum()  # every owner may keep
+        assert math.isclose(churn["moved_measure"], moved, abs_tol=1e-12)
 
 
 def test_assign_all_is_infeasible_when_a_band_cannot_hold() -> None:

@@ -85,7 +85,21 @@ def _churn(result: Result, reason: np.ndarray) -> dict[str, Any]:
     owned = result.problem.owner >= 0
     c = result.policy.continuity
     limit = c.changes_allowed(int(owned.sum())) if c is not None else None
-    changes = int(np.isin(reason, [REASON_REASSIGNED, REASON_RELEASED]).sum())
+    changed = np.isin(reason, [REASON_REASSIGNED, REASON_RELEASED])
+    changes = int(changed.sum())
+    measured: dict[str, Any] = {}
+    if c is not None and c.measure is not None:
+        # continuity.measure: the limit is on the column moved, not on leads
+        amounts = lead_column(result.problem.leads, c.measure, "continuity.measure")
+        total = float(amounts[owned].sum())
+        limit = None
+        measured = {
+            "measure": c.measure,
+            "owned_measure": total,
+            "kept_measure": float(amounts[reason == REASON_KEPT].sum()),
+            "moved_measure": float(amounts[changed].sum()),
+            "moved_allowed": None if c.max_reassign is None else c.max_reassign * total,
+        }
     return {
         "owned": int(owned.sum()),
         "kept": int((reason == REASON_KEPT).sum()),
@@ -94,6 +108,7 @@ def _churn(result: Result, reason: np.ndarray) -> dict[str, Any]:
         "forced_moves": int((reason == REASON_FORCED).sum()),
         "changes": changes,
         "changes_allowed": limit,
+        **measured,
     }
 
 
