@@ -29,6 +29,7 @@ from leadassign.cli import main
 from leadassign.models.policy import band_tolerance, policy_from_mapping
 from leadassign.models.problem import Problem
 from leadassign.report import _money
+from leadassign.solve.prices import price_rules
 from tests.helpers import lead, problem_of, rep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,6 +161,10 @@ def test_assign_all_is_infeasible_when_a_band_cannot_hold() -> None:
     assert strict.status == Status.INFEASIBLE
     assert not strict.has_solution
     assert "assign_all" in strict.conflicts[-1] and "L0" in strict.conflicts[-1]
+    # Its price (--price-rules): without assign_all, 2 leads; without the band, all 3.
+    prices = price_rules(strict).prices
+    assert prices is not None
+    assert prices["assign_all"]["assigned"] == 2 and prices["fairness"]["assigned"] == 3
     found = check_assignment(problem, policy_from_mapping({"assign_all": True}), ["A", "", "B"])
     assert found.violations == ["assign_all: 1 of 3 leads unassigned"]
 
