@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from leadassign.models import Policy, Problem
-from leadassign.models.problem import lead_values
+from leadassign.models.policy import band_tolerance
+from leadassign.models.problem import lead_column, lead_values
 from leadassign.models.tables import WILDCARD
 
 
@@ -174,6 +175,8 @@ def check_assignment(problem: Problem, policy: Policy, rep_ids: Sequence[str]) -
         total += rules.expected_value(i, j)
         out.assigned += 1
     out.expected_value = total
+    if policy.assign_all and out.assigned < n:
+        out.violations.append(f"assign_all: {n - out.assigned} of {n} leads unassigned")
     for j in range(m):
         rid = str(reps.ids[j])
         if load[j] > int(reps.capacity[j]):
@@ -251,14 +254,14 @@ def _check_fairness(
         return
     reps = problem.reps
     metric = [float(c) for c in count]
-    tolerance = 1e-9
-    if f.metric == "value":
+    largest = 0.0
+    if f.metric != "count":
+        amounts = rules.value if f.metric == "value" else _column(problem, f.metric)
         metric = [0.0] * problem.n_reps
         for i, rid in enumerate(rep_ids):
             if rid in rules.rep_index:
-                metric[rules.rep_index[rid]] += rules.value[i]
-        # leadassign compares values rounded to 1e-6 of the largest one, per lead
-        tolerance = 1e-6 * max(rules.value, default=0.0) * (sum(count) + 1)
+                metric[rules.rep_index[rid]] += amounts[i]
+        largest = max(amounts, default=0.0)
     if f.within in ("all", "level"):
         keys = [str(int(v)) if f.within == "level" else "" for v in reps.level.tolist()]
     else:  # a column of the reps table, as read from the file
@@ -277,7 +280,8 @@ def _check_fairness(
             share = int(reps.capacity[j]) / weight * total
             over = max(metric[j] - (1 + f.band) * share, (1 - f.band) * share - metric[j], 0.0)
             worst = max(worst, over)
-            if f.mode == "hard" and over > tolerance + 1e-9 * total:
+            tolerance = band_tolerance(f.metric, largest, sum(count), total)
+            if f.mode == "hard" and over > tolerance:
                 out.violations.append(
                     f"rep {reps.ids[j]}: fairness {f.metric} {metric[j]:g} outside "
                     f"[{(1 - f.band) * share:g}, {(1 + f.band) * share:g}]"
@@ -289,28 +293,52 @@ def _check_fairness(
         out.score -= f.weight * excess
 
 
+def _column(problem: Problem, name: str) -> list[float]:
+    """A numeric lead column the policy names, as Python floats."""
+    return [float(x) for x in lead_column(problem.leads, name, name)]
+
+
 def _check_continuity(
     problem: Problem, policy: Policy, rules: _Rules, rep_ids: Sequence[str], out: Check
 ) -> None:
     reps = problem.reps
     owners = problem.leads.current_owner.tolist()
+    c = policy.continuity
+    measured = c is not None and c.measure is not None
+    size = _column(problem, c.measure) if c is not None and c.measure is not None else None
     owned = changes = kept = 0
+    owned_m = moved_m = kept_m = 0.0
     for i, owner in enumerate(owners):
         if not owner:
             continue
+        amount = size[i] if size is not None else 1.0
         owned += 1
+        owned_m += amount
         j = rules.rep_index[str(owner)]
         keepable = rules.allowed(i, j) and rules.effort(i, j) <= int(reps.capacity[j])
         if rep_ids[i] == owner:
             kept += 1
+            kept_m += amount
         elif keepable:
             changes += 1
+            moved_m += amount
     out.changes = changes
-    c = policy.continuity
     if c is None:
         return
-    out.score += c.keep_bonus * kept
+    out.score += c.keep_bonus * kept_m
     if c.max_reassign is None:
+        return
+    if measured:
+        # the solver counts the measure in units of 1e-6 of the largest amount (exact with
+        # at most 6 decimals)
+        limit_m = c.max_reassign * owned_m
+        slack = 1e-6 * max(size or [0.0]) * (owned + 1) + 1e-9 * owned_m
+        if c.mode == "hard" and moved_m > limit_m + slack:
+            out.violations.append(
+                f"continuity: {moved_m:g} {c.measure} moved, max_reassign allows {limit_m:g}"
+            )
+        if c.mode == "soft":
+            out.score -= c.weight * max(moved_m - limit_m, 0.0)
         return
     limit = math.floor(c.max_reassign * owned + 1e-9)
     if c.mode == "hard" and changes > limit:

@@ -12,7 +12,15 @@ from leadassign.result.churn import churn_line
 
 
 def _money(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}"
+    """A figure as it is: whole figures without decimals, figures of 100 and more to the
+    cent, smaller ones to 6 significant digits (0.1696, -15.0374), and never "-0"."""
+    if x == round(x) and abs(x) < 1e15:
+        text = f"{x:,.0f}"
+    elif abs(x) >= 100:
+        text = f"{x:,.2f}"
+    else:
+        text = f"{x:.6g}"
+    return text[1:] if text.startswith("-") and text.strip("-0.,") == "" else text
 
 
 def human_summary(result: Result) -> str:
@@ -29,6 +37,8 @@ def human_summary(result: Result) -> str:
     cut = {"work": "the work limit", "time": "the time limit", "stop": "a signal"}
     if result.limited_by in cut:
         proof += f"; cut by {cut[result.limited_by]}"
+    elif result.limited_by == "gap":
+        proof += f"; stopped within relative_gap {result.policy.solver.relative_gap:g}"
     lines.append(
         f"status: {result.status.value} ({proof}; method {result.method}, "
         f"{result.build_s + result.solve_s:.2f} s)"

@@ -103,6 +103,8 @@ def ignored_rules(problem: Problem, policy: Policy, strategy: str = "") -> list[
         ignored.append("accounts")
     if policy.account_cap is not None:
         ignored.append("account_cap")
+    if policy.assign_all:
+        ignored.append("assign_all")
     return ignored
 
 

@@ -17,6 +17,7 @@ from leadassign.compile.candidates import Candidates, build_candidates
 from leadassign.compile.families import SideRules
 from leadassign.compile.families.accounts import account_groups, apply_accounts
 from leadassign.compile.families.base import Compiled
+from leadassign.compile.families.continuity import keep_weights
 from leadassign.compile.families.floors import floors
 from leadassign.compile.families.tiers import apply_tiers
 from leadassign.compile.pairs import Pairs
@@ -58,7 +59,10 @@ def prepare(problem: Problem, policy: Policy) -> Prepared:
     }
     bonus = policy.continuity.keep_bonus if policy.continuity is not None else 0.0
     owner_pair = problem.owner[cands.lead] == cands.rep
-    score = cands.ev + bonus * owner_pair
+    keep = keep_weights(policy, problem)
+    if isinstance(keep, np.ndarray):
+        keep = keep[cands.lead]
+    score = cands.ev + bonus * owner_pair * keep
     scaled = scale_values(score, cands.lead, problem.n_leads)
     units = build_units(
         cands, scaled.units, groups, problem.reps.capacity.astype(np.int64), floors(problem)

@@ -83,10 +83,15 @@ NEIGHBOURHOOD_SHARE = 0.5
 
 
 def _configure(
-    h: highspy.Highs, settings: CpSatSettings, abs_gap: float, limit: float, max_nodes: int
+    h: highspy.Highs,
+    settings: CpSatSettings,
+    abs_gap: float,
+    limit: float,
+    max_nodes: int,
+    rel_gap: float = 0.0,
 ) -> None:
     h.setOptionValue("output_flag", bool(settings.log))
-    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("mip_rel_gap", rel_gap)
     h.setOptionValue("mip_abs_gap", abs_gap)
     h.setOptionValue("threads", 1)
     # A work limit, so whether HiGHS proves a book does not depend on the machine's speed (the
@@ -114,13 +119,15 @@ def _run(
     start: np.ndarray | None = None,
     bounds: tuple[np.ndarray, np.ndarray] | None = None,
     max_nodes: int = MAX_NODES,
+    rel_gap: float = 0.0,
 ) -> _Run:
-    """Maximize ``c.x`` over the MIP until within ``abs_gap`` of the bound, from ``start``
-    (pair values; auxiliaries are left to HiGHS) when given; ``bounds``: see ``lp.highs_model``."""
+    """Maximize ``c.x`` over the MIP until within ``abs_gap`` (or the relative ``rel_gap``)
+    of the bound, from ``start`` (pair values; auxiliaries are left to HiGHS) when given;
+    ``bounds``: see ``lp.highs_model``."""
     with highs_output(settings.log):
         h = highspy.Highs()
         scale = highs_scale(c)
-        _configure(h, settings, abs_gap * scale, time_limit_s, max_nodes)
+        _configure(h, settings, abs_gap * scale, time_limit_s, max_nodes, rel_gap)
         h.passModel(highs_model(relax, c * scale, bounds=bounds))
         if start is not None:
             solution = highspy.HighsSolution()
@@ -300,8 +307,17 @@ class _Mip:
         floored = all_in(self.relax, self.pairs, count).with_floor(self.pairs.size, float(count))
         # The score is integral: a gap below one unit is a proof.
         hint = hint if self.fits(hint, count) else None
+        # ``solver.relative_gap`` lets HiGHS stop that close to its bound (the count phase
+        # is always exact): the answer is then FEASIBLE with that gap, never OPTIMAL.
         return _run(
-            floored, self.c, 0.5, self.settings, self.left(), hint, max_nodes=self.max_nodes
+            floored,
+            self.c,
+            0.5,
+            self.settings,
+            self.left(),
+            hint,
+            max_nodes=self.max_nodes,
+            rel_gap=self.settings.relative_gap,
         )
 
     def finish(self, run: _Run, count: int, fallback: np.ndarray | None) -> MipOutcome:

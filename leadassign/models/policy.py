@@ -35,6 +35,20 @@ MAX_TIME_LIMIT_S = 1e7
 class _Block(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: Keys added since the policy's dumps were first recorded (summary.json, run history),
+    #: with their defaults: left out of a dump while at the default, so that a policy
+    #: without them dumps, and hashes, as it always did.
+    LATER: ClassVar[dict[str, Any]] = {}
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for key, default in self.LATER.items():
+                if key in data and data[key] == default:
+                    del data[key]
+        return data
+
 
 class ValuePolicy(_Block):
     """Lead value computed from weighted numeric lead columns instead of the ``value`` column."""
@@ -72,10 +86,33 @@ class Tier(_Block):
     )
 
 
-class FairnessPolicy(_Block):
-    """Each rep's count or value within ``band`` of its capacity-proportional share."""
+#: Fairness on ``value`` or a lead column is decided on each lead's amount rounded to this
+#: fraction of the largest one (exactly, when amounts have at most 6 decimals).
+BAND_RESOLUTION = 1e-6
 
-    metric: Literal["count", "value"] = "count"
+
+def band_tolerance(metric: str, largest: float, leads: int, total: float) -> float:
+    """How far outside its hard band a rep's ``m_j`` may lie in floats, for a group of
+    ``leads`` assigned leads summing to ``total``, the largest lead amount ``largest``: 1e-9
+    of the total (float noise), plus for value and column metrics the rounding of each lead's
+    amount (``BAND_RESOLUTION`` of the largest, per lead). The solver keeps the band exactly
+    on the rounded amounts; the checker (``leadassign.check``) and summary.json accept a rep
+    as inside its band, and an answer as OPTIMAL, within this tolerance and no further."""
+    noise = 1e-9 * max(abs(total), 1.0)
+    if metric == "count":
+        return noise
+    return BAND_RESOLUTION * largest * (leads + 1) + noise
+
+
+class FairnessPolicy(_Block):
+    """Each rep's count, value or lead column within ``band`` of its capacity-proportional
+    share."""
+
+    metric: str = Field(
+        "count",
+        min_length=1,
+        description="count | value | the name of a numeric lead column (e.g. workload)",
+    )
     band: float = Field(
         ge=0, le=MAX_BAND, allow_inf_nan=False, description="relative tolerance around the share"
     )
@@ -116,6 +153,15 @@ class ContinuityPolicy(_Block):
         allow_inf_nan=False,
         description="value credited per lead kept by its owner",
     )
+
+    measure: str | None = Field(
+        None,
+        min_length=1,
+        description="a numeric lead column: max_reassign and keep_bonus count it instead of "
+        "leads (e.g. workload moved)",
+    )
+
+    LATER: ClassVar[dict[str, Any]] = {"measure": None}
 
     def changes_allowed(self, owned: int) -> int | None:
         """floor(max_reassign * owned leads), read as a decimal; None without a limit."""
@@ -195,21 +241,13 @@ class Policy(_Block):
     continuity: ContinuityPolicy | None = None
     accounts: AccountsPolicy | None = None
     account_cap: AccountCapPolicy | None = None
+    assign_all: bool = Field(
+        default=False,
+        description="every lead must be assigned (a hard rule: INFEASIBLE otherwise)",
+    )
     solver: SolverPolicy = Field(default_factory=lambda: SolverPolicy.model_validate({}))
 
-    #: Blocks added since the policy's dumps were first recorded (summary.json, run
-    #: history): left out of a dump when absent, so that a policy without them dumps, and
-    #: hashes, as it always did.
-    LATER_BLOCKS: ClassVar[tuple[str, ...]] = ("account_cap",)
-
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        if isinstance(data, dict):
-            for key in self.LATER_BLOCKS:
-                if data.get(key, ...) is None:
-                    del data[key]
-        return data
+    LATER: ClassVar[dict[str, Any]] = {"account_cap": None, "assign_all": False}
 
     @model_validator(mode="after")
     def _cap_apart_from_together(self) -> Policy:

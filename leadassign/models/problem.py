@@ -142,6 +142,30 @@ def lead_values(leads: LeadTable, policy: ValuePolicy | None) -> np.ndarray:
     return total
 
 
+def lead_column(leads: LeadTable, column: str, key: str) -> np.ndarray:
+    """A numeric lead column (>= 0, every cell given) that the policy's ``key`` names, e.g.
+    ``fairness.metric: workload``. Raises InputError naming the key and the column when it
+    is missing, and the row when a cell is empty, not a number or negative."""
+    cols = leads.reader
+    if not cols.has(column):
+        raise InputError(
+            f"missing column '{column}' named in the policy's {key} (columns found: "
+            f"{', '.join(leads.raw.columns)})",
+            source=leads.source.name,
+        )
+    try:
+        numbers = cols.number(column, default=None, minimum=0)
+    except InputError as exc:
+        raise InputError(
+            f"{exc.message} (named in the policy's {key})",
+            source=exc.source,
+            where=exc.where,
+            ident=exc.ident,
+            column=exc.column,
+        ) from exc
+    return numbers
+
+
 def load_problem(
     leads: TableInput,
     reps: TableInput,

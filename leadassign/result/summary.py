@@ -7,8 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from leadassign.models.policy import band_tolerance
+from leadassign.models.problem import lead_column
 from leadassign.result.churn import KEPT, churn_counts, churn_labels
-from leadassign.result.tables import REASON_FORCED, REASON_HELD_BACK, REASON_KEPT
+from leadassign.result.tables import (
+    REASON_FORCED,
+    REASON_HELD_BACK,
+    REASON_KEPT,
+)
 
 if TYPE_CHECKING:
     from leadassign.result.result import Result
@@ -90,13 +96,28 @@ def _churn(result: Result, reason: np.ndarray) -> dict[str, Any]:
     after = np.where(rep >= 0, ids[np.maximum(rep, 0)], "") if len(ids) else rep.astype(str)
     labels = churn_labels(before, after, reason == REASON_HELD_BACK)
     _, keepable = result.owner_status
-    changes = int((owned & keepable & (labels != KEPT)).sum())
+    changed = owned & keepable & (labels != KEPT)
+    changes = int(changed.sum())
+    measured: dict[str, Any] = {}
+    if c is not None and c.measure is not None:
+        # continuity.measure: the limit is on the column moved, not on leads
+        amounts = lead_column(problem.leads, c.measure, "continuity.measure")
+        total = float(amounts[owned].sum())
+        limit = None
+        measured = {
+            "measure": c.measure,
+            "owned_measure": total,
+            "kept_measure": float(amounts[owned & (labels == KEPT)].sum()),
+            "moved_measure": float(amounts[changed].sum()),
+            "moved_allowed": None if c.max_reassign is None else c.max_reassign * total,
+        }
     return {
         "owned": int(owned.sum()),
         **churn_counts(labels),
         "forced_moves": int((reason == REASON_FORCED).sum()),
         "changes": changes,
         "changes_allowed": limit,
+        **measured,
     }
 
 
@@ -138,9 +159,21 @@ def _band_figures(result: Result) -> dict[str, Any]:
     f = result.policy.fairness
     assert f is not None
     reps, table = result.problem.reps, result.rep_table
-    metric = table["assigned" if f.metric == "count" else "assigned_value"].to_numpy(
-        dtype=np.float64
-    )
+    amounts: np.ndarray | None = None
+    if f.metric in ("count", "value"):
+        metric = table["assigned" if f.metric == "count" else "assigned_value"].to_numpy(
+            dtype=np.float64
+        )
+        if f.metric == "value":
+            amounts = result.lead_value
+    else:
+        amounts = lead_column(result.problem.leads, f.metric, "fairness.metric")
+        rep = result.rep_of_lead
+        metric = np.bincount(
+            rep[rep >= 0], weights=amounts[rep >= 0], minlength=result.problem.n_reps
+        )
+    largest = float(amounts.max(initial=0.0)) if amounts is not None else 0.0
+    leads = int(table["assigned"].to_numpy(dtype=np.int64).sum())  # as the checker counts
     available = reps.available
     group = np.where(available, reps.level if f.within == "level" else 0, -1)
     worst, outside = 0.0, []
@@ -153,7 +186,7 @@ def _band_figures(result: Result) -> dict[str, Any]:
         for j in members.tolist():
             share = float(reps.capacity[j]) / weight * total
             over = max(metric[j] - (1 + f.band) * share, (1 - f.band) * share - metric[j])
-            if over > 1e-9 * max(total, 1.0):
+            if over > band_tolerance(f.metric, largest, leads, total):
                 outside.append(str(reps.ids[j]))
             worst = max(worst, over)
     return {

@@ -149,11 +149,22 @@ def continuity_conflicts(problem: Problem, policy: Policy, prep: Prepared) -> li
     order = np.lexsort((effort, owner))
     owner, effort = owner[order], effort[order]
     fits = fits_in_order(owner, effort, reps.capacity)
-    can_keep = int(fits.sum())
+    amount = np.ones(len(fits), dtype=np.int64)
+    if spec.lead_measure is not None:  # continuity.measure: the amounts kept, not leads
+        amount = spec.lead_measure[cands.lead[keep]][order]
+    can_keep = int(amount[fits].sum())
     if can_keep >= need:
         return []
     owned = int((problem.owner >= 0).sum())
     short = np.unique(owner[~fits])
+    if spec.lead_measure is not None:
+        units = spec.measure_scale
+        return [
+            f"continuity max_reassign {c.max_reassign:g} lets {spec.limit / units:g} "
+            f"{c.measure} move, so {need / units:g} must stay with their owners, but the "
+            f"owners' capacities hold at most {can_keep / units:g} of it (full: "
+            f"{_listed(reps.ids[short].tolist())})"
+        ]
     return [
         f"continuity max_reassign {c.max_reassign:g} lets {spec.limit} of {owned} owned "
         f"leads change owner, so {need} must stay with their owners, but the owners' "

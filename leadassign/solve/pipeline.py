@@ -18,7 +18,7 @@ from functools import partial
 
 import numpy as np
 
-from leadassign.compile.families.continuity import keepable_leads
+from leadassign.compile.families.continuity import keep_weights, keepable_leads
 from leadassign.compile.prepare import Prepared, prepare
 from leadassign.control import budget
 from leadassign.control.progress import Progress
@@ -164,7 +164,7 @@ def solve(
             cp_settings=cpsat_settings(policy.solver),
         )
         finish = run_pipeline(pipeline, run)
-        return to_result(run, finish.by or pipeline.method, finish)
+        return require_all(_gap_reached(to_result(run, finish.by or pipeline.method, finish)))
 
 
 def cpsat_settings(settings: SolverPolicy) -> CpSatSettings:
@@ -260,14 +260,64 @@ def _value_score(
     score = float(cands.ev[picked].sum())
     c = policy.continuity
     if c is not None:
-        kept = int((problem.owner[cands.lead[picked]] == cands.rep[picked]).sum())
-        score += c.keep_bonus * kept
+        kept = problem.owner[cands.lead[picked]] == cands.rep[picked]
+        weights = keep_weights(policy, problem)
+        if isinstance(weights, np.ndarray):
+            weights = weights[cands.lead[picked]]
+        score += c.keep_bonus * float((kept * weights).sum())
         if side.continuity is not None and side.continuity.penalty is not None:
             score -= c.weight * side.continuity.excess(pairs, chosen)
     f = policy.fairness
     if f is not None and side.fairness is not None and side.fairness.penalty is not None:
         score -= f.weight * side.fairness.excess(pairs, chosen) / prep.fairness_scale
     return score
+
+
+def _gap_reached(res: Result) -> Result:
+    """``limited_by`` "gap": the search stopped within ``solver.relative_gap`` of the bound
+    (FEASIBLE, with that gap proven), not for lack of work."""
+    target = res.policy.solver.relative_gap
+    if res.limited_by == "work" and target > 0 and res.gap is not None and res.gap <= target:
+        return replace(res, limited_by="gap")
+    return res
+
+
+def require_all(res: Result) -> Result:
+    """``assign_all``: the answer must assign every lead. Leads come first in the objective,
+    so a proven optimum (or a proven bound on the count) below the number of leads proves
+    that no assignment meets every hard rule with every lead assigned: INFEASIBLE, naming
+    the leads left out and why. An unproven answer that leaves leads out is no answer:
+    UNKNOWN."""
+    n = res.problem.n_leads
+    if not res.policy.assign_all or not res.has_solution or res.assigned == n:
+        return res
+    bound = res.assigned_bound
+    proven = res.status == Status.OPTIMAL or (bound is not None and bound < n)
+    most = res.assigned if res.status == Status.OPTIMAL else bound
+    left = np.flatnonzero(res.pair_of_lead < 0)
+    reason, _ = res.reasons
+    ids = res.problem.leads.ids
+    shown = ", ".join(f"{ids[i]} ({reason[i]})" for i in left[:10].tolist())
+    more = f" and {len(left) - 10} more" if len(left) > 10 else ""
+    if proven:
+        why = (
+            f"assign_all: the hard rules let at most {most} of {n} leads be assigned; "
+            f"left out: {shown}{more}"
+        )
+    else:
+        why = f"assign_all: no assignment of all {n} leads found; left out: {shown}{more}"
+    status = Status.INFEASIBLE if proven else Status.UNKNOWN
+    unassigned = np.full(n, -1, dtype=np.int64)
+    return replace(
+        res,
+        status=status,
+        pair_of_lead=unassigned,
+        objective=None,
+        expected_value=None,
+        best_bound=None,
+        gap=None,
+        conflicts=(*res.conflicts, why),
+    )
 
 
 def _with_bound(res: Result, missing_units: int) -> Result:

@@ -1,9 +1,9 @@
 """The price of each hard rule: what the same book would gain without it.
 
 Each hard rule in force (min_leads, tiers, fairness, continuity's max_reassign, accounts
-kept together, the account cap) is dropped in turn and the book solved again with the same
-settings; the difference in leads assigned and in value score is that rule's price. It costs
-one solve per rule, so it runs only when asked (``--price-rules``).
+kept together, the account cap, assign_all) is dropped in turn and the book solved again with
+the same settings; the difference in leads assigned and in value score is that rule's price.
+It costs one solve per rule, so it runs only when asked (``--price-rules``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ def _variants(problem: Problem, policy: Policy) -> dict[str, tuple[Problem, Poli
         out["accounts"] = (problem, policy.model_copy(update={"accounts": None}))
     if policy.account_cap is not None:
         out["account_cap"] = (problem, policy.model_copy(update={"account_cap": None}))
+    if policy.assign_all:
+        out["assign_all"] = (problem, policy.model_copy(update={"assign_all": False}))
     return out
 
 

@@ -25,7 +25,7 @@ from leadassign.engines.cpsat_proto import Aux, Guards, add_linear, guard_litera
 from leadassign.engines.lp_rows import INF, Rows
 from leadassign.errors import InputError
 from leadassign.models.policy import FairnessPolicy, Policy
-from leadassign.models.problem import Problem
+from leadassign.models.problem import Problem, lead_column
 
 if TYPE_CHECKING:
     from leadassign.compile.prepare import Prepared
@@ -75,9 +75,10 @@ class Fairness(SideRule):
         if self.penalty is not None:
             return
         pairs, policy = model.pairs, model.policy
-        if policy.fairness is not None and policy.fairness.metric == "value":
-            values = model.prep.values[model.lead]
-            metric = np.rint(values * self.metric_scale).astype(np.int64)
+        assert policy.fairness is not None
+        amounts = metric_values(policy.fairness, model.problem, model.prep.values)
+        if amounts is not None:
+            metric = np.rint(amounts[model.lead] * self.metric_scale).astype(np.int64)
         else:
             metric = np.ones(len(pairs), dtype=np.int64)
         lead_spec = Fairness(self.group, metric, self.band, self.weights)
@@ -168,6 +169,18 @@ def reps_column(problem: Problem, column: str) -> np.ndarray:
 FAIRNESS_RESOLUTION = 10**6
 
 
+def metric_values(
+    policy: FairnessPolicy, problem: Problem, values: np.ndarray
+) -> np.ndarray | None:
+    """Per lead, what it adds to its rep's ``m_j``: None for ``count``, the lead values for
+    ``value``, else the lead column the metric names (numeric, >= 0; InputError otherwise)."""
+    if policy.metric == "count":
+        return None
+    if policy.metric == "value":
+        return values
+    return lead_column(problem.leads, policy.metric, "fairness.metric")
+
+
 def fairness_spec(
     policy: FairnessPolicy,
     cands: Candidates,
@@ -185,9 +198,11 @@ def fairness_spec(
     band = Fraction(str(policy.band)).limit_denominator(1000)
     pairs = units.pairs
     usable = units.var >= 0
-    if policy.metric == "count":
+    amounts = metric_values(policy, problem, values)
+    if amounts is None:
         metric, metric_scale = pairs.size.copy(), 1.0
     else:
+        values = amounts
         largest = float(values.max()) if len(values) else 0.0
         total_weight = int(weights[available].sum())
         room = (2**61) // max(band.denominator * 2 * max(total_weight, 1) * max(len(values), 1), 1)
