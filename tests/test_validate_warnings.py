@@ -1,4 +1,4 @@
-"""validate's warnings (README "Checking inputs"): valid inputs that are probably not what
+"""validate's warnings (docs/data.md "Validate warnings"): valid inputs that are probably not what
 was meant. Each warning on a small book built to raise it and nothing else; exit 0, and exit
 2 with --strict; the clean book prints none."""
 

@@ -295,7 +295,7 @@ def _fmt(value: float, digits: int) -> float:
 def backtest_table(
     scored: stats.Scored, plans: dict[str, np.ndarray], book: stats.Book
 ) -> pd.DataFrame:
-    """backtest.csv: one row per plan (README "Backtest")."""
+    """backtest.csv: one row per plan (docs/history.md "backtest")."""
     e = scored.point
     rows = []
     hist = {

@@ -219,7 +219,7 @@ Examples:
   leadassign rebalance --leads leads.csv --reps reps.csv --policy policy.yaml --out week48/
   leadassign rebalance --from-run 12 --leads leads.csv --reps reps.csv --out week48/
 \b
-Weekly, from cron (one JSON object per event on stderr; see the README):
+Weekly, from cron (one JSON object per event on stderr; see docs/weekly.md):
   0 6 * * 1  cd /srv/sales && leadassign rebalance --leads crm/leads.csv --reps crm/reps.csv
              --policy policy.yaml --out runs/latest --json 2>> logs/leadassign.jsonl
 \b
