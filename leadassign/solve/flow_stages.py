@@ -16,7 +16,8 @@ import numpy as np
 from leadassign.compile.families.fairness import fairness_band, group_totals, rep_bounds
 from leadassign.control import budget
 from leadassign.engines import mip
-from leadassign.engines.flow import hall_violation, solve_flow
+from leadassign.engines.certified_flow import certified_flow
+from leadassign.engines.flow import FlowOutcome, hall_violation, solve_flow
 from leadassign.engines.lagrangian import churn_flow, fair_count_flow
 from leadassign.engines.lp import MAX_PAIRS
 from leadassign.engines.priced_flows import priced_subset, rep_prices
@@ -58,11 +59,19 @@ def prechecked(run: Run) -> Finish | None:
 
 def exact_flow(run: Run) -> Finish:
     """A network book (effort 1, no side rules, no accounts): the min-cost flow with the
-    floors is the optimum, or its Hall violation the proof that none exists."""
+    floors is the optimum, or its Hall violation the proof that none exists. Above
+    ``SUBSET_PAIRS`` pairs the flow runs on a priced subset and is certified over every pair
+    (engines.certified_flow); the certificate goes to summary.json."""
     pairs, problem = run.prep.pairs, run.problem
-    outcome = solve_flow(
-        pairs.unit, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads
-    )
+    args = (pairs.unit, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads)
+    outcome: FlowOutcome
+    if len(pairs) > SUBSET_PAIRS:
+        certified = certified_flow(*args)
+        outcome = certified.outcome
+        if certified.certificate is not None:
+            run.flow_certificate = certified.certificate.details()
+    else:
+        outcome = solve_flow(*args)
     if not outcome.feasible:
         return infeasible(hall_message(problem, run.prep, outcome.hall_reps, outcome.hall_leads))
     assert outcome.chosen is not None

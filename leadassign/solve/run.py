@@ -57,6 +57,8 @@ class Run:
     lagrangian_bound: bool = False
     #: the LP solution at the count bound, when solved
     relaxed_lp: LpOutcome | None = None
+    #: the priced-subset flow's certificate figures (None: the flow saw every pair)
+    flow_certificate: dict[str, int] | None = None
 
     def __post_init__(self) -> None:
         usable = self.prep.units.usable
