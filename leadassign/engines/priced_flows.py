@@ -56,9 +56,12 @@ def rep_prices(
     n_leads: int,
     low: np.ndarray,
     high: np.ndarray,
+    *,
+    big: int | None = None,
 ) -> np.ndarray | None:
     """Prices per rep (int64) that prove ``chosen`` optimal (most pairs, then most weight)
-    on these arcs, or None when none do (it is not optimal on them).
+    on these arcs, or None when none do (it is not optimal on them). ``big``: the count
+    weight (None: ``_count_weight`` of these arcs; a larger one keeps the count first).
 
     For the LP of weight ``big + w`` (count first), complementary slackness fixes each
     assigned lead's dual at ``big + w_ij - r_j`` and an unassigned lead's at 0, so dual
@@ -71,7 +74,7 @@ def rep_prices(
     them)."""
     n_reps = len(high)
     w = w.astype(np.int64)
-    big = _count_weight(w, lead)
+    big = _count_weight(w, lead) if big is None else big
     if big >= 2**58:
         return None
     at = np.full(n_leads, -1, dtype=np.int64)

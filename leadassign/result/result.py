@@ -65,6 +65,9 @@ class Result:
     #: what cut the search (summary "limited_by"): "work" (the deterministic work limit),
     #: "time" (the wall-clock limit) or "stop" (a signal); None when nothing did
     limited_by: str | None = None
+    #: the policy-free flow solved on a priced subset: its rounds, first subset, pairs the
+    #: pricing added and final subset (None: the flow saw every pair)
+    flow_certificate: dict[str, int] | None = None
     #: with price_rules: per hard rule, what dropping it would gain (see solve_with_prices)
     prices: dict[str, dict[str, Any]] | None = None
     #: from leadassign.baselines: the strategy and the rules it ignored (summary "baseline")

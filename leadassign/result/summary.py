@@ -57,6 +57,8 @@ def summary(result: Result) -> dict[str, Any]:
         out["fairness"] = _fairness(result)
     else:
         out["reassigned"] = None
+    if result.flow_certificate is not None:
+        out["flow_certificate"] = result.flow_certificate
     if result.prices is not None:
         out["price_of_rules"] = result.prices
     if result.baseline is not None:

@@ -16,7 +16,8 @@ import numpy as np
 from leadassign.compile.families.fairness import fairness_band, group_totals, rep_bounds
 from leadassign.control import budget
 from leadassign.engines import mip
-from leadassign.engines.flow import hall_violation, solve_flow
+from leadassign.engines.certified_flow import certified_flow
+from leadassign.engines.flow import FlowOutcome, hall_violation, solve_flow
 from leadassign.engines.lagrangian import churn_flow, fair_count_flow
 from leadassign.engines.lp import MAX_PAIRS
 from leadassign.engines.priced_flows import priced_subset, rep_prices
@@ -39,6 +40,12 @@ from leadassign.solve.starts import (
 #: rep prices.
 SUBSET_PAIRS = 1_000_000
 SUBSET_PER_LEAD = 8
+#: Above this many pairs the policy-free flow runs on a priced subset, certified over every
+#: pair (engines.certified_flow). Below it one flow over every pair is faster on 2 cores
+#: (100k x 500, 11M pairs: 29.9 s against 34.1 s, at 2.1 GB against 1.2 GB); above it the
+#: subset is faster and halves the memory (200k x 800, 35M pairs: 52 s and 3.2 GB against
+#: 75 s and 6.0 GB). benchmarks/RESULTS.md section 1b.
+CERTIFIED_FLOW_PAIRS = 20_000_000
 #: The Lagrangian churn search stops when its solution is this close to its bound.
 LAGRANGIAN_TOLERANCE = 2e-5
 #: Above this many pairs the Lagrangian answer is final: CP-SAT would not build its model in
@@ -58,11 +65,19 @@ def prechecked(run: Run) -> Finish | None:
 
 def exact_flow(run: Run) -> Finish:
     """A network book (effort 1, no side rules, no accounts): the min-cost flow with the
-    floors is the optimum, or its Hall violation the proof that none exists."""
+    floors is the optimum, or its Hall violation the proof that none exists. Above
+    ``CERTIFIED_FLOW_PAIRS`` pairs the flow runs on a priced subset and is certified over every pair
+    (engines.certified_flow); the certificate goes to summary.json."""
     pairs, problem = run.prep.pairs, run.problem
-    outcome = solve_flow(
-        pairs.unit, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads
-    )
+    args = (pairs.unit, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads)
+    outcome: FlowOutcome
+    if len(pairs) > CERTIFIED_FLOW_PAIRS:
+        certified = certified_flow(*args)
+        outcome = certified.outcome
+        if certified.certificate is not None:
+            run.flow_certificate = certified.certificate.details()
+    else:
+        outcome = solve_flow(*args)
     if not outcome.feasible:
         return infeasible(hall_message(problem, run.prep, outcome.hall_reps, outcome.hall_leads))
     assert outcome.chosen is not None
@@ -328,6 +343,7 @@ def value_band(run: Run) -> None:
 
 
 __all__ = [
+    "CERTIFIED_FLOW_PAIRS",
     "LAGRANGIAN_ONLY_PAIRS",
     "LAGRANGIAN_TOLERANCE",
     "SUBSET_PAIRS",

@@ -245,6 +245,7 @@ def to_result(run: Run, method: str, finish: Finish) -> Result:
         limited_by=run.budget.limited_by(proven),
         # a proven optimum or infeasibility is the whole answer, stop or not
         interrupted=stop.reason if stop is not None and stop.is_set() and not proven else None,
+        flow_certificate=run.flow_certificate,
     )
     if finish.missing_units is None or chosen is None:
         return res

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -40,11 +41,6 @@ class Run:
     cp_settings: CpSatSettings
     #: seconds spent before the first search (set by the precheck stage)
     build_s: float = 0.0
-    #: the lead-level pairs a model variable represents, their reps and scaled values: what
-    #: the relaxations work on
-    lead_of: np.ndarray = field(init=False, repr=False)
-    rep_of: np.ndarray = field(init=False, repr=False)
-    lead_units: np.ndarray = field(init=False, repr=False)
     #: the flow relaxation's choice over those pairs (None: none, or not solved yet)
     relaxed_flow: np.ndarray | None = None
     #: the min-cost flow engine for side-rule flows (every arc, or a priced subset)
@@ -57,14 +53,30 @@ class Run:
     lagrangian_bound: bool = False
     #: the LP solution at the count bound, when solved
     relaxed_lp: LpOutcome | None = None
+    #: the priced-subset flow's certificate figures (None: the flow saw every pair)
+    flow_certificate: dict[str, int] | None = None
 
     def __post_init__(self) -> None:
-        usable = self.prep.units.usable
-        self.lead_of = self.prep.cands.lead[usable]
-        self.rep_of = self.prep.cands.rep[usable]
-        self.lead_units = self.prep.units.lead_units[usable]
         pairs = self.prep.pairs
         self.flows = AllArcs(pairs.unit, pairs.rep, self.problem.n_leads)
+
+    # The lead-level pairs a model variable represents, their reps and scaled values: what
+    # the relaxations work on. Copies of the pair arrays, so made when first asked for (the
+    # policy-free flow never asks).
+    @cached_property
+    def lead_of(self) -> np.ndarray:
+        lead: np.ndarray = self.prep.cands.lead[self.prep.units.usable]
+        return lead
+
+    @cached_property
+    def rep_of(self) -> np.ndarray:
+        rep: np.ndarray = self.prep.cands.rep[self.prep.units.usable]
+        return rep
+
+    @cached_property
+    def lead_units(self) -> np.ndarray:
+        units: np.ndarray = self.prep.units.lead_units[self.prep.units.usable]
+        return units
 
     @property
     def report(self) -> Progress:

@@ -1,0 +1,240 @@
+"""The transportation problem solved exactly on a priced subset of its pairs, with an integer
+certificate that covers every pair.
+
+The problem is :func:`engines.flow.solve_flow`'s: at most one pair per lead, rep loads in
+``[low, high]``, most pairs first, then most weight ``w``. With the count weight ``big``
+(``priced_flows._count_weight`` over *all* pairs: more than any change of value a set of
+augmenting moves can make) that lexicographic objective is the LP
+
+    max sum (big + w_ij) x_ij   s.t.  sum_j x_ij <= 1,  low_j <= sum_i x_ij <= high_j,
+
+whose dual has a potential ``u_i >= 0`` per lead and a free price ``r_j`` per rep. An
+assignment is optimal over every pair when, for every pair,
+
+    slack_ij = u_i + r_j - big - w_ij >= 0,
+
+with ``slack = 0`` on the chosen pairs, ``u_i = 0`` for unassigned leads, ``r_j > 0`` only at
+reps that are full and ``r_j < 0`` only at reps at their floor (complementary slackness).
+
+:func:`certified_flow` solves the flow on each lead's ``per_lead`` best pairs by ``w``,
+reads exact integer rep prices off the optimal subset flow (:func:`priced_flows.rep_prices`,
+a longest-path fixpoint over the reps), sets each lead's potential from its chosen pair,
+checks ``slack >= 0`` for *every* pair in numpy, a chunk of pairs at a time, adds the pairs
+that break it (per lead, the ``per_lead`` that break it most) and solves again, until none
+does. Each round adds at least one pair, so it ends; the last round's prices and potentials
+are the certificate, in integers. OR-Tools only ever sees the subset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+from leadassign.engines.flow import FlowError, FlowOutcome, solve_flow
+from leadassign.engines.priced_flows import _count_weight, rep_prices, top_per_lead
+
+#: Pairs priced at once (the chunk's temporaries are a few int64 arrays of this length).
+CHUNK = 2_000_000
+#: The share of the leads whose optimum prices the first subset (:func:`sample_prices`).
+SAMPLE = 0.2
+#: Each lead's pairs in the first subset, and the most a pricing round adds per lead.
+PER_LEAD = 4
+
+
+@dataclass(frozen=True, eq=False)
+class Certificate:
+    """Integer duals proving the flow optimal over every pair (module doc): ``slack_ij =
+    lead_potential[i] + rep_price[j] - big - w_ij >= 0`` for all pairs, 0 on chosen ones."""
+
+    big: int
+    rep_price: np.ndarray  # int64 per rep
+    lead_potential: np.ndarray  # int64 per lead (0 for leads left out)
+    rounds: int  # flows solved on the subset
+    first_pairs: int  # pairs in the first subset
+    added: int  # pairs the pricing rounds added
+    pairs: int  # pairs in the final subset
+
+    def details(self) -> dict[str, int]:
+        """What summary.json reports ("flow_certificate")."""
+        return {
+            "rounds": self.rounds,
+            "first_subset_pairs": self.first_pairs,
+            "pairs_added": self.added,
+            "final_subset_pairs": self.pairs,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class CertifiedFlow:
+    """The flow's outcome over all pairs (``chosen`` indexes the given pairs) and its
+    certificate (None when the floors cannot be met)."""
+
+    outcome: FlowOutcome
+    certificate: Certificate | None
+
+
+def first_subset(
+    lead: np.ndarray,
+    rep: np.ndarray,
+    w: np.ndarray,
+    prices: np.ndarray,
+    per_lead: int,
+    chunk: int = CHUNK,
+) -> np.ndarray:
+    """Each lead's ``per_lead`` best pairs by reduced weight ``w - prices`` (``lead``
+    sorted; ties by position), as a mask, sorted a chunk of whole leads at a time."""
+    selected = np.zeros(len(lead), dtype=bool)
+    for lo, hi in _lead_chunks(lead, chunk):
+        index = np.arange(lo, hi)
+        score = w[lo:hi].astype(np.int64) - prices[rep[lo:hi]]
+        selected[top_per_lead(index, lead[lo:hi], score, per_lead)] = True
+    return selected
+
+
+def sample_prices(
+    lead: np.ndarray,
+    rep: np.ndarray,
+    w: np.ndarray,
+    n_leads: int,
+    capacity: np.ndarray,
+    min_leads: np.ndarray,
+    big: int,
+    fraction: float = 0.0,
+) -> np.ndarray:
+    """Rep prices (count weight ``big``) that prove the optimum of a sample of the book: a
+    fixed ``fraction`` of the leads with all their pairs, every rep's capacity and floor
+    scaled by it. They estimate the whole book's prices, so each lead's best pairs at them
+    are likely the ones the optimum uses; zeros when the sample's floors cannot be met."""
+    zero = np.zeros(len(capacity), dtype=np.int64)
+    picked = np.random.default_rng(0).random(n_leads) < fraction
+    arcs = np.flatnonzero(picked[lead])
+    if not len(arcs):
+        return zero
+    high = np.floor(capacity * fraction + 0.5).astype(np.int64)
+    low = np.minimum(np.floor(min_leads * fraction), high).astype(np.int64)
+    outcome = solve_flow(lead[arcs], rep[arcs], w[arcs], n_leads, high, low)
+    if outcome.chosen is None:
+        return zero
+    prices = rep_prices(lead[arcs], rep[arcs], w[arcs], outcome.chosen, n_leads, low, high, big=big)
+    return zero if prices is None else prices
+
+
+def _lead_chunks(lead: np.ndarray, chunk: int) -> list[tuple[int, int]]:
+    """Ranges of about ``chunk`` pairs that never split a lead's run (``lead`` sorted)."""
+    bounds = [0]
+    while bounds[-1] < len(lead):
+        end = min(len(lead), bounds[-1] + chunk)
+        if end < len(lead):
+            end = int(np.searchsorted(lead, lead[end], side="left"))
+            if end <= bounds[-1]:  # one lead longer than a chunk
+                end = int(np.searchsorted(lead, lead[bounds[-1]], side="right"))
+        bounds.append(end)
+    return list(pairwise(bounds))
+
+
+def certified_flow(
+    lead: np.ndarray,
+    rep: np.ndarray,
+    w: np.ndarray,
+    n_leads: int,
+    capacity: np.ndarray,
+    min_leads: np.ndarray,
+    *,
+    per_lead: int = PER_LEAD,
+    chunk: int = CHUNK,
+    sample: float = SAMPLE,
+) -> CertifiedFlow:
+    """:func:`solve_flow` over all pairs (``lead`` sorted), solved on a priced subset and
+    certified over every pair (module doc). ``sample``: the share of the leads whose optimum
+    prices the first subset (0: each lead's best pairs by ``w``)."""
+    big = _count_weight(w, lead)
+    if big >= 2**58:
+        raise FlowError("values too large for an integer certificate")
+    guess = sample_prices(lead, rep, w, n_leads, capacity, min_leads, big, sample)
+    selected = first_subset(lead, rep, w, guess, per_lead, chunk)
+    first = int(selected.sum())
+    floors_added = False
+    rounds = 0
+    while True:
+        rounds += 1
+        arcs = np.flatnonzero(selected)
+        outcome = solve_flow(lead[arcs], rep[arcs], w[arcs], n_leads, capacity, min_leads)
+        if not outcome.feasible:
+            if floors_added or not np.any(min_leads > 0):
+                return CertifiedFlow(outcome, None)  # every pair of a floored rep was in it
+            selected |= min_leads[rep] > 0  # the floors' Hall condition needs only these
+            floors_added = True
+            continue
+        assert outcome.chosen is not None
+        sub_chosen = outcome.chosen
+        prices = rep_prices(
+            lead[arcs], rep[arcs], w[arcs], sub_chosen, n_leads, min_leads, capacity, big=big
+        )
+        if prices is None:
+            raise FlowError("no rep prices prove the subset flow optimal")
+        potential = _lead_potentials(
+            lead[arcs], rep[arcs], w[arcs], sub_chosen, prices, big, n_leads
+        )
+        broken = _violations(lead, rep, w, prices, potential, big, chunk)
+        if not len(broken):
+            chosen = np.zeros(len(lead), dtype=bool)
+            chosen[arcs[sub_chosen]] = True
+            final = int(selected.sum())
+            cert = Certificate(big, prices, potential, rounds, first, final - first, final)
+            return CertifiedFlow(FlowOutcome(True, chosen, outcome.max_count), cert)
+        # a broken pair is never in the subset: the subset's duals are feasible there
+        selected[broken] = True
+
+
+def _lead_potentials(
+    lead: np.ndarray,
+    rep: np.ndarray,
+    w: np.ndarray,
+    chosen: np.ndarray,
+    prices: np.ndarray,
+    big: int,
+    n_leads: int,
+) -> np.ndarray:
+    """``u_i = big + w_ij - r_j`` of each lead's chosen pair (complementary slackness), 0
+    for a lead left out, per lead."""
+    potential = np.zeros(n_leads, dtype=np.int64)
+    picked = np.flatnonzero(chosen)
+    potential[lead[picked]] = big + w[picked].astype(np.int64) - prices[rep[picked]]
+    if np.any(potential < 0):
+        raise FlowError("a chosen pair with a negative lead potential")
+    return potential
+
+
+def _violations(
+    lead: np.ndarray,
+    rep: np.ndarray,
+    w: np.ndarray,
+    prices: np.ndarray,
+    potential: np.ndarray,
+    big: int,
+    chunk: int,
+) -> np.ndarray:
+    """Of every pair, those with negative slack (module doc): per lead, the ``PER_LEAD``
+    with the most negative slack, ascending. Priced a chunk of whole leads at a time."""
+    found: list[np.ndarray] = []
+    u = potential
+    for lo, hi in _lead_chunks(lead, chunk):
+        gain = w[lo:hi].astype(np.int64) - prices[rep[lo:hi]]
+        gain += big
+        gain -= u[lead[lo:hi]]  # = -slack
+        bad = np.flatnonzero(gain > 0)
+        if len(bad):
+            found.append(top_per_lead(bad + lo, lead[lo + bad], gain[bad], PER_LEAD))
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def slack(lead: np.ndarray, rep: np.ndarray, w: np.ndarray, certificate: Certificate) -> np.ndarray:
+    """Every pair's slack under the certificate (module doc), for reports and checks."""
+    u = certificate.lead_potential
+    out: np.ndarray = u[lead] + certificate.rep_price[rep] - certificate.big - w.astype(np.int64)
+    return out
+
+
+__all__ = ["CHUNK", "PER_LEAD", "Certificate", "CertifiedFlow", "certified_flow", "first_subset"]
