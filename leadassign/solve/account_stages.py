@@ -25,6 +25,8 @@ from leadassign.solve.incumbent import Finish
 from leadassign.solve.run import Run
 from leadassign.solve.starts import polished
 
+#: Books of at most this many pairs go to HiGHS' MIP instead (tests lower it).
+GROUPED_MIN_PAIRS = mip.MAX_PAIRS
 #: The search's share of the time left (a backstop: its steps are the work limit).
 GROUPED_SHARE = 0.5
 #: Above this many pairs the grouped answer is final (CP-SAT would not build its model in
@@ -39,7 +41,7 @@ def _grouped_pairs(run: Run) -> Pairs | None:
     the search takes (no accounts, other side rules, efforts, or few enough pairs for
     HiGHS' MIP)."""
     pairs, side = run.prep.pairs, run.prep.side
-    if not np.any(pairs.size > 1) or len(pairs) <= mip.MAX_PAIRS:
+    if not np.any(pairs.size > 1) or len(pairs) <= GROUPED_MIN_PAIRS:
         return None
     fair = side.fairness
     others = [spec for spec in side if spec is not fair]
@@ -114,4 +116,10 @@ def inc_finish(run: Run) -> Finish:
     return replace(finish, by="grouped")
 
 
-__all__ = ["GROUPED_ONLY_PAIRS", "GROUPED_SHARE", "TARGET_SHARE", "grouped_accounts"]
+__all__ = [
+    "GROUPED_MIN_PAIRS",
+    "GROUPED_ONLY_PAIRS",
+    "GROUPED_SHARE",
+    "TARGET_SHARE",
+    "grouped_accounts",
+]
