@@ -15,6 +15,8 @@ from leadassign.compile.families import Continuity, Fairness
 from leadassign.compile.families.fairness import Band, band_bounds, fairness_band, group_totals
 from leadassign.compile.pairs import Pairs
 from leadassign.compile.prepare import Prepared, fits_in_order
+from leadassign.control import budget
+from leadassign.control.budget import out_of_time
 from leadassign.engines.flow import solve_flow
 from leadassign.heuristics.draft import balanced_draft, owners_start
 from leadassign.heuristics.moves import improve_by_moves
@@ -144,6 +146,9 @@ def guessed_bonus(start: Start | None, scale: float) -> int | None:
 #: totals, and how far below the band's top (towards its middle) the ceiling sits.
 CEILING_ROUNDS = 4
 CEILING_SLACK = 0.25
+#: The fill after a ceiling draft stops when less than this many seconds are left (at
+#: 50,000 x 300 it checks every rule for each lead it tries: the run overran its limit).
+FILL_SECONDS = 30.0
 
 
 def drafted_start(
@@ -187,7 +192,7 @@ def ceiling_draft(
     the plain draft placed them and broke it: a 10,000 x 200 value band of 0.5 within level
     had no answer). None when no round meets every hard rule."""
     pairs, side = prep.pairs, prep.side
-    best: np.ndarray | None = None
+    best: np.ndarray | None = None  # (None: no round met every rule)
     basis = estimate
     for _ in range(CEILING_ROUNDS):
         low, high = band_bounds(fair, group_totals(pairs, fair, basis, fair.metric))
@@ -195,8 +200,8 @@ def ceiling_draft(
         top = high.astype(np.float64)
         ceiling = np.where(open_top, np.inf, top - CEILING_SLACK * (top - low) / 2)
         basis = balanced_draft(pairs, fair, desirability, start, ceiling)
-        if side.feasible(pairs, basis) and (best is None or better(prep, basis, best)):
-            best = basis
+        if side.feasible(pairs, basis):
+            return basis  # the first that holds (each round is a loop over the units)
     return best
 
 
@@ -212,9 +217,12 @@ def filled_within_rules(prep: Prepared, chosen: np.ndarray, tries: int = 3) -> n
     starts = lead_starts(pairs.unit)
     ends = np.append(starts[1:], len(pairs))
     best_units = np.maximum.reduceat(pairs.units, starts) if len(pairs) else pairs.units
-    for k in np.argsort(-best_units, kind="stable").tolist():
+    meter = budget.current()
+    for visits, k in enumerate(np.argsort(-best_units, kind="stable").tolist()):
         if placed[pairs.unit[starts[k]]]:
             continue
+        if visits % 64 == 0 and meter is not None and out_of_time(meter.time_left, FILL_SECONDS):
+            break
         mine = np.arange(starts[k], ends[k])
         mine = mine[pairs.effort[mine] <= room[pairs.rep[mine]]]
         for pick in mine[np.argsort(-pairs.units[mine], kind="stable")][:tries].tolist():
