@@ -122,6 +122,7 @@ def test_the_bound_over_units_is_tighter_than_the_flow_over_leads() -> None:
 def solved_by_stage(b: RuleBook, monkeypatch: pytest.MonkeyPatch) -> Result:
     monkeypatch.setattr(stages, "GROUPED_MIN_PAIRS", 0)
     monkeypatch.setattr(stages, "GROUPED_ONLY_PAIRS", 0)
+    monkeypatch.setattr(stages, "FOLD_BAND", True)
     policy = policy_from_mapping(b.policy)
     problem = load_problem(b.leads, b.reps, b.affinity, policy=policy)
     result = solve(problem, policy, workers=1, time_limit_s=30)

@@ -146,9 +146,9 @@ def guessed_bonus(start: Start | None, scale: float) -> int | None:
 #: totals, and how far below the band's top (towards its middle) the ceiling sits.
 CEILING_ROUNDS = 4
 CEILING_SLACK = 0.25
-#: The fill after a ceiling draft stops when less than this many seconds are left (at
-#: 50,000 x 300 it checks every rule for each lead it tries: the run overran its limit).
-FILL_SECONDS = 30.0
+#: The fill after a ceiling draft takes at most this share of the time left (at 50,000 x
+#: 300 it checks every rule for each lead it tries: the run overran its limit).
+FILL_SHARE = 0.5
 
 
 def drafted_start(
@@ -218,10 +218,11 @@ def filled_within_rules(prep: Prepared, chosen: np.ndarray, tries: int = 3) -> n
     ends = np.append(starts[1:], len(pairs))
     best_units = np.maximum.reduceat(pairs.units, starts) if len(pairs) else pairs.units
     meter = budget.current()
+    keep = None if meter is None else (1 - FILL_SHARE) * meter.time_left()
     for visits, k in enumerate(np.argsort(-best_units, kind="stable").tolist()):
         if placed[pairs.unit[starts[k]]]:
             continue
-        if visits % 64 == 0 and meter is not None and out_of_time(meter.time_left, FILL_SECONDS):
+        if visits % 64 == 0 and meter is not None and out_of_time(meter.time_left, keep or 0.0):
             break
         mine = np.arange(starts[k], ends[k])
         mine = mine[pairs.effort[mine] <= room[pairs.rep[mine]]]
