@@ -7,6 +7,7 @@ Reproducible: fixed seeds.
 
     python benchmarks/bench_rules.py                       # 10000x200, every rule, 2 workers
     python benchmarks/bench_rules.py --size 2000x50 --rules fairness_count accounts
+    python benchmarks/bench_rules.py --issue24   # t24_* rules, 10000x200 and 50000x300, 60 s
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ RULES: dict[str, dict[str, object]] = {
         "fairness": {"metric": "count", "band": 0.25},
         "continuity": {"max_reassign": 0.15},
     },
+    # issue 24, target 3: hard side rules at 10,000 x 200 and 50,000 x 300, 60 s
+    "t24_tiers_band_accounts": {
+        "tiers": [{"min_value": 40000, "min_level": 3}],
+        "fairness": {"metric": "count", "band": 0.4},
+        "accounts": {"together": True},
+    },
+    "t24_value_band": {"fairness": {"metric": "value", "band": 0.5, "within": "level"}},
+    "t24_accounts": {"accounts": {"together": True}},
+    "t24_continuity": {"continuity": {"max_reassign": 0.05}},
     "all": {
         "tiers": [{"min_value": 40000, "min_level": 3}],
         "fairness": {"metric": "count", "band": 0.25},
@@ -78,47 +88,81 @@ def main() -> None:
     parser.add_argument("--rules", nargs="*", default=list(RULES))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--time-limit", type=float, default=120.0)
+    parser.add_argument(
+        "--issue24",
+        action="store_true",
+        help="the t24_* rules at 10000x200 and 50000x300, 60 s (sizes: --sizes)",
+    )
+    parser.add_argument("--sizes", nargs="*", default=None, help="several sizes, one book each")
     args = parser.parse_args()
+    sizes = args.sizes or [args.size]
+    if args.issue24:
+        args.rules = [r for r in RULES if r.startswith("t24_")]
+        args.time_limit = 60.0
+        sizes = args.sizes or ["10000x200", "50000x300"]
+    rows: list[dict[str, object]] = []
+    for size in sizes:
+        rows += run_size(size, args.rules, args.workers, args.time_limit)
+    print(table(rows))
+
+
+def run_size(
+    size: str, rules: list[str], workers: int, time_limit: float
+) -> list[dict[str, object]]:
+    """Every rule of ``rules`` on the book of ``size`` ("10000x200"), one row each."""
     from leadassign import load_problem, solve
     from leadassign.models.policy import policy_from_mapping
 
-    n, m = (int(x) for x in args.size.split("x"))
+    n, m = (int(x) for x in size.split("x"))
     leads, reps, affinity = book(n, m)
     rows: list[dict[str, object]] = []
-    for name in args.rules:
+    for name in rules:
         policy = policy_from_mapping(
-            {**RULES[name], "solver": {"workers": args.workers, "time_limit_s": args.time_limit}}
+            {**RULES[name], "solver": {"workers": workers, "time_limit_s": time_limit}}
         )
         problem = load_problem(leads, reps, affinity, policy=policy)
         started = time.perf_counter()
         result = solve(problem, policy)
         wall = time.perf_counter() - started
-        row = {
+        row: dict[str, object] = {
             "rule": name,
-            "size": args.size,
+            "size": size,
             "status": result.status.value,
             "method": result.method,
             "assigned": result.assigned if result.has_solution else None,
             "objective": round(result.objective, 2) if result.objective else None,
             "gap": result.gap,
+            "bound": round(result.best_bound, 2) if result.best_bound is not None else None,
+            "assigned_bound": result.assigned_bound,
             "build_s": round(result.build_s, 2),
             "solve_s": round(result.solve_s, 2),
             "total_s": round(wall, 2),
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print(table(rows))
+    return rows
 
 
 def table(rows: list[dict[str, object]]) -> str:
     """The runs as a Markdown table."""
-    head = ["rule", "status", "method", "assigned", "objective", "gap", "build s", "solve s"]
+    head = [
+        "rule",
+        "size",
+        "status",
+        "method",
+        "assigned",
+        "objective",
+        "gap",
+        "build s",
+        "solve s",
+    ]
     head.append("total s")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         gap = r["gap"]
         cells = [
             r["rule"],
+            r["size"],
             r["status"],
             r["method"],
             f"{r['assigned']:,}" if isinstance(r["assigned"], int) else "—",

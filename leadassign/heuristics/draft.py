@@ -39,7 +39,11 @@ DRAFT_SPREAD = 0.1
 
 
 def balanced_draft(
-    pairs: Pairs, fairness: Fairness, desirability: np.ndarray, start: np.ndarray | None = None
+    pairs: Pairs,
+    fairness: Fairness,
+    desirability: np.ndarray,
+    start: np.ndarray | None = None,
+    ceiling: np.ndarray | None = None,
 ) -> np.ndarray:
     """A start that meets a fairness band by construction, where no flow bounds the metric (a
     value metric, or units bigger than one lead): like a draft in which the rep furthest
@@ -51,7 +55,8 @@ def balanced_draft(
     relaxation assigns. Keeps capacity (in effort) and one rep per unit; floors and other
     rules are not looked at, so callers check the result. ``start``: pairs chosen before the
     draft (one rep per unit, within capacity), such as owners kept; the draft places the
-    other units."""
+    other units. ``ceiling`` (per rep, in the metric): a unit goes to a rep it would take
+    above its ceiling only when all of its reps with room would be."""
     chosen = np.zeros(len(pairs), dtype=bool) if start is None else start.copy()
     if not len(pairs):
         return chosen
@@ -64,6 +69,9 @@ def balanced_draft(
     room = room_left(pairs, chosen)
     placed = np.zeros(int(pairs.unit.max()) + 1, dtype=bool)
     placed[pairs.unit[chosen]] = True
+    count = np.bincount(pairs.rep[chosen], weights=pairs.size[chosen], minlength=m)
+    # a small unit's metric: what each lead a rep still needs for its floor is set aside
+    small = float(np.quantile(metric[starts], 0.25))
     for k in np.argsort(-metric[starts], kind="stable").tolist():
         if placed[pairs.unit[starts[k]]]:
             continue
@@ -71,6 +79,13 @@ def balanced_draft(
         mine = mine[pairs.effort[mine] <= room[pairs.rep[mine]]]
         if not len(mine):
             continue
+        if ceiling is not None:
+            r = pairs.rep[mine]
+            floor_need = np.maximum(pairs.min_leads[r] - count[r] - 1, 0) * small
+            below = held[r] + metric[mine] + floor_need <= ceiling[r]
+            mine = mine[below]
+            if not len(mine):
+                continue
         reps = pairs.rep[mine]
         fill = held[reps] / weight[reps]
         groups = fairness.group[reps]
@@ -83,4 +98,5 @@ def balanced_draft(
         chosen[pick] = True
         room[pairs.rep[pick]] -= int(pairs.effort[pick])
         held[pairs.rep[pick]] += metric[pick]
+        count[pairs.rep[pick]] += pairs.size[pick]
     return chosen

@@ -305,7 +305,7 @@ def fairness_draft(run: Run) -> None:
     if fair is None or fair.penalty is not None or run.incumbent.feasible:
         return
     run.report.phase("draft")
-    drafted = drafted_start(run.prep, fair)
+    drafted = drafted_start(run.prep, fair, run.incumbent.chosen)
     if drafted is not None:
         run.incumbent.offer(drafted)
 

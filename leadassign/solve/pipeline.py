@@ -30,6 +30,7 @@ from leadassign.models.problem import Problem
 from leadassign.result import Result, Status
 from leadassign.solve import flow_stages as flows
 from leadassign.solve import search_stages as searches
+from leadassign.solve.account_stages import grouped_accounts
 from leadassign.solve.incumbent import Finish, Incumbent
 from leadassign.solve.run import Run
 from leadassign.solve.starts import Start
@@ -70,6 +71,7 @@ _STARTS = (
     Stage("flow relaxation", flows.flow_relaxation),
     Stage("priced arcs", flows.priced_arcs),
     Stage("network flow", flows.network_flow),
+    Stage("grouped accounts", grouped_accounts),
     Stage("relaxation start", flows.relaxation_start),
     Stage("last answer", flows.last_answer),
     Stage("fair count flow", flows.fair_count),

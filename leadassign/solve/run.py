@@ -51,6 +51,8 @@ class Run:
     keep_bonus: float | None = None
     #: the churn search's bound holds for the incumbent's count (one fairness group or none)
     lagrangian_bound: bool = False
+    #: the grouped search over accounts (solve/account_stages.py) set the value bound
+    grouped_bound: bool = False
     #: the LP solution at the count bound, when solved
     relaxed_lp: LpOutcome | None = None
     #: the priced-subset flow's certificate figures (None: the flow saw every pair)

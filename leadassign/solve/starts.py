@@ -10,14 +10,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from leadassign.compile.candidates import lead_starts
 from leadassign.compile.families import Continuity, Fairness
-from leadassign.compile.families.fairness import Band, fairness_band
+from leadassign.compile.families.fairness import Band, band_bounds, fairness_band, group_totals
 from leadassign.compile.pairs import Pairs
 from leadassign.compile.prepare import Prepared, fits_in_order
+from leadassign.control import budget
+from leadassign.control.budget import out_of_time
 from leadassign.engines.flow import solve_flow
 from leadassign.heuristics.draft import balanced_draft, owners_start
 from leadassign.heuristics.moves import improve_by_moves
-from leadassign.heuristics.repair import fill_by_regret, repair_floors
+from leadassign.heuristics.repair import fill_by_regret, repair_floors, room_left
 from leadassign.models.problem import Problem
 from leadassign.solve.incumbent import better
 
@@ -139,21 +142,97 @@ def guessed_bonus(start: Start | None, scale: float) -> int | None:
     return round(units) if math.isfinite(units) and units < 2**62 else None
 
 
-def drafted_start(prep: Prepared, fair: Fairness) -> np.ndarray | None:
+#: Drafts with ceilings (``ceiling_draft``) tried, each at the band of the previous one's
+#: totals, and how far below the band's top (towards its middle) the ceiling sits.
+CEILING_ROUNDS = 4
+CEILING_SLACK = 0.25
+#: The fill after a ceiling draft takes at most this share of the time left (at 50,000 x
+#: 300 it checks every rule for each lead it tries: the run overran its limit).
+FILL_SHARE = 0.5
+
+
+def drafted_start(
+    prep: Prepared, fair: Fairness, estimate: np.ndarray | None = None
+) -> np.ndarray | None:
     """``balanced_draft`` by value, then improved by moves that keep the band at the draft's
     totals (and the churn limit); None when the draft breaks a hard rule. Under a churn
     limit the draft starts from just enough owners for it (``owners_start``) and prefers
-    owners for the rest."""
+    owners for the rest. When the plain draft breaks the band and ``estimate`` (a choice,
+    such as the flow's, whose group totals approximate the answer's) is given, drafts with
+    per-rep ceilings (``ceiling_draft``) follow."""
     pairs, side, churn = prep.pairs, prep.side, prep.side.continuity
     desirability = pairs.units.astype(np.float64)
     start = None
     if churn is not None and churn.penalty is None:
         desirability += (2.0 * float(np.abs(pairs.units).max(initial=0)) + 1.0) * (churn.kept > 0)
         start = owners_start(pairs, churn, enough=churn.keepable - churn.limit)
-    drafted = balanced_draft(pairs, fair, desirability, start)
+    drafted: np.ndarray | None = balanced_draft(pairs, fair, desirability, start)
+    assert drafted is not None
     if not side.feasible(pairs, drafted):
-        return None
+        if estimate is None:
+            return None
+        drafted = ceiling_draft(prep, fair, desirability, start, estimate)
+        if drafted is None:
+            return None
+        drafted = filled_within_rules(prep, drafted)
     return polished(prep, drafted, fairness_band(pairs, fair, drafted), churn)
+
+
+def ceiling_draft(
+    prep: Prepared,
+    fair: Fairness,
+    desirability: np.ndarray,
+    start: np.ndarray | None,
+    estimate: np.ndarray,
+) -> np.ndarray | None:
+    """The best of up to ``CEILING_ROUNDS`` balanced drafts in which no rep takes a unit that
+    would lift it above a ceiling: ``CEILING_SLACK`` of the way from the top of its band
+    (at the group totals of ``estimate``, then of the previous draft) to the band's middle.
+    Units whose every rep is at its ceiling stay out (fewer leads, but the band holds, where
+    the plain draft placed them and broke it: a 10,000 x 200 value band of 0.5 within level
+    had no answer). None when no round meets every hard rule."""
+    pairs, side = prep.pairs, prep.side
+    best: np.ndarray | None = None  # (None: no round met every rule)
+    basis = estimate
+    for _ in range(CEILING_ROUNDS):
+        low, high = band_bounds(fair, group_totals(pairs, fair, basis, fair.metric))
+        open_top = high == np.iinfo(np.int64).max
+        top = high.astype(np.float64)
+        ceiling = np.where(open_top, np.inf, top - CEILING_SLACK * (top - low) / 2)
+        basis = balanced_draft(pairs, fair, desirability, start, ceiling)
+        if side.feasible(pairs, basis):
+            return basis  # the first that holds (each round is a loop over the units)
+    return best
+
+
+def filled_within_rules(prep: Prepared, chosen: np.ndarray, tries: int = 3) -> np.ndarray:
+    """``chosen`` (feasible) with units it leaves out added, most valuable first, each at the
+    best of its ``tries`` most valuable reps with room where every hard rule still holds
+    (a loop over the units left out, not over pairs)."""
+    pairs, side = prep.pairs, prep.side
+    chosen = chosen.copy()
+    room = room_left(pairs, chosen)
+    placed = np.zeros(int(pairs.unit.max(initial=-1)) + 1, dtype=bool)
+    placed[pairs.unit[chosen]] = True
+    starts = lead_starts(pairs.unit)
+    ends = np.append(starts[1:], len(pairs))
+    best_units = np.maximum.reduceat(pairs.units, starts) if len(pairs) else pairs.units
+    meter = budget.current()
+    keep = None if meter is None else (1 - FILL_SHARE) * meter.time_left()
+    for visits, k in enumerate(np.argsort(-best_units, kind="stable").tolist()):
+        if placed[pairs.unit[starts[k]]]:
+            continue
+        if visits % 64 == 0 and meter is not None and out_of_time(meter.time_left, keep or 0.0):
+            break
+        mine = np.arange(starts[k], ends[k])
+        mine = mine[pairs.effort[mine] <= room[pairs.rep[mine]]]
+        for pick in mine[np.argsort(-pairs.units[mine], kind="stable")][:tries].tolist():
+            chosen[pick] = True
+            if side.feasible(pairs, chosen):
+                room[pairs.rep[pick]] -= int(pairs.effort[pick])
+                break
+            chosen[pick] = False
+    return chosen
 
 
 def polished(
@@ -167,10 +246,14 @@ def polished(
 
 
 __all__ = [
+    "CEILING_ROUNDS",
+    "CEILING_SLACK",
     "MOVE_VISITS",
     "Start",
+    "ceiling_draft",
     "drafted_start",
     "filled_start",
+    "filled_within_rules",
     "guessed_bonus",
     "polished",
     "previous_start",
