@@ -64,14 +64,7 @@ COUNTS = (
 #: evaluate.csv's columns, in order.
 COLUMNS = (
     "row",
-    "leads",
-    "assigned",
-    "in_history",
-    "missing",
-    "closed",
-    "won",
-    "open",
-    "followed",
+    *COUNTS[: COUNTS.index("won_amount_unknown")],
     "conversion",
     "conversion_low",
     "conversion_high",
