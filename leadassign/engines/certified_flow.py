@@ -48,8 +48,10 @@ from leadassign.engines.priced_flows import _count_weight, rep_prices, top_per_l
 #: Pairs priced at once (the chunk's temporaries are a few int64 arrays of this length).
 CHUNK = 2_000_000
 #: The share of the leads whose optimum prices the first subset (:func:`sample_prices`).
-#: 5%: at 100,000 x 500 its flow takes 0.6 s against 3.5 s for 20%, for as many rounds.
-SAMPLE = 0.05
+#: 20%: with 5% the 100,000 x 500 book's sample flow took 0.6 s instead of 3.5 s for as many
+#: rounds (5), but 200,000 x 800 needed 6 rounds instead of 3 (487 s against 216 s under
+#: load 7-9). benchmarks/RESULTS.md section 1b.
+SAMPLE = 0.2
 #: Each lead's pairs in the first subset, and the most a pricing round adds per lead.
 PER_LEAD = 4
 

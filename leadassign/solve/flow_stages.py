@@ -41,12 +41,13 @@ from leadassign.solve.starts import (
 SUBSET_PAIRS = 1_000_000
 SUBSET_PER_LEAD = 8
 #: Above this many pairs the policy-free flow runs on a priced subset, certified over every
-#: pair (engines.certified_flow). With the local re-solves and the 5% sample it is as fast as
-#: one flow over every pair at 100k x 500 (11.2M pairs: 29.1 s against 30.4 s, 49.2 s against
-#: 56.5 s under heavier load) at a third of the memory (0.58 GB against 1.65 GB), and faster
-#: above (200k x 800, 35M pairs); below ~10M the flow over every pair is at least as fast on
-#: 2 cores and the corpus's books keep their answers. benchmarks/RESULTS.md section 1b.
-CERTIFIED_FLOW_PAIRS = 10_000_000
+#: pair (engines.certified_flow). Below it one flow over every pair is faster on 2 cores
+#: (100k x 500, 11M pairs: 29.9 s against 34.1 s, at 2.1 GB against 1.2 GB); above it the
+#: subset is faster and halves the memory (200k x 800, 35M pairs: 52 s and 3.2 GB against
+#: 75 s and 6.0 GB). With local re-solves (issue 24's second pass) the subset matched the
+#: full flow at 100k only with a 5% sample, which cost 200k x 800 three more rounds: kept.
+#: benchmarks/RESULTS.md section 1b.
+CERTIFIED_FLOW_PAIRS = 20_000_000
 #: The Lagrangian churn search stops when its solution is this close to its bound.
 LAGRANGIAN_TOLERANCE = 2e-5
 #: Above this many pairs the Lagrangian answer is final: CP-SAT would not build its model in
