@@ -81,8 +81,12 @@ def formula_cells(cells: pd.Series | pd.Index) -> np.ndarray:
         text = cells.str
     except AttributeError:  # an object column without any text (integers, say)
         return np.zeros(len(cells), dtype=bool)
-    active = text.match(_ACTIVE, na=False) & ~text.fullmatch(_NUMBER, na=False)
-    return np.asarray(active, dtype=bool)
+    active = np.array(text.match(_ACTIVE, na=False), dtype=bool)
+    if active.any():  # the number test only where it matters (half the time at 100k rows)
+        where = np.flatnonzero(active)
+        some = cells[where] if isinstance(cells, pd.Index) else cells.iloc[where]
+        active[where[np.asarray(some.str.fullmatch(_NUMBER, na=False), dtype=bool)]] = False
+    return active
 
 
 def inert(cells: pd.Series | pd.Index) -> pd.Series | pd.Index:

@@ -268,3 +268,28 @@ def test_ids_a_spreadsheet_would_run_are_joined_as_given(tmp_path: Path) -> None
     report = json.loads(out)
     assert report["arms"]["optimized"]["missing"] == report["arms"]["holdout"]["missing"] == 0
     assert report["arms"]["optimized"]["leads"] == report["arms"]["holdout"]["leads"] == 100
+
+
+def test_the_written_out_normal_quantiles_are_scipys() -> None:
+    from scipy import stats
+
+    from leadassign.outcomes.uplift import Z80, Z95
+
+    assert float(stats.norm.ppf(0.975)) == Z95
+    assert float(stats.norm.ppf(0.80)) == Z80
+
+
+def test_the_cli_imports_neither_scipy_stats_nor_matplotlib() -> None:
+    """Every command paid ~2 s to import them (issue 24): learn, backtest and evaluate
+    import them when they run."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, leadassign.cli; "
+        "print(sorted(m for m in ('scipy.stats', 'matplotlib.pyplot') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

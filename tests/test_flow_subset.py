@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from leadassign import load_problem
-from leadassign.engines.certified_flow import Certificate, certified_flow
+from leadassign.engines import certified_flow as cf
+from leadassign.engines.certified_flow import Certificate, certified_flow, local_resolve
 from leadassign.engines.flow import solve_flow
+from leadassign.engines.priced_flows import _count_weight, rep_prices
 from leadassign.models.policy import Policy
 from leadassign.solve import flow_stages
 from tests.oracles.books import random_book
@@ -89,6 +91,57 @@ def test_subset_flow_equals_the_full_flow_with_a_certificate(seed: int) -> None:
     assert np.all(load <= capacity) and np.all(load >= low)
     assert subset.certificate is not None
     _check_certificate(lead, rep, w, capacity, low, chosen, subset.certificate)
+
+
+def test_the_forced_rounds_are_re_solved_locally() -> None:
+    """The books above with a one-pair first subset: past the first round the flow is
+    re-solved locally on some of them (the whole subset on others), and on some the local
+    flow leaves leads fixed (their certificates are checked above)."""
+    certs = []
+    for seed in range(60):
+        lead, rep, w, capacity, low, n = _random_pairs(seed)
+        out = certified_flow(lead, rep, w, n, capacity, low, per_lead=1, sample=0.0)
+        if out.certificate is not None:
+            certs.append(out.certificate)
+    assert sum(c.local for c in certs) >= 20
+    assert any(c.local and c.local_leads < c.local * int(c.lead_potential.size) for c in certs)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_local_re_solve_equals_the_flow_on_the_grown_subset(seed: int) -> None:
+    """One round by hand: each lead's best pair, its optimum and duals, the pairs of
+    negative slack added; re-solving only the leads within reach gives the same count and
+    value as the flow over the whole grown subset."""
+    lead, rep, w, capacity, low, n = _random_pairs(seed)
+    low = np.zeros_like(low) if seed % 2 else low
+    big = _count_weight(w, lead)
+    first = cf.first_subset(lead, rep, w, np.zeros(len(capacity), dtype=np.int64), 1)
+    arcs = np.flatnonzero(first)
+    start = solve_flow(lead[arcs], rep[arcs], w[arcs], n, capacity, low)
+    if start.chosen is None:
+        return
+    prices = rep_prices(lead[arcs], rep[arcs], w[arcs], start.chosen, n, low, capacity, big=big)
+    assert prices is not None
+    u = cf._lead_potentials(lead[arcs], rep[arcs], w[arcs], start.chosen, prices, big, n)
+    broken = cf._violations(lead, rep, w, prices, u, big, 40)
+    reach = cf._reach(lead, rep, w, broken, prices, u, big)
+    grown = first.copy()
+    grown[broken] = True
+    was = np.zeros(len(lead), dtype=bool)
+    was[arcs[start.chosen]] = True
+    sub = np.flatnonzero(grown)
+    whole = solve_flow(lead[sub], rep[sub], w[sub], n, capacity, low)
+    local = local_resolve(
+        lead[sub], rep[sub], w[sub], was[sub], prices, u, big, reach, n, capacity, low
+    )
+    assert whole.chosen is not None and local is not None
+    chosen, freed = local
+    assert freed <= n
+    assert int(chosen.sum()) == int(whole.chosen.sum())
+    assert int(w[sub][chosen].sum()) == int(w[sub][whole.chosen].sum())
+    load = np.bincount(rep[sub][chosen], minlength=len(capacity))
+    assert np.all(load <= capacity) and np.all(load >= low)
+    assert np.all(np.bincount(lead[sub][chosen], minlength=n) <= 1)
 
 
 def test_the_pricing_loop_finds_a_pair_outside_the_first_subset() -> None:

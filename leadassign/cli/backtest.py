@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from leadassign.app import backtest as app_backtest
 from leadassign.cli.errors import json_events, reports_errors
 from leadassign.cli.options import force_option, history_options, json_option
 from leadassign.errors import printable
@@ -90,6 +89,8 @@ def backtest_command(
     """Replay a past book of deals under each plan and estimate, with intervals, what each
     would have won against what the real owners did."""
     events = json_events(json_log)
+    from leadassign.app import backtest as app_backtest  # scipy.stats, matplotlib: ~2 s
+
     report = app_backtest.backtest(
         history_path,
         segment=segment,

@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from leadassign.app.learn import run_learn
 from leadassign.cli.errors import json_events, reports_errors
 from leadassign.cli.options import force_option, history_options, json_option
 from leadassign.errors import printable
@@ -124,6 +123,8 @@ def learn_command(
     """Learn win rates (per rep and per rep x segment), cycle days and capacities from a CRM
     deal history, with shrinkage and a held-out check; say whether reps differ at all."""
     events = json_events(json_log)
+    from leadassign.app.learn import run_learn  # scipy: imported only when learning
+
     done = run_learn(
         history_path,
         out,

@@ -23,6 +23,16 @@ checks ``slack >= 0`` for *every* pair in numpy, a chunk of pairs at a time, add
 that break it (per lead, the ``per_lead`` that break it most) and solves again, until none
 does. Each round adds at least one pair, so it ends; the last round's prices and potentials
 are the certificate, in integers. OR-Tools only ever sees the subset.
+
+After the first round the flow is re-solved locally (:func:`local_resolve`): with the last
+round's duals every residual arc of its optimum has a reduced cost >= 0 but the added pairs,
+so an improving cycle that uses an arc of reduced cost ``c`` needs added pairs worth more
+than ``c`` on it; a simple cycle enters each rep at most once, so ``reach`` = the sum over
+reps of the most negative slack of an added pair into it bounds them all. A lead whose every
+residual arc (its other pairs' slacks, and ``u_i`` to leave it out) costs ``>= reach`` keeps
+its pair; OR-Tools solves the other leads with what their reps have left. The combined
+assignment is optimal on the subset (some optimum differs from the last one only by
+improving cycles); :func:`rep_prices` re-proves it, or the whole subset is solved again.
 """
 
 from __future__ import annotations
@@ -38,6 +48,9 @@ from leadassign.engines.priced_flows import _count_weight, rep_prices, top_per_l
 #: Pairs priced at once (the chunk's temporaries are a few int64 arrays of this length).
 CHUNK = 2_000_000
 #: The share of the leads whose optimum prices the first subset (:func:`sample_prices`).
+#: 20%: with 5% the 100,000 x 500 book's sample flow took 0.6 s instead of 3.5 s for as many
+#: rounds (5), but 200,000 x 800 needed 6 rounds instead of 3 (487 s against 216 s under
+#: load 7-9). benchmarks/RESULTS.md section 1b.
 SAMPLE = 0.2
 #: Each lead's pairs in the first subset, and the most a pricing round adds per lead.
 PER_LEAD = 4
@@ -55,6 +68,8 @@ class Certificate:
     first_pairs: int  # pairs in the first subset
     added: int  # pairs the pricing rounds added
     pairs: int  # pairs in the final subset
+    local: int = 0  # rounds re-solved locally (:func:`local_resolve`)
+    local_leads: int = 0  # leads those local flows re-assigned, summed over them
 
     def details(self) -> dict[str, int]:
         """What summary.json reports ("flow_certificate")."""
@@ -63,6 +78,8 @@ class Certificate:
             "first_subset_pairs": self.first_pairs,
             "pairs_added": self.added,
             "final_subset_pairs": self.pairs,
+            "local_rounds": self.local,
+            "local_leads": self.local_leads,
         }
 
 
@@ -156,36 +173,145 @@ def certified_flow(
     selected = first_subset(lead, rep, w, guess, per_lead, chunk)
     first = int(selected.sum())
     floors_added = False
-    rounds = 0
+    rounds = local = local_leads = 0
+    last: _Round | None = None
     while True:
         rounds += 1
         arcs = np.flatnonzero(selected)
-        outcome = solve_flow(lead[arcs], rep[arcs], w[arcs], n_leads, capacity, min_leads)
-        if not outcome.feasible:
-            if floors_added or not np.any(min_leads > 0):
-                return CertifiedFlow(outcome, None)  # every pair of a floored rep was in it
-            selected |= min_leads[rep] > 0  # the floors' Hall condition needs only these
-            floors_added = True
-            continue
-        assert outcome.chosen is not None
-        sub_chosen = outcome.chosen
-        prices = rep_prices(
-            lead[arcs], rep[arcs], w[arcs], sub_chosen, n_leads, min_leads, capacity, big=big
+        sub = (lead[arcs], rep[arcs], w[arcs])
+        proven = (
+            None if last is None else _local_round(sub, arcs, last, n_leads, capacity, min_leads)
         )
-        if prices is None:
-            raise FlowError("no rep prices prove the subset flow optimal")
-        potential = _lead_potentials(
-            lead[arcs], rep[arcs], w[arcs], sub_chosen, prices, big, n_leads
-        )
+        if proven is not None:
+            local += 1
+            local_leads += proven[2]
+        else:
+            solved = _whole_round(sub, n_leads, capacity, min_leads, big)
+            if isinstance(solved, FlowOutcome):
+                if floors_added or not np.any(min_leads > 0):
+                    return CertifiedFlow(solved, None)  # every pair of a floored rep was in it
+                selected |= min_leads[rep] > 0  # the floors' Hall condition needs only these
+                floors_added = True
+                continue
+            proven = (*solved, 0)
+        sub_chosen, prices = proven[0], proven[1]
+        potential = _lead_potentials(*sub, sub_chosen, prices, big, n_leads)
         broken = _violations(lead, rep, w, prices, potential, big, chunk)
+        chosen = np.zeros(len(lead), dtype=bool)
+        chosen[arcs[sub_chosen]] = True
         if not len(broken):
-            chosen = np.zeros(len(lead), dtype=bool)
-            chosen[arcs[sub_chosen]] = True
             final = int(selected.sum())
-            cert = Certificate(big, prices, potential, rounds, first, final - first, final)
-            return CertifiedFlow(FlowOutcome(True, chosen, outcome.max_count), cert)
+            cert = Certificate(
+                big, prices, potential, rounds, first, final - first, final, local, local_leads
+            )
+            return CertifiedFlow(FlowOutcome(True, chosen, int(chosen.sum())), cert)
         # a broken pair is never in the subset: the subset's duals are feasible there
         selected[broken] = True
+        last = _Round(
+            chosen, prices, potential, big, _reach(lead, rep, w, broken, prices, potential, big)
+        )
+
+
+def _whole_round(
+    sub: tuple[np.ndarray, np.ndarray, np.ndarray],
+    n_leads: int,
+    capacity: np.ndarray,
+    min_leads: np.ndarray,
+    big: int,
+) -> tuple[np.ndarray, np.ndarray] | FlowOutcome:
+    """The flow on the whole subset and the rep prices proving it, or its outcome when the
+    floors cannot be met on it."""
+    outcome = solve_flow(*sub, n_leads, capacity, min_leads)
+    if outcome.chosen is None:
+        return outcome
+    prices = rep_prices(*sub, outcome.chosen, n_leads, min_leads, capacity, big=big)
+    if prices is None:
+        raise FlowError("no rep prices prove the subset flow optimal")
+    return outcome.chosen, prices
+
+
+@dataclass(frozen=True, eq=False)
+class _Round:
+    """A round's optimum over all pairs (``chosen``), its duals, and the ``reach`` of the
+    pairs it added (module doc)."""
+
+    chosen: np.ndarray
+    prices: np.ndarray
+    potential: np.ndarray
+    big: int
+    reach: int
+
+
+def _reach(
+    lead: np.ndarray,
+    rep: np.ndarray,
+    w: np.ndarray,
+    added: np.ndarray,
+    prices: np.ndarray,
+    potential: np.ndarray,
+    big: int,
+) -> int:
+    """The most an improving cycle can gain from the ``added`` pairs (negative slack): per
+    rep the most negative slack of an added pair into it (a simple cycle enters a rep once),
+    summed."""
+    gain = big + w[added].astype(np.int64) - prices[rep[added]] - potential[lead[added]]
+    most = np.zeros(len(prices), dtype=np.int64)
+    np.maximum.at(most, rep[added], gain)
+    return int(most.sum())
+
+
+def _local_round(
+    sub: tuple[np.ndarray, np.ndarray, np.ndarray],
+    arcs: np.ndarray,
+    last: _Round,
+    n_leads: int,
+    capacity: np.ndarray,
+    min_leads: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The subset's optimum by :func:`local_resolve` from the last round's, with rep prices
+    that prove it (None when they do not: then the whole subset is solved)."""
+    was = last.chosen[arcs]
+    local = local_resolve(
+        *sub, was, last.prices, last.potential, last.big, last.reach, n_leads, capacity, min_leads
+    )
+    if local is None:
+        return None
+    chosen, freed = local
+    prices = rep_prices(*sub, chosen, n_leads, min_leads, capacity, big=last.big)
+    return None if prices is None else (chosen, prices, freed)
+
+
+def local_resolve(
+    lead: np.ndarray,
+    rep: np.ndarray,
+    w: np.ndarray,
+    was: np.ndarray,
+    prices: np.ndarray,
+    potential: np.ndarray,
+    big: int,
+    reach: int,
+    n_leads: int,
+    capacity: np.ndarray,
+    min_leads: np.ndarray,
+) -> tuple[np.ndarray, int] | None:
+    """The optimum on these pairs from ``was`` (optimal before pairs of negative slack were
+    added, with duals ``prices`` and ``potential``), re-solving only the leads an improving
+    cycle of gain at most ``reach`` can touch (module doc): the chosen pairs and how many
+    leads were re-solved, or None when the flow on them finds no assignment."""
+    slack = potential[lead] + prices[rep] - big - w.astype(np.int64)
+    free = np.zeros(n_leads, dtype=bool)
+    free[lead[~was & (slack < reach)]] = True  # a move (or an added pair) within reach
+    free[lead[was]] |= potential[lead[was]] < reach  # leaving the lead out within reach
+    fixed = was & ~free[lead]
+    load = np.bincount(rep[fixed], minlength=len(capacity))
+    part = np.flatnonzero(free[lead])
+    floors = np.maximum(min_leads - load, 0)
+    outcome = solve_flow(lead[part], rep[part], w[part], n_leads, capacity - load, floors)
+    if outcome.chosen is None:
+        return None
+    chosen = fixed.copy()
+    chosen[part[outcome.chosen]] = True
+    return chosen, int(free.sum())
 
 
 def _lead_potentials(
@@ -237,4 +363,13 @@ def slack(lead: np.ndarray, rep: np.ndarray, w: np.ndarray, certificate: Certifi
     return out
 
 
-__all__ = ["CHUNK", "PER_LEAD", "Certificate", "CertifiedFlow", "certified_flow", "first_subset"]
+__all__ = [
+    "CHUNK",
+    "PER_LEAD",
+    "SAMPLE",
+    "Certificate",
+    "CertifiedFlow",
+    "certified_flow",
+    "first_subset",
+    "local_resolve",
+]

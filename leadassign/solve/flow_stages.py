@@ -44,7 +44,9 @@ SUBSET_PER_LEAD = 8
 #: pair (engines.certified_flow). Below it one flow over every pair is faster on 2 cores
 #: (100k x 500, 11M pairs: 29.9 s against 34.1 s, at 2.1 GB against 1.2 GB); above it the
 #: subset is faster and halves the memory (200k x 800, 35M pairs: 52 s and 3.2 GB against
-#: 75 s and 6.0 GB). benchmarks/RESULTS.md section 1b.
+#: 75 s and 6.0 GB). With local re-solves (issue 24's second pass) the subset matched the
+#: full flow at 100k only with a 5% sample, which cost 200k x 800 three more rounds: kept.
+#: benchmarks/RESULTS.md section 1b.
 CERTIFIED_FLOW_PAIRS = 20_000_000
 #: The Lagrangian churn search stops when its solution is this close to its bound.
 LAGRANGIAN_TOLERANCE = 2e-5
