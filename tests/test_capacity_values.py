@@ -1,0 +1,177 @@
+"""What capacity is worth (leadassign.result.capacity): each rep's figure against re-solving
+the book with that rep's capacity + 1 through the full solver, on many small books.
+
+``exact`` figures (network books, from the flow's prices) must equal the change of the value
+score, and ``leads`` the change of the leads assigned; ``bound`` figures, and the ``bound``
+of ``estimate`` figures, must be at least the change (valid upper bounds); territory
+figures are the best of their reps'. Every answer is rechecked by the independent checker
+(``tests.oracles.checker.solved``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadassign import load_problem
+from leadassign.models.policy import policy_from_mapping
+from leadassign.output import write_result
+from leadassign.result import Result
+from tests.oracles.books import random_book
+from tests.oracles.checker import solved
+from tests.oracles.rules import RuleBook
+
+
+def _solve(book: RuleBook, capacity: np.ndarray | None = None) -> Result:
+    reps = book.reps.copy()
+    if capacity is not None:
+        reps["capacity"] = capacity
+    policy = policy_from_mapping(book.policy)
+    problem = load_problem(book.leads, reps, book.affinity, policy=policy)
+    return solved(problem, policy, workers=1, time_limit_s=30)
+
+
+def _changes(book: RuleBook, base: Result) -> list[tuple[int, float, int]]:
+    """Per rep: (rep, value score change, leads change) when its capacity grows by one."""
+    out = []
+    for j in range(len(book.reps)):  # a loop over reps
+        capacity = book.reps["capacity"].to_numpy().copy()
+        capacity[j] += 1
+        up = _solve(book, capacity)
+        assert up.objective is not None and base.objective is not None
+        out.append((j, up.objective - base.objective, up.assigned - base.assigned))
+    return out
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_exact_figures_equal_resolving_with_one_more_unit(seed: int) -> None:
+    """Policy-free books (some with floors and reps on leave), tight on capacity: the flow's
+    figure is the change of the value score, and says whether a lead more is placed."""
+    book = random_book(seed, 24 + seed, 4 + seed % 3, {}, slack=0.6, owned=0.0)
+    base = _solve(book)
+    assert base.method == "flow" and base.status == "OPTIMAL"
+    values = base.capacity
+    assert values is not None
+    exact = 0
+    for j, change, leads in _changes(book, base):
+        if values.kind[j] != "exact":  # a rep one more unit would open to a new lead
+            assert values.kind[j] == "estimate"
+            continue
+        exact += 1
+        assert _close(values.value[j], change), (j, values.value[j], change)
+        assert values.leads[j] == leads
+    assert exact >= 3
+
+
+def test_a_hand_solved_book() -> None:
+    """Most leads come first: both leads are placed, L2 (10) at A, the only rep for it, so
+    L1 (100 at A) goes to B, where it is worth 1: 11. One more unit at A puts both there:
+    110, +99 with no lead more; one more at B is worth nothing (B has nothing else to take).
+    """
+    leads = pd.DataFrame(
+        [
+            {"lead_id": "L1", "territory": "T", "value": 100.0, "industry": "x"},
+            {"lead_id": "L2", "territory": "T", "value": 10.0, "industry": "y"},
+        ]
+    )
+    reps = pd.DataFrame(
+        [
+            {"rep_id": "A", "territories": "T", "capacity": 1, "win_rate": 1.0},
+            {"rep_id": "B", "territories": "T", "capacity": 1, "win_rate": 0.01, "industries": "x"},
+        ]
+    )
+    book = RuleBook(leads, reps, None, {})
+    base = _solve(book)
+    assert base.assigned == 2 and base.objective == pytest.approx(11.0)
+    values = base.capacity
+    assert values is not None
+    for j, change, leads_gained in _changes(book, base):
+        assert values.kind[j] == "exact"
+        assert _close(values.value[j], change)
+        assert values.leads[j] == leads_gained
+    assert values.value.tolist() == pytest.approx([99.0, 0.0])
+
+
+RULES: list[dict[str, Any]] = [
+    {"continuity": {"max_reassign": 0.1, "keep_bonus": 50}},
+    {"continuity": {"max_reassign": 0.2}, "tiers": [{"min_value": 8000, "min_level": 2}]},
+    {"accounts": {"together": True}},
+    {"account_cap": {"max_per_rep": 1}},
+]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("rules", range(len(RULES)))
+def test_bounds_hold_against_resolving(seed: int, rules: int) -> None:
+    """Books with side rules: every ``bound`` figure, and the bound of every ``estimate``,
+    is at least the change re-solving with one more unit brings."""
+    book = random_book(seed, 30, 5, RULES[rules], slack=0.6, owned=0.5, keepable_owners=True)
+    base = _solve(book)
+    if base.status != "OPTIMAL":
+        pytest.skip("the book was not proven; the change is not known exactly")
+    values = base.capacity
+    assert values is not None and values.source == "lp"
+    for j, change, _ in _changes(book, base):
+        if values.kind[j] == "bound":
+            assert values.value[j] >= change - 1e-6 * max(1.0, abs(change))
+        if np.isfinite(values.bound[j]):
+            assert values.bound[j] >= change - 1e-6 * max(1.0, abs(change))
+
+
+def test_territories_take_their_best_rep_and_outputs_say_what_the_figures_are(
+    tmp_path: Any,
+) -> None:
+    book = random_book(3, 40, 6, {}, slack=0.6, owned=0.0)
+    base = _solve(book)
+    write_result(base, tmp_path)
+    reps = pd.read_csv(tmp_path / "reps.csv", keep_default_na=False)
+    assert list(reps.columns[-2:]) == ["capacity_value", "capacity_value_is"]
+    assert set(reps["capacity_value_is"]) <= {"exact", "estimate"}
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    section = summary["capacity"]
+    by_rep = {r["rep_id"]: r for r in section["reps"]}
+    for row in reps.itertuples():
+        assert by_rep[row.rep_id]["value"] == pytest.approx(float(row.capacity_value))
+    problem = base.problem
+    for entry in section["territories"]:
+        covering = [
+            str(problem.reps.ids[j])
+            for j in range(problem.n_reps)
+            if problem.reps.available[j]
+            and (
+                entry["territory"] in problem.reps.territories[j]
+                or "*" in problem.reps.territories[j]
+            )
+        ]
+        best = max(by_rep[r]["value"] for r in covering)
+        assert entry["value"] == pytest.approx(best)
+        assert entry["one_more_rep"] == pytest.approx(max(best, 0) * entry["typical_capacity"])
+
+
+def test_same_inputs_same_figures(tmp_path: Any) -> None:
+    book = random_book(5, 40, 6, RULES[0], slack=0.6, owned=0.5, keepable_owners=True)
+    first, second = _solve(book), _solve(book)
+    write_result(first, tmp_path / "a")
+    write_result(second, tmp_path / "b")
+    assert (tmp_path / "a" / "reps.csv").read_bytes() == (tmp_path / "b" / "reps.csv").read_bytes()
+    one, two = (json.loads((tmp_path / d / "summary.json").read_text()) for d in "ab")
+    one["capacity"].pop("seconds"), two["capacity"].pop("seconds")
+    assert one["capacity"] == two["capacity"]
+
+
+def test_the_comparison_report_has_the_capacity_chart(tmp_path: Any) -> None:
+    from leadassign.scenarios.report import _capacity_chart
+    from leadassign.scenarios.run import Run
+
+    book = random_book(2, 40, 6, {}, slack=0.6, owned=0.0)
+    base = _solve(book)
+    run = Run("base", "", base.status, base.summary(), np.zeros(0), np.zeros(0), np.zeros(0))
+    page = _capacity_chart([run])
+    assert "<svg" in page and "one more rep in " in page
