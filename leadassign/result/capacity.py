@@ -296,7 +296,7 @@ def capacity_section(
         "reps": per_rep,
         "territories": territories,
         "rules": rules,
-        "seconds": round(values.seconds, 4),
+        "elapsed_s": round(values.seconds, 4),
     }
 
 

@@ -170,8 +170,9 @@ def solve(
         )
         finish = run_pipeline(pipeline, run)
         res = require_all(_gap_reached(to_result(run, finish.by or pipeline.method, finish)))
-    if capacity:
-        res = with_capacity(res, run, pipeline is FLOW)
+    if capacity and not (stop is not None and stop.is_set()):
+        with active(stop):  # outside the work budget: the answer is the same without it
+            res = with_capacity(res, run, pipeline is FLOW)
     return res
 
 
