@@ -100,8 +100,8 @@ def test_a_hand_solved_book() -> None:
 
 
 #: (policy, efforts of 1-3, share of reps with a floor): a churn limit, with tiers, accounts
-#: kept together, the account cap, efforts alone (generalized assignment) and with floors. Floors with
-#: these churn limits make most random books infeasible, so none here (the flow test has).
+#: kept together, the account cap, efforts (generalized assignment) alone and with floors.
+#: Floors with the other rules make most of these random books infeasible.
 RULES: list[tuple[dict[str, Any], bool, float]] = [
     ({"continuity": {"max_reassign": 0.1, "keep_bonus": 50}}, False, 0.0),
     (
