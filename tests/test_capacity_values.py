@@ -206,3 +206,30 @@ def test_the_comparison_report_has_the_capacity_chart(tmp_path: Any) -> None:
     run = Run("base", "", base.status, base.summary(), np.zeros(0), np.zeros(0), np.zeros(0))
     page = _capacity_chart([run])
     assert "<svg" in page and "one more rep in " in page
+
+
+def test_solve_prints_the_capacity_line(tmp_path: Any) -> None:
+    """The hand-solved book of ``test_a_hand_solved_book`` through the CLI: one more unit at
+    A is worth 99, exactly."""
+    from click.testing import CliRunner
+
+    from leadassign.cli import main
+
+    pd.DataFrame(
+        [
+            {"lead_id": "L1", "territory": "T", "value": 100, "industry": "x"},
+            {"lead_id": "L2", "territory": "T", "value": 10, "industry": "y"},
+        ]
+    ).to_csv(tmp_path / "leads.csv", index=False)
+    pd.DataFrame(
+        [
+            {"rep_id": "A", "territories": "T", "capacity": 1, "win_rate": 1.0, "industries": ""},
+            {"rep_id": "B", "territories": "T", "capacity": 1, "win_rate": 0.01, "industries": "x"},
+        ]
+    ).to_csv(tmp_path / "reps.csv", index=False)
+    args = ["solve", "--leads", str(tmp_path / "leads.csv"), "--reps", str(tmp_path / "reps.csv")]
+    out = CliRunner().invoke(main, [*args, "--no-store", "--out", str(tmp_path / "run")])
+    assert out.exit_code == 0, out.output
+    assert "capacity: one more unit of capacity is worth 99.00 (at A, exact;" in out.output
+    reps = (tmp_path / "run" / "reps.csv").read_text().splitlines()
+    assert reps[1].endswith(",99.0,exact") and reps[2].endswith(",0.0,exact")

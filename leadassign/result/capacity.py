@@ -301,18 +301,17 @@ def capacity_section(
 
 
 def capacity_line(values: CapacityValues, reps: RepTable) -> str | None:
-    """The CLI's line: the rep whose next unit of capacity is worth most, and the figure's
-    kind (None when nothing was computed)."""
+    """The CLI's line: the rep whose next unit of capacity is worth most, and what the
+    figure is (None when nothing was computed)."""
     known = np.flatnonzero(np.isfinite(values.value) & (values.kind != NONE))
     if not len(known):
         return None
     best = int(known[int(np.argmax(values.value[known]))])
+    kind = str(values.kind[best])
+    word = {"exact": "", "bound": "at most ", "estimate": "about "}[kind]
     return (
-        f"capacity: one more lead of capacity is worth at most {values.value[best]:,.2f} "
-        f"(at {reps.ids[best]}, {values.kind[best]})"
-        if values.kind[best] != "estimate"
-        else f"capacity: one more lead of capacity is worth about {values.value[best]:,.2f} "
-        f"(at {reps.ids[best]}, estimate)"
+        f"capacity: one more unit of capacity is worth {word}{values.value[best]:,.2f} "
+        f"(at {reps.ids[best]}, {kind}; reps.csv capacity_value)"
     )
 
 
