@@ -31,7 +31,7 @@ def _solve(book: RuleBook, capacity: np.ndarray | None = None) -> Result:
         reps["capacity"] = capacity
     policy = policy_from_mapping(book.policy)
     problem = load_problem(book.leads, reps, book.affinity, policy=policy)
-    return solved(problem, policy, workers=1, time_limit_s=30)
+    return solved(problem, policy, workers=1, time_limit_s=30, capacity="all")
 
 
 def _changes(book: RuleBook, base: Result) -> list[tuple[int, float, int]]:
@@ -233,3 +233,34 @@ def test_solve_prints_the_capacity_line(tmp_path: Any) -> None:
     assert "capacity: one more unit of capacity is worth 99.00 (at A, exact;" in out.output
     reps = (tmp_path / "run" / "reps.csv").read_text().splitlines()
     assert reps[1].endswith(",99.0,exact") and reps[2].endswith(",0.0,exact")
+
+
+def test_side_rule_books_are_priced_from_the_lp_only_when_asked(tmp_path: Any) -> None:
+    """One more LP costs seconds on books with side rules, so ``solve`` prices them only
+    with ``--capacity-values``: without it reps.csv's cells are empty, and summary.json
+    says so; with it the figures come from the LP, and ``leadassign solve`` says what they
+    are."""
+    from click.testing import CliRunner
+
+    from leadassign.cli import main
+
+    book = random_book(0, 30, 5, {}, slack=0.6, owned=0.5, keepable_owners=True, floors=0.0)
+    book.leads.to_csv(tmp_path / "leads.csv", index=False)
+    book.reps.to_csv(tmp_path / "reps.csv", index=False)
+    (tmp_path / "policy.yaml").write_text("continuity: {max_reassign: 0.1, keep_bonus: 50}\n")
+    args = ["solve", "--no-store", "--leads", str(tmp_path / "leads.csv")]
+    args += ["--reps", str(tmp_path / "reps.csv"), "--policy", str(tmp_path / "policy.yaml")]
+    plain = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "plain")])
+    assert plain.exit_code == 0, plain.output
+    reps = pd.read_csv(tmp_path / "plain" / "reps.csv", keep_default_na=False)
+    assert set(reps["capacity_value"]) == {""} and set(reps["capacity_value_is"]) == {""}
+    section = json.loads((tmp_path / "plain" / "summary.json").read_text())["capacity"]
+    assert section["value_is"] is None and section["source"] == "off" and section["note"]
+    assert "capacity:" not in plain.output
+    priced = CliRunner().invoke(
+        main, [*args, "--capacity-values", "--out", str(tmp_path / "priced")]
+    )
+    assert priced.exit_code == 0, priced.output
+    reps = pd.read_csv(tmp_path / "priced" / "reps.csv", keep_default_na=False)
+    assert set(reps["capacity_value_is"]) <= {"bound", "estimate"}
+    assert "capacity: one more unit of capacity is worth " in priced.output

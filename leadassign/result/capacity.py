@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -44,6 +44,9 @@ from leadassign.models.tables import WILDCARD, RepTable
 
 #: ``kind`` when no figure was computed
 NONE = ""
+#: solve(capacity=...): "flow" (network books only: exact and cheap), "all" (also the LP's
+#: duals on other books: one more LP), "off"
+CapacityMode = Literal["off", "flow", "all"]
 #: The LP for the capacity duals gets at most this many seconds (a backstop: it is the
 #: relaxation the LP stage solves, on books of at most MAX_PAIRS pairs).
 LP_SECONDS = 30.0
@@ -66,10 +69,12 @@ class CapacityValues:
     seconds: float = 0.0
 
     @classmethod
-    def unknown(cls, n_reps: int, seconds: float = 0.0) -> CapacityValues:
+    def unknown(cls, n_reps: int, seconds: float = 0.0, source: str = "") -> CapacityValues:
+        """No figures; ``source`` "off": not asked for (the LP's need ``capacity="all"``)."""
         nan = np.full(n_reps, np.nan)
         kind = np.full(n_reps, NONE, dtype=object)
-        return cls(nan, np.full(n_reps, -1, dtype=np.int64), nan.copy(), kind, "", {}, seconds)
+        leads = np.full(n_reps, -1, dtype=np.int64)
+        return cls(nan, leads, nan.copy(), kind, source, {}, seconds)
 
     @property
     def overall(self) -> str:
@@ -293,6 +298,9 @@ def capacity_section(
     return {
         "value_is": values.overall or None,
         "source": values.source or None,
+        "note": "from the LP's duals only with --capacity-values"
+        if values.source == "off"
+        else None,
         "reps": per_rep,
         "territories": territories,
         "rules": rules,
@@ -316,6 +324,7 @@ def capacity_line(values: CapacityValues, reps: RepTable) -> str | None:
 
 
 __all__ = [
+    "CapacityMode",
     "CapacityValues",
     "capacity_line",
     "capacity_section",
