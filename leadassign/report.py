@@ -8,6 +8,7 @@ from leadassign.compile.candidates import Candidates
 from leadassign.compile.prepare import prepare
 from leadassign.models import Policy, Problem
 from leadassign.result import Result
+from leadassign.result.capacity import capacity_line
 from leadassign.result.churn import churn_line
 
 
@@ -73,6 +74,16 @@ def human_summary(result: Result) -> str:
     churn = summary["churn"]
     if churn["owned"]:
         lines.append(churn_line(churn))
+    return "\n".join(lines + _price_lines(result))
+
+
+def _price_lines(result: Result) -> list[str]:
+    """What one more unit of capacity is worth, and the price of each hard rule."""
+    lines = []
+    if result.capacity is not None:
+        worth = capacity_line(result.capacity, result.problem.reps)
+        if worth is not None:
+            lines.append(worth)
     for rule, price in (result.prices or {}).items():
         if "objective_gain" in price:
             lines.append(
@@ -81,7 +92,7 @@ def human_summary(result: Result) -> str:
             )
         else:
             lines.append(f"price of {rule}: without it the solve ends {price['status']}")
-    return "\n".join(lines)
+    return lines
 
 
 def describe_inputs(problem: Problem, policy: Policy, cands: Candidates | None = None) -> str:

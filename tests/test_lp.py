@@ -175,7 +175,7 @@ def test_any_dual_vector_gives_a_valid_bound(seed: int) -> None:
     rng = np.random.default_rng(seed)
     for _ in range(20):
         dual = rng.normal(0, 2, size=len(relax.lo))
-        bound, _ = lagrangian_bound(relax, c, dual)
+        bound, _, _ = lagrangian_bound(relax, c, dual)
         assert bound >= optimum[0] - 1e-9
 
 

@@ -527,7 +527,9 @@ def test_report_shows_every_run_and_needs_no_network(compared: tuple[Path, list[
     out, runs = compared
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
-    assert page.count("<svg") == len(runs) + 2  # overview, churn, one per run
+    # overview, churn, what capacity is worth, one per run
+    assert page.count("<svg") == len(runs) + 3
+    assert '<div class="capacity-values">' in page and "one more rep in " in page
     table = rows_of(out / "comparison.csv")
     for name, row in table.items():
         assert f"<h3>{name}" in page

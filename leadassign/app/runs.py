@@ -50,6 +50,7 @@ from leadassign.output import (
 )
 from leadassign.publish import Published, Target, publish, target
 from leadassign.result import Result, Status
+from leadassign.result.capacity import CapacityMode
 from leadassign.solve import solve
 from leadassign.solve.prices import price_rules as price_rules_of
 from leadassign.store.db import (
@@ -124,6 +125,7 @@ def execute(
     events: Events | None = None,
     force: bool = False,
     holdout: Holdout | None = None,
+    capacity_values: bool = False,
 ) -> Outcome:
     """Run ``command`` on ``inputs`` into ``out`` and record it in ``store`` (None: not
     recorded; a rebalance needs a store). ``from_run``: the run whose owners a rebalance
@@ -131,7 +133,8 @@ def execute(
     ``price_rules``: also price each hard rule (``solver.prices``); ``force``: write into a
     folder that holds files leadassign did not write (kept; see ``leadassign.publish``);
     ``holdout``: route a random share of the new leads by a baseline
-    (``leadassign.app.holdout``; a share of 0 is no holdout)."""
+    (``leadassign.app.holdout``; a share of 0 is no holdout); ``capacity_values``: also price
+    capacity from the LP's duals on books that are not a flow (``solve(capacity="all")``)."""
     events = events or NoEvents()
     if holdout is not None and holdout.share <= 0.0:
         holdout = None
@@ -150,18 +153,21 @@ def execute(
     if store is None:
         if command == "rebalance":
             raise StoreError("rebalance reads the previous run from a store: give --store")
-        result = _solved(problem, policy, price_rules, stop, events, holdout)
+        result = _solved(
+            problem, policy, price_rules, stop, events, holdout, capacity=capacity_values
+        )
         return _finish(result, folder, command, matrix, events)
     source = from_run if command == "rebalance" else None
-    key = run_key(
-        command, problem, policy, source, {"matrix": matrix, "price_rules": price_rules}, holdout
-    )
+    outputs = {"matrix": matrix, "price_rules": price_rules}
+    if capacity_values:  # (absent without: the keys of earlier runs stay the same)
+        outputs["capacity_values"] = True
+    key = run_key(command, problem, policy, source, outputs, holdout)
     not_stopped(stop, "before solving; nothing written or recorded")
     try:
         return _recorded(
             _Recording(
                 command, problem, policy, key, folder, store, from_run, matrix, price_rules,
-                wait, stop, events, holdout,
+                wait, stop, events, holdout, capacity_values,
             )
         )  # fmt: skip
     except SQLAlchemyError as exc:
@@ -190,6 +196,7 @@ class _Recording:
     stop: Stop | None
     events: Events
     holdout: Holdout | None = None
+    capacity_values: bool = False
 
 
 def _recorded(asked: _Recording) -> Outcome:
@@ -229,7 +236,16 @@ def _locked(asked: _Recording, published: list[Published]) -> Outcome:
         not_stopped(stop, "before solving; nothing written or recorded")
         # a rebalance holds out only leads without an owner carried from the previous run
         drawable = problem.owner < 0 if carried is not None else None
-        result = _solved(problem, policy, asked.price_rules, stop, events, asked.holdout, drawable)
+        result = _solved(
+            problem,
+            policy,
+            asked.price_rules,
+            stop,
+            events,
+            asked.holdout,
+            drawable,
+            capacity=asked.capacity_values,
+        )
         if carried is not None and previous is not None:
             result = replace(result, rebalance=_rebalance_figures(previous, carried))
         if (cut := _cut_short(result, events)) is not None:
@@ -323,18 +339,22 @@ def _solved(
     events: Events,
     holdout: Holdout | None = None,
     drawable: np.ndarray | None = None,
+    *,
+    capacity: bool = False,
 ) -> Result:
     """The solve (with a holdout: the baseline arm, then this solve on the optimized arm
-    with the capacity left; rule prices are the optimized arm's)."""
+    with the capacity left; rule prices and capacity values are the optimized arm's).
+    ``capacity``: capacity values from the LP's duals too (``solve(capacity="all")``)."""
     if holdout is not None:
         return solve_with_holdout(
             problem,
             policy,
             holdout,
             drawable=drawable,
-            optimize=lambda p, pol: _solved(p, pol, price_rules, stop, events),
+            optimize=lambda p, pol: _solved(p, pol, price_rules, stop, events, capacity=capacity),
         )
-    result = solve(problem, policy, progress=events, stop=stop)
+    mode: CapacityMode = "all" if capacity else "flow"
+    result = solve(problem, policy, progress=events, stop=stop, capacity=mode)
     if price_rules and result.has_solution and result.interrupted is None:
         events.emit("pricing_rules")
         priced = price_rules_of(result, stop)
@@ -482,6 +502,7 @@ def run(
     events: Events | None = None,
     force: bool = False,
     holdout: Holdout | None = None,
+    capacity_values: bool = False,
 ) -> Outcome:
     """:func:`execute` with the store named by a SQLite path or SQLAlchemy URL (None: not
     recorded), opened for the run and closed after it: what ``leadassign solve`` and
@@ -503,6 +524,7 @@ def run(
             events=events,
             force=force,
             holdout=holdout,
+            capacity_values=capacity_values,
         )
 
 

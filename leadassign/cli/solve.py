@@ -104,6 +104,7 @@ def _run(
     price_rules: bool = False,
     force: bool = False,
     holdout: Holdout | None = None,
+    capacity_values: bool = False,
 ) -> NoReturn:
     """solve and rebalance: run, record, report; exits with the run's code."""
     events = json_events(json_log)
@@ -128,6 +129,7 @@ def _run(
                 events=told,
                 force=force,
                 holdout=holdout,
+                capacity_values=capacity_values,
             )
 
     outcome = interruptible(work, events)
@@ -162,9 +164,20 @@ def _log_outcome(events: JsonEvents, command: str, outcome: Outcome, code: int, 
     events.emit("summary", **outcome.summary)
 
 
+#: what one more unit of capacity is worth on books with side rules (README Outputs)
+capacity_option = click.option(
+    "--capacity-values",
+    is_flag=True,
+    help="Also price each rep's capacity from the LP's duals on books with side rules or "
+    "efforts (one more LP; reps.csv capacity_value). Books solved as a flow always get "
+    "exact figures.",
+)
+
+
 @click.command(name="solve", epilog=EPILOG_SOLVE)
 @input_options
 @output_options
+@capacity_option
 @click.option(
     "--price-rules",
     is_flag=True,
@@ -186,6 +199,7 @@ def solve_command(
     out: Path,
     matrix: bool,
     force: bool,
+    capacity_values: bool,
     price_rules: bool,
     store: str,
     wait: float | None,
@@ -209,6 +223,7 @@ def solve_command(
         price_rules=price_rules,
         force=force,
         holdout=holdout_of(holdout_share, holdout_seed, holdout_baseline),
+        capacity_values=capacity_values,
     )
 
 
@@ -229,6 +244,7 @@ time limit, 5 another run holds the store.
 )
 @input_options
 @output_options
+@capacity_option
 @click.option(
     "--from-run",
     default="latest",
@@ -250,6 +266,7 @@ def rebalance_command(
     out: Path,
     matrix: bool,
     force: bool,
+    capacity_values: bool,
     from_run: str,
     store: str,
     wait: float | None,
@@ -277,6 +294,7 @@ def rebalance_command(
         matrix=matrix,
         force=force,
         holdout=holdout_of(holdout_share, holdout_seed, holdout_baseline),
+        capacity_values=capacity_values,
     )
 
 

@@ -56,6 +56,10 @@ class Relaxation:
     n_pairs: int
     penalties: tuple[tuple[int, float], ...]  # (aux variable, units lost per unit of it)
     continuous: tuple[int, ...] = ()  # aux variables that need not be integral in the MIP
+    #: per row: the divisor it was scaled by (``Rows.scales``; rows added later: 1)
+    row_scale: np.ndarray | None = None
+    #: the rows of each rule: (name, first row, end row), in the order built
+    rule_rows: tuple[tuple[str, int, int], ...] = ()
 
     def with_units_in(self, units: np.ndarray) -> Relaxation:
         """The same LP with the rows of ``units`` (bool per unit; each unit's row comes
@@ -95,23 +99,39 @@ def build_relaxation(pairs: Pairs, side: SideRules) -> Relaxation:
         pairs.capacity[binding],
         binding,
     )
+    ranges = [("capacity", len(units), len(rows.lo))]
     floored = np.flatnonzero(pairs.min_leads > 0)
     rows.add_grouped(
         pairs.rep, pairs.size, pairs.min_leads[floored], np.full(len(floored), INF), floored
     )
+    ranges.append(("min_leads", ranges[-1][2], len(rows.lo)))
     uppers: list[float] = []
     penalties: list[tuple[int, float]] = []
     continuous: list[int] = []
     for spec in side:  # each side-rule family in force (compile/families/base.py)
         first = n + len(uppers)
+        begins = len(rows.lo)
         added = spec.add_rows(rows, pairs, first)
+        ranges.append((spec.name, begins, len(rows.lo)))
         continuous += range(first, first + added.continuous)
         uppers += added.uppers
         if added.penalty is not None:
             penalties.append((n + len(uppers) - 1, added.penalty))
     row, col, val, lo, hi = rows.arrays()
     upper = np.concatenate([np.ones(n), np.asarray(uppers, dtype=np.float64)])
-    return Relaxation(row, col, val, lo, hi, upper, n, tuple(penalties), tuple(continuous))
+    return Relaxation(
+        row,
+        col,
+        val,
+        lo,
+        hi,
+        upper,
+        n,
+        tuple(penalties),
+        tuple(continuous),
+        rows.scales(),
+        tuple(ranges),
+    )
 
 
 def unit_sizes(pairs: Pairs) -> np.ndarray:
@@ -135,6 +155,8 @@ class LpOutcome:
     x: np.ndarray  # value of each pair variable
     bound: float  # proven upper bound of the maximized objective
     reduced: np.ndarray  # reduced cost of each pair variable under the bound's duals
+    #: the row duals that give ``bound`` (signs as in the maximization, per scaled row)
+    dual: np.ndarray | None = None
 
 
 def objective(relax: Relaxation, pair_coeffs: np.ndarray, penalize: bool) -> np.ndarray:
@@ -148,15 +170,15 @@ def objective(relax: Relaxation, pair_coeffs: np.ndarray, penalize: bool) -> np.
 
 def lagrangian_bound(
     relax: Relaxation, c: np.ndarray, dual: np.ndarray
-) -> tuple[float, np.ndarray]:
+) -> tuple[float, np.ndarray, np.ndarray]:
     """``max c.x`` subject to the rows and 0 <= x <= upper is at most
     ``sum_i y_i * (hi_i or lo_i) + sum_k max(0, (c - A'y)_k) * upper_k`` for any y whose sign
     matches a finite side of each row (others are set to 0). Valid for any dual vector, so
-    the result does not depend on the LP solver's tolerances. Returns the bound and the
-    reduced costs of the dual vector that gives it."""
+    the result does not depend on the LP solver's tolerances. Returns the bound, and the
+    reduced costs and the dual vector (signs fixed) that give it."""
     lo, hi = relax.lo, relax.hi
     row, col, val = relax.row, relax.col, relax.val
-    best, best_reduced = INF, c
+    best, best_reduced, best_y = INF, c, np.zeros_like(dual)
     for y in (dual, -dual):
         y = np.where((y > 0) & np.isfinite(hi) | (y < 0) & np.isfinite(lo), y, 0.0)
         side = np.where(y > 0, hi, lo)
@@ -167,8 +189,8 @@ def lagrangian_bound(
         # Float rounding in these sums is far below 1e-12 of their magnitude.
         allowance = 1e-12 * float(np.abs(rows_part).sum() + gains.sum() + np.abs(c).sum())
         if bound + allowance < best:
-            best, best_reduced = bound + allowance, reduced
-    return best, best_reduced
+            best, best_reduced, best_y = bound + allowance, reduced, y
+    return best, best_reduced, best_y
 
 
 def run_highs(h: highspy.Highs) -> None:
@@ -321,8 +343,8 @@ def _solve_lp(
     # HiGHS minimizes -c.x * scale: its row duals are those of the maximization with the
     # sign flipped (lagrangian_bound tries both signs), times the scale.
     dual = np.asarray(solution.row_dual, dtype=np.float64) / scale
-    bound, reduced = lagrangian_bound(relax, c, dual)
-    return LpOutcome(x[: relax.n_pairs], bound, reduced[: relax.n_pairs])
+    bound, reduced, y = lagrangian_bound(relax, c, dual)
+    return LpOutcome(x[: relax.n_pairs], bound, reduced[: relax.n_pairs], y)
 
 
 def whole(bound: float) -> int:

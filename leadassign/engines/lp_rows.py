@@ -46,8 +46,15 @@ class Rows:
 
         row, val = cat(self.row, np.int64), cat(self.val, np.float64)
         lo, hi = np.asarray(self.lo, dtype=np.float64), np.asarray(self.hi, dtype=np.float64)
-        # Each row divided by its largest coefficient: the same LP, better conditioned for
-        # the LP solver (fairness rows carry coefficients up to ~1e9).
-        scale = np.ones(len(lo))
-        np.maximum.at(scale, row, np.abs(val))
+        scale = self.scales()
         return row, cat(self.col, np.int64), val / scale[row], lo / scale, hi / scale
+
+    def scales(self) -> np.ndarray:
+        """Per row, the divisor :meth:`arrays` applies (its largest |coefficient|, at least
+        1): each row divided by it is the same LP, better conditioned for the LP solver
+        (fairness rows carry coefficients up to ~1e9). A scaled row's dual divided by it is
+        the dual per unit of the row's own right-hand side (result/capacity.py)."""
+        scale = np.ones(len(self.lo))
+        if self.row:
+            np.maximum.at(scale, np.concatenate(self.row), np.abs(np.concatenate(self.val)))
+        return scale

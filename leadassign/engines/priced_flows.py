@@ -28,6 +28,8 @@ from leadassign.engines.flow import solve_flow
 
 #: Bellman-Ford's "no lower bound": far below any price, far from int64 overflow.
 _UNBOUNDED = -(2**61)
+#: rep_prices reads the pairs this many at a time (its temporaries stay ~100 MB at 35M pairs).
+_CHUNK = 2_000_000
 
 
 def _lead_max(values: np.ndarray, lead: np.ndarray) -> np.ndarray:
@@ -73,7 +75,7 @@ def rep_prices(
     equivalent (only differences and signs matter to :func:`value_bound`, which re-centers
     them)."""
     n_reps = len(high)
-    w = w.astype(np.int64)
+    w = w.astype(np.int64, copy=False)
     big = _count_weight(w, lead) if big is None else big
     if big >= 2**58:
         return None
@@ -83,12 +85,17 @@ def rep_prices(
     w_at[lead[chosen]] = w[chosen]
     load = np.bincount(rep[chosen], minlength=n_reps)
     r = np.where((low == 0) | (load > low), 0, _UNBOUNDED).astype(np.int64)
-    head_at = at[lead]
-    free = head_at < 0
-    np.maximum.at(r, rep[free], big + w[free])
-    moves = ~free & (rep != head_at)
     flat = np.full(n_reps * n_reps, _UNBOUNDED, dtype=np.int64)
-    np.maximum.at(flat, head_at[moves] * n_reps + rep[moves], w[moves] - w_at[lead[moves]])
+    for begin in range(0, len(lead), _CHUNK):  # the pairs a chunk at a time: bounded memory
+        part = slice(begin, begin + _CHUNK)
+        c_lead, c_rep, c_w = lead[part], rep[part], w[part]
+        head_at = at[c_lead]
+        free = head_at < 0
+        np.maximum.at(r, c_rep[free], big + c_w[free])
+        moves = ~free & (c_rep != head_at)
+        np.maximum.at(
+            flat, head_at[moves] * n_reps + c_rep[moves], c_w[moves] - w_at[c_lead[moves]]
+        )
     edge = flat.reshape(n_reps, n_reps)
     sources = np.flatnonzero(edge.max(axis=1) > _UNBOUNDED)
     edge = edge[sources]

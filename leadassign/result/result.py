@@ -13,6 +13,7 @@ import pandas as pd
 from leadassign.compile.candidates import Candidates
 from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem
+from leadassign.result.capacity import CapacityValues
 from leadassign.result.status import NoSolutionError, Status
 from leadassign.result.summary import summary
 from leadassign.result.tables import (
@@ -78,6 +79,9 @@ class Result:
     #: ``holdout`` (assignments.csv ``arm``), and the summary's ``holdout`` block
     arm: np.ndarray | None = field(default=None, repr=False)
     holdout: dict[str, Any] | None = None
+    #: what one more unit of each rep's capacity is worth (result/capacity.py; None: not
+    #: computed): reps.csv ``capacity_value``, summary.json ``capacity``
+    capacity: CapacityValues | None = field(default=None, repr=False)
 
     @property
     def has_solution(self) -> bool:

@@ -9,6 +9,7 @@ import numpy as np
 
 from leadassign.models.policy import band_tolerance
 from leadassign.models.problem import lead_column
+from leadassign.result.capacity import capacity_section
 from leadassign.result.churn import KEPT, churn_counts, churn_labels
 from leadassign.result.tables import (
     REASON_FORCED,
@@ -61,6 +62,8 @@ def summary(result: Result) -> dict[str, Any]:
         out["flow_certificate"] = result.flow_certificate
     if result.prices is not None:
         out["price_of_rules"] = result.prices
+    if result.capacity is not None and result.has_solution:
+        out["capacity"] = capacity_section(result.capacity, problem.reps, result.prices)
     if result.baseline is not None:
         out["baseline"] = result.baseline
     if result.rebalance is not None:

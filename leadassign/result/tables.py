@@ -255,8 +255,25 @@ def rep_table(result: Result) -> pd.DataFrame:
             "min_leads": reps.min_leads,
             "level": reps.level,
             "available": np.where(reps.available, "true", "false"),
+            **_capacity_columns(result),
         }
     )
+
+
+def _capacity_columns(result: Result) -> dict[str, np.ndarray]:
+    """reps.csv's ``capacity_value`` (value score per unit of capacity, result/capacity.py)
+    and ``capacity_value_is`` (exact, bound, estimate); empty cells when not computed."""
+    m = result.problem.n_reps
+    values = result.capacity
+    if values is None:
+        empty = np.full(m, "", dtype=object)
+        return {"capacity_value": empty, "capacity_value_is": empty.copy()}
+    known = np.isfinite(values.value) & (values.kind != "")
+    cells = np.array([repr(float(v)) for v in np.where(known, values.value, 0.0)], dtype=object)
+    return {
+        "capacity_value": np.where(known, cells, ""),
+        "capacity_value_is": np.where(known, values.kind, ""),
+    }
 
 
 # -- the typed tables of the Python API (Result.assignments, Result.rep_table) ----------------
@@ -342,6 +359,8 @@ def typed_reps(table: pd.DataFrame) -> pd.DataFrame:
     for column in ("utilization", "assigned_value", "expected_value"):
         typed[column] = table[column].astype(np.float64)
     typed["available"] = table["available"].to_numpy(dtype=object) == "true"
+    typed["capacity_value"] = pd.to_numeric(table["capacity_value"]).astype("Float64")
+    typed["capacity_value_is"] = _text(table["capacity_value_is"])
     return typed
 
 

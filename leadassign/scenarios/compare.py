@@ -68,7 +68,10 @@ def solve_run(
     if routed is not None:  # what a CRM would do, or the current owners: nothing solved
         result = run_baseline(problem, routed, policy)
     else:
-        result = solve(problem, policy, time_limit_s=time_limit_s, start=start, stop=stop)
+        # every run priced, also from the LP's duals: report.html charts what capacity is worth
+        result = solve(
+            problem, policy, time_limit_s=time_limit_s, start=start, stop=stop, capacity="all"
+        )
     files = result_files(result)
     n = problem.n_leads
     rep_ids = np.full(n, "", dtype=object)

@@ -401,6 +401,56 @@ def _moves(run: Run, moves: pd.DataFrame, base: Run) -> str:
     )
 
 
+def _capacity_rows(runs: list[Run]) -> tuple[list[str], np.ndarray, list[str]]:
+    """Territories (sorted), runs x territories of ``one_more_rep`` (nan: none) from each
+    run's summary.json ``capacity``, and the base's sentences."""
+    sections = [run.summary.get("capacity") or {} for run in runs]
+    names = sorted({t["territory"] for c in sections for t in c.get("territories", [])})
+    grid = np.full((len(runs), len(names)), np.nan)
+    for k, section in enumerate(sections):
+        for t in section.get("territories", []):
+            if t.get("one_more_rep") is not None:
+                grid[k, names.index(t["territory"])] = float(t["one_more_rep"])
+    said = []
+    for t in sections[0].get("territories", []):
+        if t.get("one_more_rep") is None:
+            continue
+        word = "about" if t.get("value_is") == "estimate" else "at most"
+        said.append(
+            f"one more rep in {t['territory']} (capacity {t['typical_capacity']:g}, like "
+            f"{t['rep']}) is worth {word} {t['one_more_rep']:,.2f} a run "
+            f"({t['value']:,.2f} per lead of capacity, {t['value_is']})"
+        )
+    return names, grid, said
+
+
+def _capacity_chart(runs: list[Run]) -> str:
+    """Per territory and run: what one more rep like the best one there is worth (summary
+    ``capacity``, result/capacity.py), as horizontal bars, and the base's figures in words."""
+    names, grid, said = _capacity_rows(runs)
+    if not names or not np.isfinite(grid).any():
+        return "<p>No capacity figures (no run computed them).</p>"
+    figure, ax = plt.subplots(figsize=(7.5, 0.5 + 0.35 * len(names) * len(runs)))
+    height = 0.8 / len(runs)
+    y = np.arange(len(names))
+    for k, run in enumerate(runs):
+        ax.barh(y + k * height, np.nan_to_num(grid[k]), height, label=run.name)
+    ax.set_yticks(y + 0.4 - height / 2)
+    ax.set_yticklabels(names)
+    ax.set_xlabel("value score of one more rep (a typical capacity there), per run")
+    ax.legend(fontsize=8)
+    figure.tight_layout()
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in said)
+    return (
+        '<div class="capacity-values">'
+        + _svg(figure)
+        + f"<ul>{items}</ul><p>Per lead of capacity: the best rep covering the territory "
+        "(reps.csv capacity_value); one more rep: that figure times the median capacity of "
+        "the territory's available reps, at most what one more rep like the best one adds "
+        "(the value of capacity falls as it grows).</p></div>"
+    )
+
+
 def report_html(
     runs: list[Run],
     title: str,
@@ -456,6 +506,8 @@ def _page(
             "</details>",
         ]
     parts += [
+        "<h2>What capacity is worth, per territory</h2>",
+        _capacity_chart(runs),
         "<h2>Per rep: load against capacity, and expected value</h2>",
         "<p>Each dot is a rep (grouped by their first territory); the dashed line is their "
         "capacity. The axes are zoomed to the values, so small differences show: read the "

@@ -28,6 +28,7 @@ from leadassign.errors import InputError
 from leadassign.models.policy import Method, Policy, SolverPolicy
 from leadassign.models.problem import Problem
 from leadassign.result import Result, Status
+from leadassign.result.capacity import LP_SECONDS, CapacityMode, CapacityValues, capacity_values
 from leadassign.solve import flow_stages as flows
 from leadassign.solve import search_stages as searches
 from leadassign.solve.account_stages import grouped_accounts
@@ -123,6 +124,7 @@ def solve(
     progress: Progress | None = None,
     start: Start | Mapping[str, str] | None = None,
     stop: Stop | None = None,
+    capacity: CapacityMode = "flow",
 ) -> Result:
     """Assign leads to reps: most leads first, then the best value score (README "Business
     rules"): expected value, plus keep bonuses, minus soft-rule penalties.
@@ -134,8 +136,11 @@ def solve(
     guess. ``stop`` (set from a signal handler or another thread) ends the solve early: the
     best assignment found so far that meets every hard rule, as FEASIBLE, or UNKNOWN when
     there is none yet; ``Result.interrupted`` gives its reason (None when the answer came
-    out proven all the same: OPTIMAL or INFEASIBLE). Raises InputError when the
-    policy needs lead columns that are missing or malformed.
+    out proven all the same: OPTIMAL or INFEASIBLE). ``capacity``: what one more unit
+    of each rep's capacity is worth (``Result.capacity``, result/capacity.py): ``flow``
+    (default) on network books only (exact, about 1 s at 11M pairs), ``all`` also from the
+    LP's duals on other books (one more LP: seconds), ``off`` none. Raises
+    InputError when the policy needs lead columns that are missing or malformed.
     """
     started = time.perf_counter()
     policy = (policy or Policy()).with_solver(
@@ -166,7 +171,40 @@ def solve(
             cp_settings=cpsat_settings(policy.solver),
         )
         finish = run_pipeline(pipeline, run)
-        return require_all(_gap_reached(to_result(run, finish.by or pipeline.method, finish)))
+        res = require_all(_gap_reached(to_result(run, finish.by or pipeline.method, finish)))
+    if capacity != "off" and not (stop is not None and stop.is_set()):
+        with active(stop):  # outside the work budget: the answer is the same without it
+            res = with_capacity(res, run, pipeline is FLOW, lp=capacity == "all")
+    return res
+
+
+def with_capacity(res: Result, run: Run, network: bool, *, lp: bool) -> Result:
+    """``res`` with ``capacity``: per rep what one more unit of capacity is worth (from the
+    flow's prices on a network book, else the LP's duals when ``lp``; result/capacity.py),
+    computed after the search and outside its work budget, so the answer is the same
+    without it."""
+    chosen, units = run.incumbent.chosen, run.prep.units
+    if not res.has_solution or chosen is None or res.objective is None:
+        return res
+    network = network and res.status == Status.OPTIMAL
+    if not network and not lp:
+        return replace(res, capacity=CapacityValues.unknown(run.problem.n_reps, source="off"))
+    capacity = run.prep.pairs.capacity
+    reps = run.prep.cands.rep
+    newly_fit = np.zeros(len(capacity), dtype=bool)
+    newly_fit[reps[(units.var < 0) & (units.unit_effort == capacity[reps] + 1)]] = True
+    values = capacity_values(
+        run.prep.pairs,
+        run.prep.side,
+        chosen,
+        n_leads=run.problem.n_leads,
+        scale=res.value_scale,
+        objective=res.objective,
+        network=network,
+        newly_fit=newly_fit,
+        time_limit_s=min(LP_SECONDS, run.policy.solver.time_limit_s),
+    )
+    return replace(res, capacity=values)
 
 
 def cpsat_settings(settings: SolverPolicy) -> CpSatSettings:

@@ -77,6 +77,7 @@ def price_rules(result: Result, stop: Stop | None = None) -> Result:
             time_limit_s=left / (len(variants) - k),
             work_limit=settings.work_limit / len(variants),
             stop=stop,
+            capacity="off",
         )
         entry: dict[str, Any] = {
             "status": other.status.value,
