@@ -437,3 +437,14 @@ def test_cli_time_off_table_and_bad_inputs(tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.exit_code == 2 and "'nobody' is not a rep_id" in r.output
     assert not (tmp_path / "w2").exists()
+
+
+def test_cli_holdout_is_refused_with_away_reps_or_sla(tmp_path: Path) -> None:
+    book = cli_book(tmp_path)
+    out = tmp_path / "h"
+    r = CliRunner().invoke(
+        main,
+        ["solve", *args(book, "--out", str(out), "--no-store"), "--holdout", "0.2",
+         "--at", "2026-03-02T12:00:00Z"],
+    )  # fmt: skip
+    assert r.exit_code == 2 and "holdout" in r.output and not out.exists()
