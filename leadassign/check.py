@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
 from leadassign.models import Policy, Problem
 from leadassign.models.policy import band_tolerance
 from leadassign.models.problem import lead_column, lead_values
+from leadassign.models.source import RawTable
 from leadassign.models.tables import WILDCARD
 
 
@@ -79,8 +81,15 @@ class _Rules:
                     float(score),
                     int(effort),
                 )
+        self.run_date = _RunDate(problem) if problem.ops is not None else None
 
     def eligible(self, i: int, j: int) -> bool:
+        """Eligible by the tables, and the run date allows the pair (``_RunDate``)."""
+        if not self.base_eligible(i, j):
+            return False
+        return self.run_date is None or self.run_date.allows(i, j, self)
+
+    def base_eligible(self, i: int, j: int) -> bool:
         leads, reps = self.problem.leads, self.problem.reps
         if not bool(reps.available[j]):
             return False
@@ -296,6 +305,60 @@ def _check_fairness(
 def _column(problem: Problem, name: str) -> list[float]:
     """A numeric lead column the policy names, as Python floats."""
     return [float(x) for x in lead_column(problem.leads, name, name)]
+
+
+class _RunDate:
+    """The run date's pair rules, recomputed here in plain Python from the tables: a rep
+    away on the run date (a time-off period covers it) takes only leads they own; an owned
+    lead untouched for longer than the SLA does not go back to its owner unless no other
+    rep is eligible for it (by the tables and tiers)."""
+
+    def __init__(self, problem: Problem) -> None:
+        ops = problem.ops
+        assert ops is not None
+        self.day = ops.at.astimezone(UTC).date()
+        reps, leads = problem.reps, problem.leads
+        self.away: set[int] = set()
+        periods = reps.time_off
+        if periods is not None:
+            for j, start, end in zip(
+                periods.rep.tolist(), periods.start.tolist(), periods.end.tolist(), strict=True
+            ):
+                if (start is None or start <= self.day) and (end is None or self.day <= end):
+                    self.away.add(int(j))
+        self.owner = [str(o) for o in leads.current_owner.tolist()]
+        self.rep_ids = [str(r) for r in reps.ids.tolist()]
+        self.expired: set[int] = set()
+        if ops.sla_hours is not None:
+            limit = timedelta(hours=ops.sla_hours)
+            for i in range(len(leads)):
+                touched = _touched(leads.raw, i)
+                if self.owner[i] and touched is not None and ops.at - touched > limit:
+                    self.expired.add(i)
+
+    def allows(self, i: int, j: int, rules: _Rules) -> bool:
+        mine = self.owner[i] == self.rep_ids[j]
+        if j in self.away and not mine:
+            return False
+        if i in self.expired and mine:
+            tier = rules.tier_level(i)
+            return not any(
+                k != j
+                and rules.base_eligible(i, k)
+                and (k not in self.away)
+                and int(rules.problem.reps.level[k]) >= tier
+                for k in range(len(self.rep_ids))
+            )
+        return True
+
+
+def _touched(raw: RawTable, i: int) -> datetime | None:
+    """Lead ``i``'s last_activity, else first_contact, as an aware datetime (UTC if naive)."""
+    for column in ("last_activity", "first_contact"):
+        if raw.has(column) and (cell := str(raw.text(column)[i])):
+            when = datetime.fromisoformat(cell)
+            return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return None
 
 
 def _check_continuity(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from leadassign.compile.candidates import Candidates
@@ -74,6 +76,7 @@ def human_summary(result: Result) -> str:
     churn = summary["churn"]
     if churn["owned"]:
         lines.append(churn_line(churn))
+    lines += operations_lines(summary.get("operations"))
     return "\n".join(lines + _price_lines(result))
 
 
@@ -92,6 +95,31 @@ def _price_lines(result: Result) -> list[str]:
             )
         else:
             lines.append(f"price of {rule}: without it the solve ends {price['status']}")
+    return lines
+
+
+def operations_lines(ops: dict[str, Any] | None) -> list[str]:
+    """The run date's handovers (summary.json ``operations``): per reason the leads and value
+    it moved, and per receiving rep what they got."""
+    if not ops:
+        return []
+    lines = [
+        f"run time {ops['at']}: {ops['reps_away_keeping_book']} away keeping their book, "
+        f"{ops['reps_handing_over']} handing over, {ops['reps_leaving']} leaving, "
+        f"{ops['sla_expired']} leads past the SLA"
+    ]
+    for code in ("rep_leaving", "time_off_handover", "sla_release"):
+        moved = ops.get(code)
+        if not moved or not moved["leads"]:
+            continue
+        lines.append(
+            f"{code}: {moved['leads']} leads, value {_money(moved['value'])}; "
+            f"{moved['moved']} moved, {moved['unassigned']} unassigned"
+        )
+        lines += [
+            f"  to {rep:<12} {got['leads']:>6} leads  value {_money(got['value'])}"
+            for rep, got in moved["to"].items()
+        ]
     return lines
 
 

@@ -24,6 +24,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,9 +35,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from leadassign import __version__
 from leadassign.app.holdout import Holdout, solve_with_holdout
-from leadassign.app.inputs import Inputs, load
+from leadassign.app.inputs import Inputs, load, run_date_key, run_date_of, run_time
 from leadassign.app.interrupt import not_stopped
 from leadassign.control.stop import Stop
+from leadassign.errors import InputError
 from leadassign.events import Events, NoEvents
 from leadassign.models import Policy, Problem
 from leadassign.models.problem import Carried, with_previous_owners
@@ -90,6 +92,7 @@ def run_key(
     source: str | None,
     outputs: dict[str, bool] | None = None,
     holdout: Holdout | None = None,
+    run_date: dict[str, Any] | None = None,
 ) -> str:
     """What makes two runs the same: command, input digests, pairs mode, policy (solver
     settings included), rebalance source (as given: ``latest`` or an id), the optional
@@ -106,6 +109,8 @@ def run_key(
     }
     if holdout is not None:  # (absent without one: the keys of earlier runs stay the same)
         key["holdout"] = holdout.settings()
+    if run_date is not None:  # (likewise: only when time off, departures or an SLA apply)
+        key["run_date"] = run_date
     text = json.dumps(key, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -141,7 +146,9 @@ def execute(
     events.emit("start", command=command, version=__version__, out=str(out))
     # before anything is solved: an --out that holds inputs or files of the user's is refused
     folder = target(out, inputs=_input_paths(inputs, store), force=force)
-    problem, policy = load(inputs, solver)
+    at = run_time(inputs)  # the one clock read of the run (--at when given)
+    problem, policy = load(inputs, solver, at)
+    dated = _Dated(inputs, at)
     if matrix:  # before solving: a book too big for it is bad usage (exit 2)
         check_matrix_size(problem.n_leads, problem.n_reps)
     events.emit(
@@ -153,6 +160,7 @@ def execute(
     if store is None:
         if command == "rebalance":
             raise StoreError("rebalance reads the previous run from a store: give --store")
+        problem = dated.apply(problem, policy, holdout)
         result = _solved(
             problem, policy, price_rules, stop, events, holdout, capacity=capacity_values
         )
@@ -161,13 +169,14 @@ def execute(
     outputs = {"matrix": matrix, "price_rules": price_rules}
     if capacity_values:  # (absent without: the keys of earlier runs stay the same)
         outputs["capacity_values"] = True
-    key = run_key(command, problem, policy, source, outputs, holdout)
+    dated_key = run_date_key(problem, policy, inputs, at)
+    key = run_key(command, problem, policy, source, outputs, holdout, dated_key)
     not_stopped(stop, "before solving; nothing written or recorded")
     try:
         return _recorded(
             _Recording(
                 command, problem, policy, key, folder, store, from_run, matrix, price_rules,
-                wait, stop, events, holdout, capacity_values,
+                wait, stop, events, holdout, dated, capacity_values,
             )
         )  # fmt: skip
     except SQLAlchemyError as exc:
@@ -196,7 +205,27 @@ class _Recording:
     stop: Stop | None
     events: Events
     holdout: Holdout | None = None
+    dated: _Dated | None = None
     capacity_values: bool = False
+
+
+@dataclass(frozen=True)
+class _Dated:
+    """The run's inputs and its one run time: applied to the problem it solves (after a
+    rebalance carried its owners, so the SLA sees them)."""
+
+    inputs: Inputs
+    at: datetime
+
+    def apply(self, problem: Problem, policy: Policy, holdout: Holdout | None) -> Problem:
+        dated = run_date_of(problem, policy, self.inputs, self.at)
+        ops = dated.ops
+        if holdout is not None and ops is not None and (ops.closed.any() or ops.released.any()):
+            raise InputError(
+                "a holdout cannot be drawn in a run where reps are away keeping their book or "
+                "leads are past their SLA (not supported yet): drop --holdout for this run"
+            )
+        return dated
 
 
 def _recorded(asked: _Recording) -> Outcome:
@@ -233,6 +262,8 @@ def _locked(asked: _Recording, published: list[Published]) -> Outcome:
         if command == "rebalance":
             previous, carried = _carry_owners(store, conn, problem, asked.from_run, events)
             problem = carried.problem
+        if asked.dated is not None:
+            problem = asked.dated.apply(problem, policy, asked.holdout)
         not_stopped(stop, "before solving; nothing written or recorded")
         # a rebalance holds out only leads without an owner carried from the previous run
         drawable = problem.owner < 0 if carried is not None else None

@@ -24,9 +24,13 @@ def stacked(options: Sequence[Callable[[Any], Any]], command: F) -> F:
 
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     _ParamType = click.ParamType[float]
+    _TimeType = click.ParamType[datetime]
 else:  # generic only in newer click (8.2 is allowed)
     _ParamType = click.ParamType
+    _TimeType = click.ParamType
 
 
 class Seconds(_ParamType):
@@ -291,3 +295,69 @@ def inputs_of(
     """The parsed ``input_options`` as the run's Inputs."""
     mode: Literal["only", "override"] = "override" if pairs_mode == "override" else "only"
     return Inputs(leads, reps, affinity, pairs, mode, policy)
+
+
+class RunTime(_TimeType):
+    """``--at``: an ISO 8601 timestamp (UTC when it has no offset), parsed by
+    :func:`leadassign.models.clock.parse_at`; a bad one is a usage error (exit 2)."""
+
+    name = "timestamp"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from datetime import datetime
+
+        from leadassign.errors import InputError
+        from leadassign.models.clock import parse_at
+
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_at(str(value))
+        except InputError as exc:
+            self.fail(exc.message, param, ctx)
+
+
+#: ``--at``, shared by every command that reads the run time (solve, rebalance, route).
+at_option = click.option(
+    "--at",
+    "at",
+    type=RunTime(),
+    default=None,
+    help="The run time, ISO 8601 (2026-03-02T09:30:00+01:00; UTC without an offset): who "
+    "is away and which leads passed their SLA are decided at this time (default: now, "
+    "recorded in summary.json operations.at).",
+)
+
+
+def run_date_options(command: F, *, leaving: bool = False) -> F:
+    """--at, --time-off and (rebalance) --rep-leaving."""
+    options = [
+        at_option,
+        click.option(
+            "--time-off",
+            "time_off",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Time-off table (rep_id, away_from, away_until: ISO dates, inclusive; "
+            "several periods per rep), added to the reps' own away_from/away_until.",
+        ),
+    ]
+    if leaving:
+        options.append(
+            click.option(
+                "--rep-leaving",
+                "rep_leaving",
+                multiple=True,
+                help="A rep leaving for good (repeatable): their book is handed over, "
+                "spread by the same optimization (reason rep_leaving).",
+            )
+        )
+    return stacked(options, command)
+
+
+def dated_inputs(
+    inputs: Inputs, at: Any, time_off: Path | None, leaving: tuple[str, ...] = ()
+) -> Inputs:
+    """``inputs`` with the parsed run_date_options."""
+    from dataclasses import replace
+
+    return replace(inputs, at=at, time_off=time_off, leaving=tuple(leaving))

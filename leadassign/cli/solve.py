@@ -20,11 +20,13 @@ from leadassign.app.validate import validate_history, validate_with_warnings
 from leadassign.baselines import ROUTING, STRATEGIES
 from leadassign.cli.errors import EXIT_BY_STATUS, EXIT_INPUT, json_events, reports_errors
 from leadassign.cli.options import (
+    dated_inputs,
     force_option,
     history_options,
     input_options,
     inputs_of,
     output_options,
+    run_date_options,
     solver_options,
     store_options,
 )
@@ -184,6 +186,7 @@ capacity_option = click.option(
     help="Also solve once without each hard rule and report what it costs (summary.json "
     "price_of_rules).",
 )
+@run_date_options
 @holdout_options
 @solver_options
 @store_options
@@ -205,6 +208,8 @@ def solve_command(
     wait: float | None,
     json_log: bool,
     no_store: bool,
+    at: Any,
+    time_off: Path | None,
     holdout_share: float | None,
     holdout_seed: int,
     holdout_baseline: str,
@@ -213,7 +218,7 @@ def solve_command(
     """Solve: assign as many leads as possible, then maximize expected value."""
     _run(
         "solve",
-        inputs_of(leads, reps, affinity, pairs, pairs_mode, policy),
+        dated_inputs(inputs_of(leads, reps, affinity, pairs, pairs_mode, policy), at, time_off),
         out,
         store=None if no_store else store,
         wait=wait,
@@ -252,6 +257,7 @@ time limit, 5 another run holds the store.
     help="The run whose owners become current_owner: latest (the newest run with an "
     "assignment) or a run id.",
 )
+@partial(run_date_options, leaving=True)
 @holdout_options
 @solver_options
 @store_options
@@ -271,6 +277,9 @@ def rebalance_command(
     store: str,
     wait: float | None,
     json_log: bool,
+    at: Any,
+    time_off: Path | None,
+    rep_leaving: tuple[str, ...],
     holdout_share: float | None,
     holdout_seed: int,
     holdout_baseline: str,
@@ -284,7 +293,9 @@ def rebalance_command(
     """
     _run(
         "rebalance",
-        inputs_of(leads, reps, affinity, pairs, pairs_mode, policy),
+        dated_inputs(
+            inputs_of(leads, reps, affinity, pairs, pairs_mode, policy), at, time_off, rep_leaving
+        ),
         out,
         store=store,
         wait=wait,

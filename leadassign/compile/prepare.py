@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leadassign.compile.candidates import Candidates, build_candidates
+from leadassign.compile.candidates import Candidates, build_candidates, restrict
 from leadassign.compile.families import SideRules
 from leadassign.compile.families.accounts import account_groups, apply_accounts
 from leadassign.compile.families.base import Compiled
@@ -23,6 +23,7 @@ from leadassign.compile.families.tiers import apply_tiers
 from leadassign.compile.pairs import Pairs
 from leadassign.compile.scaling import scale_values
 from leadassign.compile.units import Units, build_units
+from leadassign.models.operations import WHY_AWAY
 from leadassign.models.policy import Policy
 from leadassign.models.problem import Problem, lead_values
 
@@ -44,7 +45,23 @@ def tiered_candidates(
     ``prepare`` and the baselines share (accounts come after, in ``prepare`` only)."""
     values = lead_values(problem.leads, policy.value)
     base = build_candidates(problem, values)
-    return values, base, apply_tiers(base, problem, values, policy)
+    return values, base, run_date_pairs(apply_tiers(base, problem, values, policy), problem)
+
+
+def run_date_pairs(cands: Candidates, problem: Problem) -> Candidates:
+    """Without the pairs the run date forbids (``Problem.ops``): a rep away keeping their
+    book takes only leads they own; an owned lead past its SLA does not go back to its
+    owner unless the owner is its only eligible rep (so no lead is lost to the SLA)."""
+    ops = problem.ops
+    if ops is None or not (ops.closed.any() or ops.released.any()):
+        return cands
+    owner = problem.owner[cands.lead]
+    keep = ~(ops.closed[cands.rep] & (owner != cands.rep))
+    back_to_owner = ops.released[cands.lead] & (owner == cands.rep)
+    others = np.bincount(cands.lead[keep & ~back_to_owner], minlength=cands.n_leads) > 0
+    keep &= ~(back_to_owner & others[cands.lead])
+    why = np.full(cands.n_leads, WHY_AWAY, dtype=object)
+    return restrict(cands, keep, why)
 
 
 def prepare(problem: Problem, policy: Policy) -> Prepared:

@@ -161,13 +161,32 @@ class ContinuityPolicy(_Block):
         "leads (e.g. workload moved)",
     )
 
-    LATER: ClassVar[dict[str, Any]] = {"measure": None}
+    handover_after_days: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_NUMBER,
+        allow_inf_nan=False,
+        description="rebalance hands over the book of a rep away for longer than this many "
+        "days from the run date (None: an away rep keeps the book)",
+    )
+
+    LATER: ClassVar[dict[str, Any]] = {"measure": None, "handover_after_days": None}
 
     def changes_allowed(self, owned: int) -> int | None:
         """floor(max_reassign * owned leads), read as a decimal; None without a limit."""
         if self.max_reassign is None:
             return None
         return math.floor(self.max_reassign * owned + 1e-9)
+
+
+class SlaPolicy(_Block):
+    """Owned leads untouched (``last_activity``, else ``first_contact``) for longer than
+    ``untouched_hours`` at the run time go back into the pool, never to the same rep unless
+    no other rep is eligible."""
+
+    untouched_hours: float = Field(
+        gt=0, le=MAX_NUMBER, allow_inf_nan=False, description="hours without activity"
+    )
 
 
 class AccountsPolicy(_Block):
@@ -246,8 +265,9 @@ class Policy(_Block):
         description="every lead must be assigned (a hard rule: INFEASIBLE otherwise)",
     )
     solver: SolverPolicy = Field(default_factory=lambda: SolverPolicy.model_validate({}))
+    sla: SlaPolicy | None = None
 
-    LATER: ClassVar[dict[str, Any]] = {"account_cap": None, "assign_all": False}
+    LATER: ClassVar[dict[str, Any]] = {"account_cap": None, "assign_all": False, "sla": None}
 
     @model_validator(mode="after")
     def _cap_apart_from_together(self) -> Policy:

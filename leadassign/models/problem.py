@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,9 @@ from leadassign.models.tables import (
     parse_pairs,
     parse_reps,
 )
+
+if TYPE_CHECKING:
+    from leadassign.models.operations import Operations
 
 PairsMode = Literal["only", "override"]
 
@@ -51,6 +54,8 @@ class Problem:
     pairs_mode: PairsMode = "only"
     #: sha256 of each input (the file's bytes, or a canonical CSV of a DataFrame)
     digests: Mapping[str, str] = field(default_factory=dict)
+    #: the run date's time off, departures and SLA (leadassign.models.operations; None: none)
+    ops: Operations | None = None
 
     # Derived, read-only index arrays (set in __post_init__).
     owner: np.ndarray = field(init=False, repr=False)  # rep index of current_owner, -1 none

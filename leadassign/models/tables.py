@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from leadassign.errors import InputError
+from leadassign.models.availability import TimeOff, rep_time_off
 from leadassign.models.columns import ColumnReader
 from leadassign.models.source import RawTable, TableSource
 
@@ -139,6 +140,9 @@ class RepTable:
     level: np.ndarray  # int64 >= 1
     available: np.ndarray  # bool
     raw: RawTable = field(repr=False)
+    #: dated time off (``away_from``/``away_until``, ``--time-off``; None: no dates given),
+    #: see leadassign.models.availability
+    time_off: TimeOff | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -289,6 +293,7 @@ def parse_reps(raw: RawTable) -> RepTable:
         level=cols.number("level", default=1, integer=True, minimum=1),
         available=cols.boolean("available", default=True),
         raw=raw,
+        time_off=rep_time_off(raw),
     )
 
 

@@ -55,7 +55,10 @@ def churn_line(churn: dict[str, Any]) -> str:
     words = ", ".join(f"{word.replace('_', ' ')} {churn.get(word, 0)}" for word in WORDS)
     line = f"owners: {words} (of {churn['owned']} owned leads"
     if churn.get("forced_moves"):
-        line += f"; {churn['forced_moves']} forced: owner on leave or not eligible"
+        line += (
+            f"; {churn['forced_moves']} forced: owner on leave, away, leaving or not "
+            "eligible, or past the SLA"
+        )
     line += ")"
     allowed = churn.get("changes_allowed")
     line += f"; changes {churn['changes']}" + (

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from leadassign.models.operations import REASON_HANDOVER, REASON_LEAVING, REASON_SLA
 from leadassign.models.policy import band_tolerance
 from leadassign.models.problem import lead_column
 from leadassign.result.capacity import capacity_section
@@ -16,6 +17,9 @@ from leadassign.result.tables import (
     REASON_HELD_BACK,
     REASON_KEPT,
 )
+
+#: Owned leads whose owner may not keep them: each a forced move, free under max_reassign.
+FORCED_REASONS = (REASON_FORCED, REASON_SLA, REASON_HANDOVER, REASON_LEAVING)
 
 if TYPE_CHECKING:
     from leadassign.result.result import Result
@@ -52,7 +56,7 @@ def summary(result: Result) -> dict[str, Any]:
         # owned leads whose owner changed: moved, released or held back (churn words)
         out["reassigned"] = churn["owned"] - churn["kept"]
         out["kept"] = int((reason == REASON_KEPT).sum())
-        out["forced_moves"] = int((reason == REASON_FORCED).sum())
+        out["forced_moves"] = int(np.isin(reason, FORCED_REASONS).sum())
         out["churn"] = churn
         out["assigned_value"] = float(result.lead_value[result.pair_of_lead >= 0].sum())
         out["fairness"] = _fairness(result)
@@ -70,6 +74,8 @@ def summary(result: Result) -> dict[str, Any]:
         out["rebalance"] = result.rebalance
     if result.holdout is not None:
         out["holdout"] = result.holdout
+    if problem.ops is not None:
+        out["operations"] = _operations(result)
     if problem.pairs is not None:
         out["pairs_table_rows_ignored"] = result.candidates.pairs_ignored
     out.update(
@@ -84,6 +90,41 @@ def summary(result: Result) -> dict[str, Any]:
             "version": __version__,
         }
     )
+    return out
+
+
+def _operations(result: Result) -> dict[str, Any]:
+    """summary.json ``operations``: the run time, what it changed, and per forced reason
+    (``rep_leaving``, ``time_off_handover``, ``sla_release``) the leads and value it moved
+    and to whom (per receiving rep: leads and lead value)."""
+    ops = result.problem.ops
+    assert ops is not None
+    out = ops.summary()
+    if not result.has_solution:
+        return out
+    reason, _ = result.reasons
+    rep = result.rep_of_lead
+    ids = result.problem.reps.ids
+    for code in (REASON_LEAVING, REASON_HANDOVER, REASON_SLA):
+        mine = reason == code
+        to = rep[mine]
+        values = result.lead_value[mine]
+        got = to >= 0
+        receivers: dict[str, Any] = {}
+        for j in np.unique(to[got]).tolist():
+            hit = to == j
+            receivers[str(ids[j])] = {
+                "leads": int(hit.sum()),
+                "value": float(values[hit].sum()),
+            }
+        out[code] = {
+            "leads": int(mine.sum()),
+            "moved": int(got.sum()),
+            "unassigned": int((~got).sum()),
+            "value": float(values.sum()),
+            "value_moved": float(values[got].sum()),
+            "to": receivers,
+        }
     return out
 
 
@@ -119,7 +160,7 @@ def _churn(result: Result, reason: np.ndarray) -> dict[str, Any]:
     return {
         "owned": int(owned.sum()),
         **churn_counts(labels),
-        "forced_moves": int((reason == REASON_FORCED).sum()),
+        "forced_moves": int(np.isin(reason, FORCED_REASONS).sum()),
         "changes": changes,
         "changes_allowed": limit,
         **measured,

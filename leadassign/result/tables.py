@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from leadassign.compile.candidates import best_per_lead
+from leadassign.models.operations import REASON_HANDOVER, REASON_LEAVING, REASON_SLA
 from leadassign.models.tables import WILDCARD
 from leadassign.result.held import held_back
 from leadassign.result.status import Status
@@ -94,9 +95,47 @@ def lead_reasons(result: Result) -> tuple[np.ndarray, np.ndarray]:
         )
     ]
     reason[forced] = REASON_FORCED
+    if problem.ops is not None:
+        run_date_reasons(result, reason, detail)
     if (result.baseline or {}).get("strategy") == "current":
         current_owner_reasons(result, reason, detail)
     return reason, detail
+
+
+def run_date_reasons(result: Result, reason: np.ndarray, detail: np.ndarray) -> None:
+    """Forced moves the run date caused (``Problem.ops``), in their own words: the owner
+    leaving (``rep_leaving``), away past ``handover_after_days`` (``time_off_handover``,
+    with the return date), or the lead past its SLA (``sla_release``). The owner's reason
+    wins over the SLA's."""
+    problem = result.problem
+    ops = problem.ops
+    assert ops is not None
+    owner = problem.owner
+    owned, keepable = result.owner_status
+    forced = owned & ~keepable
+    rep = result.rep_of_lead
+    ids = problem.reps.ids
+    if not len(ids) or not forced.any():
+        return
+    o = np.maximum(owner, 0)
+    why = ops.gone[o]
+    to = np.where(rep >= 0, ids[np.maximum(rep, 0)], "")
+    where = np.where(to != "", "to " + to.astype(str), "left unassigned")
+    sla = forced & ops.released & (why == "")
+    hours = f"{ops.sla_hours:g}" if ops.sla_hours is not None else ""
+    for mask, code, words in (
+        (forced & (why == REASON_LEAVING), REASON_LEAVING, "owner {o} is leaving; {w}"),
+        (forced & (why == REASON_HANDOVER), REASON_HANDOVER, "owner {o} away{b}; {w}"),
+        (sla, REASON_SLA, f"untouched for more than {hours} h (owner {{o}}); {{w}}"),
+    ):
+        if not mask.any():
+            continue
+        reason[mask] = code
+        back = ops.back[o[mask]]
+        detail[mask] = [
+            words.format(o=oid, w=w, b=f" until {b}" if b else " with no return date")
+            for oid, w, b in zip(ids[o[mask]], where[mask], back, strict=True)
+        ]
 
 
 def _held_or_not_chosen(
