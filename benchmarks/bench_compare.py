@@ -128,7 +128,7 @@ def cli(args: list[str], pythonpath: str | None) -> float:
 def end_to_end(path: Path, jobs: int, pythonpath: str | None) -> None:
     """``leadassign compare`` against three cold ``leadassign solve`` of the base."""
     folder = path.parent
-    solve = ["solve", "--leads", "leads.csv", "--reps", "reps.csv", "--affinity"]
+    solve = ["solve", "--no-store", "--leads", "leads.csv", "--reps", "reps.csv", "--affinity"]
     solve += ["affinity.csv", "--policy", "policy.yaml", "--force", "--out"]
     os.chdir(folder)
     load = os.getloadavg()[0]
