@@ -365,10 +365,14 @@ def diff(base: Run, run: Run) -> pd.DataFrame:
     base_ev = pd.Series(base.expected_value, index=base.lead_ids)
     rep = pd.Series(run.rep_ids, index=run.lead_ids)
     ev = pd.Series(run.expected_value, index=run.lead_ids)
-    leads = list(base.lead_ids) + [x for x in run.lead_ids if x not in base_rep.index]
+    run_leads = pd.Index(run.lead_ids, dtype=object)
+    added = run_leads[base_rep.index.get_indexer(run_leads) < 0]  # the run's leads not in base
+    leads = [*base.lead_ids.tolist(), *added.tolist()]
     frame = pd.DataFrame({"lead_id": leads})
-    frame["in_base"] = frame["lead_id"].isin(base_rep.index)
-    frame["in_run"] = frame["lead_id"].isin(rep.index)
+    # hash lookups of the (unique) lead ids: Series.isin on pyarrow strings took 0.15 s at 10k
+    lead_ids = pd.Index(frame["lead_id"].to_numpy(dtype=object), dtype=object)
+    frame["in_base"] = base_rep.index.get_indexer(lead_ids) >= 0
+    frame["in_run"] = rep.index.get_indexer(lead_ids) >= 0
     frame["base_rep_id"] = frame["lead_id"].map(base_rep).fillna("")
     frame["rep_id"] = frame["lead_id"].map(rep).fillna("")
     frame["base_expected_value"] = frame["lead_id"].map(base_ev)
