@@ -189,3 +189,40 @@ def test_check_keeps_runs_only_up_to_its_limit(
     monkeypatch.setattr(spec, "KEEP_BUILT_LEADS", 2 * N_LEADS)
     built = spec.check(scenario)
     assert list(built) == scenario.names[:2]  # the rest are built again when solved
+
+
+def test_backtest_scenarios_apply_variants_with_the_public_helpers(tmp_path: Path) -> None:
+    """``leadassign backtest --scenarios`` applies each variant to the book's own tables with
+    ``spec.Tables`` and ``spec.apply_variant`` (no private helper of the scenarios layer): each
+    plan is the solve of the variant's tables, read and checked as input files."""
+    from leadassign.app.backtest import _plan_of, _scenario_plans
+    from leadassign.errors import InputError
+
+    leads, reps, affinity = book(N_LEADS, N_REPS)
+    text = spec.Tables(
+        leads.astype(str), reps.astype(str), affinity.astype(str)
+    )  # the book as text, as backtest reads it
+    variants = {
+        "on-leave": {"reps": [{"rep_id": reps["rep_id"].iloc[1], "available": False}]},
+        "retail-up": _variants(reps["rep_id"].tolist())["retail-up"],
+    }
+    path = tmp_path / "scenarios.yaml"
+    base = {"leads": "unused.csv", "reps": "unused.csv"}
+    path.write_text(yaml.safe_dump({"base": base, "variants": variants}, sort_keys=False))
+    plans, statuses = _scenario_plans(path, text.leads, text.reps, text.affinity, seed=0)
+    assert list(plans) == list(variants) == list(statuses)
+    scenario = load_scenario(path)
+    for name in variants:
+        made = spec.apply_variant(text, scenario.variants[name])
+        policy = spec.variant_policy(scenario, name)
+        problem = load_problem(made.leads, made.reps, made.affinity, policy=policy)
+        alone = solve(problem, policy, seed=0)
+        assert statuses[name] == alone.status.value
+        assert plans[name].tolist() == _plan_of(alone).tolist()
+    assert not (plans["on-leave"] == reps["rep_id"].iloc[1]).any()  # the variant took effect
+
+    unknown = {"base": base, "variants": {"x": {"reps": [{"rep_id": "NOPE", "capacity": 1}]}}}
+    path.write_text(yaml.safe_dump(unknown, sort_keys=False))
+    with pytest.raises(InputError, match="unknown rep 'NOPE'") as raised:
+        _scenario_plans(path, text.leads, text.reps, text.affinity, seed=0)
+    assert "variant 'x'" in str(raised.value.source)
