@@ -1,22 +1,33 @@
-"""What the warm start saves in ``leadassign compare``: a 10-variant scenario on a 20,000-lead x
-200-rep book (``bench_rules.book``: owners per account with a week of drift), solved with
-every variant starting from the base's assignment, and again cold.
+"""What ``leadassign compare`` costs: a scenario of 10 or 20 variants on a book from
+``bench_rules.book`` (owners per account with a week of drift; policy ``issue4`` by default:
+tiers at 40,000 for level 3, count band 0.25, continuity max_reassign 0.15).
+
+In process (the default): every variant starting from the base's assignment, and again
+cold; one row per run (status, gap, solve seconds warm and cold) and the totals.
 
     python benchmarks/bench_compare.py                     # 20000x200, 10 variants
     python benchmarks/bench_compare.py --size 5000x60 --policy accounts
 
-Prints one row per run (status, gap, solve seconds warm and cold) and the totals.
+End to end (``--end-to-end``, issue 24 target 6): ``leadassign compare`` of the scenario as
+a user runs it (a new process: reading, solving, writing every file), against three cold
+``leadassign solve`` runs of the base book, measured in the same run (``--pythonpath``
+runs another checkout's code, e.g. main's, as the before):
+
+    python benchmarks/bench_compare.py --end-to-end --size 10000x200 --variants 20
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -24,9 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_rules import RULES, book
 
 
-def variants(reps: list[str]) -> dict[str, Any]:
-    """Ten what-ifs of the kinds sales ops asks about (reps by their position in the file)."""
-    return {
+def variants(reps: list[str], count: int = 10) -> dict[str, Any]:
+    """What-ifs of the kinds sales ops asks about (reps by their position in the file): the
+    first ten, then ten more (``count`` 20)."""
+    ten: dict[str, Any] = {
         "rep-on-leave": {"reps": [{"rep_id": reps[1], "available": False}]},
         "two-on-leave": {"reps": [{"rep_id": r, "available": False} for r in (reps[5], reps[9])]},
         "capacity-cut": {
@@ -44,6 +56,28 @@ def variants(reps: list[str]) -> dict[str, Any]:
         },
         "level-up": {"reps": [{"rep_id": r, "level": 3} for r in reps[20:30]]},
     }
+    more: dict[str, Any] = {
+        "capacity-up": {"reps": [{"rep_id": r, "capacity": 80} for r in reps[30:40]]},
+        "three-on-leave": {"reps": [{"rep_id": r, "available": False} for r in reps[40:43]]},
+        "band-40": {"policy": {"fairness": {"metric": "count", "band": 0.4}}},
+        "churn-25": {"policy": {"continuity": {"max_reassign": 0.25}}},
+        "education-down": {
+            "leads": {"value_multipliers": [{"where": {"industry": "education"}, "factor": 0.8}]}
+        },
+        "software-up": {
+            "leads": {"value_multipliers": [{"where": {"industry": "software"}, "factor": 1.2}]}
+        },
+        "two-new-reps": {
+            "add_reps": [
+                {"rep_id": f"NEW{k}", "territories": "EMEA", "capacity": 50, "level": 3}
+                for k in (2, 3)
+            ]
+        },
+        "tier-30k": {"policy": {"tiers": [{"min_value": 30000, "min_level": 3}]}},
+        "floors-up": {"reps": [{"rep_id": r, "min_leads": 20} for r in reps[50:60]]},
+        "win-rate-up": {"reps": [{"rep_id": r, "win_rate": 0.45} for r in reps[60:70]]},
+    }
+    return dict(list({**ten, **more}.items())[:count])
 
 
 def run(scenario: Path, out: Path, warm: bool, jobs: int) -> tuple[float, list[Any]]:
@@ -54,30 +88,92 @@ def run(scenario: Path, out: Path, warm: bool, jobs: int) -> tuple[float, list[A
     return time.perf_counter() - started, runs
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="20000x200")
-    parser.add_argument("--policy", default="issue4", choices=sorted(RULES))
-    parser.add_argument("--time-limit", type=float, default=60.0)
-    parser.add_argument("--jobs", type=int, default=1)
-    args = parser.parse_args()
-    n, m = (int(x) for x in args.size.split("x"))
-    folder = Path(tempfile.mkdtemp(prefix="bench-compare-"))
+def write_scenario(folder: Path, n: int, m: int, policy_name: str, count: int) -> Path:
+    """The book's tables, its policy and a scenario of ``count`` variants in ``folder``."""
     leads, reps, affinity = book(n, m)
     leads.to_csv(folder / "leads.csv", index=False)
     reps.to_csv(folder / "reps.csv", index=False)
     affinity.to_csv(folder / "affinity.csv", index=False)
-    policy = {**RULES[args.policy], "solver": {"time_limit_s": args.time_limit, "workers": 2}}
+    policy = {**RULES[policy_name], "solver": {"time_limit_s": 60.0, "workers": 2}}
+    (folder / "policy.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
     scenario = {
         "base": {
             "leads": "leads.csv",
             "reps": "reps.csv",
             "affinity": "affinity.csv",
-            "policy": policy,
+            "policy": "policy.yaml",
         },
-        "variants": variants(reps["rep_id"].tolist()),
+        "variants": variants(reps["rep_id"].tolist(), count),
     }
     path = folder / "scenario.yaml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False))
+    return path
+
+
+def cli(args: list[str], pythonpath: str | None) -> float:
+    """Seconds ``leadassign ARGS`` takes as a new process (exit 0 or 3 expected)."""
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "leadassign", *args], env=env, capture_output=True, text=True
+    )
+    took = time.perf_counter() - started
+    if done.returncode not in (0, 3):
+        raise SystemExit(f"leadassign {args[0]} exited {done.returncode}: {done.stderr[-2000:]}")
+    return took
+
+
+def end_to_end(path: Path, jobs: int, pythonpath: str | None) -> None:
+    """``leadassign compare`` against three cold ``leadassign solve`` of the base."""
+    folder = path.parent
+    solve = ["solve", "--no-store", "--leads", "leads.csv", "--reps", "reps.csv", "--affinity"]
+    solve += ["affinity.csv", "--policy", "policy.yaml", "--force", "--out"]
+    os.chdir(folder)
+    load = os.getloadavg()[0]
+    colds = [cli([*solve, f"cold{k}"], pythonpath) for k in range(3)]
+    swept = cli(
+        ["compare", "scenario.yaml", "--out", "sweep", "--force", "--jobs", str(jobs)], pythonpath
+    )
+    table = pd.read_csv(folder / "sweep" / "comparison.csv")
+    print(
+        table[
+            ["variant", "status", "method", "gap", "assigned", "objective", "solve_s"]
+        ].to_string()
+    )
+    print()
+    print(f"load average at start {load:.2f}, at end {os.getloadavg()[0]:.2f}")
+    print(
+        f"cold solves of the base: {', '.join(f'{t:.1f}' for t in colds)} s; "
+        f"three: {sum(colds):.1f} s"
+    )
+    print(
+        f"compare, {len(table) - 1} variants, jobs {jobs}: {swept:.1f} s end to end = "
+        f"{swept / sum(colds):.2f} x three cold solves "
+        f"(runs' solve time {table['solve_s'].sum():.1f} s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="20000x200")
+    parser.add_argument("--policy", default="issue4", choices=sorted(RULES))
+    parser.add_argument("--variants", type=int, default=10, choices=(10, 20))
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--end-to-end", action="store_true")
+    parser.add_argument("--pythonpath", help="run the CLI from this checkout (--end-to-end)")
+    args = parser.parse_args()
+    n, m = (int(x) for x in args.size.split("x"))
+    folder = Path(tempfile.mkdtemp(prefix="bench-compare-"))
+    path = write_scenario(folder, n, m, args.policy, args.variants)
+    if args.end_to_end:
+        end_to_end(path, args.jobs, args.pythonpath)
+        return
+    scenario = yaml.safe_load(path.read_text())
+    policy = {**RULES[args.policy], "solver": {"time_limit_s": args.time_limit, "workers": 2}}
+    scenario["base"]["policy"] = policy
     path.write_text(yaml.safe_dump(scenario, sort_keys=False))
     warm_s, warm = run(path, folder / "warm", True, args.jobs)
     cold_s, cold = run(path, folder / "cold", False, args.jobs)

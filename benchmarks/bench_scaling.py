@@ -19,6 +19,17 @@ x 300 neither finished presolve in 60 s).
 
     python benchmarks/bench_scaling.py                                 # 1k .. 200k, both policies
     python benchmarks/bench_scaling.py --sizes 200000x800 --policies none --no-peers
+
+``--bare`` also runs the bare min-cost flow of ``bench_flow_bare.py`` on each policy-free
+book (its own process, peak polled the same way). ``--json PATH`` writes every row measured
+(book, pairs, policy, status, method, gap, build/solve/wall s, peak MB; the bare flow as
+policy ``bare flow``) and ``--plot PATH`` draws them: wall time and peak memory against
+eligible pairs, log-log, one line per policy. ``--plot-only JSON --plot PATH`` redraws a
+plot from a JSON file without solving anything:
+
+    python benchmarks/bench_scaling.py --sizes 1000x20 10000x100 --no-peers --bare \
+        --json scaling.json --plot scaling.png
+    python benchmarks/bench_scaling.py --plot-only benchmarks/scaling.json --plot scaling.png
 """
 
 from __future__ import annotations
@@ -193,6 +204,114 @@ def plain_highs(
     return out
 
 
+def run_bare(folder: Path) -> dict[str, Any]:
+    """``bench_flow_bare.bare`` on the book in ``folder``, in its own process: its figures,
+    with the process's wall seconds and peak MB as this script measures ``leadassign``'s."""
+    here = Path(__file__).resolve().parent
+    code = (
+        "import json, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+        "import bench_flow_bare; print(json.dumps(bench_flow_bare.bare(Path(sys.argv[2]))))"
+    )
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen([sys.executable, "-c", code, str(here), str(folder)], stdout=out)
+        peak_kb = 0
+        while proc.poll() is None:
+            peak_kb = max(peak_kb, _high_water_kb(proc.pid))
+            time.sleep(0.05)
+        wall = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise RuntimeError(f"the bare flow exited {proc.returncode}")
+        out.seek(0)
+        figures: dict[str, Any] = json.loads(out.read().decode())
+    return {
+        "status": "OPTIMAL",
+        "method": "bare flow",
+        "assigned": figures["assigned"],
+        "eligible_pairs": figures["pairs"],
+        "build_s": figures["read_s"] + figures["build_s"],
+        "solve_s": figures["solve_s"],
+        "wall_s": wall,
+        "peak_mb": peak_kb / 1024,
+    }
+
+
+def record(size: str, policy: str, s: dict[str, Any]) -> dict[str, Any]:
+    """One measured row as written by ``--json`` (and read by ``plot``)."""
+    return {
+        "book": size,
+        "pairs": int(s["eligible_pairs"]),
+        "policy": policy,
+        "status": s["status"],
+        "method": s["method"],
+        "assigned": s["assigned"],
+        "gap": s.get("gap"),
+        "build_s": round(float(s["build_s"]), 3),
+        "solve_s": round(float(s["solve_s"]), 3),
+        "wall_s": round(float(s["wall_s"]), 3),
+        "peak_mb": round(float(s["peak_mb"]), 1),
+    }
+
+
+def plot(rows: list[dict[str, Any]], path: Path, title: str = "") -> None:
+    """Wall seconds and peak MB against eligible pairs, log-log, one line per policy (in
+    the order first met), written as a PNG (matplotlib's Agg backend: no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    policies = list(dict.fromkeys(str(row["policy"]) for row in rows))
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for axis, key, label in ((axes[0], "wall_s", "wall time, s (end to end)"),
+                             (axes[1], "peak_mb", "peak memory, MB (RSS)")):  # fmt: skip
+        for policy in policies:
+            mine = sorted((r for r in rows if r["policy"] == policy), key=lambda r: r["pairs"])
+            style = "--" if policy == "bare flow" else "-"
+            pairs = [r["pairs"] for r in mine]
+            axis.plot(pairs, [r[key] for r in mine], style, marker="o", label=policy)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("eligible pairs")
+        axis.set_ylabel(label)
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend()
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def measure_peers(
+    size: str, tables: Any, optimum: dict[str, Any], args: argparse.Namespace, peers: list[Any]
+) -> None:
+    """Round-robin, greedy and (up to ``--peer-pairs``) CP-SAT and HiGHS on a plain model of
+    the policy-free book ``tables``, appended to ``peers``."""
+    from leadassign import load_problem, run_baseline
+
+    leads, reps, affinity = tables
+    problem = load_problem(leads, reps, affinity)
+    best_ev = float(optimum["expected_value"])
+    for strategy in ("round-robin", "greedy"):
+        started = time.perf_counter()
+        routed = run_baseline(problem, strategy)
+        took = time.perf_counter() - started
+        share: float | None = 100 * (routed.expected_value or 0.0) / best_ev
+        peers.append((size, strategy, "FEASIBLE", routed.assigned, share, None, took))
+    lead, rep, cents, capacity = plain_pairs(problem)
+    if len(lead) > args.peer_pairs:
+        for name in ("CP-SAT (default)", "HiGHS MIP"):
+            peers.append((size, name, f"not run: {len(lead):,} pairs", None, None, None, None))
+        return
+    for name, run in (("CP-SAT (default)", plain_cpsat), ("HiGHS MIP", plain_highs)):
+        r = run(lead, rep, cents, capacity, args.peer_limit)
+        ev_cents = r.get("ev_cents")
+        share = None if ev_cents is None else float(str(ev_cents)) / best_ev
+        peers.append((size, name, str(r["status"]), r.get("assigned"), share, r.get("gap"), r["s"]))
+        print(f"{size} {name}: {r}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=list(SIZES))
@@ -201,13 +320,25 @@ def main() -> None:
     parser.add_argument("--peer-limit", type=float, default=60.0)
     parser.add_argument("--peer-pairs", type=int, default=1_000_000)
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--bare", action="store_true", help="also the bare min-cost flow")
+    parser.add_argument("--json", type=Path, help="write the rows measured to this file")
+    parser.add_argument("--plot", type=Path, help="draw time and memory against pairs (PNG)")
+    parser.add_argument("--plot-only", type=Path, help="redraw --plot from this --json file")
     args = parser.parse_args()
-    from leadassign import load_problem, run_baseline
-
+    if args.plot_only is not None:
+        if args.plot is None:
+            parser.error("--plot-only needs --plot PATH")
+        saved = json.loads(args.plot_only.read_text())
+        plot(saved["rows"], args.plot, saved.get("title", ""))
+        return
     print(
         f"# scaling — {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cpus, Python {platform.python_version()}, leadassign with 2 workers, "
         f"{args.time_limit:g} s limit; peers {args.peer_limit:g} s\n"
+    )
+    title = (
+        f"leadassign scaling, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cpus, "
+        f"2 workers, {args.time_limit:g} s limit"
     )
     solves: list[tuple[str, str, dict[str, Any]]] = []
     peers: list[tuple[str, str, str, Any, float | None, Any, Any]] = []
@@ -215,7 +346,7 @@ def main() -> None:
         n, m = (int(x) for x in size.split("x"))
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            leads, reps, affinity = book(n, m)
+            leads, reps, affinity = book_of = book(n, m)
             leads.to_csv(folder / "leads.csv", index=False)
             reps.to_csv(folder / "reps.csv", index=False)
             affinity.to_csv(folder / "affinity.csv", index=False)
@@ -232,32 +363,17 @@ def main() -> None:
                     file=sys.stderr,
                     flush=True,
                 )
+            if args.bare and "none" in args.policies:
+                solves.append((size, "bare flow", run_bare(folder)))
             if args.no_peers or optimum is None:
                 continue
-            problem = load_problem(leads, reps, affinity)
-            best_ev = float(optimum["expected_value"])
-            for strategy in ("round-robin", "greedy"):
-                started = time.perf_counter()
-                routed = run_baseline(problem, strategy)
-                took = time.perf_counter() - started
-                share: float | None = 100 * (routed.expected_value or 0.0) / best_ev
-                peers.append((size, strategy, "FEASIBLE", routed.assigned, share, None, took))
-            lead, rep, cents, capacity = plain_pairs(problem)
-            if len(lead) > args.peer_pairs:
-                for name in ("CP-SAT (default)", "HiGHS MIP"):
-                    peers.append(
-                        (size, name, f"not run: {len(lead):,} pairs", None, None, None, None)
-                    )
-                continue
-            for name, run in (("CP-SAT (default)", plain_cpsat), ("HiGHS MIP", plain_highs)):
-                r = run(lead, rep, cents, capacity, args.peer_limit)
-                ev_cents = r.get("ev_cents")
-                share = None if ev_cents is None else float(str(ev_cents)) / best_ev
-                peers.append(
-                    (size, name, str(r["status"]), r.get("assigned"), share, r.get("gap"), r["s"])
-                )
-                print(f"{size} {name}: {r}", file=sys.stderr, flush=True)
+            measure_peers(size, book_of, optimum, args, peers)
 
+    rows = [record(size, policy, s) for size, policy, s in solves]
+    if args.json is not None:
+        args.json.write_text(json.dumps({"title": title, "rows": rows}, indent=1) + "\n")
+    if args.plot is not None:
+        plot(rows, args.plot, title)
     print(
         "| book | pairs | policy | status | method | assigned | gap | build s | solve s | wall s "
         "| peak MB |"

@@ -249,19 +249,12 @@ def _plan_of(result: Result) -> np.ndarray:
     return np.where(chosen >= 0, reps[np.maximum(chosen, 0)], "")
 
 
-class _BookTables(scenario_spec._Tables):
-    """The book's tables as a scenario's base, for the variants' overrides."""
-
-    def __init__(self, leads: pd.DataFrame, reps: pd.DataFrame, affinity: pd.DataFrame | None):
-        self.leads, self.reps, self.affinity, self.pairs = leads, reps, affinity, None
-
-
 def _scenario_plans(
     path: Path, leads: pd.DataFrame, reps: pd.DataFrame, affinity: pd.DataFrame | None, seed: int
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Each variant of the scenario file applied to the book's tables, solved."""
     scenario = scenario_spec.load_scenario(path)
-    tables = _BookTables(leads, reps, affinity)
+    tables = scenario_spec.Tables(leads, reps, affinity)  # the book as the variants' base
     plans: dict[str, np.ndarray] = {}
     statuses: dict[str, str] = {}
     for name in scenario.variants:
@@ -272,7 +265,7 @@ def _scenario_plans(
         policy = scenario_spec.variant_policy(scenario, name)
         where = f"{scenario.source}, variant '{name}'"
         try:
-            made = scenario_spec._apply(tables, scenario.variants[name])
+            made = scenario_spec.apply_variant(tables, scenario.variants[name])
             problem = load_problem(made.leads, made.reps, made.affinity, policy=policy)
         except InputError as exc:
             raise InputError(exc.message, source=where, column=exc.column) from exc

@@ -105,7 +105,7 @@ def _solve_and_write(
         tables.append(base.policy)
     inputs = [scenario_file, *(None if t is None else scenario.path(t) for t in tables)]
     target(out, inputs=inputs, force=force)  # before anything is solved
-    check(scenario)
+    built = check(scenario)  # every run built once, before anything is solved
     drawn = None if board is None else board(scenario.names)
 
     def finished(run: Run) -> None:
@@ -132,6 +132,7 @@ def _solve_and_write(
         warm=warm,
         done=finished,
         stop=stop,
+        built=built,
     )
     title = "Frontier" if sweep is not None else "What-if comparison"
     written = write_comparison(

@@ -125,7 +125,12 @@ def _frame_to_text(frame: pd.DataFrame) -> pd.DataFrame:
         series = frame[column]
         values = series.to_numpy(dtype=object)
         if pd.api.types.is_string_dtype(series.dtype) or series.dtype == object:
-            text = np.array([_cell_text(v).strip() for v in values], dtype=object)
+            if all(type(v) is str for v in values):
+                # text already (a table read as text, such as a scenario's variant): the same
+                # cells without a call per cell
+                text = np.array([v.strip() for v in values], dtype=object)
+            else:
+                text = np.array([_cell_text(v).strip() for v in values], dtype=object)
         else:
             text = np.array([_cell_text(v) for v in values], dtype=object)
         out[str(column)] = text

@@ -279,30 +279,35 @@ def _matches(frame: pd.DataFrame, match: Match, what: str) -> np.ndarray:
     return rows
 
 
-class _Tables:
-    """The base tables as text (every cell a string), to apply a variant's overrides to."""
-
-    def __init__(self, scenario: Scenario) -> None:
-        base = scenario.base
-        self.leads = read_table(scenario.path(base.leads), "leads").frame
-        self.reps = read_table(scenario.path(base.reps), "reps").frame
-        self.affinity = (
-            read_table(scenario.path(base.affinity), "affinity").frame if base.affinity else None
-        )
-        self.pairs = read_table(scenario.path(base.pairs), "pairs").frame if base.pairs else None
-
-
 @dataclass(frozen=True)
-class _Made:
+class Tables:
+    """A book's tables as text (every cell a string): a scenario's base (:meth:`read`), or
+    any book's tables (``leadassign backtest --scenarios`` passes its own), to apply a
+    variant's overrides to (:func:`apply_variant`). Read once, shared by every variant."""
+
     leads: pd.DataFrame
     reps: pd.DataFrame
-    affinity: pd.DataFrame | None
-    pairs: pd.DataFrame | None
+    affinity: pd.DataFrame | None = None
+    pairs: pd.DataFrame | None = None
+
+    @classmethod
+    def read(cls, scenario: Scenario) -> Tables:
+        """The scenario's base tables, read from its files."""
+        base = scenario.base
+
+        def text(relative: str | None, kind: str) -> pd.DataFrame | None:
+            return None if relative is None else read_table(scenario.path(relative), kind).frame
+
+        leads, reps = text(base.leads, "leads"), text(base.reps, "reps")
+        assert leads is not None and reps is not None
+        return cls(leads, reps, text(base.affinity, "affinity"), text(base.pairs, "pairs"))
 
 
-def _apply(tables: _Tables, variant: Variant) -> _Made:
-    """The variant's tables: the base's text with the overrides applied (InputError names
-    the override)."""
+def apply_variant(tables: Tables, variant: Variant) -> Tables:
+    """The variant's tables: ``tables`` (left as they are) with the variant's overrides
+    applied -- reps changed, added and removed (with their leads' ownership, affinity and
+    pairs rows), then leads filtered and revalued -- still as text, to be read and checked
+    like input files (``load_problem``). InputError names the override."""
     leads, reps = tables.leads.copy(), tables.reps.copy()
     affinity = None if tables.affinity is None else tables.affinity.copy()
     pairs = None if tables.pairs is None else tables.pairs.copy()
@@ -323,7 +328,7 @@ def _apply(tables: _Tables, variant: Variant) -> _Made:
             pairs = pairs[pairs["rep_id"] != rep_id]
     if variant.leads is not None:
         leads, pairs = _change_leads(leads, pairs, variant.leads)
-    return _Made(leads, reps, affinity, pairs)
+    return Tables(leads, reps, affinity, pairs)
 
 
 def _change_reps(reps: pd.DataFrame, known: set[str], changes: list[RepChange]) -> None:
@@ -397,8 +402,9 @@ def variant_policy(scenario: Scenario, name: str) -> Policy:
     return policy_from_mapping(data, source=source)
 
 
-def build(scenario: Scenario, name: str, tables: _Tables | None = None) -> tuple[Problem, Policy]:
-    """The problem and policy of the base or of one variant, validated."""
+def build(scenario: Scenario, name: str, tables: Tables | None = None) -> tuple[Problem, Policy]:
+    """The problem and policy of the base or of one variant, validated; a variant's from
+    ``tables`` (the base's, :meth:`Tables.read`, when not given)."""
     policy = variant_policy(scenario, name)
     base = scenario.base
     if name == BASE:
@@ -413,7 +419,7 @@ def build(scenario: Scenario, name: str, tables: _Tables | None = None) -> tuple
         return problem, policy
     where = f"{scenario.source}, variant '{name}'"
     try:
-        made = _apply(tables or _Tables(scenario), scenario.variants[name])
+        made = apply_variant(tables or Tables.read(scenario), scenario.variants[name])
         problem = load_problem(
             made.leads,
             made.reps,
@@ -480,19 +486,39 @@ def sweep_scenario(scenario: Scenario) -> Scenario:
     )
 
 
-def check(scenario: Scenario) -> None:
-    """Build every run once (the base and each variant), so that a bad override stops the
-    comparison before anything is solved."""
-    tables = _Tables(scenario)
+#: :func:`check` keeps the runs it builds for the solves (each book read and checked once)
+#: while their leads add up to at most this many; beyond, a run is built again when solved.
+KEEP_BUILT_LEADS = 2_000_000
+
+#: Runs built and checked, by name: each one's problem and policy.
+Built = dict[str, tuple[Problem, Policy]]
+
+
+def check(scenario: Scenario, tables: Tables | None = None) -> Built:
+    """Build every run once (the base and each variant, from the base's ``tables``, read
+    once), so that a bad override stops the comparison before anything is solved. Returns
+    the runs built, in order, while their leads add up to at most ``KEEP_BUILT_LEADS`` (the
+    rest are left out, to be built again when solved)."""
+    tables = tables or Tables.read(scenario)
+    built: Built = {}
+    kept = 0
     for name in scenario.names:
-        build(scenario, name, tables)
+        problem, policy = build(scenario, name, tables)
+        kept += problem.n_leads
+        if kept <= KEEP_BUILT_LEADS:
+            built[name] = (problem, policy)
+    return built
 
 
 __all__ = [
     "BASE",
+    "KEEP_BUILT_LEADS",
+    "Built",
     "Scenario",
     "Sweep",
+    "Tables",
     "Variant",
+    "apply_variant",
     "build",
     "check",
     "load_scenario",
