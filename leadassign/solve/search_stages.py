@@ -202,9 +202,11 @@ def cpsat(run: Run) -> Finish:
     CPSAT_MIN_WORK of the work limit, like the last of it."""
     prep, inc, meter = run.prep, run.incumbent, run.budget
     pairs, side = prep.pairs, prep.side
-    if inc.feasible and run.time_left() < CPSAT_BUILD_S_PER_PAIR * len(pairs):
-        # The earlier stages left an answer and less time than building CP-SAT's model takes:
-        # CP-SAT would overrun the limit (a 50,000 x 300 value band ran 35 s past it).
+    if run.time_left() < CPSAT_BUILD_S_PER_PAIR * len(pairs):
+        # Less time left than building CP-SAT's model takes: CP-SAT would overrun the limit
+        # (a 50,000 x 300 value band ran 35 s past it with an answer in hand, and 180 s past
+        # it without one, to end UNKNOWN all the same). The earlier stages' answer stands,
+        # or none (UNKNOWN, limited_by "time").
         meter.cut("time")
         return _standing(run, inc.count_upper)
     last = budget.Meter(
