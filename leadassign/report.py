@@ -42,8 +42,9 @@ def human_summary(result: Result) -> str:
         proof += f"; cut by {cut[result.limited_by]}"
     elif result.limited_by == "gap":
         proof += f"; stopped within relative_gap {result.policy.solver.relative_gap:g}"
+    proved = "" if result.bound_by is None else f", bound by {result.bound_by}"
     lines.append(
-        f"status: {result.status.value} ({proof}; method {result.method}, "
+        f"status: {result.status.value} ({proof}; method {result.method}{proved}, "
         f"{result.build_s + result.solve_s:.2f} s)"
     )
     assigned = result.assigned

@@ -1,5 +1,6 @@
 """Greedy repair: floors topped up (``repair_floors``) and leads placed by regret
-(``fill_by_regret``), within the capacities.
+(``fill_by_regret``) or, on books too big for it, by flows per effort class
+(``fill_by_flows``), within the capacities.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import numpy as np
 
 from leadassign.compile.candidates import best_per_lead, lead_starts
 from leadassign.compile.pairs import Pairs
+from leadassign.engines.flow import FlowOutcome, solve_flow
 
 
 def repair_floors(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
@@ -107,3 +109,80 @@ def fill_by_regret(
         if not added:
             break
     return chosen
+
+
+def fill_by_flows(pairs: Pairs, chosen: np.ndarray, prices: np.ndarray | None = None) -> np.ndarray:
+    """``chosen`` (one rep per unit, within capacity) with unassigned units added by
+    min-cost flows, one per effort class, the biggest first: in class ``e`` each open unit
+    is one unit of flow and rep j takes at most ``room_j // e`` of them, so every flow's
+    choice fits, and it places the most units of that class, then the most value (the
+    last class, of one lead each, also tops the floors up when it can). With rep
+    ``prices`` (value units per unit of effort, such as a Lagrangian search's) the classes
+    of bigger units are valued at ``value - price x effort``: they go where capacity is
+    worth least, and leave the contested reps to the lone leads placed last. Where
+    the regret greedy declines (above ``FILL_UNITS`` open units or ``FILL_PAIRS`` of their
+    pairs: at 50,000 x 300 with accounts kept together the packed choices left 15,000
+    leads out) this places them without a loop over units. Keeps capacity and one rep per
+    unit; floors and side rules are not looked at, so callers check the result."""
+    chosen = chosen.copy()
+    if not len(pairs):
+        return chosen
+    n_units = int(pairs.unit.max()) + 1
+    room = room_left(pairs, chosen)
+    taken = np.zeros(n_units, dtype=bool)
+    taken[pairs.unit[chosen]] = True
+    for effort in np.unique(pairs.effort[~taken[pairs.unit]])[::-1].tolist():
+        if effort <= 0:
+            continue
+        open_pairs = np.flatnonzero(
+            ~taken[pairs.unit] & (pairs.effort == effort) & (room[pairs.rep] >= effort)
+        )
+        if not len(open_pairs):
+            continue
+        worth = pairs.units[open_pairs].astype(np.int64)
+        if prices is not None and effort > 1:
+            worth = worth - prices.astype(np.int64)[pairs.rep[open_pairs]] * effort
+        slots = np.maximum(room // effort, 0)
+        flow = _class_flow(pairs, chosen, open_pairs, worth, n_units, slots)
+        if flow.chosen is None:
+            continue
+        placed = open_pairs[flow.chosen]
+        chosen[placed] = True
+        taken[pairs.unit[placed]] = True
+        room -= np.bincount(pairs.rep[placed], minlength=len(room)) * effort
+    return chosen
+
+
+def repacked(pairs: Pairs, chosen: np.ndarray, prices: np.ndarray | None = None) -> np.ndarray:
+    """``chosen`` (one rep per unit, within capacity) with its lone leads (units of one lead
+    and effort 1) placed again, after the bigger units it leaves out: those go in first
+    where they fit with the lone leads lifted out, by ``fill_by_flows``, whose last flow
+    then places the lone leads, the most of them, then the most value. A unit of ``s``
+    leads takes ``s`` capacity at one rep, so the most lone leads the flow can place drops
+    by at most ``s``: the result places at least as many leads as ``chosen``. ``prices``:
+    as for ``fill_by_flows``. (The packed
+    choices of a grouped search leave big accounts out where lone leads filled their reps.)"""
+    lone = (pairs.size == 1) & (pairs.effort == 1)
+    return fill_by_flows(pairs, chosen & ~lone, prices)
+
+
+def _class_flow(
+    pairs: Pairs,
+    chosen: np.ndarray,
+    open_pairs: np.ndarray,
+    worth: np.ndarray,
+    n_units: int,
+    slots: np.ndarray,
+) -> FlowOutcome:
+    """The flow of one effort class of ``fill_by_flows``: with units of one lead, the reps'
+    floors not yet met are forced when the flow can meet them (else left to the caller)."""
+    args = (pairs.unit[open_pairs], pairs.rep[open_pairs], worth, n_units)
+    zero = np.zeros_like(slots)
+    if np.all(pairs.size[open_pairs] == 1):
+        count = np.bincount(pairs.rep[chosen], weights=pairs.size[chosen], minlength=len(slots))
+        need = np.minimum(np.maximum(pairs.min_leads - count.astype(np.int64), 0), slots)
+        if need.any():
+            forced = solve_flow(*args, slots, need.astype(np.int64))
+            if forced.feasible:
+                return forced
+    return solve_flow(*args, slots, zero)

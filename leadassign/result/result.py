@@ -69,6 +69,8 @@ class Result:
     #: the policy-free flow solved on a priced subset: its rounds, first subset, pairs the
     #: pricing added and final subset (None: the flow saw every pair)
     flow_certificate: dict[str, int] | None = None
+    #: the pipeline stage that proved ``best_bound`` (summary "bound_by"; None: no bound)
+    bound_by: str | None = None
     #: with price_rules: per hard rule, what dropping it would gain (see solve_with_prices)
     prices: dict[str, dict[str, Any]] | None = None
     #: from leadassign.baselines: the strategy and the rules it ignored (summary "baseline")

@@ -36,6 +36,7 @@ def summary(result: Result) -> dict[str, Any]:
         "objective": result.objective,
         "best_bound": result.best_bound,
         "gap": result.gap,
+        "bound_by": result.bound_by,
         "assigned": result.assigned if result.has_solution else None,
         "assigned_bound": result.assigned_bound,
         "unassigned": problem.n_leads - result.assigned if result.has_solution else None,

@@ -18,7 +18,7 @@ from leadassign.compile.families.fairness import Band, band_bounds, fairness_ban
 from leadassign.compile.pairs import Pairs
 from leadassign.control import budget
 from leadassign.engines import mip
-from leadassign.engines.grouped import grouped_search
+from leadassign.engines.grouped import MAX_STEPS, grouped_search
 from leadassign.heuristics.repair import repair_floors
 from leadassign.result import Status
 from leadassign.solve import flow_stages as flows
@@ -28,12 +28,29 @@ from leadassign.solve.starts import polished
 
 #: Books of at most this many pairs go to HiGHS' MIP instead (tests lower it).
 GROUPED_MIN_PAIRS = mip.MAX_PAIRS
-#: Fold a hard count band of one group into the search. Off: with tiers and a band of 0.4
-#: it placed 9,570 of 9,631 leads at 10,000 x 200 and 35,797 of 48,199 at 50,000 x 300, where
-#: the relaxation's start and CP-SAT placed 9,609 and 47,946 (tests turn it on).
-FOLD_BAND = False
-#: The search's share of the time left (a backstop: its steps are the work limit).
+#: Fold a hard count band of one group into the search. Off at first: with tiers and a band
+#: of 0.4 the packed choices placed 9,570 of 9,631 leads at 10,000 x 200 and 35,797 of
+#: 48,199 at 50,000 x 300 (the regret greedy declines above 20,000 open units). With the
+#: packs completed by flows (``repair.fill_by_flows``, ``repair.repacked``) both place every
+#: lead, 0.41% and 0.83% from the bound.
+FOLD_BAND = True
+#: Books up to ``GROUPED_ONLY_PAIRS`` pairs end with the grouped answer too once it is this
+#: close to its bound (relative); else CP-SAT continues from it. At 10,000 x 200 CP-SAT ran
+#: the rest of the 60 s limit without improving the grouped answer (accounts: 0.04% from
+#: the bound; tiers, a count band of 0.4 and accounts: 0.41%), and was cut by the clock.
+GROUPED_FINAL_GAP = 0.01
+#: Subgradient steps on books of at most ``GROUPED_MANY_PAIRS`` pairs (above, the engine's
+#: ``MAX_STEPS``, 150): a work limit. At 10,000 x 200 with tiers, a count band of 0.4 and
+#: accounts (880,000 pairs) 150 steps ended 1.3% from the bound, 600 steps 0.4% (7.5 s);
+#: at 50,000 x 300 (2M pairs) 150 steps take about 15 s.
+GROUPED_STEPS = 600
+GROUPED_MANY_PAIRS = 1_000_000
+#: The search's share of the time left (a backstop: its steps are the work limit), and on
+#: books where its answer is final (above ``GROUPED_ONLY_PAIRS``). Under a load of 9 on 2
+#: cores half the time cut the 50,000 x 300 search short (9.6% from the bound, against
+#: 0.68% on an idle machine, where it ends by its steps in 15 s).
 GROUPED_SHARE = 0.5
+GROUPED_FINAL_SHARE = 0.9
 #: Above this many pairs the grouped answer is final (CP-SAT would not build its model in
 #: time; at 50,000 x 300 it did not finish presolve in 60 s).
 GROUPED_ONLY_PAIRS = 500_000
@@ -75,7 +92,8 @@ def grouped_accounts(run: Run) -> Finish | None:
         return None
     prep, inc = run.prep, run.incumbent
     run.report.phase("lagrangian")
-    with budget.stage(GROUPED_SHARE) as part:
+    final = len(prep.pairs) > GROUPED_ONLY_PAIRS  # no CP-SAT after it: most of the time
+    with budget.stage(GROUPED_FINAL_SHARE if final else GROUPED_SHARE) as part:
         assert part is not None
         found = grouped_search(
             work,
@@ -83,6 +101,7 @@ def grouped_accounts(run: Run) -> Finish | None:
             np.zeros(len(work.capacity), dtype=np.int64),
             _target(run),
             time_left=part.time_left,
+            max_steps=GROUPED_STEPS if len(work) <= GROUPED_MANY_PAIRS else MAX_STEPS,
         )
     chosen = None if found.chosen is None else repair_floors(work, found.chosen)
     if chosen is None or not prep.side.feasible(prep.pairs, chosen):
@@ -96,9 +115,19 @@ def grouped_accounts(run: Run) -> Finish | None:
         return None
     inc.units_at_most(found.bound)
     run.grouped_bound = True
-    if len(prep.pairs) <= GROUPED_ONLY_PAIRS or not inc.feasible:
+    if not inc.feasible:
+        return None
+    if len(prep.pairs) <= GROUPED_ONLY_PAIRS and not _close(run):
         return None
     return inc_finish(run)
+
+
+def _close(run: Run) -> bool:
+    """The incumbent is within ``GROUPED_FINAL_GAP`` of the value bound (relative)."""
+    inc = run.incumbent
+    assert inc.chosen is not None and inc.units_upper is not None
+    missing = inc.missing(inc.chosen, inc.units_upper)
+    return missing <= GROUPED_FINAL_GAP * abs(inc.units_upper)
 
 
 #: The Polyak target, as a fraction of the flow relaxation's value: an underestimate makes
@@ -127,6 +156,8 @@ def inc_finish(run: Run) -> Finish:
 
 
 __all__ = [
+    "GROUPED_FINAL_GAP",
+    "GROUPED_FINAL_SHARE",
     "GROUPED_MIN_PAIRS",
     "GROUPED_ONLY_PAIRS",
     "GROUPED_SHARE",

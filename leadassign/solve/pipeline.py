@@ -40,16 +40,19 @@ from leadassign.solve.starts import Start
 @dataclass(frozen=True)
 class Stage:
     """One named step of a pipeline: it reads and improves the run's incumbent, and ends
-    the pipeline by returning a Finish (None: go on)."""
+    the pipeline by returning a Finish (None: go on). ``answers``: the ``method`` reported
+    when the answer is the one this stage left in the incumbent (None: it leaves none)."""
 
     name: str
     run: Callable[[Run], Finish | None]
+    answers: str | None = None
 
 
 @dataclass(frozen=True)
 class Pipeline:
     """The stages a method runs, in order; ``method`` names the answer unless the stage
-    that ended the run names itself (``Finish.by``: "mip", "knapsack", "lagrangian")."""
+    that ended the run names itself (``Finish.by``: "mip", "knapsack", "lagrangian",
+    "grouped", or the stage whose answer stands when CP-SAT was skipped or found none)."""
 
     method: str
     stages: tuple[Stage, ...]
@@ -63,7 +66,8 @@ def _checkpoint(run: Run) -> Finish | None:
 CHECKPOINT = Stage("checkpoint", _checkpoint)
 
 FLOW = Pipeline(
-    "flow", (Stage("precheck", flows.prechecked), Stage("exact flow", flows.exact_flow))
+    "flow",
+    (Stage("precheck", flows.prechecked), Stage("exact flow", flows.exact_flow, "flow")),
 )
 
 _STARTS = (
@@ -71,16 +75,16 @@ _STARTS = (
     Stage("floors", flows.floors_fit),
     Stage("flow relaxation", flows.flow_relaxation),
     Stage("priced arcs", flows.priced_arcs),
-    Stage("network flow", flows.network_flow),
-    Stage("grouped accounts", grouped_accounts),
-    Stage("relaxation start", flows.relaxation_start),
-    Stage("last answer", flows.last_answer),
-    Stage("fair count flow", flows.fair_count),
-    Stage("churn search", flows.churn_search),
+    Stage("network flow", flows.network_flow, "flow"),
+    Stage("grouped accounts", grouped_accounts, "grouped"),
+    Stage("relaxation start", flows.relaxation_start, "relaxation"),
+    Stage("last answer", flows.last_answer, "start"),
+    Stage("fair count flow", flows.fair_count, "flow"),
+    Stage("churn search", flows.churn_search, "lagrangian"),
 )
 _DRAFTS = (
     CHECKPOINT,
-    Stage("fairness draft", flows.fairness_draft),
+    Stage("fairness draft", flows.fairness_draft, "draft"),
     Stage("value band bound", flows.value_band),
     CHECKPOINT,
 )
@@ -90,9 +94,9 @@ CPSAT = Pipeline(
     (
         *_STARTS,
         *_DRAFTS,
-        Stage("lp", partial(searches.lp_bounds, mip_follows=False)),
+        Stage("lp", partial(searches.lp_bounds, mip_follows=False), "lp"),
         CHECKPOINT,
-        Stage("cpsat", searches.cpsat),
+        Stage("cpsat", searches.cpsat, "cpsat"),
     ),
 )
 
@@ -102,10 +106,10 @@ AUTO = Pipeline(
         *_STARTS,
         Stage("lagrangian answer", flows.lagrangian_answer),
         *_DRAFTS,
-        Stage("lp", partial(searches.lp_bounds, mip_follows=True)),
-        Stage("mip", searches.mip_and_knapsack),
+        Stage("lp", partial(searches.lp_bounds, mip_follows=True), "lp"),
+        Stage("mip", searches.mip_and_knapsack, "mip"),
         CHECKPOINT,
-        Stage("cpsat", searches.cpsat),
+        Stage("cpsat", searches.cpsat, "cpsat"),
     ),
 )
 
@@ -170,8 +174,9 @@ def solve(
             incumbent=Incumbent(prep),
             cp_settings=cpsat_settings(policy.solver),
         )
-        finish = run_pipeline(pipeline, run)
-        res = require_all(_gap_reached(to_result(run, finish.by or pipeline.method, finish)))
+        ran = run_pipeline(pipeline, run)
+        result = to_result(run, ran.method(pipeline), ran.finish, ran.bound_by(run))
+        res = require_all(_gap_reached(result))
     if capacity != "off" and not (stop is not None and stop.is_set()):
         with active(stop):  # outside the work budget: the answer is the same without it
             res = with_capacity(res, run, pipeline is FLOW, lp=capacity == "all")
@@ -237,18 +242,63 @@ def choose_pipeline(prep: Prepared, method: str) -> Pipeline:
     return FLOW if network else AUTO
 
 
-def run_pipeline(pipeline: Pipeline, run: Run) -> Finish:
-    """The stages in order until one ends the run (the last one always does)."""
+@dataclass(eq=False)
+class Ran:
+    """How a pipeline ran: its Finish, the stage that ended it and the stage that last
+    tightened the value bound (``Incumbent.units_upper``; None: none set)."""
+
+    finish: Finish
+    last: Stage
+    bounded: Stage | None
+
+    def method(self, pipeline: Pipeline) -> str:
+        """``Finish.by`` when the finishing stage names itself (CP-SAT, skipped for time or
+        cut short before it found anything, names the stage whose answer stands:
+        ``Run.answered_by``), else the pipeline's."""
+        return self.finish.by or pipeline.method
+
+    def bound_by(self, run: Run) -> str | None:
+        """The stage that proved the value bound the reported gap is measured against (None:
+        no gap): the stage that set the incumbent's bound when the finish used it, else the
+        stage that ended the run (its own bound: CP-SAT's, HiGHS', the exact flow's)."""
+        finish, inc = self.finish, run.incumbent
+        if finish.missing_units is None or inc.chosen is None:
+            return None
+        bounded = self.bounded
+        if bounded is not None and inc.units_upper is not None:
+            score = run.prep.side.score(run.prep.pairs, inc.chosen)
+            if finish.assigned_bound == inc.count_upper and (
+                score + finish.missing_units == inc.units_upper
+            ):
+                return self._named(bounded)
+        return self._named(self.last)
+
+    def _named(self, stage: Stage) -> str:
+        """A stage's name; the knapsack search, which runs within the "mip" stage, by its
+        own when it ended the run."""
+        return "knapsack" if stage is self.last and self.finish.by == "knapsack" else stage.name
+
+
+def run_pipeline(pipeline: Pipeline, run: Run) -> Ran:
+    """The stages in order until one ends the run (the last one always does), noting which
+    stage left the answer (``Run.answered_by``) and which the value bound."""
+    inc = run.incumbent
+    bounded = None
     for stage in pipeline.stages:
+        chosen, units = inc.chosen, inc.units_upper
         finish = stage.run(run)
+        if inc.chosen is not None and (chosen is None or not np.array_equal(chosen, inc.chosen)):
+            run.answered_by = stage.answers
+        if inc.units_upper != units:
+            bounded = None if inc.units_upper is None else stage
         if finish is not None:
-            return finish
+            return Ran(finish, stage, bounded)
     raise AssertionError(f"pipeline {pipeline.method} ended without an answer")
 
 
-def to_result(run: Run, method: str, finish: Finish) -> Result:
+def to_result(run: Run, method: str, finish: Finish, bound_by: str | None = None) -> Result:
     """The Result of a finished run: the incumbent as the answer when the status has one,
-    with the value bound the finish proved."""
+    with the value bound the finish proved and the stage that proved it (``bound_by``)."""
     problem, prep, cands, units = run.problem, run.prep, run.prep.cands, run.prep.units
     status = finish.status
     chosen = run.incumbent.chosen if status.has_solution else None
@@ -286,6 +336,7 @@ def to_result(run: Run, method: str, finish: Finish) -> Result:
         # a proven optimum or infeasibility is the whole answer, stop or not
         interrupted=stop.reason if stop is not None and stop.is_set() and not proven else None,
         flow_certificate=run.flow_certificate,
+        bound_by=bound_by if chosen is not None else None,
     )
     if finish.missing_units is None or chosen is None:
         return res
@@ -357,6 +408,7 @@ def require_all(res: Result) -> Result:
         expected_value=None,
         best_bound=None,
         gap=None,
+        bound_by=None,
         conflicts=(*res.conflicts, why),
     )
 

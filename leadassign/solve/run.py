@@ -57,6 +57,9 @@ class Run:
     relaxed_lp: LpOutcome | None = None
     #: the priced-subset flow's certificate figures (None: the flow saw every pair)
     flow_certificate: dict[str, int] | None = None
+    #: the method naming the stage that left the incumbent (``Stage.answers``; set by the
+    #: pipeline; None: no stage has)
+    answered_by: str | None = None
 
     def __post_init__(self) -> None:
         pairs = self.prep.pairs

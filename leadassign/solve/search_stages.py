@@ -202,11 +202,13 @@ def cpsat(run: Run) -> Finish:
     CPSAT_MIN_WORK of the work limit, like the last of it."""
     prep, inc, meter = run.prep, run.incumbent, run.budget
     pairs, side = prep.pairs, prep.side
-    if inc.feasible and run.time_left() < CPSAT_BUILD_S_PER_PAIR * len(pairs):
-        # The earlier stages left an answer and less time than building CP-SAT's model takes:
-        # CP-SAT would overrun the limit (a 50,000 x 300 value band ran 35 s past it).
+    if run.time_left() < CPSAT_BUILD_S_PER_PAIR * len(pairs):
+        # Less time left than building CP-SAT's model takes: CP-SAT would overrun the limit
+        # (a 50,000 x 300 value band ran 35 s past it with an answer in hand, and 180 s past
+        # it without one, to end UNKNOWN all the same). The earlier stages' answer stands,
+        # or none (UNKNOWN, limited_by "time").
         meter.cut("time")
-        return inc.finish(inc.count_upper)
+        return _standing(run, inc.count_upper)
     last = budget.Meter(
         max(meter.work_left(), CPSAT_MIN_WORK * meter.work), max(run.time_left(), 1.0)
     )
@@ -226,8 +228,9 @@ def cpsat(run: Run) -> Finish:
     meter.spend(last.used)
     status = Status(cp.status)
     if cp.chosen is None and status not in (Status.INFEASIBLE, Status.MODEL_INVALID):
-        # Cut short before CP-SAT found anything: the best assignment an earlier stage found.
-        return inc.finish(inc.count_upper if cp.count_bound is None else cp.count_bound)
+        # Cut short before CP-SAT found anything: the best assignment an earlier stage found,
+        # named by that stage.
+        return _standing(run, inc.count_upper if cp.count_bound is None else cp.count_bound)
     if cp.chosen is None:
         return Finish(status, cp.count_bound, conflicts=_explained(run, status))
     hint = inc.chosen
@@ -240,6 +243,15 @@ def cpsat(run: Run) -> Finish:
     if cp.units_bound is None:
         return Finish(status, cp.count_bound)
     return Finish(status, cp.count_bound, inc.missing(chosen, cp.units_bound))
+
+
+def _standing(run: Run, count_bound: int | None) -> Finish:
+    """The incumbent as the answer without CP-SAT's (skipped, or cut short before it found
+    one), named by the stage that left it (``Run.answered_by``) when it is an answer."""
+    finish = run.incumbent.finish(count_bound)
+    if not finish.status.has_solution or run.answered_by is None:
+        return finish
+    return replace(finish, by=run.answered_by)
 
 
 def _explained(run: Run, status: Status) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ made to fit, the regret greedy's fill, and the fairness draft, each improved by 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,6 +149,13 @@ CEILING_SLACK = 0.25
 #: The fill after a ceiling draft takes at most this share of the time left (at 50,000 x
 #: 300 it checks every rule for each lead it tries: the run overran its limit).
 FILL_SHARE = 0.5
+#: The drafts (plain, then with ceilings) and the fill take at most this share of the time
+#: left (each draft is a loop over the units in Python, about 10 s at 50,000 x 300: on an
+#: idle machine they ended 44 s into that book's 60 s): a draft cut short returns what it
+#: placed, kept when that meets every rule. Often the only answer there is (CP-SAT is skipped
+#: with less time left than building its model takes), so most of the time is theirs: with
+#: 0.6 the 50,000 x 300 value band ended UNKNOWN under a load of 9 on 2 cores.
+DRAFT_SHARE = 0.9
 
 
 def drafted_start(
@@ -166,15 +173,19 @@ def drafted_start(
     if churn is not None and churn.penalty is None:
         desirability += (2.0 * float(np.abs(pairs.units).max(initial=0)) + 1.0) * (churn.kept > 0)
         start = owners_start(pairs, churn, enough=churn.keepable - churn.limit)
-    drafted: np.ndarray | None = balanced_draft(pairs, fair, desirability, start)
-    assert drafted is not None
-    if not side.feasible(pairs, drafted):
-        if estimate is None:
-            return None
-        drafted = ceiling_draft(prep, fair, desirability, start, estimate)
-        if drafted is None:
-            return None
-        drafted = filled_within_rules(prep, drafted)
+    with budget.stage(DRAFT_SHARE) as part:
+        time_left = None if part is None else part.time_left
+        drafted: np.ndarray | None = balanced_draft(
+            pairs, fair, desirability, start, None, time_left
+        )
+        assert drafted is not None
+        if not side.feasible(pairs, drafted):
+            if estimate is None:
+                return None
+            drafted = ceiling_draft(prep, fair, desirability, start, estimate, time_left)
+            if drafted is None:
+                return None
+            drafted = filled_within_rules(prep, drafted)
     return polished(prep, drafted, fairness_band(pairs, fair, drafted), churn)
 
 
@@ -184,25 +195,28 @@ def ceiling_draft(
     desirability: np.ndarray,
     start: np.ndarray | None,
     estimate: np.ndarray,
+    time_left: Callable[[], float] | None = None,
 ) -> np.ndarray | None:
     """The best of up to ``CEILING_ROUNDS`` balanced drafts in which no rep takes a unit that
     would lift it above a ceiling: ``CEILING_SLACK`` of the way from the top of its band
     (at the group totals of ``estimate``, then of the previous draft) to the band's middle.
     Units whose every rep is at its ceiling stay out (fewer leads, but the band holds, where
     the plain draft placed them and broke it: a 10,000 x 200 value band of 0.5 within level
-    had no answer). None when no round meets every hard rule."""
+    had no answer). None when no round meets every hard rule, or ``time_left`` ran out
+    first (a round cut short by it is kept when what it placed meets every rule)."""
     pairs, side = prep.pairs, prep.side
-    best: np.ndarray | None = None  # (None: no round met every rule)
     basis = estimate
     for _ in range(CEILING_ROUNDS):
+        if out_of_time(time_left, 0.0):
+            break
         low, high = band_bounds(fair, group_totals(pairs, fair, basis, fair.metric))
         open_top = high == np.iinfo(np.int64).max
         top = high.astype(np.float64)
         ceiling = np.where(open_top, np.inf, top - CEILING_SLACK * (top - low) / 2)
-        basis = balanced_draft(pairs, fair, desirability, start, ceiling)
+        basis = balanced_draft(pairs, fair, desirability, start, ceiling, time_left)
         if side.feasible(pairs, basis):
             return basis  # the first that holds (each round is a loop over the units)
-    return best
+    return None
 
 
 def filled_within_rules(prep: Prepared, chosen: np.ndarray, tries: int = 3) -> np.ndarray:
@@ -248,6 +262,7 @@ def polished(
 __all__ = [
     "CEILING_ROUNDS",
     "CEILING_SLACK",
+    "DRAFT_SHARE",
     "MOVE_VISITS",
     "Start",
     "ceiling_draft",
