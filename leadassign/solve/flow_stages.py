@@ -20,7 +20,7 @@ from leadassign.engines.certified_flow import certified_flow
 from leadassign.engines.flow import FlowOutcome, hall_violation, solve_flow
 from leadassign.engines.lagrangian import churn_flow, fair_count_flow
 from leadassign.engines.lp import MAX_PAIRS
-from leadassign.engines.priced_flows import priced_subset, rep_prices
+from leadassign.engines.priced_flows import Solved, priced_subset, rep_prices
 from leadassign.engines.value_band import value_band_bound
 from leadassign.result import Status
 from leadassign.solve.explain import hall_message, precheck
@@ -48,7 +48,9 @@ SUBSET_PER_LEAD = 8
 #: full flow at 100k only with a 5% sample, which cost 200k x 800 three more rounds: kept.
 #: benchmarks/RESULTS.md section 1b.
 CERTIFIED_FLOW_PAIRS = 20_000_000
-#: The Lagrangian churn search stops when its solution is this close to its bound.
+#: The Lagrangian churn search stops when its solution is this close to its bound (or to
+#: ``solver.relative_gap`` when larger: 0.9 of it, so that the reported gap, in floats and
+#: relative to the objective rather than the bound, stays within the gap asked for).
 LAGRANGIAN_TOLERANCE = 2e-5
 #: Above this many pairs the Lagrangian answer is final: CP-SAT would not build its model in
 #: time (at 50,000 x 300 it did not finish presolve in 60 s).
@@ -92,10 +94,23 @@ def floors_fit(run: Run) -> Finish | None:
     violation is an infeasibility proof with a message that names the reps, found by one
     max flow instead of a CP-SAT search that may not finish."""
     pairs, problem = run.prep.pairs, run.problem
+    if _relaxation_meets_floors(run):
+        return None  # a choice that meets every floor at once: no Hall violation exists
     violation = hall_violation(run.lead_of, run.rep_of, problem.n_leads, pairs.min_leads)
     if violation is None:
         return None
     return infeasible(hall_message(problem, run.prep, violation.hall_reps, violation.hall_leads))
+
+
+def _relaxation_meets_floors(run: Run) -> bool:
+    """Does the flow relaxation's choice (one lead per pair, run before this) give every
+    rep its floor in leads?"""
+    relaxed = run.relaxed_flow
+    if relaxed is None:
+        return False
+    floors = run.prep.pairs.min_leads
+    count = np.bincount(run.rep_of[relaxed], minlength=len(floors))
+    return bool(np.all(count >= floors))
 
 
 def flow_relaxation(run: Run) -> None:
@@ -159,13 +174,32 @@ def network_flow(run: Run) -> None:
     if not run.network_shaped:
         return
     pairs, inc = run.prep.pairs, run.incumbent
-    exact = run.flows.solve(pairs.units, pairs.min_leads, pairs.capacity, inc.count_upper)
+    exact = _relaxation_as_flow(run)
+    if exact is None:
+        exact = run.flows.solve(pairs.units, pairs.min_leads, pairs.capacity, inc.count_upper)
     if exact.chosen is None:
         return
     inc.offer(exact.chosen)
     run.at_bounds = exact
     if not run.prep.side.any and exact.bound is not None:
         inc.units_upper = exact.bound
+
+
+def _relaxation_as_flow(run: Run) -> Solved | None:
+    """On a network-shaped book the flow relaxation is the network flow without the floors,
+    solved over every pair: when its choice meets the floors it is that flow's optimum (and
+    its value the exact bound), so it is not solved again. None otherwise."""
+    relaxed, inc = run.relaxed_flow, run.incumbent
+    if relaxed is None or not _relaxation_meets_floors(run):
+        return None
+    units = run.prep.units
+    chosen = np.zeros(len(run.prep.pairs), dtype=bool)
+    chosen[units.var[units.usable[relaxed]]] = True
+    count = int(chosen.sum())
+    if count != inc.count_upper:
+        return None
+    value = int(run.prep.pairs.units[chosen].astype(np.int64).sum())
+    return Solved(chosen, count, value, value)
 
 
 def relaxation_start(run: Run) -> None:
@@ -204,7 +238,9 @@ def fair_count(run: Run) -> None:
         and inc.chosen is not None
     ):
         return
-    fair_flow = fair_count_flow(pairs, fair, run.problem.n_leads, inc.chosen, run.flows)
+    fair_flow = _in_band(run)
+    if fair_flow is None:
+        fair_flow = fair_count_flow(pairs, fair, run.problem.n_leads, inc.chosen, run.flows)
     # the flow with the band's bounds for its own totals, as the churn search solves it
     run.at_bounds = fair_flow
     if fair_flow is None or fair_flow.chosen is None:
@@ -217,6 +253,21 @@ def fair_count(run: Run) -> None:
         and fair_flow.bound is not None
     ):
         inc.units_upper = fair_flow.bound
+
+
+def _in_band(run: Run) -> Solved | None:
+    """The network flow (``run.at_bounds``, optimal at the wider rep bounds) when its choice,
+    the incumbent, already keeps every rep within the band's bounds for its own totals: it is
+    then the optimum of the flow with those bounds (and its bound holds for them), so that
+    flow is not solved. None otherwise."""
+    pairs, fair, exact = run.prep.pairs, run.prep.side.fairness, run.at_bounds
+    if fair is None or exact is None or exact.chosen is None:
+        return None
+    if exact.chosen is not run.incumbent.chosen:
+        return None
+    low, high = rep_bounds(pairs, fair, group_totals(pairs, fair, exact.chosen))
+    load = np.bincount(pairs.rep[exact.chosen], minlength=len(low))
+    return exact if bool(np.all((load >= low) & (load <= high))) else None
 
 
 def _churn_search_applies(run: Run) -> bool:
@@ -258,7 +309,7 @@ def churn_search(run: Run) -> None:
         run.problem.n_leads,
         low,
         high,
-        tolerance=LAGRANGIAN_TOLERANCE,
+        tolerance=max(LAGRANGIAN_TOLERANCE, 0.9 * run.settings.relative_gap),
         time_left=run.time_left,
         start=at_bounds if at_bounds is not None and at_bounds.chosen is hint else None,
         flows=run.flows,

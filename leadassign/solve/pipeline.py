@@ -72,8 +72,8 @@ FLOW = Pipeline(
 
 _STARTS = (
     Stage("precheck", flows.prechecked),
-    Stage("floors", flows.floors_fit),
     Stage("flow relaxation", flows.flow_relaxation),
+    Stage("floors", flows.floors_fit),
     Stage("priced arcs", flows.priced_arcs),
     Stage("network flow", flows.network_flow, "flow"),
     Stage("grouped accounts", grouped_accounts, "grouped"),
