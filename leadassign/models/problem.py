@@ -28,6 +28,18 @@ from leadassign.models.tables import (
 PairsMode = Literal["only", "override"]
 
 
+@dataclass(frozen=True, eq=False)
+class Steer:
+    """How ``leadassign route`` steers a solve of the whole book (``leadassign.app.route``):
+    each owned lead may go to its owner only (the pair is kept even when the rules no
+    longer allow it), and the new leads' pair scores get a per-rep term (minus the rep's
+    capacity price per capacity unit, plus the working-hours bonus; shifted to stay >= 0)."""
+
+    fixed: np.ndarray  # int64 per lead: the owner's rep index, -1 for a new lead
+    price: np.ndarray  # float64 per rep: value per capacity unit a new lead takes
+    bonus: np.ndarray  # float64 per rep: added to a new lead's score with that rep
+
+
 def _index_of(known: np.ndarray, names: np.ndarray) -> np.ndarray:
     """Position of each name in ``known`` (-1 when unknown or empty), vectorized."""
     if len(names) == 0:
@@ -51,6 +63,8 @@ class Problem:
     pairs_mode: PairsMode = "only"
     #: sha256 of each input (the file's bytes, or a canonical CSV of a DataFrame)
     digests: Mapping[str, str] = field(default_factory=dict)
+    #: route: owned leads fixed to their owner, per-rep score terms (None: a plain solve)
+    steer: Steer | None = None
 
     # Derived, read-only index arrays (set in __post_init__).
     owner: np.ndarray = field(init=False, repr=False)  # rep index of current_owner, -1 none
