@@ -43,6 +43,7 @@ from leadassign.events import Events, NoEvents
 from leadassign.models import Policy, Problem
 from leadassign.models.problem import Carried, Steer, with_previous_owners
 from leadassign.models.shifts import Shifts, iso_week_start, shifts
+from leadassign.models.tables import LeadTable, parse_leads, parse_pairs
 from leadassign.output import Files, summary_json
 from leadassign.publish import Published, Target, publish, target
 from leadassign.result import Result
@@ -59,9 +60,11 @@ HISTORY_RUNS = 2000
 class Routing:
     """The route problem built from the leads, the plan's owners and the run's time."""
 
-    problem: Problem  # the leads with the plan's owners, owned leads fixed (``Steer``)
-    carried: Carried
+    problem: Problem  # what is solved (``Steer``): the whole book, or the new leads alone
+    carried: Carried  # --leads with the plan's owners as current_owner
     absent: pd.DataFrame  # the plan's owned leads not in --leads: lead_id, rep_id, ...
+    solved: np.ndarray  # positions in --leads of ``problem``'s leads
+    owned_value: np.ndarray  # per lead of --leads: its expected value in the plan (nan: none)
     room: np.ndarray  # per rep: capacity units left for new leads (before intake and hours)
     open_to_new: np.ndarray  # per rep: capacity units new leads may take in this run
     routed_today: np.ndarray  # per rep: routed leads earlier on its local day
@@ -72,7 +75,7 @@ class Routing:
     @property
     def new(self) -> np.ndarray:
         """Per lead of --leads: not owned by the plan."""
-        is_new: np.ndarray = self.problem.owner < 0
+        is_new: np.ndarray = self.carried.problem.owner < 0
         return is_new
 
 
@@ -139,16 +142,84 @@ def route_problem(
     hours = policy.working_hours
     if hours is not None and hours.mode == "hard":
         open_to_new = np.where(on_shift, open_to_new, 0)
-    capacity = owned_units + open_to_new
-    floors = np.clip(reps.min_leads - away, 0, capacity)
     bonus = np.zeros(m) if hours is None or hours.mode == "hard" else hours.weight * on_shift
     price = np.zeros(m) if prices is None else np.asarray(prices, dtype=np.float64)
+    leads, only = _owned_accounts(book, policy, fixed)
+    steer = Steer(fixed, only, price=price, bonus=np.asarray(bonus, dtype=np.float64))
+    owned_leads = np.bincount(fixed[fixed >= 0], minlength=m).astype(np.int64)
+    if whole_book(policy):  # fairness and the account cap count the owned leads too
+        capacity = owned_units + open_to_new
+        floors = np.clip(reps.min_leads - away, 0, capacity)
+        solved = np.arange(book.n_leads)
+    else:  # the owned leads as offsets: the new leads alone, in what is left
+        capacity = open_to_new
+        floors = np.clip(reps.min_leads - away - owned_leads, 0, capacity)
+        solved = np.flatnonzero(fixed < 0)
+        steer = Steer(fixed[solved], only[solved], price=steer.price, bonus=steer.bonus)
+        book = _subset(book, solved)
+        leads = book.leads
     steered = replace(
         book,
+        leads=leads,
         reps=replace(reps, capacity=capacity.astype(np.int64), min_leads=floors.astype(np.int64)),
-        steer=Steer(fixed=fixed, price=price, bonus=np.asarray(bonus, dtype=np.float64)),
+        steer=steer,
     )
-    return Routing(steered, carried, absent, room, open_to_new, today, week, on_shift, price)
+    plan_value = plan.set_index("lead_id")["expected_value"] if "expected_value" in plan else None
+    owned_value = (
+        np.zeros(len(fixed))
+        if plan_value is None
+        else plan_value.reindex(carried.problem.leads.ids).to_numpy(dtype=np.float64)
+    )
+    return Routing(
+        steered, carried, absent, solved, owned_value, room, open_to_new, today, week,
+        on_shift, price,
+    )  # fmt: skip
+
+
+def whole_book(policy: Policy) -> bool:
+    """Does route solve the whole book (owned leads fixed to their owner), not the new
+    leads alone with the owned ones as capacity and floor offsets? With fairness or the
+    account cap, whose figures count every lead of a rep."""
+    return policy.fairness is not None or policy.account_cap is not None
+
+
+def _subset(book: Problem, keep: np.ndarray) -> Problem:
+    """``book`` with only the leads at ``keep`` (and their rows of the pairs table)."""
+    frame = book.leads.raw.frame.iloc[keep].reset_index(drop=True)
+    leads = parse_leads(replace(book.leads.raw, frame=frame))
+    pairs = None
+    if book.pairs is not None:
+        rows = book.pairs.raw.frame
+        rows = rows[rows["lead_id"].isin(pd.Index(frame["lead_id"]))].reset_index(drop=True)
+        pairs = parse_pairs(replace(book.pairs.raw, frame=rows))
+    return Problem(
+        leads=leads,
+        reps=book.reps,
+        affinity=book.affinity,
+        pairs=pairs,
+        pairs_mode=book.pairs_mode,
+        digests=book.digests,
+    )
+
+
+def _owned_accounts(
+    book: Problem, policy: Policy, fixed: np.ndarray
+) -> tuple[LeadTable, np.ndarray]:
+    """accounts.together: a new lead of an account with an owned lead in the table may go
+    to that lead's owner only (the first owned lead's, in table order), or stay unassigned;
+    the owned leads leave their account in the solve (they are fixed), so the account's new
+    leads stay together among themselves. Without the rule: the table as it is."""
+    only = fixed.copy()
+    leads = book.leads
+    if not policy.accounts_together:
+        return leads, only
+    account = np.asarray(leads.account_id, dtype=object)
+    owned = (fixed >= 0) & (account != "")
+    owner = pd.Series(fixed[owned], index=account[owned]).groupby(level=0, sort=False).first()
+    joins = (fixed < 0) & pd.Index(account).isin(owner.index)
+    only[joins] = owner.reindex(account[joins]).to_numpy(dtype=np.int64)
+    kept_apart = np.where(fixed >= 0, "", account).astype(object)
+    return replace(leads, account_id=kept_apart), only
 
 
 def capacity_prices(files: tuple[tuple[str, bytes], ...], rep_ids: np.ndarray) -> np.ndarray:
@@ -339,16 +410,15 @@ def route_outputs(
     if not result.has_solution:
         return (("summary.json", summary_json(summary).encode("utf-8")),), summary, None
     table = result.assignments_file.copy()
-    new = routing.new
+    solved_new = routing.new[routing.solved]
     rep = table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)
     plan_owner = np.asarray(routing.carried.problem.leads.current_owner, dtype=object)
-    moved = int(((~new) & (rep != plan_owner)).sum())
-    routed = new & (rep != "")
+    moved = int(((~solved_new) & (rep != plan_owner[routing.solved])).sum())
+    routed = solved_new & (rep != "")
     reasons = table["reason"].astype(str).to_numpy(dtype=object)
     reasons[routed] = REASON_ROUTED
-    reasons[~new] = REASON_KEPT
     table["reason"] = reasons
-    new_rows = table[new].reset_index(drop=True)
+    new_rows = table[solved_new].reset_index(drop=True)
     reps = routing.problem.reps
     by_rep = np.bincount(
         pd.Index(reps.ids, dtype=object).get_indexer(rep[routed]), minlength=len(reps.ids)
@@ -360,6 +430,17 @@ def route_outputs(
         ("summary.json", summary_json(summary).encode("utf-8")),
     )
     return files, summary, _book(table, routing, plan_owner)
+
+
+def owners_after(result: Result, routing: Routing) -> np.ndarray:
+    """Per lead of --leads: its rep after the route ('' for none): the plan's owner of an
+    owned lead, the routed rep of a new one."""
+    owners = np.asarray(routing.carried.problem.leads.current_owner, dtype=object).copy()
+    table = result.assignments_file
+    rep = table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)
+    rows = routing.new[routing.solved]
+    owners[routing.solved[rows]] = rep[rows]
+    return owners
 
 
 def _route_block(
@@ -413,16 +494,24 @@ def _reps_csv(routing: Routing, by_rep: np.ndarray) -> str:
 
 def _book(table: pd.DataFrame, routing: Routing, plan_owner: np.ndarray) -> pd.DataFrame:
     """The whole book's owners after this run: --leads' leads (owned ones with their plan
-    owner), then the plan's owned leads not in --leads."""
-    rep = table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)
-    rep = np.where(routing.new, rep, plan_owner)
+    owner and value), then the plan's owned leads not in --leads."""
+    leads = routing.carried.problem.leads
+    rep = plan_owner.copy()
+    value = routing.owned_value.copy()
+    reasons = np.full(len(rep), REASON_KEPT, dtype=object)
+    new = routing.new
+    at = routing.solved[new[routing.solved]]
+    rows = new[routing.solved]
+    rep[at] = table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)[rows]
+    value[at] = table["expected_value"].to_numpy(dtype=np.float64)[rows]
+    reasons[at] = table["reason"].astype(str).to_numpy(dtype=object)[rows]
     present = pd.DataFrame(
         {
-            "lead_id": table["lead_id"].astype(str),
+            "lead_id": np.asarray(leads.ids, dtype=object),
             "rep_id": rep,
             "previous_rep_id": plan_owner,
-            "expected_value": table["expected_value"].astype(np.float64),
-            "reason": table["reason"].astype(str),
+            "expected_value": value,
+            "reason": reasons,
         }
     )
     absent = routing.absent
@@ -465,6 +554,7 @@ __all__ = [
     "REASON_ROUTED",
     "Routing",
     "capacity_prices",
+    "owners_after",
     "execute_route",
     "route",
     "route_key",

@@ -78,11 +78,12 @@ def prepare(problem: Problem, policy: Policy) -> Prepared:
 
 def steered(cands: Candidates, problem: Problem, values: np.ndarray) -> Candidates:
     """route: each owned lead's only pair is its owner's (added back, with the owner's
-    win rate, when the rules no longer allow it: an owned lead is never moved)."""
+    win rate, when the rules no longer allow it: an owned lead is never moved); a new lead
+    of an owned account keeps only its pair with the account's owner."""
     steer = problem.steer
     assert steer is not None
-    fixed = steer.fixed
-    keep = (fixed[cands.lead] < 0) | (cands.rep == fixed[cands.lead])
+    fixed, only = steer.fixed, steer.only
+    keep = (only[cands.lead] < 0) | (cands.rep == only[cands.lead])
     kept = restrict(cands, keep, np.full(cands.n_leads, "", dtype=object))
     owned = np.flatnonzero(fixed >= 0)
     missing = owned[kept.eligible_reps[owned] == 0]
