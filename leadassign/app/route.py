@@ -289,9 +289,11 @@ def execute_route(
     benchmarks)."""
     events = events or NoEvents()
     events.emit("start", command="route", version=__version__, out=str(out))
+    started = time.perf_counter()
     folder = target(out, inputs=[*inputs.paths, store.path], force=force)
     problem, policy = load(inputs, solver)
     shifts(problem.reps)  # bad timezone / hours: exit 2 before the store is touched
+    events.emit("route_phase", phase="read", seconds=round(time.perf_counter() - started, 3))
     given = None
     if prices is not None:
         given = np.array([float(prices.get(str(r), 0.0)) for r in problem.reps.ids])
@@ -321,6 +323,7 @@ def execute_route(
 def _locked(asked: _Asked, published: list[Published]) -> Outcome:
     store, events, problem, policy = asked.store, asked.events, asked.problem, asked.policy
     key = route_key(problem, policy, asked.from_run, asked.at, asked.prices)
+    started = time.perf_counter()
     with store.writing(asked.wait, asked.stop) as conn:
         events.emit("store_locked", store=store.name)
         newest = store.runs(conn, limit=1)
@@ -339,10 +342,12 @@ def _locked(asked: _Asked, published: list[Published]) -> Outcome:
         )  # fmt: skip
         not_stopped(asked.stop, "before solving; nothing written or recorded")
         solved_at = time.perf_counter()
+        events.emit("route_phase", phase="store_read", seconds=round(solved_at - started, 3))
         result = solve(routing.problem, policy, progress=events, stop=asked.stop)
         if result.interrupted is not None and not result.has_solution:
             return Outcome(result.status, result.summary(), (), result)
         solve_s = time.perf_counter() - solved_at
+        events.emit("route_phase", phase="solve", seconds=round(solve_s, 3))
         files, summary, book = route_outputs(result, routing, asked.at, plan.original, solve_s)
         run_id = store.record(
             conn,
@@ -362,7 +367,9 @@ def _locked(asked: _Asked, published: list[Published]) -> Outcome:
         )
         published.append(publish(asked.folder, _writers(files), command="route", run_id=run_id))
         written = published[-1].files
+        writing = time.perf_counter() - solved_at - solve_s
     events.emit("recorded", run=run_id)
+    events.emit("route_phase", phase="write_record", seconds=round(writing, 3))
     return Outcome(
         result.status, summary, tuple(written), result, run_id=run_id, from_run=plan.original
     )
@@ -554,8 +561,8 @@ __all__ = [
     "REASON_ROUTED",
     "Routing",
     "capacity_prices",
-    "owners_after",
     "execute_route",
+    "owners_after",
     "route",
     "route_key",
     "route_outputs",
