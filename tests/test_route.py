@@ -423,3 +423,14 @@ def test_bad_at_exits_2_naming_the_option(tmp_path: Path) -> None:
 def test_at_is_read_with_its_offset_and_naive_is_utc() -> None:
     assert parse_at("2026-12-01T10:00+02:00").isoformat() == "2026-12-01T08:00:00+00:00"
     assert parse_at("2026-12-01T10:00").isoformat() == "2026-12-01T10:00:00+00:00"
+
+
+def test_capacity_prices_come_from_the_plans_reps_csv_column() -> None:
+    from leadassign.app.route import capacity_prices
+
+    ids = np.array(["A", "B", "C"], dtype=object)
+    with_column = b"rep_id,capacity,capacity_value\nB,3,12.5\nA,2,\nZ,1,9\n"
+    assert capacity_prices((("reps.csv", with_column),), ids).tolist() == [0.0, 12.5, 0.0]
+    without = b"rep_id,capacity\nA,2\n"
+    assert capacity_prices((("reps.csv", without),), ids).tolist() == [0.0, 0.0, 0.0]
+    assert capacity_prices((), ids).tolist() == [0.0, 0.0, 0.0]

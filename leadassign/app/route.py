@@ -335,7 +335,7 @@ def _locked(asked: _Asked, published: list[Published]) -> Outcome:
         plan = _plan(store, conn, asked.from_run)
         prices = asked.prices
         if prices is None:
-            prices = capacity_prices(store.files(plan, conn), problem.reps.ids)
+            prices = capacity_prices(store.files(plan, conn, ("reps.csv",)), problem.reps.ids)
         routing = route_problem(
             problem, policy, store.assignment(plan, conn), asked.at, prices,
             _history(store, conn),
