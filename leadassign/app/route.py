@@ -23,7 +23,7 @@ import hashlib
 import io
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -110,7 +110,7 @@ def route_problem(
     plan: pd.DataFrame,
     at: datetime,
     prices: np.ndarray | None = None,
-    history: list[tuple[datetime, Mapping[str, int]]] = (),  # type: ignore[assignment]
+    history: Sequence[tuple[datetime, Mapping[str, int]]] = (),
 ) -> Routing:
     """The book to solve: ``problem``'s leads with ``plan``'s owners (lead_id, rep_id; ''
     for none) fixed, each rep's capacity cut to its owned leads plus what new leads may

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -100,12 +99,11 @@ def route_command(
     settings = {k: v for k, v in solver.items() if k != "progress"}
 
     def work(stop: Stop) -> Outcome:
-        with contextlib.ExitStack():
-            told: Events = events or NoEvents()
-            return route(
-                inputs, out, store=store, at=at, from_run=from_run, wait=wait,
-                solver=settings, stop=stop, events=told, force=force,
-            )  # fmt: skip
+        told: Events = events or NoEvents()
+        return route(
+            inputs, out, store=store, at=at, from_run=from_run, wait=wait,
+            solver=settings, stop=stop, events=told, force=force,
+        )  # fmt: skip
 
     outcome = interruptible(work, events)
     code = EXIT_BY_STATUS[outcome.status]
