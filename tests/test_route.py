@@ -434,3 +434,29 @@ def test_capacity_prices_come_from_the_plans_reps_csv_column() -> None:
     without = b"rep_id,capacity\nA,2\n"
     assert capacity_prices((("reps.csv", without),), ids).tolist() == [0.0, 0.0, 0.0]
     assert capacity_prices((), ids).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_cli_route_writes_the_new_leads_and_records_a_route_run(tmp_path: Path) -> None:
+    reps = [
+        {"rep_id": "A", "territories": "T", "capacity": 3, "win_rate": 0.3},
+        {"rep_id": "B", "territories": "T", "capacity": 3, "win_rate": 0.2},
+    ]
+    store, leads = _small(tmp_path, 4, reps)
+    args = ["route", "--leads", str(leads), "--reps", str(tmp_path / "reps.csv"),
+            "--out", str(tmp_path / "r"), "--store", store,
+            "--at", "2026-12-01T09:30+01:00"]  # fmt: skip
+    cli = CliRunner().invoke(main, args)
+    assert cli.exit_code == 0, cli.output
+    assert "routed 4 of 4 new leads at 2026-12-01T08:30:00+00:00 against run 1" in cli.output
+    routed = pd.read_csv(tmp_path / "r" / "assignments.csv", keep_default_na=False)
+    assert routed["lead_id"].tolist() == ["L001", "L002", "L003", "L004"]  # not the owned L000
+    assert set(routed["reason"]) == {"routed"}
+    # A (0.3) owns L000 and takes 2 more; B the other 2
+    assert routed["rep_id"].value_counts().to_dict() == {"A": 2, "B": 2}
+    with Store(store) as opened:
+        run = opened.run("latest")
+        assert run.command == "route" and run.from_run == 1
+        assert len(opened.assignment(run)) == 5  # the whole book
+    again = CliRunner().invoke(main, [*args[:-2], "--at", "2026-12-01T09:30+01:00", "--json"])
+    assert again.exit_code == 0
+    assert '"rerun_of": 2' in again.output
