@@ -64,7 +64,7 @@ from leadassign.store.db import (
     unanswered,
 )
 
-Command = Literal["solve", "rebalance"]
+Command = Literal["solve", "rebalance", "route"]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import click
 
 from leadassign import __version__
-from leadassign.cli import backtest, evaluate, history, learn, scenarios, solve
+from leadassign.cli import backtest, evaluate, history, learn, route, scenarios, solve
 from leadassign.cli.errors import Main
 
 
@@ -44,6 +44,7 @@ def main() -> None:
 for _command in (
     solve.solve_command,
     solve.rebalance_command,
+    route.route_command,
     history.history_command,
     history.show_command,
     history.diff_command,

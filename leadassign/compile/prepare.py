@@ -9,11 +9,12 @@ is vectorized over pairs; Python loops run over reps, tiers or groups only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 
-from leadassign.compile.candidates import Candidates, build_candidates, restrict
+from leadassign.compile.candidates import Candidates, build_candidates, restrict, win_rates
 from leadassign.compile.families import SideRules
 from leadassign.compile.families.accounts import account_groups, apply_accounts
 from leadassign.compile.families.base import Compiled
@@ -25,7 +26,7 @@ from leadassign.compile.scaling import scale_values
 from leadassign.compile.units import Units, build_units
 from leadassign.models.operations import WHY_AWAY
 from leadassign.models.policy import Policy
-from leadassign.models.problem import Problem, lead_values
+from leadassign.models.problem import Problem, Steer, lead_values
 
 
 def fits_in_order(rep: np.ndarray, effort: np.ndarray, capacity: np.ndarray) -> np.ndarray:
@@ -67,6 +68,8 @@ def run_date_pairs(cands: Candidates, problem: Problem) -> Candidates:
 def prepare(problem: Problem, policy: Policy) -> Prepared:
     """Candidates after the pair rules, scaled values, unit pairs and the side-rule specs."""
     values, base, tiered = tiered_candidates(problem, policy)
+    if problem.steer is not None:
+        tiered = steered(tiered, problem, values)
     m = problem.n_reps
     groups = account_groups(problem, policy)
     cands = apply_accounts(tiered, problem, groups)
@@ -80,12 +83,62 @@ def prepare(problem: Problem, policy: Policy) -> Prepared:
     if isinstance(keep, np.ndarray):
         keep = keep[cands.lead]
     score = cands.ev + bonus * owner_pair * keep
+    if problem.steer is not None:
+        score = score + steer_terms(problem.steer, cands, score)
     scaled = scale_values(score, cands.lead, problem.n_leads)
     units = build_units(
         cands, scaled.units, groups, problem.reps.capacity.astype(np.int64), floors(problem)
     )
     side = SideRules.build(Compiled(policy, problem, cands, units, values, scaled.scale))
     return Prepared(values, base, cands, groups, units, scaled.scale, side, cut)
+
+
+def steered(cands: Candidates, problem: Problem, values: np.ndarray) -> Candidates:
+    """route: each owned lead's only pair is its owner's (added back, with the owner's
+    win rate, when the rules no longer allow it: an owned lead is never moved); a new lead
+    of an owned account keeps only its pair with the account's owner."""
+    steer = problem.steer
+    assert steer is not None
+    fixed, only = steer.fixed, steer.only
+    keep = (only[cands.lead] < 0) | (cands.rep == only[cands.lead])
+    kept = restrict(cands, keep, np.full(cands.n_leads, "", dtype=object))
+    owned = np.flatnonzero(fixed >= 0)
+    missing = owned[kept.eligible_reps[owned] == 0]
+    if not len(missing):
+        return kept
+    ind, names = pd.factorize(pd.Series(problem.leads.industry, dtype=object), sort=False)
+    rates = win_rates(problem, np.asarray(ind, dtype=np.int64), list(names))
+    rep = fixed[missing]
+    lead = np.concatenate([kept.lead, missing])
+    order = np.lexsort((np.concatenate([kept.rep, rep]), lead))
+    eligible = kept.eligible_reps.copy()
+    eligible[missing] = 1
+    why = np.asarray(kept.why_none, dtype=object).copy()
+    why[missing] = ""
+    return replace(
+        kept,
+        lead=lead[order],
+        rep=np.concatenate([kept.rep, rep])[order],
+        ev=np.concatenate([kept.ev, values[missing] * rates[rep, ind[missing]]])[order],
+        effort=np.concatenate([kept.effort, problem.leads.effort[missing].astype(np.int64)])[order],
+        eligible_reps=eligible,
+        why_none=why,
+    )
+
+
+def steer_terms(steer: Steer, cands: Candidates, score: np.ndarray) -> np.ndarray:
+    """route's score terms per pair: a new lead's pair gets ``bonus[rep]`` minus its capacity
+    price (``price[rep]`` per unit of effort), shifted by the highest price per unit so it
+    stays >= 0 (the same shift for every rep of a lead: with the count fixed first, it
+    changes no choice); an owned lead's pair a bonus above any new lead's whole score, so no
+    answer with as many leads trades an owned lead for a new one."""
+    new = steer.fixed[cands.lead] < 0
+    top_price = float(np.max(steer.price, initial=0.0))
+    adjust = steer.bonus[cands.rep] + (top_price - steer.price[cands.rep]) * cands.effort
+    terms = np.where(new, adjust, 0.0)
+    top = float(np.max(score + terms, initial=0.0))
+    terms[~new] = top + 1.0
+    return terms
 
 
 @dataclass(frozen=True, eq=False)

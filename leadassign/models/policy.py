@@ -251,6 +251,24 @@ class SolverPolicy(_Block):
         return params
 
 
+class IntakePolicy(_Block):
+    """route: how many routed leads a rep may receive per calendar day and per ISO week."""
+
+    per_day: int | None = Field(default=None, ge=0, description="routed leads per rep per day")
+    per_week: int | None = Field(
+        default=None, ge=0, description="routed leads per rep per ISO week (Monday to Sunday)"
+    )
+
+
+class WorkingHoursPolicy(_Block):
+    """route: reps on shift at --at (rep columns timezone and hours) are preferred (soft:
+    ``weight`` added to the value of routing a lead to a rep on shift) or the only ones
+    routed to (hard)."""
+
+    mode: Literal["soft", "hard"] = "soft"
+    weight: float = Field(default=1.0, ge=0, description="value bonus for a rep on shift (soft)")
+
+
 class Policy(_Block):
     """Every block is optional; an empty policy solves the default objective (DESIGN §2)."""
 
@@ -266,8 +284,16 @@ class Policy(_Block):
     )
     solver: SolverPolicy = Field(default_factory=lambda: SolverPolicy.model_validate({}))
     sla: SlaPolicy | None = None
+    intake: IntakePolicy | None = None
+    working_hours: WorkingHoursPolicy | None = None
 
-    LATER: ClassVar[dict[str, Any]] = {"account_cap": None, "assign_all": False, "sla": None}
+    LATER: ClassVar[dict[str, Any]] = {
+        "account_cap": None,
+        "assign_all": False,
+        "sla": None,
+        "intake": None,
+        "working_hours": None,
+    }
 
     @model_validator(mode="after")
     def _cap_apart_from_together(self) -> Policy:

@@ -31,6 +31,21 @@ if TYPE_CHECKING:
 PairsMode = Literal["only", "override"]
 
 
+@dataclass(frozen=True, eq=False)
+class Steer:
+    """How ``leadassign route`` steers a solve of the whole book (``leadassign.app.route``):
+    each owned lead, and each new lead of an account with an owned lead, may go to its
+    (account's) owner only (the pair is kept even when the rules no
+    longer allow it), and the new leads' pair scores get a per-rep term (minus the rep's
+    capacity price per capacity unit, plus the working-hours bonus; shifted to stay >= 0)."""
+
+    fixed: np.ndarray  # int64 per lead: the owner's rep index, -1 for a new lead
+    only: np.ndarray  # int64 per lead: the one rep it may go to (its owner's, or its owned
+    # account's owner's for a new lead), -1: any eligible rep
+    price: np.ndarray  # float64 per rep: value per capacity unit a new lead takes
+    bonus: np.ndarray  # float64 per rep: added to a new lead's score with that rep
+
+
 def _index_of(known: np.ndarray, names: np.ndarray) -> np.ndarray:
     """Position of each name in ``known`` (-1 when unknown or empty), vectorized."""
     if len(names) == 0:
@@ -56,6 +71,8 @@ class Problem:
     digests: Mapping[str, str] = field(default_factory=dict)
     #: the run date's time off, departures and SLA (leadassign.models.operations; None: none)
     ops: Operations | None = None
+    #: route: owned leads fixed to their owner, per-rep score terms (None: a plain solve)
+    steer: Steer | None = None
 
     # Derived, read-only index arrays (set in __post_init__).
     owner: np.ndarray = field(init=False, repr=False)  # rep index of current_owner, -1 none

@@ -541,10 +541,15 @@ class Store:
         frame["expected_value"] = frame["expected_value"].astype(np.float64)
         return frame
 
-    def files(self, run: RunRow, conn: Connection | None = None) -> tuple[tuple[str, bytes], ...]:
-        """The output files the run wrote (a re-run's are its original's)."""
+    def files(
+        self, run: RunRow, conn: Connection | None = None, names: tuple[str, ...] | None = None
+    ) -> tuple[tuple[str, bytes], ...]:
+        """The output files the run wrote (a re-run's are its original's; ``names``: only
+        those)."""
         t = files_table
         query = sa.select(t.c.name, t.c.data).where(t.c.run_id == run.original).order_by(t.c.name)
+        if names is not None:
+            query = query.where(t.c.name.in_(names))
         with self._reading(conn) as c:
             rows = c.execute(query).all()
         return tuple((str(name), zlib.decompress(bytes(data))) for name, data in rows)
