@@ -33,11 +33,11 @@ KNAPSACK_MAX_GAP = 0.003
 #: (e40400 2.9% instead of 0.6%, e20400 0.6% instead of 0.2%); every book it proves at 10 s
 #: has at most 4,000 pairs.
 KNAPSACK_MAX_PAIRS = 5_000
-#: The tabu search's share (``gap_tabu.py``) of the time and work left after HiGHS' first
-#: MIP on generalized assignment books of at most ``TABU_MAX_PAIRS`` pairs; HiGHS' first
-#: share is then ``TABU_MIP_SHARE`` (the knapsack search's books keep theirs). On tight
-#: books (type D) HiGHS' answer ended 0.5-4.7% above the best known; the search takes
-#: them below 0.4% on most (RESULTS.md 4e).
+#: The tabu search's share (``gap_tabu.py``) of the time and work left on generalized
+#: assignment books of at most ``TABU_MAX_PAIRS`` pairs: after HiGHS' first MIP (which then
+#: gets ``TABU_MIP_SHARE``), or, where the knapsack search follows, only when that search
+#: does not start (HiGHS' choice too far from its bound: A, B, C keep their time). On tight
+#: books (type D) HiGHS' answer ended 0.5-4.7% above the best known (RESULTS.md 4e).
 TABU_SHARE = 0.5
 TABU_MIP_SHARE = 0.4
 TABU_MAX_PAIRS = 8_000
@@ -103,7 +103,7 @@ def mip_and_knapsack(run: Run) -> Finish | None:
     tabu = _tabu_book(run)
     # HiGHS' share of the time left: less when the knapsack search or the tabu search follows.
     share = KNAPSACK_MIP_SHARE if grid else mip.PLAIN_SHARE if plain else mip.SHARE
-    if tabu:
+    if tabu and grid is None:
         share = min(share, TABU_MIP_SHARE)
     while (whole or run.relaxed_lp is not None) and not inc.proven():
         if (halt := run.halted()) is not None:
@@ -111,9 +111,8 @@ def mip_and_knapsack(run: Run) -> Finish | None:
         finish = _highs(run, share, whole, plain)
         if finish is not None:
             return finish
-        if tabu:
-            _tabu(run)
-            tabu = False
+        if tabu and grid is None:  # (with the knapsack search: only when it does not start)
+            tabu = _tabu(run)
         if (close := _within_gap(run)) is not None:
             return close
         if grid is None or inc.proven():
@@ -121,8 +120,9 @@ def mip_and_knapsack(run: Run) -> Finish | None:
         searched, finish = _knapsack(run, grid)
         if searched:
             return finish
-        # HiGHS' choice is far from the knapsack bound: HiGHS again, with the time a book
-        # without the knapsack search gives it (the bound stays).
+        # HiGHS' choice is far from the knapsack bound: the tabu search, then HiGHS again
+        # with the time a book without the knapsack search gives it (the bound stays).
+        tabu = tabu and _tabu(run)
         grid, share = None, mip.PLAIN_SHARE
     return None
 
@@ -139,12 +139,13 @@ def _tabu_book(run: Run) -> bool:
     return run.incumbent.count_upper == int(unit_sizes(pairs).sum())
 
 
-def _tabu(run: Run) -> None:
+def _tabu(run: Run) -> bool:
     """The tabu search (``gap_tabu.py``) from the incumbent when it places every unit, in
-    ``TABU_SHARE`` of the time and work left; its answer is offered to the incumbent."""
+    ``TABU_SHARE`` of the time and work left; its answer is offered to the incumbent.
+    Returns False (the search is done)."""
     pairs, inc = run.prep.pairs, run.incumbent
     if inc.chosen is None or inc.placed() != inc.count_upper or not inc.feasible:
-        return
+        return False
     run.report.phase("tabu")
     n = len(unit_sizes(pairs))
     with budget.stage(TABU_SHARE) as part:
@@ -160,6 +161,7 @@ def _tabu(run: Run) -> None:
         )
     if walked.improved:
         inc.offer(walked.chosen)
+    return False
 
 
 def _within_gap(run: Run) -> Finish | None:
