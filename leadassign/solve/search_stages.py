@@ -41,6 +41,10 @@ KNAPSACK_MAX_PAIRS = 5_000
 TABU_SHARE = 0.5
 TABU_MIP_SHARE = 0.4
 TABU_MAX_PAIRS = 8_000
+#: Where the knapsack search follows, the tabu search runs before it when HiGHS' choice is
+#: further than this (relative) from HiGHS' bound: the knapsack root can take what is left
+#: of the time under load (type D at 10 s on a loaded machine), leaving the search none.
+TABU_FIRST_GAP = 0.005
 #: CP-SAT's least share of the work limit, however much the earlier stages used (as it gets
 #: at least a second of the time limit): HiGHS' root can overrun its share (budget.py), and
 #: with a twentieth CP-SAT's value phase found nothing on the 2,089 x 35 CRM book.
@@ -111,7 +115,7 @@ def mip_and_knapsack(run: Run) -> Finish | None:
         finish = _highs(run, share, whole, plain)
         if finish is not None:
             return finish
-        if tabu and grid is None:  # (with the knapsack search: only when it does not start)
+        if tabu and (grid is None or _far(run, TABU_FIRST_GAP)):
             tabu = _tabu(run)
         if (close := _within_gap(run)) is not None:
             return close
@@ -137,6 +141,16 @@ def _tabu_book(run: Run) -> bool:
     if len(pairs) > TABU_MAX_PAIRS or np.any(pairs.effort < 0):
         return False
     return run.incumbent.count_upper == int(unit_sizes(pairs).sum())
+
+
+def _far(run: Run, gap: float) -> bool:
+    """Whether the incumbent places the proven most units and is further than ``gap``
+    (relative) from the value bound so far."""
+    inc = run.incumbent
+    if inc.chosen is None or inc.units_upper is None or inc.placed() != inc.count_upper:
+        return False
+    score = run.prep.side.score(run.prep.pairs, inc.chosen)
+    return bool(inc.units_upper - score > gap * abs(inc.units_upper))
 
 
 def _tabu(run: Run) -> bool:
@@ -315,6 +329,7 @@ __all__ = [
     "KNAPSACK_MAX_GAP",
     "KNAPSACK_MAX_PAIRS",
     "KNAPSACK_MIP_SHARE",
+    "TABU_FIRST_GAP",
     "TABU_MAX_PAIRS",
     "TABU_MIP_SHARE",
     "TABU_SHARE",
