@@ -15,6 +15,7 @@ from leadassign.engines.cpsat import solve_cpsat
 from leadassign.engines.knapsack import Grid, branch_and_bound, value_grid
 from leadassign.engines.knapsack import solvable as knapsack_solvable
 from leadassign.engines.lp import MAX_PAIRS, lp_start, unit_sizes
+from leadassign.heuristics.gap_tabu import iterations_for, tabu_search
 from leadassign.result import Status
 from leadassign.solve.explain import explain
 from leadassign.solve.incumbent import Finish, better, valid
@@ -32,6 +33,18 @@ KNAPSACK_MAX_GAP = 0.003
 #: (e40400 2.9% instead of 0.6%, e20400 0.6% instead of 0.2%); every book it proves at 10 s
 #: has at most 4,000 pairs.
 KNAPSACK_MAX_PAIRS = 5_000
+#: The tabu search's share (``gap_tabu.py``) of the time and work left on generalized
+#: assignment books of at most ``TABU_MAX_PAIRS`` pairs: after HiGHS' first MIP (which then
+#: gets ``TABU_MIP_SHARE``), or, where the knapsack search follows, only when that search
+#: does not start (HiGHS' choice too far from its bound: A, B, C keep their time). On tight
+#: books (type D) HiGHS' answer ended 0.5-4.7% above the best known (RESULTS.md 4e).
+TABU_SHARE = 0.5
+TABU_MIP_SHARE = 0.4
+TABU_MAX_PAIRS = 8_000
+#: Where the knapsack search follows, the tabu search runs before it when HiGHS' choice is
+#: further than this (relative) from HiGHS' bound: the knapsack root can take what is left
+#: of the time under load (type D at 10 s on a loaded machine), leaving the search none.
+TABU_FIRST_GAP = 0.005
 #: CP-SAT's least share of the work limit, however much the earlier stages used (as it gets
 #: at least a second of the time limit): HiGHS' root can overrun its share (budget.py), and
 #: with a twentieth CP-SAT's value phase found nothing on the 2,089 x 35 CRM book.
@@ -91,14 +104,19 @@ def mip_and_knapsack(run: Run) -> Finish | None:
     whole = len(pairs) <= mip.MAX_PAIRS
     grid = assignment_grid(run.prep, inc.count_upper)
     plain = not side.any
-    # HiGHS' share of the time left: less when the knapsack search follows.
+    tabu = _tabu_book(run)
+    # HiGHS' share of the time left: less when the knapsack search or the tabu search follows.
     share = KNAPSACK_MIP_SHARE if grid else mip.PLAIN_SHARE if plain else mip.SHARE
+    if tabu and grid is None:
+        share = min(share, TABU_MIP_SHARE)
     while (whole or run.relaxed_lp is not None) and not inc.proven():
         if (halt := run.halted()) is not None:
             return halt
         finish = _highs(run, share, whole, plain)
         if finish is not None:
             return finish
+        if tabu and (grid is None or _far(run, TABU_FIRST_GAP)):
+            tabu = _tabu(run)
         if (close := _within_gap(run)) is not None:
             return close
         if grid is None or inc.proven():
@@ -106,10 +124,58 @@ def mip_and_knapsack(run: Run) -> Finish | None:
         searched, finish = _knapsack(run, grid)
         if searched:
             return finish
-        # HiGHS' choice is far from the knapsack bound: HiGHS again, with the time a book
-        # without the knapsack search gives it (the bound stays).
+        # HiGHS' choice is far from the knapsack bound: the tabu search, then HiGHS again
+        # with the time a book without the knapsack search gives it (the bound stays).
+        tabu = tabu and _tabu(run)
         grid, share = None, mip.PLAIN_SHARE
     return None
+
+
+def _tabu_book(run: Run) -> bool:
+    """Whether the book is a generalized assignment problem the tabu search takes: no side
+    rules or floors, efforts that are not all one lead, every unit placeable by the
+    relaxation's count, at most ``TABU_MAX_PAIRS`` pairs."""
+    pairs, side = run.prep.pairs, run.prep.side
+    if side.any or np.any(pairs.min_leads > 0) or np.all(pairs.effort == pairs.size):
+        return False
+    if len(pairs) > TABU_MAX_PAIRS or np.any(pairs.effort < 0):
+        return False
+    return run.incumbent.count_upper == int(unit_sizes(pairs).sum())
+
+
+def _far(run: Run, gap: float) -> bool:
+    """Whether the incumbent places the proven most units and is further than ``gap``
+    (relative) from the value bound so far."""
+    inc = run.incumbent
+    if inc.chosen is None or inc.units_upper is None or inc.placed() != inc.count_upper:
+        return False
+    score = run.prep.side.score(run.prep.pairs, inc.chosen)
+    return bool(inc.units_upper - score > gap * abs(inc.units_upper))
+
+
+def _tabu(run: Run) -> bool:
+    """The tabu search (``gap_tabu.py``) from the incumbent when it places every unit, in
+    ``TABU_SHARE`` of the time and work left; its answer is offered to the incumbent.
+    Returns False (the search is done)."""
+    pairs, inc = run.prep.pairs, run.incumbent
+    if inc.chosen is None or inc.placed() != inc.count_upper or not inc.feasible:
+        return False
+    run.report.phase("tabu")
+    n = len(unit_sizes(pairs))
+    with budget.stage(TABU_SHARE) as part:
+        work = float("inf") if part is None else part.work_left()
+        limit = 10**9 if part is None else iterations_for(work, n, len(pairs.capacity))
+        walked = tabu_search(
+            pairs,
+            pairs.units,
+            inc.chosen,
+            limit,
+            None if part is None else part.time_left,
+            seed=run.settings.seed,
+        )
+    if walked.improved:
+        inc.offer(walked.chosen)
+    return False
 
 
 def _within_gap(run: Run) -> Finish | None:
@@ -275,6 +341,10 @@ __all__ = [
     "KNAPSACK_MAX_GAP",
     "KNAPSACK_MAX_PAIRS",
     "KNAPSACK_MIP_SHARE",
+    "TABU_FIRST_GAP",
+    "TABU_MAX_PAIRS",
+    "TABU_MIP_SHARE",
+    "TABU_SHARE",
     "assignment_grid",
     "cpsat",
     "lp_bounds",
