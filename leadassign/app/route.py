@@ -37,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from leadassign import __version__
 from leadassign.app.inputs import Inputs, load
 from leadassign.app.interrupt import not_stopped
-from leadassign.app.runs import Outcome, _rerun
+from leadassign.app.runs import Outcome, _rerun, source_run
 from leadassign.control.stop import Stop
 from leadassign.events import Events, NoEvents
 from leadassign.models import Policy, Problem
@@ -50,7 +50,7 @@ from leadassign.output import Files, summary_json
 from leadassign.publish import Published, Target, publish, target
 from leadassign.result import Result
 from leadassign.solve import solve
-from leadassign.store.db import NewRun, RunRow, Store, StoreError, reason, unanswered
+from leadassign.store.db import NewRun, Store, StoreError, reason, unanswered
 
 REASON_ROUTED = "routed"
 REASON_KEPT = "kept"
@@ -336,7 +336,7 @@ def _locked(asked: _Asked, published: list[Published]) -> Outcome:
                 store, conn, newest[0], "route", problem, policy, key, asked.folder, events,
                 published,
             )  # fmt: skip
-        plan = _plan(store, conn, asked.from_run)
+        plan = source_run(store, conn, asked.from_run, "route")
         prices = asked.prices
         if prices is None:
             prices = capacity_prices(store.files(plan, conn, ("reps.csv",)), problem.reps.ids)
@@ -384,22 +384,6 @@ def _writers(files: Files) -> dict[str, Any]:
         return lambda path: path.write_bytes(data)
 
     return {name: writer(data) for name, data in files}
-
-
-def _plan(store: Store, conn: Connection, ref: str) -> RunRow:
-    """The run whose owners route keeps."""
-    if ref.strip().lower() == "latest":
-        found = store.latest_with_assignment(conn)
-        if found is None:
-            raise StoreError(
-                f"route --from-run latest: the store {store.name} has no run with an "
-                "assignment yet; run 'leadassign solve' first"
-            )
-        return found
-    run = store.run(ref, conn)
-    if not run.has_assignment:
-        raise StoreError(f"route --from-run {ref}: run {run.id} has no assignment")
-    return run
 
 
 def _history(store: Store, conn: Connection) -> list[tuple[datetime, Mapping[str, int]]]:

@@ -317,7 +317,7 @@ def _carry_owners(
     store: Store, conn: Connection, problem: Problem, from_run: str | None, events: Events
 ) -> tuple[RunRow, Carried]:
     """rebalance: the run it starts from, and its owners made the leads' current owners."""
-    previous = _source(store, conn, from_run or "latest")
+    previous = source_run(store, conn, from_run or "latest")
     carried = with_previous_owners(problem, store.assignment(previous, conn))
     events.emit(
         "owners_carried",
@@ -395,19 +395,20 @@ def _solved(
     return result
 
 
-def _source(store: Store, conn: Connection, ref: str) -> RunRow:
-    """The run a rebalance takes its owners from."""
+def source_run(store: Store, conn: Connection, ref: str, command: str = "rebalance") -> RunRow:
+    """The run whose owners ``command`` (rebalance, route) takes: ``ref`` is ``latest`` (the
+    newest run with an assignment) or a run reference; StoreError when it has none."""
     if ref.strip().lower() == "latest":
         found = store.latest_with_assignment(conn)
         if found is None:
             raise StoreError(
-                f"rebalance --from-run latest: the store {store.name} has no run with an "
+                f"{command} --from-run latest: the store {store.name} has no run with an "
                 "assignment yet; run 'leadassign solve' first"
             )
         return found
     run = store.run(ref, conn)
     if not run.has_assignment:
-        raise StoreError(f"rebalance --from-run {ref}: run {run.id} has no assignment")
+        raise StoreError(f"{command} --from-run {ref}: run {run.id} has no assignment")
     return run
 
 
