@@ -39,9 +39,6 @@ from leadassign.models.problem import with_previous_owners
 from leadassign.store import Store, StoreBusy, StoreError
 from leadassign.store.db import SCHEMA_VERSION, metadata, schema_table
 
-#: one PostgreSQL database for the whole file: on one xdist worker (``--dist loadgroup``)
-pytestmark = pytest.mark.xdist_group("postgres")
-
 BOOK = Path(__file__).resolve().parents[1] / "examples" / "book"
 POSTGRES = os.environ.get("LEADASSIGN_TEST_POSTGRES")
 

@@ -33,9 +33,6 @@ from leadassign.cli import main
 from leadassign.store.db import metadata, schema_table
 from tests.test_history import POSTGRES, _postgres_reachable
 
-#: one PostgreSQL database for the whole file: on one xdist worker (``--dist loadgroup``)
-pytestmark = pytest.mark.xdist_group("postgres")
-
 ROOT = Path(__file__).resolve().parents[1]
 
 #: What a spreadsheet runs (OWASP), and what stays a number: written independently of
