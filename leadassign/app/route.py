@@ -26,18 +26,18 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
 from leadassign import __version__
 from leadassign.app.inputs import Inputs, load
 from leadassign.app.interrupt import not_stopped
-from leadassign.app.runs import Outcome, _rerun, source_run
+from leadassign.app.runs import Outcome, _rerun, recorded, source_run
 from leadassign.control.stop import Stop
 from leadassign.events import Events, NoEvents
 from leadassign.models import Policy, Problem
@@ -50,7 +50,7 @@ from leadassign.output import Files, summary_json
 from leadassign.publish import Published, Target, publish, target
 from leadassign.result import Result
 from leadassign.solve import solve
-from leadassign.store.db import NewRun, Store, StoreError, reason, unanswered
+from leadassign.store.db import NewRun, Store
 
 REASON_ROUTED = "routed"
 REASON_KEPT = "kept"
@@ -303,25 +303,7 @@ def execute_route(
         given = np.array([float(prices.get(str(r), 0.0)) for r in problem.reps.ids])
     events.emit("inputs_loaded", leads=problem.n_leads, reps=problem.n_reps)
     asked = _Asked(inputs, problem, policy, folder, store, at, from_run, given, wait, stop, events)
-    published: list[Published] = []
-    try:
-        outcome = _locked(asked, published)
-    except SQLAlchemyError as exc:
-        for done in published:
-            done.undo()
-        if unanswered(exc):
-            raise store.timed_out(exc) from exc
-        raise StoreError(
-            f"cannot record the run in the store {store.name} ({reason(exc)}); nothing was "
-            "written or recorded"
-        ) from exc
-    except BaseException:
-        for done in published:
-            done.undo()
-        raise
-    for done in published:
-        done.done()
-    return outcome
+    return recorded(store, partial(_locked, asked))
 
 
 def _locked(asked: _Asked, published: list[Published]) -> Outcome:

@@ -23,8 +23,10 @@ import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -172,20 +174,11 @@ def execute(
     dated_key = run_date_key(problem, policy, inputs, at)
     key = run_key(command, problem, policy, source, outputs, holdout, dated_key)
     not_stopped(stop, "before solving; nothing written or recorded")
-    try:
-        return _recorded(
-            _Recording(
-                command, problem, policy, key, folder, store, from_run, matrix, price_rules,
-                wait, stop, events, holdout, dated, capacity_values,
-            )
-        )  # fmt: skip
-    except SQLAlchemyError as exc:
-        if unanswered(exc):
-            raise store.timed_out(exc) from exc
-        raise StoreError(
-            f"cannot record the run in the store {store.name} ({reason(exc)}); nothing was "
-            "written or recorded"
-        ) from exc
+    asked = _Recording(
+        command, problem, policy, key, folder, store, from_run, matrix, price_rules,
+        wait, stop, events, holdout, dated, capacity_values,
+    )  # fmt: skip
+    return recorded(store, partial(_locked, asked))
 
 
 @dataclass(frozen=True)
@@ -228,14 +221,25 @@ class _Dated:
         return dated
 
 
-def _recorded(asked: _Recording) -> Outcome:
-    """The recorded part of ``execute``: under the store's lock, from the re-run check to the
-    commit. The files go into place after the rows are written and before the commit; a
-    commit that fails puts the folder back as it was, so files on disk, a recorded run and
-    exit 0 go together."""
+def recorded(store: Store, locked: Callable[[list[Published]], Outcome]) -> Outcome:
+    """The recorded part of a run (``execute``, ``route``): ``locked`` runs under the store's
+    lock, from the re-run check to the commit, and lists the folders it put in place in the
+    list it is given. The files go into place after the rows are written and before the
+    commit; a commit that fails puts the folder back as it was, so files on disk, a recorded
+    run and exit 0 go together. A store error is a StoreError (exit 5 when the store did not
+    answer in time)."""
     published: list[Published] = []
     try:
-        outcome = _locked(asked, published)
+        outcome = locked(published)
+    except SQLAlchemyError as exc:
+        for done in published:
+            done.undo()
+        if unanswered(exc):
+            raise store.timed_out(exc) from exc
+        raise StoreError(
+            f"cannot record the run in the store {store.name} ({reason(exc)}); nothing was "
+            "written or recorded"
+        ) from exc
     except BaseException:
         for done in published:
             done.undo()
@@ -290,7 +294,7 @@ def _locked(asked: _Recording, published: list[Published]) -> Outcome:
             conn, _solved_run(command, key, problem, policy, result, summary, source, out, files)
         )
         # The files go into place last, just before the commit: a failure before leaves
-        # neither files nor a run; a failed commit puts the folder back (``_recorded``).
+        # neither files nor a run; a failed commit puts the folder back (``recorded``).
         published.append(publish(folder, bytes_writers(files), command=command, run_id=run_id))
         written = published[-1].files
     events.emit(  # committed
@@ -469,7 +473,7 @@ def _rerun(
             out=str(out),
         ),
     )
-    # last, as for a solved run (``_recorded``)
+    # last, as for a solved run (``recorded``)
     published.append(publish(folder, bytes_writers(files), command=command, run_id=run_id))
     written = published[-1].files
     events.emit("rerun", of=original.original)
