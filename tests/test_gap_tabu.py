@@ -13,24 +13,7 @@ from leadassign.compile.pairs import Pairs
 from leadassign.heuristics.gap_tabu import iterations_for, tabu_search
 from tests.helpers import every_pair
 from tests.oracles.gap import D05100_OPTIMUM, gap_d05100_pairs
-from tests.test_knapsack import assert_valid, brute_force, random_assignment_book
-
-
-def milp_optimum(pairs: Pairs) -> int | None:
-    """The best value placing every unit (HiGHS' MILP via scipy), None when infeasible."""
-    k, n, m = len(pairs), int(pairs.unit.max()) + 1, len(pairs.capacity)
-    rows = [
-        LinearConstraint(csr_matrix((np.ones(k), (pairs.unit, np.arange(k))), shape=(n, k)), 1, 1),
-        LinearConstraint(
-            csr_matrix((pairs.effort.astype(float), (pairs.rep, np.arange(k))), shape=(m, k)),
-            -np.inf,
-            pairs.capacity,
-        ),
-    ]
-    found = milp(
-        -pairs.units.astype(float), constraints=rows, integrality=np.ones(k), bounds=Bounds(0, 1)
-    )
-    return None if found.status == 2 else round(-found.fun)
+from tests.test_knapsack import assert_valid, brute_force, milp_optimum, random_assignment_book
 
 
 def greedy_worst(pairs: Pairs, feasible: list[np.ndarray]) -> np.ndarray:
