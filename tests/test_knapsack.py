@@ -335,15 +335,18 @@ def test_pipeline_knapsack_path_matches_milp(
     seed: int, together: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Generalized assignment books through ``solve``, HiGHS' MIP phase made to end with
-    nothing (as when it runs out of its share of the time) and the search allowed from the
-    LP's start however far it is from the bound: the knapsack search answers, proven, with
-    the independent MILP's optimum and every lead placed."""
+    nothing (as when it runs out of its share of the time), the tabu search left out (it is
+    tested in test_gap_tabu.py; here it would spend its whole work share on books the knapsack
+    search proves) and the search allowed from the LP's start however far it is from the
+    bound: the knapsack search answers, proven, with the independent MILP's optimum and every
+    lead placed."""
     solve_module = importlib.import_module("leadassign.solve.search_stages")
 
     def nothing(*_: Any, **__: Any) -> MipOutcome:
         return MipOutcome(None, None, False)
 
     monkeypatch.setattr(solve_module.mip, "solve_mip", nothing)
+    monkeypatch.setattr(solve_module, "_tabu", lambda _run: False)
     monkeypatch.setattr(solve_module, "KNAPSACK_MAX_GAP", 1.0)  # search from any start
     leads, reps, pairs = gap_tables(seed, together)
     policy = policy_from_mapping({"accounts": {"together": True}} if together else {})
