@@ -90,6 +90,12 @@ class CertifiedFlow:
 
     outcome: FlowOutcome
     certificate: Certificate | None
+    #: with ``within`` > 0 and no floors, when the run stopped before a certificate: an
+    #: upper bound on the weight ``w`` of any choice of ``outcome.max_count`` pairs over
+    #: every pair, that count proven the most (:func:`dual_excess`); None otherwise
+    bound: int | None = None
+    #: the last round's rep prices (the certificate's when there is one)
+    prices: np.ndarray | None = None
 
 
 def first_subset(
@@ -162,10 +168,14 @@ def certified_flow(
     per_lead: int = PER_LEAD,
     chunk: int = CHUNK,
     sample: float = SAMPLE,
+    within: float = 0.0,
 ) -> CertifiedFlow:
     """:func:`solve_flow` over all pairs (``lead`` sorted), solved on a priced subset and
     certified over every pair (module doc). ``sample``: the share of the leads whose optimum
-    prices the first subset (0: each lead's best pairs by ``w``)."""
+    prices the first subset (0: each lead's best pairs by ``w``). ``within`` > 0 (no floors
+    only): stop after the first round whose duals prove its count the most and its weight
+    within that share of the best (:func:`dual_excess`), with that bound and no
+    certificate."""
     big = _count_weight(w, lead)
     if big >= 2**58:
         raise FlowError("values too large for an integer certificate")
@@ -199,12 +209,17 @@ def certified_flow(
         broken = _violations(lead, rep, w, prices, potential, big, chunk)
         chosen = np.zeros(len(lead), dtype=bool)
         chosen[arcs[sub_chosen]] = True
+        outcome = FlowOutcome(True, chosen, int(chosen.sum()))
         if not len(broken):
             final = int(selected.sum())
             cert = Certificate(
                 big, prices, potential, rounds, first, final - first, final, local, local_leads
             )
-            return CertifiedFlow(FlowOutcome(True, chosen, int(chosen.sum())), cert)
+            return CertifiedFlow(outcome, cert, prices=prices)
+        if within > 0 and not np.any(min_leads > 0):
+            bound = _bound_within(lead, rep, w, chosen, prices, potential, big, within, chunk)
+            if bound is not None:
+                return CertifiedFlow(outcome, None, bound, prices)
         # a broken pair is never in the subset: the subset's duals are feasible there
         selected[broken] = True
         last = _Round(
@@ -240,6 +255,71 @@ class _Round:
     potential: np.ndarray
     big: int
     reach: int
+
+
+def dual_excess(
+    lead: np.ndarray,
+    rep: np.ndarray,
+    w: np.ndarray,
+    prices: np.ndarray,
+    potential: np.ndarray,
+    big: int,
+    chunk: int = CHUNK,
+) -> int:
+    """How far the duals (rep ``prices`` >= 0, lead ``potential``, of an optimum on a subset
+    with no floors) are from feasible over every pair: per lead its most negative slack (0
+    when none), summed. Raising each lead's potential by that much makes them feasible, so
+    the dual objective, which is the subset optimum's ``big * count + weight`` (complementary
+    slackness) plus this excess, bounds ``big * count + weight`` of every choice over every
+    pair (weak duality)."""
+    worst = np.zeros(len(potential), dtype=np.int64)
+    for lo, hi in _lead_chunks(lead, chunk):
+        gain = w[lo:hi].astype(np.int64) - prices[rep[lo:hi]]
+        gain += big
+        gain -= potential[lead[lo:hi]]  # = -slack
+        bad = np.flatnonzero(gain > 0)
+        np.maximum.at(worst, lead[lo + bad], gain[bad])
+    return _exact_total(worst)
+
+
+def _exact_total(values: np.ndarray) -> int:
+    """The sum of non-negative int64 ``values`` as a Python int (no overflow)."""
+    high, low = np.divmod(values, 2**32)
+    return int(high.sum()) * 2**32 + int(low.sum())
+
+
+def _bound_within(
+    lead: np.ndarray,
+    rep: np.ndarray,
+    w: np.ndarray,
+    chosen: np.ndarray,
+    prices: np.ndarray,
+    potential: np.ndarray,
+    big: int,
+    within: float,
+    chunk: int,
+) -> int | None:
+    """The bound on the weight of any choice of ``chosen``'s count over every pair, when the
+    duals prove that count the most (any choice of one more pair is worth at least
+    ``(count + 1) * (big + min(w, 0))``) and the bound is within ``within`` of the weight;
+    None otherwise."""
+    if np.any(prices < 0):
+        return None  # only floors give negative prices; the excess assumes none
+    excess = dual_excess(lead, rep, w, prices, potential, big, chunk)
+    count = int(chosen.sum())
+    value = _exact_total_signed(w[chosen])
+    floor = big + min(int(w.min(initial=0)), 0)
+    if big * count + value + excess >= (count + 1) * floor:
+        return None  # the count is not proven
+    if excess > within * max(abs(value), 1):
+        return None
+    return value + excess
+
+
+def _exact_total_signed(values: np.ndarray) -> int:
+    """The sum of int64 ``values`` (of either sign) as a Python int."""
+    values = values.astype(np.int64)
+    return _exact_total(np.maximum(values, 0)) - _exact_total(np.maximum(-values, 0))
 
 
 def _reach(
@@ -370,6 +450,7 @@ __all__ = [
     "Certificate",
     "CertifiedFlow",
     "certified_flow",
+    "dual_excess",
     "first_subset",
     "local_resolve",
 ]

@@ -48,6 +48,17 @@ SUBSET_PER_LEAD = 8
 #: full flow at 100k only with a 5% sample, which cost 200k x 800 three more rounds: kept.
 #: benchmarks/RESULTS.md section 1b.
 CERTIFIED_FLOW_PAIRS = 20_000_000
+#: Above this many lead-level pairs the flow relaxation (a policy-free flow without floors)
+#: runs on a priced subset, certified over every pair (engines.certified_flow), and its
+#: certificate's rep prices price the side-rule flows' subset (``priced_arcs``): at 100k x 500
+#: with the issue-4 rules (10.7M pairs) 31.6 s against 61.8 s for the flow over every pair and
+#: its prices (load 9.7, same run), 1.9 GB against 2.8 GB peak. benchmarks/RESULTS.md,
+#: "Target 4".
+RELAXATION_SUBSET_PAIRS = 5_000_000
+#: ... and stops before its certificate once its duals prove the count and bound the value
+#: within this share of the churn search's tolerance (``certified_flow``'s ``within``): the
+#: searches after it need its count proven, a start and prices, not its exact optimum.
+RELAXATION_WITHIN = 0.25
 #: The Lagrangian churn search stops when its solution is this close to its bound (or to
 #: ``solver.relative_gap`` when larger: 0.9 of it, so that the reported gap, in floats and
 #: relative to the objective rather than the bound, stays within the gap asked for).
@@ -119,7 +130,7 @@ def flow_relaxation(run: Run) -> None:
     and accounts are dropped bounds the count, and its value bounds the value score at that
     count (penalties only lower it)."""
     pairs = run.prep.pairs
-    relax = solve_flow(
+    args = (
         run.lead_of,
         run.rep_of,
         run.lead_units,
@@ -127,10 +138,19 @@ def flow_relaxation(run: Run) -> None:
         pairs.capacity,
         np.zeros_like(pairs.min_leads),
     )
-    run.relaxed_flow = relax.chosen
+    bound = None
+    if len(run.lead_of) > RELAXATION_SUBSET_PAIRS:
+        within = RELAXATION_WITHIN * max(LAGRANGIAN_TOLERANCE, run.settings.relative_gap)
+        certified = certified_flow(*args, within=within)
+        relax, bound = certified.outcome, certified.bound
+        run.relaxed_prices = certified.prices
+    else:
+        relax = solve_flow(*args)
+    run.relaxed_flow, run.relaxed_bound = relax.chosen, bound
     run.incumbent.count_upper = relax.max_count
     if relax.chosen is not None:
-        run.incumbent.units_upper = int(run.lead_units[relax.chosen].sum())
+        value = int(run.lead_units[relax.chosen].sum())
+        run.incumbent.units_upper = value if bound is None else bound
 
 
 def priced_arcs(run: Run) -> None:
@@ -147,15 +167,17 @@ def priced_arcs(run: Run) -> None:
         and (fair is None or (fair.penalty is None and run.counting))
     ):
         return
-    prices = rep_prices(
-        run.lead_of,
-        run.rep_of,
-        run.lead_units,
-        run.relaxed_flow,
-        run.problem.n_leads,
-        np.zeros_like(pairs.min_leads),
-        pairs.capacity,
-    )
+    prices = run.relaxed_prices
+    if prices is None:
+        prices = rep_prices(
+            run.lead_of,
+            run.rep_of,
+            run.lead_units,
+            run.relaxed_flow,
+            run.problem.n_leads,
+            np.zeros_like(pairs.min_leads),
+            pairs.capacity,
+        )
     if prices is not None:
         run.flows = priced_subset(
             pairs.unit,
@@ -188,7 +210,9 @@ def network_flow(run: Run) -> None:
 def _relaxation_as_flow(run: Run) -> Solved | None:
     """On a network-shaped book the flow relaxation is the network flow without the floors,
     solved over every pair: when its choice meets the floors it is that flow's optimum (and
-    its value the exact bound), so it is not solved again. None otherwise."""
+    its value the exact bound), so it is not solved again; a relaxation stopped on a subset
+    (``run.relaxed_bound``) gives its choice with its proven bound, as a subset flow would.
+    None otherwise."""
     relaxed, inc = run.relaxed_flow, run.incumbent
     if relaxed is None or not _relaxation_meets_floors(run):
         return None
@@ -199,7 +223,8 @@ def _relaxation_as_flow(run: Run) -> Solved | None:
     if count != inc.count_upper:
         return None
     value = int(run.prep.pairs.units[chosen].astype(np.int64).sum())
-    return Solved(chosen, count, value, value)
+    bound = value if run.relaxed_bound is None else run.relaxed_bound
+    return Solved(chosen, count, value, bound)
 
 
 def relaxation_start(run: Run) -> None:

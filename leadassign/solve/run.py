@@ -43,6 +43,13 @@ class Run:
     build_s: float = 0.0
     #: the flow relaxation's choice over those pairs (None: none, or not solved yet)
     relaxed_flow: np.ndarray | None = None
+    #: rep prices (count weight first) that prove the relaxation's choice optimal over every
+    #: pair, when its certified subset flow found them (None: read them off the choice)
+    relaxed_prices: np.ndarray | None = None
+    #: when the relaxation's choice is not proven optimal over every pair (a subset flow
+    #: stopped early): an upper bound on the value units of any choice of its count over
+    #: every pair (None: its choice is the optimum, its value the bound)
+    relaxed_bound: int | None = None
     #: the min-cost flow engine for side-rule flows (every arc, or a priced subset)
     flows: Flows = field(init=False, repr=False)
     #: the optimum of the plain flow at the rep bounds a churn search would use
