@@ -168,11 +168,13 @@ class PhaseTimes:
         """Within: each pipeline stage that takes 0.05 s or more is noted as
         ``"stage name" seconds`` (its end, seconds into the solve) in ``starts``."""
         from leadassign.solve import pipeline as pl
+        from leadassign.solve.incumbent import Finish
+        from leadassign.solve.run import Run
 
         original = pl.run_pipeline
 
         def timed(stage: pl.Stage) -> pl.Stage:
-            def run(r: pl.Run) -> pl.Finish | None:
+            def run(r: Run) -> Finish | None:
                 begun = time.perf_counter()
                 try:
                     return stage.run(r)
@@ -182,15 +184,15 @@ class PhaseTimes:
 
             return dataclasses.replace(stage, run=run)
 
-        def run_pipeline(pipeline: pl.Pipeline, r: pl.Run) -> pl.Ran:
+        def run_pipeline(pipeline: pl.Pipeline, r: Run) -> pl.Ran:
             stages = tuple(timed(stage) for stage in pipeline.stages)
             return original(dataclasses.replace(pipeline, stages=stages), r)
 
-        pl.run_pipeline = run_pipeline  # type: ignore[assignment]
+        pl.run_pipeline = run_pipeline
         try:
             yield
         finally:
-            pl.run_pipeline = original  # type: ignore[assignment]
+            pl.run_pipeline = original
 
 
 def table(rows: list[dict[str, object]]) -> str:
