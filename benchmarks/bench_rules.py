@@ -184,9 +184,9 @@ class PhaseTimes:
 
             return dataclasses.replace(stage, run=run)
 
-        def run_pipeline(pipeline: pl.Pipeline, r: Run) -> pl.Ran:
+        def run_pipeline(pipeline: pl.Pipeline, run: Run) -> pl.Ran:
             stages = tuple(timed(stage) for stage in pipeline.stages)
-            return original(dataclasses.replace(pipeline, stages=stages), r)
+            return original(dataclasses.replace(pipeline, stages=stages), run)
 
         pl.run_pipeline = run_pipeline
         try:
