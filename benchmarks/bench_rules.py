@@ -13,8 +13,11 @@ Reproducible: fixed seeds.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -121,8 +124,10 @@ def run_size(
             {**RULES[name], "solver": {"workers": workers, "time_limit_s": time_limit}}
         )
         problem = load_problem(leads, reps, affinity, policy=policy)
-        started = time.perf_counter()
-        result = solve(problem, policy)
+        phases = PhaseTimes()
+        started = phases.started = time.perf_counter()
+        with phases.timing_stages():
+            result = solve(problem, policy, progress=phases)
         wall = time.perf_counter() - started
         row: dict[str, object] = {
             "rule": name,
@@ -133,14 +138,61 @@ def run_size(
             "objective": round(result.objective, 2) if result.objective else None,
             "gap": result.gap,
             "bound": round(result.best_bound, 2) if result.best_bound is not None else None,
+            "bound_by": result.bound_by,
             "assigned_bound": result.assigned_bound,
             "build_s": round(result.build_s, 2),
             "solve_s": round(result.solve_s, 2),
             "total_s": round(wall, 2),
+            "phases": phases.starts,
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows
+
+
+class PhaseTimes:
+    """A Progress that notes when each solver phase started (seconds into the solve)."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.starts: list[tuple[str, float]] = []
+
+    def phase(self, name: str) -> None:
+        self.starts.append((name, round(time.perf_counter() - self.started, 2)))
+
+    def update(self, objective: float | None, bound: float | None) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def timing_stages(self) -> Iterator[None]:
+        """Within: each pipeline stage that takes 0.05 s or more is noted as
+        ``"stage name" seconds`` (its end, seconds into the solve) in ``starts``."""
+        from leadassign.solve import pipeline as pl
+        from leadassign.solve.incumbent import Finish
+        from leadassign.solve.run import Run
+
+        original = pl.run_pipeline
+
+        def timed(stage: pl.Stage) -> pl.Stage:
+            def run(r: Run) -> Finish | None:
+                begun = time.perf_counter()
+                try:
+                    return stage.run(r)
+                finally:
+                    if time.perf_counter() - begun >= 0.05:
+                        self.phase(f"{stage.name} done")
+
+            return dataclasses.replace(stage, run=run)
+
+        def run_pipeline(pipeline: pl.Pipeline, run: Run) -> pl.Ran:
+            stages = tuple(timed(stage) for stage in pipeline.stages)
+            return original(dataclasses.replace(pipeline, stages=stages), run)
+
+        pl.run_pipeline = run_pipeline
+        try:
+            yield
+        finally:
+            pl.run_pipeline = original
 
 
 def table(rows: list[dict[str, object]]) -> str:

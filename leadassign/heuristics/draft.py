@@ -102,8 +102,10 @@ def balanced_draft(
         groups = fairness.group[reps]
         if groups.min() == groups.max():
             least = np.full(len(mine), fill.min())
-        else:
-            least = np.array([fill[groups == g].min() for g in groups.tolist()])
+        else:  # the least fill among the unit's reps of the same group, per rep
+            lowest = np.full(int(groups.max()) + 2, np.inf)  # slot 0: reps in no group (-1)
+            np.minimum.at(lowest, groups + 1, fill)
+            least = lowest[groups + 1]
         close = mine[fill <= least * (1 + DRAFT_SPREAD)]
         pick = int(close[np.argmax(desirability[close])])
         chosen[pick] = True

@@ -52,6 +52,11 @@ CPSAT_MIN_WORK = 0.25
 #: Wall seconds per pair CP-SAT takes to build and load its model (about 15 s for 3.1M pairs
 #: with a value band on 2 cores): with less time left and an answer in hand, it is skipped.
 CPSAT_BUILD_S_PER_PAIR = 5e-6
+#: CP-SAT runs only with at least this many builds' time left (CPSAT_BUILD_S_PER_PAIR): each
+#: phase's presolve and load take about as long again, and neither looks at the clock
+#: meanwhile. With 25 s left (one build) a 50,000 x 300 value band ran 118 s past its 60 s
+#: limit under a load of 9, to return the draft's count all the same.
+CPSAT_MIN_BUILDS = 3
 
 
 def lp_bounds(run: Run, *, mip_follows: bool) -> None:
@@ -268,11 +273,11 @@ def cpsat(run: Run) -> Finish:
     CPSAT_MIN_WORK of the work limit, like the last of it."""
     prep, inc, meter = run.prep, run.incumbent, run.budget
     pairs, side = prep.pairs, prep.side
-    if run.time_left() < CPSAT_BUILD_S_PER_PAIR * len(pairs):
-        # Less time left than building CP-SAT's model takes: CP-SAT would overrun the limit
-        # (a 50,000 x 300 value band ran 35 s past it with an answer in hand, and 180 s past
-        # it without one, to end UNKNOWN all the same). The earlier stages' answer stands,
-        # or none (UNKNOWN, limited_by "time").
+    if run.time_left() < CPSAT_MIN_BUILDS * CPSAT_BUILD_S_PER_PAIR * len(pairs):
+        # Less time left than building CP-SAT's model and its two phases take: CP-SAT would
+        # overrun the limit (a 50,000 x 300 value band ran 35 s past it with an answer in
+        # hand, and 180 s past it without one, to end UNKNOWN all the same). The earlier
+        # stages' answer stands, or none (UNKNOWN, limited_by "time").
         meter.cut("time")
         return _standing(run, inc.count_upper)
     last = budget.Meter(
@@ -337,6 +342,7 @@ def _explained(run: Run, status: Status) -> tuple[str, ...]:
 
 __all__ = [
     "CPSAT_BUILD_S_PER_PAIR",
+    "CPSAT_MIN_BUILDS",
     "CPSAT_MIN_WORK",
     "KNAPSACK_MAX_GAP",
     "KNAPSACK_MAX_PAIRS",
