@@ -40,6 +40,7 @@ class _Book:
     kept: np.ndarray
     spare: int
     having: list[np.ndarray]  # per rep: the units with a pair there
+    having_at: list[np.ndarray]  # per rep: those units' pairs there
 
     @classmethod
     def start(
@@ -80,9 +81,10 @@ class _Book:
         # there, so the swap scan walks those instead of every assigned unit (the same
         # partners, in the same order: at 20,000 x 200 it took 7.5 of a solve's 14 s)
         having = [np.flatnonzero(index[:, j] >= 0) for j in range(m)]
+        having_at = [index[units_there, j] for j, units_there in enumerate(having)]
         return cls(
             pairs, chosen, index, units, effort, room, count, at,
-            metric, low, high, group, held, kept, spare, having,
+            metric, low, high, group, held, kept, spare, having, having_at,
         )  # fmt: skip
 
     def best_shift(self, u: int, p: int, a: int) -> tuple[int, int]:
@@ -108,32 +110,33 @@ class _Book:
 
     def best_swap(self, u: int, p: int, a: int) -> tuple[int, int]:
         """(gain, unit) of unit u's best swap: u at a with v at b, where u has a pair at b
-        and v one at a ((0, -1) when none)."""
-        pairs, index, at, effort, room = self.pairs, self.index, self.at, self.effort, self.room
-        metric, held, kept, group, units = self.metric, self.held, self.kept, self.group, self.units
-        low, high = self.low, self.high
+        and v one at a ((0, -1) when none). The partners are narrowed to those u has a pair
+        with (about a fifth) before the other tests: the same partners in the same order,
+        so the same first best (5,000 visits took 10 s, 88% of it here, at 10,000 x 200)."""
+        pairs, at, effort, room, group = self.pairs, self.at, self.effort, self.room, self.group
         near = self.having[a]
         placed = at[near]
-        others = near[(placed >= 0) & (pairs.rep[np.maximum(placed, 0)] != a)]
-        if not len(others):
-            return 0, -1
-        theirs = at[others]  # v's pair, at rep b
+        theirs = np.maximum(placed, 0)  # v's pair, at rep b (where placed)
         reps = pairs.rep[theirs]
-        u_at_b = index[u][reps]
-        v_at_a = index[others, a]
-        ok = (u_at_b >= 0) & (v_at_a >= 0) & (pairs.size[theirs] == pairs.size[p])
-        u_at_b, v_at_a = np.maximum(u_at_b, 0), np.maximum(v_at_a, 0)
-        ok &= room[a] + effort[p] - effort[v_at_a] >= 0
+        u_at_b = self.index[u][reps]
+        ok = (placed >= 0) & (reps != a) & (u_at_b >= 0) & (group[reps] == group[a])
+        ok &= pairs.size[theirs] == pairs.size[p]
+        keep = np.flatnonzero(ok)
+        if not len(keep):
+            return 0, -1
+        theirs, reps, u_at_b = theirs[keep], reps[keep], u_at_b[keep]
+        v_at_a = self.having_at[a][keep]  # v's pair at a (every unit in ``near`` has one)
+        metric, held, kept, units = self.metric, self.held, self.kept, self.units
+        ok = room[a] + effort[p] - effort[v_at_a] >= 0
         ok &= room[reps] + effort[theirs] - effort[u_at_b] >= 0
-        ok &= group[reps] == group[a]
         at_a = held[a] - metric[p] + metric[v_at_a]
         at_b = held[reps] - metric[theirs] + metric[u_at_b]
-        ok &= (at_a >= low[a]) & (at_a <= high[a])
-        ok &= (at_b >= low[reps]) & (at_b <= high[reps])
+        ok &= (at_a >= self.low[a]) & (at_a <= self.high[a])
+        ok &= (at_b >= self.low[reps]) & (at_b <= self.high[reps])
         ok &= kept[u_at_b] + kept[v_at_a] - kept[p] - kept[theirs] + max(self.spare, 0) >= 0
         gain = np.where(ok, units[u_at_b] + units[v_at_a] - units[p] - units[theirs], 0)
         k = int(np.argmax(gain))
-        return int(gain[k]), int(others[k])
+        return int(gain[k]), int(near[keep[k]])
 
     def shift(self, u: int, p: int, a: int, to: int) -> None:
         """Move unit u from its pair p at rep a to its pair at rep ``to``."""
