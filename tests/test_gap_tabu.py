@@ -4,13 +4,15 @@ worse than its start, is deterministic, and reaches the optimum on small books."
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_matrix
 
 from leadassign.compile.pairs import Pairs
-from leadassign.heuristics.gap_tabu import iterations_for, tabu_search
+from leadassign.heuristics.gap_tabu import _Dense, _excess, _Walk, iterations_for, tabu_search
 from tests.helpers import every_pair
 from tests.oracles.gap import D05100_OPTIMUM, gap_d05100_pairs
 from tests.test_knapsack import assert_valid, brute_force, milp_optimum, random_assignment_book
@@ -47,17 +49,22 @@ def tight_book(seed: int) -> Pairs:
     return every_pair(n, capacity.tolist(), value, effort)
 
 
-@pytest.mark.parametrize("seed", range(20))
+#: Six of the tight books whose MILP takes HiGHS a tenth of a second (the suite's budget: the
+#: other seeds of ``tight_book`` take up to 1.4 s each and check nothing these do not).
+TIGHT_SEEDS = (0, 1, 3, 6, 7, 18)
+
+
+@pytest.mark.parametrize("seed", TIGHT_SEEDS)
 def test_tabu_on_tight_books_matches_the_milp(seed: int) -> None:
-    """From a poor feasible answer (``first_feasible``) the search ends within 1% of the
-    MILP's optimum, never below its start, and the same twice."""
+    """From a poor feasible answer (``first_feasible``, 18-33% worse) the search ends within
+    1% of the MILP's optimum in 1,000 moves, never below its start, and the same twice."""
     pairs = tight_book(seed)
     best = milp_optimum(pairs)
     if best is None:
         pytest.skip("no choice places every unit")
     start = first_feasible(pairs)
-    walked = tabu_search(pairs, pairs.units, start, 3000, seed=seed)
-    again = tabu_search(pairs, pairs.units, start, 3000, seed=seed)
+    walked = tabu_search(pairs, pairs.units, start, 1000, seed=seed)
+    again = tabu_search(pairs, pairs.units, start, 1000, seed=seed)
     assert walked.chosen is not None and again.chosen is not None
     assert np.array_equal(walked.chosen, again.chosen)
     assert_valid(pairs, walked.chosen)
@@ -86,11 +93,11 @@ def first_feasible(pairs: Pairs) -> np.ndarray:
 
 def test_tabu_on_d05100_is_close_and_deterministic() -> None:
     """OR-Library's d05100 from the worst answer HiGHS finds (values reversed): within 1.5%
-    of the proven optimum in 3,000 moves, every job placed within capacity, twice the same."""
+    of the proven optimum in 1,000 moves, every job placed within capacity, twice the same."""
     pairs = gap_d05100_pairs()
     start = first_feasible(pairs)
-    walked = tabu_search(pairs, pairs.units, start, 3000)
-    again = tabu_search(pairs, pairs.units, start, 3000)
+    walked = tabu_search(pairs, pairs.units, start, 1000)
+    again = tabu_search(pairs, pairs.units, start, 1000)
     assert walked.chosen is not None and again.chosen is not None
     assert np.array_equal(walked.chosen, again.chosen)
     assert_valid(pairs, walked.chosen)
@@ -102,3 +109,43 @@ def test_tabu_on_d05100_is_close_and_deterministic() -> None:
 def test_iterations_follow_the_work() -> None:
     assert iterations_for(2.0, 100, 10) == 2 * iterations_for(1.0, 100, 10)
     assert iterations_for(1.0, 200, 20) < iterations_for(1.0, 100, 10)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_best_swap_is_the_best_of_every_swap_scored_one_by_one(seed: int) -> None:
+    """The vectorized swap scores (gathered once per rep, excess changed in place) against
+    every swap scored here from the definitions, at a mid-walk state with capacities
+    exceeded, a tabu list and aspiration in play."""
+
+    pairs = tight_book(seed)
+    book = _Dense(pairs, pairs.units)
+    walk = _Walk(book, book.at(first_feasible(pairs), pairs.rep), seed)
+    walk.best_value = float(walk.total())
+    book.capacity = book.capacity * 9 // 10  # the start is over capacity: excess in play
+    for it in range(1, 30):
+        excess = _excess(walk.load, book.capacity)
+        got, p, q = walk.swaps(it, excess)
+        assert got == pytest.approx(_best_swap(walk, it, excess), rel=1e-12, abs=1e-9)
+        assert got > -np.inf and walk.at[p] != walk.at[q]
+        walk.step(it)
+
+
+def _best_swap(walk: Any, it: int, excess: np.ndarray) -> float:
+    """The best swap's score, every swap scored one by one."""
+    book, at, total = walk.book, walk.at, walk.total()
+    best = -np.inf
+    for i in range(book.n):
+        for j in range(book.n):
+            a, b = int(at[i]), int(at[j])
+            if a == b or not (book.ok[i, b] and book.ok[j, a]):
+                continue
+            load = walk.load.copy()
+            load[a] += book.effort[j, a] - book.effort[i, a]
+            load[b] += book.effort[i, b] - book.effort[j, b]
+            d_excess = int(_excess(load, book.capacity).sum() - excess.sum())
+            d_value = int(book.value[i, b] + book.value[j, a] - book.value[i, a] - book.value[j, b])
+            free = walk.tabu[i, b] <= it and walk.tabu[j, a] <= it
+            aspire = excess.sum() + d_excess == 0 and total + d_value > walk.best_value
+            if free or aspire:
+                best = max(best, d_value - walk.weight * d_excess)
+    return float(best)

@@ -139,31 +139,38 @@ class _Walk:
         return float(score.flat[flat]), flat // b.m, flat % b.m
 
     def swaps(self, it: int, excess: np.ndarray) -> tuple[float, int, int]:
-        """The best swap: its score and the two units (score -inf when none)."""
+        """The best swap: its score and the two units (score -inf when none). Row ``i`` of
+        each matrix is a sampled unit, column ``j`` any unit: unit ``i`` goes to ``j``'s rep
+        and ``j`` to ``i``'s. Each book matrix is gathered once at every unit's rep
+        (``X[:, at]``, n x n); row i's view of j is ``X[i, at[j]]`` and j's view of i's rep
+        is the transpose ``X[j, at[i]]``."""
         b, at, load = self.book, self.at, self.load
         rows = self.rows
         if b.n > SWAP_ROWS:
             rows = np.sort(self.rng.choice(b.n, SWAP_ROWS, replace=False))
-        ai, aj = at[rows], at
+        ai = at[rows]
         own_e, own_v = b.effort[self.rows, at], b.value[self.rows, at]
-        e_i_at_j = b.effort[rows][:, aj]  # unit i's effort at j's rep
-        e_j_at_i = b.effort[:, ai].T  # unit j's effort at i's rep
-        load_p = load[ai][:, None] - own_e[rows][:, None] + e_j_at_i
-        load_q = load[aj][None, :] - own_e[None, :] + e_i_at_j
-        d_excess = (
-            _excess(load_p, b.capacity[ai][:, None])
-            - excess[ai][:, None]
-            + _excess(load_q, b.capacity[aj][None, :])
-            - excess[aj][None, :]
-        )
-        d_value = b.value[rows][:, aj] + b.value[:, ai].T - own_v[rows][:, None] - own_v[None, :]
+        effort_at, value_at = b.effort[:, at], b.value[:, at]
+        e_i_at_j, e_j_at_i = effort_at[rows], effort_at[:, rows].T
+        # the change in excess at i's rep (p) and at j's rep (q), in place
+        room = load - b.capacity  # a rep's load beyond capacity (negative: room left)
+        d_excess = e_j_at_i + (room[ai] - own_e[rows])[:, None]
+        np.maximum(d_excess, 0, out=d_excess)
+        d_excess -= excess[ai][:, None]
+        at_q = e_i_at_j + (room[at] - own_e)[None, :]
+        np.maximum(at_q, 0, out=at_q)
+        d_excess += at_q
+        d_excess -= excess[at][None, :]
+        d_value = value_at[rows] + value_at[:, rows].T
+        d_value -= own_v[rows][:, None]
+        d_value -= own_v[None, :]
         score = d_value - self.weight * d_excess
-        allowed = (ai[:, None] != aj[None, :]) & b.ok[rows][:, aj] & b.ok[:, ai].T
-        back = self.tabu[:, ai].T  # until when unit j may not go to i's rep
-        free = (self.tabu[rows][:, aj] <= it) & (back <= it)
-        feasible_after = (excess.sum() + d_excess) == 0
-        aspire = feasible_after & (self.total() + d_value > self.best_value)
-        score = np.where(allowed & (free | aspire), score, -np.inf)
+        ok_at = b.ok[:, at]
+        allowed = (ai[:, None] != at[None, :]) & ok_at[rows] & ok_at[:, rows].T
+        tabu_at = self.tabu[:, at]
+        free = np.maximum(tabu_at[rows], tabu_at[:, rows].T) <= it  # neither move is tabu
+        aspire = (d_excess == -int(excess.sum())) & (d_value > self.best_value - self.total())
+        score[~(allowed & (free | aspire))] = -np.inf
         flat = int(np.argmax(score))
         return float(score.flat[flat]), int(rows[flat // b.n]), flat % b.n
 
