@@ -12,8 +12,8 @@ scores are their expected value minus the owner rep's capacity price (the plan's
 
 Intake caps (policy ``intake``) count the routed leads of the store's route runs by each
 rep's local day and ISO week at their ``--at`` (the ``route.routed_by_rep`` of their
-summary.json), plus this run's. Recorded as command ``route`` with the whole book's owners,
-under the store's lock, re-used on a re-run, like solve (``app.runs``).
+summary.json), plus this run's. Recorded as command ``route`` with its --leads' rows over
+its plan (``base_run``; ``Store.assignment`` resolves the whole book), under the store's lock, re-used on a re-run, like solve (``app.runs``).
 """
 
 from __future__ import annotations
@@ -349,6 +349,7 @@ def _locked(asked: _Asked, published: list[Published]) -> Outcome:
                 out=str(asked.folder.given),
                 assignments=book,
                 files=files,
+                base_run=plan.original if plan.base_run is None else plan.base_run,
             ),
         )
         published.append(publish(asked.folder, _writers(files), command="route", run_id=run_id))
@@ -371,8 +372,8 @@ def _writers(files: Files) -> dict[str, Any]:
 def _history(store: Store, conn: Connection) -> list[tuple[datetime, Mapping[str, int]]]:
     """The store's route runs (not re-runs): their --at and routed leads per rep."""
     found = []
-    for run in store.runs(conn, limit=HISTORY_RUNS):
-        block = run.summary.get("route") if run.command == "route" else None
+    for run in store.runs(conn, limit=HISTORY_RUNS, command="route"):
+        block = run.summary.get("route")
         if run.rerun_of is None and isinstance(block, dict) and "at" in block:
             found.append((datetime.fromisoformat(block["at"]), block.get("routed_by_rep", {})))
     return found
@@ -470,8 +471,9 @@ def _reps_csv(routing: Routing, by_rep: np.ndarray) -> str:
 
 
 def _book(table: pd.DataFrame, routing: Routing, plan_owner: np.ndarray) -> pd.DataFrame:
-    """The whole book's owners after this run: --leads' leads (owned ones with their plan
-    owner and value), then the plan's owned leads not in --leads."""
+    """What a route run records: its --leads' leads (owned ones with their plan owner and
+    value); the plan's owned leads not in --leads are the plan's rows (``Store.assignment``
+    resolves the whole book over ``base_run``)."""
     leads = routing.carried.problem.leads
     rep = plan_owner.copy()
     value = routing.owned_value.copy()
@@ -491,17 +493,7 @@ def _book(table: pd.DataFrame, routing: Routing, plan_owner: np.ndarray) -> pd.D
             "reason": reasons,
         }
     )
-    absent = routing.absent
-    kept = pd.DataFrame(
-        {
-            "lead_id": absent["lead_id"].astype(str),
-            "rep_id": absent["rep_id"].astype(str),
-            "previous_rep_id": absent["rep_id"].astype(str),
-            "expected_value": absent["expected_value"].astype(np.float64),
-            "reason": REASON_KEPT,
-        }
-    )
-    return pd.concat([present, kept], ignore_index=True)
+    return present
 
 
 def route(
