@@ -22,6 +22,7 @@ from leadassign.app.route import owners_after, route, route_problem, whole_book
 from leadassign.check import check_assignment
 from leadassign.cli import main
 from leadassign.demo import make_sample
+from leadassign.models.operations import apply_operations
 from leadassign.models.policy import policy_from_mapping
 from leadassign.models.problem import with_previous_owners
 from leadassign.models.shifts import parse_at
@@ -484,3 +485,61 @@ def test_a_rep_away_on_the_run_date_gets_no_routed_lead_but_keeps_the_book(
 
     assert routed("away", "2026-12-02T10:00") == {"B": 4}  # A away: everything to B
     assert routed("back", "2026-12-04T10:00") == {"A": 4}  # A back, the better rate
+
+
+def test_sla_releases_owned_leads_at_route_to_another_rep_unless_the_owner_is_the_only_one(
+    tmp_path: Path,
+) -> None:
+    """issue 25 §2: owned leads in --leads untouched past sla.untouched_hours go back into
+    route's pool (reason sla_release, counted in summary.json): to another rep, or back to
+    the owner when no one else may take them; fresh owned leads stay. The whole book
+    passes the independent checker, which recomputes the SLA from the run time."""
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["old1", "old2", "fresh", "lone", "new1", "new2"],
+            "territory": ["T", "T", "T", "U", "T", "T"],
+            "value": [100.0, 90.0, 80.0, 70.0, 60.0, 50.0],
+            "last_activity": ["2026-11-28T09:00", "2026-11-29T08:00", "2026-11-30T08:00",
+                              "2026-11-28T09:00", "", ""],
+        }
+    )  # fmt: skip
+    reps = pd.DataFrame(
+        {"rep_id": ["A", "B", "C"], "territories": ["*", "T", "T"], "capacity": [4, 2, 2],
+         "win_rate": [0.5, 0.3, 0.2]}
+    )  # fmt: skip
+    leads.iloc[:4].to_csv(tmp_path / "plan.csv", index=False)
+    leads.to_csv(tmp_path / "all.csv", index=False)
+    reps.to_csv(tmp_path / "reps.csv", index=False)
+    reps.iloc[:1].to_csv(tmp_path / "plan_reps.csv", index=False)
+    (tmp_path / "policy.yaml").write_text("sla:\n  untouched_hours: 24\n")
+    store = str(tmp_path / "h.db")
+    plan_inputs = Inputs(leads=tmp_path / "plan.csv", reps=tmp_path / "plan_reps.csv")
+    runs.run("solve", plan_inputs, tmp_path / "plan", store=store)  # A alone: all four
+    with Store(store) as opened:
+        plan = opened.assignment(opened.run("latest")).set_index("lead_id")["rep_id"]
+    assert set(plan) == {"A"}
+    inputs = Inputs(
+        leads=tmp_path / "all.csv", reps=tmp_path / "reps.csv", policy=tmp_path / "policy.yaml"
+    )
+    out = route(inputs, tmp_path / "r", store=store, at=MONDAY)
+    block = out.summary["route"]
+    assert block["sla_released"] == 3 and block["sla_back_to_owner"] == 1  # old1, old2, lone
+    table = pd.read_csv(tmp_path / "r" / "assignments.csv", keep_default_na=False)
+    got = dict(zip(table["lead_id"], table["rep_id"], strict=True))
+    why = dict(zip(table["lead_id"], table["reason"], strict=True))
+    assert set(got) == {"old1", "old2", "lone", "new1", "new2"}  # fresh stays, not listed
+    assert got["old1"] in {"B", "C"} and got["old2"] in {"B", "C"}
+    assert why["old1"] == why["old2"] == "sla_release"
+    assert got["lone"] == "A"  # A is the only rep of territory U
+    assert out.summary["operations"]["sla_expired"] == 3
+    with Store(store) as opened:
+        book = opened.assignment(opened.run("latest")).set_index("lead_id")["rep_id"]
+    assert book["fresh"] == "A"
+    problem, policy = load(inputs)
+    owned = with_previous_owners(problem, plan.reset_index()).problem
+    dated = apply_operations(owned, policy, MONDAY)
+    check = check_assignment(dated, policy, [book[i] for i in problem.leads.ids])
+    assert check.ok, check.violations
+    # the checker sees a released lead back with its owner when someone else could take it
+    wrong = [("A" if i == "old1" else book[i]) for i in problem.leads.ids]
+    assert not check_assignment(dated, policy, wrong).ok

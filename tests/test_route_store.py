@@ -67,9 +67,7 @@ def test_a_chain_of_300_route_runs_reads_the_whole_book_in_one_query(tmp_path: P
                 book = {row[0]: row[1] for row in _expected_book(book, own)}
                 previous = store.record(conn, _run("route", f"k{k + 1}", own, previous, base))
         statements: list[str] = []
-        event.listen(
-            store.engine, "before_cursor_execute", lambda *a: statements.append(str(a[2]))
-        )
+        event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(str(a[2])))
         run = store.run("latest")
         statements.clear()
         got = store.assignment(run)
@@ -92,7 +90,8 @@ def test_a_schema_2_store_migrates_and_reads_its_whole_book_route_runs(tmp_path:
     path = tmp_path / "old.db"
     with Store(path) as store, store.writing() as conn:
         plan = store.record(
-            conn, _run("solve", "a", _rows(["a", "b", "c"], ["r1", "r2", ""], [""] * 3, "x"), None, None)
+            conn,
+            _run("solve", "a", _rows(["a", "b", "c"], ["r1", "r2", ""], [""] * 3, "x"), None, None),
         )
         whole = _rows(["d", "a", "b"], ["r2", "r1", "r2"], ["", "r1", "r2"], "kept")
         store.record(conn, _run("route", "b", whole, plan, None))

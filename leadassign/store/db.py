@@ -4,9 +4,8 @@ Tables (prefixed ``leadassign_``): ``runs`` (one row per run: when, command, ver
 digests, policy, status, summary figures, the run it rebalanced from, the run it repeated),
 ``assignments`` (each run's full assignment, one row per input lead, with the owner before
 the run; a route run records only its ``--leads`` rows over its plan, ``runs.base_run``:
-:meth:`Store.assignment` resolves its whole book), ``files`` (each run's output files, zlib-compressed, so a re-run hands back the
-very same files)
-and ``schema`` (the schema version).
+:meth:`Store.assignment` resolves its whole book), ``files`` (each run's output files,
+zlib-compressed, so a re-run hands back the very same files) and ``schema`` (the schema version).
 
 Migrations: the tool creates and upgrades the schema itself when it opens a store, from an
 ordered list of steps, each applied in one transaction that also records the new version in
@@ -31,7 +30,7 @@ import re
 import sqlite3
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -555,9 +554,14 @@ class Store:
         )
         query = (
             sa.select(
-                t.c.run_id, t.c.lead_id, t.c.rep_id, t.c.previous_rep_id, t.c.expected_value,
-                t.c.reason, t.c.arm,
-            )  # fmt: skip
+                t.c.run_id,
+                t.c.lead_id,
+                t.c.rep_id,
+                t.c.previous_rep_id,
+                t.c.expected_value,
+                t.c.reason,
+                t.c.arm,
+            )
             .join(chain_cte, t.c.run_id == chain_cte.c.id)
             .order_by(t.c.run_id.desc(), t.c.position)
         )
@@ -664,13 +668,16 @@ def _shown(ref: str | int) -> str:
     return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
-def _book(rows: list[Any], run_id: int) -> pd.DataFrame:
+def _book(rows: Sequence[Any], run_id: int) -> pd.DataFrame:
     """The assignment rows of a run's chain (newest run first) as its whole book: each lead
     once, from the newest run that has it; an earlier run's leads only when owned."""
     names = ["run_id", "lead_id", "rep_id", "previous_rep_id", "expected_value", "reason", "arm"]
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
     frame = pd.DataFrame(
-        {name: np.asarray(column, dtype=object) for name, column in zip(names, columns, strict=True)}
+        {
+            name: np.asarray(column, dtype=object)
+            for name, column in zip(names, columns, strict=True)
+        }
     )
     for column in ("lead_id", "rep_id", "previous_rep_id", "reason", "arm"):
         frame[column] = frame[column].fillna("").astype(str)
