@@ -6,6 +6,7 @@ intake caps over days and weeks, working hours, bad inputs."""
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -543,3 +544,37 @@ def test_sla_releases_owned_leads_at_route_to_another_rep_unless_the_owner_is_th
     # the checker sees a released lead back with its owner when someone else could take it
     wrong = [("A" if i == "old1" else book[i]) for i in problem.leads.ids]
     assert not check_assignment(dated, policy, wrong).ok
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "1e300"])
+def test_working_hours_weight_must_be_finite_and_bounded(tmp_path: Path, value: str) -> None:
+    reps = [{"rep_id": "A", "territories": "T", "capacity": 5, "win_rate": 0.3}]
+    store, leads = _small(tmp_path, 2, reps)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"working_hours:\n  weight: {value}\n")
+    cli = CliRunner().invoke(
+        main,
+        ["route", "--leads", str(leads), "--reps", str(tmp_path / "reps.csv"), "--policy",
+         str(policy), "--out", str(tmp_path / "r"), "--store", store],
+    )  # fmt: skip
+    assert cli.exit_code == 2, cli.output
+    assert "working_hours.weight" in cli.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_route_json_ends_with_solves_done_event(tmp_path: Path) -> None:
+    """--json: route ends as solve does (``cli.report.log_outcome``): done with the exit
+    code, the run, and ``interrupted``, then the summary."""
+    reps = [{"rep_id": "A", "territories": "T", "capacity": 5, "win_rate": 0.3}]
+    store, leads = _small(tmp_path, 2, reps)
+    cli = CliRunner().invoke(
+        main,
+        ["route", "--leads", str(leads), "--reps", str(tmp_path / "reps.csv"),
+         "--out", str(tmp_path / "r"), "--store", store, "--json"],
+    )  # fmt: skip
+    events = [json.loads(line) for line in cli.stderr.splitlines() if line.startswith("{")]
+    assert cli.exit_code == 0, cli.output
+    assert [e["event"] for e in events][-2:] == ["done", "summary"]
+    done = events[-2]
+    assert done["exit_code"] == 0 and done["run"] == 2 and done["from_run"] == 1
+    assert "interrupted" in done and done["interrupted"] is None

@@ -566,7 +566,7 @@ class Store:
             .order_by(t.c.run_id.desc(), t.c.position)
         )
         with self._reading(conn) as c:
-            rows = c.execute(query).all()
+            rows = _tuples(c, query)
         return _book(rows, run.original)
 
     def files(
@@ -666,6 +666,27 @@ def _shown(ref: str | int) -> str:
     """A run reference as typed, quoted and cut short, control characters escaped."""
     text = str(ref)
     return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
+def _tuples(conn: Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    """``query``'s rows as plain tuples from the driver's cursor (no Row object per row:
+    a whole book is 100k rows), in the connection's transaction."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    args: Any = (
+        tuple(params[name] for name in compiled.positiontup or ())
+        if compiled.positional
+        else params
+    )
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        cursor.execute(str(compiled), args)
+        rows = list(cursor.fetchall())
+    finally:
+        cursor.close()
+    return rows
 
 
 def _book(rows: Sequence[Any], run_id: int) -> pd.DataFrame:
