@@ -66,6 +66,15 @@ def _without_accounts(policy: Any) -> Any:
     )
 
 
+def _pair_ok(problem: Any, rules: Any, fixed: list[str], i: int, rep: str) -> bool:
+    """Whether the checker finds no fault of lead ``i`` itself with ``rep`` (eligibility,
+    tiers, pairs): the brute force's choices for the lead (the rest is checked whole)."""
+    rep_ids = list(fixed)
+    rep_ids[i] = rep
+    lead = f"lead {problem.leads.ids[i]}:"
+    return not any(v.startswith(lead) for v in check_assignment(problem, rules, rep_ids).violations)
+
+
 def _brute(
     problem: Any, policy: Any, fixed: list[str], new: list[int], price: dict[str, float]
 ) -> tuple[int, float] | None:
@@ -76,7 +85,8 @@ def _brute(
     together = policy.accounts_together
     rules = _without_accounts(policy) if together else policy
     best: tuple[int, float] | None = None
-    for choice in itertools.product(["", *reps], repeat=len(new)):
+    options = [["", *(r for r in reps if _pair_ok(problem, rules, fixed, i, r))] for i in new]
+    for choice in itertools.product(*options):
         rep_ids = list(fixed)
         for i, rep in zip(new, choice, strict=True):
             rep_ids[i] = rep
@@ -100,12 +110,12 @@ def test_route_equals_brute_force_over_new_leads(shape: int) -> None:
     for seed in range(6):
         book = random_book(seed, 9, 3, POLICIES[shape], owned=0.0, leave=0.0)
         policy = policy_from_mapping(book.policy)
-        plan_problem = load_problem(book.leads.iloc[:5], book.reps, book.affinity, policy=policy)
+        plan_problem = load_problem(book.leads.iloc[:6], book.reps, book.affinity, policy=policy)
         plan = solve(plan_problem, policy, workers=1)
         if not plan.has_solution:
             continue
         owners = plan.assignments["rep_id"].fillna("").astype(str)
-        plan_book = pd.DataFrame({"lead_id": book.leads["lead_id"].iloc[:5], "rep_id": owners})
+        plan_book = pd.DataFrame({"lead_id": book.leads["lead_id"].iloc[:6], "rep_id": owners})
         problem = load_problem(book.leads, book.reps, book.affinity, policy=policy)
         rng = np.random.default_rng(seed)
         price = {str(r): float(rng.uniform(0, 3000)) for r in problem.reps.ids}
@@ -113,7 +123,7 @@ def test_route_equals_brute_force_over_new_leads(shape: int) -> None:
         routing = route_problem(problem, policy, plan_book, MONDAY, prices)
         result = solve(routing.problem, policy, workers=1)
         checked = with_previous_owners(problem, plan_book).problem
-        fixed = [*owners.tolist(), *[""] * 4]
+        fixed = [*owners.tolist(), *[""] * 3]  # three new leads: 4^3 choices and more
         free = [i for i, o in enumerate(fixed) if not o]
         best = _brute(checked, policy, fixed, free, price)
         if best is None:
