@@ -68,7 +68,7 @@ class Routing:
 
     problem: Problem  # what is solved (``Steer``): the whole book, or the new leads alone
     carried: Carried  # --leads with the plan's owners as current_owner
-    absent: pd.DataFrame  # the plan's owned leads not in --leads: lead_id, rep_id, ...
+    absent: pd.DataFrame  # the plan's owned leads not in --leads: lead_id, rep_id
     solved: np.ndarray  # positions in --leads of ``problem``'s leads
     owned_value: np.ndarray  # per lead of --leads: its expected value in the plan (nan: none)
     room: np.ndarray  # per rep: capacity units left for new leads (before intake and hours)
@@ -159,7 +159,7 @@ def route_problem(
     m = book.n_reps
     released = sla_released(book, policy, at)
     fixed = np.where(released, -1, np.asarray(book.owner, dtype=np.int64))
-    absent = carried.vanished.merge(plan, on=["lead_id", "rep_id"], how="left")
+    absent = carried.vanished
     absent = absent[absent["rep_id"].isin(pd.Index(reps.ids, dtype=object))].reset_index(drop=True)
     away = np.bincount(
         pd.Index(reps.ids, dtype=object).get_indexer(absent["rep_id"]), minlength=m

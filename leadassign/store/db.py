@@ -693,26 +693,30 @@ def _book(rows: Sequence[Any], run_id: int) -> pd.DataFrame:
     """The assignment rows of a run's chain (newest run first) as its whole book: each lead
     once, from the newest run that has it; an earlier run's leads only when owned."""
     names = ["run_id", "lead_id", "rep_id", "previous_rep_id", "expected_value", "reason", "arm"]
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    columns = [np.asarray(c, dtype=object) for c in zip(*rows, strict=True)] if rows else []
+    if not columns:
+        columns = [np.array([], dtype=object)] * len(names)
+    raw = dict(zip(names, columns, strict=True))
+    earlier = raw["run_id"] != run_id
+    if earlier.any():  # keep each lead's newest row, and an earlier run's only when owned
+        newest = ~pd.Series(raw["lead_id"]).duplicated(keep="first").to_numpy()
+        keep = newest & (~earlier | (raw["rep_id"] != None))  # noqa: E711 (element-wise)
+        raw = {name: column[keep] for name, column in raw.items()}
+        earlier = earlier[keep]
+        raw["previous_rep_id"] = np.where(earlier, raw["rep_id"], raw["previous_rep_id"])
+        raw["reason"] = np.where(earlier, KEPT, raw["reason"])
+        raw["arm"] = np.where(earlier, "", raw["arm"])
     frame = pd.DataFrame(
         {
-            name: np.asarray(column, dtype=object)
-            for name, column in zip(names, columns, strict=True)
+            name: (
+                pd.to_numeric(pd.Series(raw[name]), errors="coerce").astype(np.float64)
+                if name == "expected_value"
+                else pd.Series(raw[name]).fillna("").astype(str)
+            )
+            for name in names[1:]
         }
     )
-    for column in ("lead_id", "rep_id", "previous_rep_id", "reason", "arm"):
-        frame[column] = frame[column].fillna("").astype(str)
-    frame["expected_value"] = pd.to_numeric(frame["expected_value"]).astype(np.float64)
-    earlier = (frame["run_id"] != run_id).to_numpy()
-    if earlier.any():
-        newest = ~frame["lead_id"].duplicated(keep="first").to_numpy()
-        frame = frame[newest & (~earlier | (frame["rep_id"] != "").to_numpy())]
-        frame = frame.reset_index(drop=True)
-        earlier = (frame["run_id"] != run_id).to_numpy()
-        frame.loc[earlier, "previous_rep_id"] = frame.loc[earlier, "rep_id"]
-        frame.loc[earlier, "reason"] = KEPT
-        frame.loc[earlier, "arm"] = ""
-    return frame.drop(columns="run_id")
+    return frame
 
 
 def _row(found: Any) -> RunRow:
