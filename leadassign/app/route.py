@@ -58,6 +58,8 @@ from leadassign.store.db import NewRun, Store
 
 REASON_ROUTED = "routed"
 REASON_KEPT = "kept"
+#: what route reads of its plan's book (``Store.assignment``)
+OWNERS = ("lead_id", "rep_id", "expected_value")
 #: how many recorded runs back intake caps look for route runs (a week of 15-minute runs)
 HISTORY_RUNS = 2000
 
@@ -359,7 +361,7 @@ def _locked(asked: _Asked, published: list[Published]) -> Outcome:
         if prices is None:
             prices = capacity_prices(store.files(plan, conn, ("reps.csv",)), problem.reps.ids)
         routing = route_problem(
-            problem, policy, store.assignment(plan, conn), asked.at, prices,
+            problem, policy, store.assignment(plan, conn, OWNERS), asked.at, prices,
             _history(store, conn),
         )  # fmt: skip
         not_stopped(asked.stop, "before solving; nothing written or recorded")

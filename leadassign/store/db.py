@@ -146,6 +146,8 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
 }
 #: The reason of a lead a route run's whole book carries over from the runs before it.
 KEPT = "kept"
+#: A run's book, as :meth:`Store.assignment` reads it.
+BOOK_COLUMNS = ("lead_id", "rep_id", "previous_rep_id", "expected_value", "reason", "arm")
 
 
 class StoreError(LeadassignError):
@@ -534,13 +536,19 @@ class Store:
             found = c.execute(query).mappings().first()
             return None if found is None else _row(found)
 
-    def assignment(self, run: RunRow, conn: Connection | None = None) -> pd.DataFrame:
+    def assignment(
+        self,
+        run: RunRow,
+        conn: Connection | None = None,
+        columns: tuple[str, ...] = BOOK_COLUMNS,
+    ) -> pd.DataFrame:
         """The run's whole book (a re-run's is its original's): lead_id, rep_id ('' when
         unassigned), previous_rep_id ('' when none), expected_value, reason, arm ('' in a
-        run without a holdout). A run's own rows in input order; for a route run recorded
-        over its plan (``base_run``), then the owned leads of the runs it sits on, newest
-        run first, each with its owner as the previous one and reason ``kept``. One query
-        however long the chain of route runs."""
+        run without a holdout); ``columns``: only these (lead_id and rep_id always). A
+        run's own rows in input order; for a route run recorded over its plan
+        (``base_run``), then the owned leads of the runs it sits on, newest run first, each
+        with its owner as the previous one and reason ``kept``. One query however long the
+        chain of route runs."""
         if not run.has_assignment:
             raise StoreError(f"run {run.id} has no assignment (status {run.status})")
         t, r = assignments_table, runs_table
@@ -552,22 +560,15 @@ class Store:
                 parent.c.id == chain_cte.c.from_run, chain_cte.c.base_run.is_not(None)
             )
         )
+        names = ["lead_id", "rep_id", *(c for c in BOOK_COLUMNS[2:] if c in columns)]
         query = (
-            sa.select(
-                t.c.run_id,
-                t.c.lead_id,
-                t.c.rep_id,
-                t.c.previous_rep_id,
-                t.c.expected_value,
-                t.c.reason,
-                t.c.arm,
-            )
+            sa.select(t.c.run_id, *(t.c[name] for name in names))
             .join(chain_cte, t.c.run_id == chain_cte.c.id)
             .order_by(t.c.run_id.desc(), t.c.position)
         )
         with self._reading(conn) as c:
             rows = _tuples(c, query)
-        return _book(rows, run.original)
+        return _book(rows, run.original, names)
 
     def files(
         self, run: RunRow, conn: Connection | None = None, names: tuple[str, ...] | None = None
@@ -689,10 +690,11 @@ def _tuples(conn: Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _book(rows: Sequence[Any], run_id: int) -> pd.DataFrame:
-    """The assignment rows of a run's chain (newest run first) as its whole book: each lead
-    once, from the newest run that has it; an earlier run's leads only when owned."""
-    names = ["run_id", "lead_id", "rep_id", "previous_rep_id", "expected_value", "reason", "arm"]
+def _book(rows: Sequence[Any], run_id: int, book_columns: list[str]) -> pd.DataFrame:
+    """The assignment rows of a run's chain (newest run first; run_id then
+    ``book_columns``) as its whole book: each lead once, from the newest run that has it;
+    an earlier run's leads only when owned."""
+    names = ["run_id", *book_columns]
     columns = [np.asarray(c, dtype=object) for c in zip(*rows, strict=True)] if rows else []
     if not columns:
         columns = [np.array([], dtype=object)] * len(names)
@@ -703,9 +705,10 @@ def _book(rows: Sequence[Any], run_id: int) -> pd.DataFrame:
         keep = newest & (~earlier | (raw["rep_id"] != None))  # noqa: E711 (element-wise)
         raw = {name: column[keep] for name, column in raw.items()}
         earlier = earlier[keep]
-        raw["previous_rep_id"] = np.where(earlier, raw["rep_id"], raw["previous_rep_id"])
-        raw["reason"] = np.where(earlier, KEPT, raw["reason"])
-        raw["arm"] = np.where(earlier, "", raw["arm"])
+        carried: dict[str, Any] = {"previous_rep_id": raw["rep_id"], "reason": KEPT, "arm": ""}
+        for name, value in carried.items():
+            if name in raw:
+                raw[name] = np.where(earlier, value, raw[name])
     frame = pd.DataFrame(
         {
             name: (
