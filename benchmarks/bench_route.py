@@ -9,9 +9,9 @@ holding the new leads only and then the whole book. Phases from the run's ``rout
 capacity. (i) one solve of all the week's leads (hindsight, the ideal); (ii) Monday's plan
 (a solve of Monday's leads), then a route each day with capacity prices; (iii) the same
 without prices; (iv) each day's new leads by round robin over the reps' remaining capacity
-(``leadassign.baselines``). The prices are an estimate read off a solve of another week of
-the same reps (seed 11): a rep full in it is priced at the lowest expected value per
-capacity unit it took, others at 0 -- what the plan's ``capacity_value`` column stands for.
+(``leadassign.baselines``). The prices of (ii) are the plan's own: Monday's solve with
+``capacity_values=True`` (``--capacity-values``) writes reps.csv ``capacity_value``, each
+route reads it from the run it routes against (and writes it on in its own reps.csv).
 
     python benchmarks/bench_route.py --cron 100000x500
     python benchmarks/bench_route.py --week 5000x60 \\
@@ -95,19 +95,6 @@ def cron(n: int, m: int, new: int = 500) -> None:
             )
 
 
-def _prices(
-    m: int, reps: pd.DataFrame, affinity: pd.DataFrame, n: int, policy: Any
-) -> dict[str, float]:
-    other = make_sample(n, m, seed=11)
-    result = solve(load_problem(other.leads, reps, affinity, policy=policy), policy, workers=2)
-    table = result.assignments
-    table = table[table["rep_id"].notna()]
-    taken = table.groupby("rep_id")["expected_value"].agg(["min", "count"])
-    capacity = reps.set_index("rep_id")["capacity"]
-    full = taken["count"] >= capacity.reindex(taken.index)
-    return {str(r): float(v) for r, v in taken.loc[full, "min"].items()}
-
-
 def week(n: int, m: int, policy_map: dict[str, Any]) -> None:
     policy = policy_from_mapping(policy_map)
     sample = make_sample(n, m, seed=5)
@@ -127,11 +114,11 @@ def week(n: int, m: int, policy_map: dict[str, Any]) -> None:
         ideal.assignments["rep_id"].fillna("").astype(str).tolist(),
         time.perf_counter() - t,
     )
-    prices = _prices(m, reps, affinity, n, policy)
-    for name, priced in (
-        ("(ii) daily route, capacity prices", prices),
+    priced_runs: tuple[tuple[str, dict[str, float] | None], ...] = (
+        ("(ii) daily route, the plan's capacity prices", None),  # its reps.csv capacity_value
         ("(iii) daily route, no prices", {}),
-    ):
+    )
+    for name, priced in priced_runs:
         with tempfile.TemporaryDirectory() as folder:
             d = Path(folder)
             reps.to_csv(d / "reps.csv", index=False)
@@ -148,8 +135,8 @@ def week(n: int, m: int, policy_map: dict[str, Any]) -> None:
                     policy=d / "policy.json",
                 )
                 t = time.perf_counter()
-                if day == 0:
-                    runs.run("solve", inputs, d / "plan", store=store)
+                if day == 0:  # the plan, with its capacity values (LP duals under side rules)
+                    runs.run("solve", inputs, d / "plan", store=store, capacity_values=True)
                 else:
                     route(
                         inputs,

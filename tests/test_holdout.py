@@ -19,6 +19,7 @@ from leadassign.check import check_assignments
 from leadassign.cli import main
 from leadassign.models import load_policy
 from leadassign.store import Store
+from leadassign.store.db import SCHEMA_VERSION
 
 BOOK = Path(__file__).resolve().parent.parent / "examples" / "book"
 POLICY = BOOK.parent / "policy.yaml"
@@ -213,6 +214,6 @@ def test_a_schema_1_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None
         old = opened.assignment(opened.run("latest"))
     assert set(old["arm"]) == {""} and len(old) == 300
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT version FROM leadassign_schema").fetchone() == (2,)
+        assert conn.execute("SELECT version FROM leadassign_schema").fetchone() == (SCHEMA_VERSION,)
         columns = [row[1] for row in conn.execute("PRAGMA table_info(leadassign_assignments)")]
     assert "arm" in columns

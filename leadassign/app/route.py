@@ -12,8 +12,11 @@ scores are their expected value minus the owner rep's capacity price (the plan's
 
 Intake caps (policy ``intake``) count the routed leads of the store's route runs by each
 rep's local day and ISO week at their ``--at`` (the ``route.routed_by_rep`` of their
-summary.json), plus this run's. Recorded as command ``route`` with the whole book's owners,
-under the store's lock, re-used on a re-run, like solve (``app.runs``).
+summary.json), plus this run's. Recorded as command ``route`` with its --leads' rows over
+its plan (``base_run``; ``Store.assignment`` resolves the whole book), under the store's
+lock, re-used on a re-run, like solve (``app.runs``). With ``sla.untouched_hours``, owned
+leads of --leads past the SLA go back into the pool (``sla_released``; reason
+``sla_release``), never to their owner unless the owner is their only eligible rep.
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ from leadassign.app.runs import Outcome, _rerun, recorded, source_run
 from leadassign.control.stop import Stop
 from leadassign.events import Events, NoEvents
 from leadassign.models import Policy, Problem
-from leadassign.models.availability import away_on
+from leadassign.models.availability import away_on, sla_expired
 from leadassign.models.clock import day_of
+from leadassign.models.operations import Operations
 from leadassign.models.problem import Carried, Steer, with_previous_owners
 from leadassign.models.shifts import Shifts, iso_week_start, shifts
 from leadassign.models.tables import LeadTable, parse_leads, parse_pairs
@@ -54,6 +58,8 @@ from leadassign.store.db import NewRun, Store
 
 REASON_ROUTED = "routed"
 REASON_KEPT = "kept"
+#: what route reads of its plan's book (``Store.assignment``)
+OWNERS = ("lead_id", "rep_id", "expected_value")
 #: how many recorded runs back intake caps look for route runs (a week of 15-minute runs)
 HISTORY_RUNS = 2000
 
@@ -64,7 +70,7 @@ class Routing:
 
     problem: Problem  # what is solved (``Steer``): the whole book, or the new leads alone
     carried: Carried  # --leads with the plan's owners as current_owner
-    absent: pd.DataFrame  # the plan's owned leads not in --leads: lead_id, rep_id, ...
+    absent: pd.DataFrame  # the plan's owned leads not in --leads: lead_id, rep_id
     solved: np.ndarray  # positions in --leads of ``problem``'s leads
     owned_value: np.ndarray  # per lead of --leads: its expected value in the plan (nan: none)
     room: np.ndarray  # per rep: capacity units left for new leads (before intake and hours)
@@ -73,12 +79,41 @@ class Routing:
     routed_week: np.ndarray  # per rep: routed leads earlier in its ISO week
     on_shift: np.ndarray  # bool per rep
     prices: np.ndarray  # per rep: capacity price used
+    released: np.ndarray  # per lead of --leads: owned, past the SLA, back in the pool
 
     @property
     def new(self) -> np.ndarray:
         """Per lead of --leads: not owned by the plan."""
         is_new: np.ndarray = self.carried.problem.owner < 0
         return is_new
+
+    @property
+    def pool(self) -> np.ndarray:
+        """Per lead of --leads: routed by this run (new, or released by the SLA)."""
+        pooled: np.ndarray = self.new | self.released
+        return pooled
+
+
+def sla_released(book: Problem, policy: Policy, at: datetime) -> np.ndarray:
+    """Per lead of ``book`` (the plan's owners as current_owner): owned and past the policy's
+    ``sla.untouched_hours`` at ``at`` (``availability.sla_expired``); none without an SLA."""
+    if policy.sla is None:
+        return np.zeros(book.n_leads, dtype=bool)
+    return sla_expired(book.leads, at, policy.sla.untouched_hours)
+
+
+def _released_ops(released: np.ndarray, at: datetime, policy: Policy, m: int) -> Operations:
+    """The route's run-date operations for the solve: only the SLA release (time off is in
+    the reps' room); ``compile.prepare.run_date_pairs`` keeps a released lead from its
+    owner unless the owner is its only eligible rep, and names the reason."""
+    return Operations(
+        at=at,
+        closed=np.zeros(m, dtype=bool),
+        gone=np.full(m, "", dtype=object),
+        back=np.full(m, "", dtype=object),
+        released=released,
+        sla_hours=policy.sla.untouched_hours if policy.sla is not None else None,
+    )
 
 
 def routed_counts(
@@ -124,8 +159,9 @@ def route_problem(
     carried = with_previous_owners(problem, plan)
     book = carried.problem
     m = book.n_reps
-    fixed = np.asarray(book.owner, dtype=np.int64)
-    absent = carried.vanished.merge(plan, on=["lead_id", "rep_id"], how="left")
+    released = sla_released(book, policy, at)
+    fixed = np.where(released, -1, np.asarray(book.owner, dtype=np.int64))
+    absent = carried.vanished
     absent = absent[absent["rep_id"].isin(pd.Index(reps.ids, dtype=object))].reset_index(drop=True)
     away = np.bincount(
         pd.Index(reps.ids, dtype=object).get_indexer(absent["rep_id"]), minlength=m
@@ -162,6 +198,8 @@ def route_problem(
         steer = Steer(fixed[solved], only[solved], price=steer.price, bonus=steer.bonus)
         book = _subset(book, solved)
         leads = book.leads
+    if released.any():
+        book = replace(book, ops=_released_ops(released[solved], at, policy, m))
     steered = replace(
         book,
         leads=leads,
@@ -176,7 +214,7 @@ def route_problem(
     )
     return Routing(
         steered, carried, absent, solved, owned_value, room, open_to_new, today, week,
-        on_shift, price,
+        on_shift, price, released,
     )  # fmt: skip
 
 
@@ -323,7 +361,7 @@ def _locked(asked: _Asked, published: list[Published]) -> Outcome:
         if prices is None:
             prices = capacity_prices(store.files(plan, conn, ("reps.csv",)), problem.reps.ids)
         routing = route_problem(
-            problem, policy, store.assignment(plan, conn), asked.at, prices,
+            problem, policy, store.assignment(plan, conn, OWNERS), asked.at, prices,
             _history(store, conn),
         )  # fmt: skip
         not_stopped(asked.stop, "before solving; nothing written or recorded")
@@ -349,6 +387,7 @@ def _locked(asked: _Asked, published: list[Published]) -> Outcome:
                 out=str(asked.folder.given),
                 assignments=book,
                 files=files,
+                base_run=plan.original if plan.base_run is None else plan.base_run,
             ),
         )
         published.append(publish(asked.folder, _writers(files), command="route", run_id=run_id))
@@ -371,8 +410,8 @@ def _writers(files: Files) -> dict[str, Any]:
 def _history(store: Store, conn: Connection) -> list[tuple[datetime, Mapping[str, int]]]:
     """The store's route runs (not re-runs): their --at and routed leads per rep."""
     found = []
-    for run in store.runs(conn, limit=HISTORY_RUNS):
-        block = run.summary.get("route") if run.command == "route" else None
+    for run in store.runs(conn, limit=HISTORY_RUNS, command="route"):
+        block = run.summary.get("route")
         if run.rerun_of is None and isinstance(block, dict) and "at" in block:
             found.append((datetime.fromisoformat(block["at"]), block.get("routed_by_rep", {})))
     return found
@@ -381,26 +420,28 @@ def _history(store: Store, conn: Connection) -> list[tuple[datetime, Mapping[str
 def route_outputs(
     result: Result, routing: Routing, at: datetime, plan_id: int, solve_s: float
 ) -> tuple[Files, dict[str, Any], pd.DataFrame | None]:
-    """assignments.csv (the new leads), reps.csv, summary.json, and the whole book's owners
-    to record (None without an answer)."""
+    """assignments.csv (the new leads and those the SLA released), reps.csv, summary.json,
+    and the rows to record (--leads' leads; None without an answer)."""
     summary = result.summary()
     if not result.has_solution:
         return (("summary.json", summary_json(summary).encode("utf-8")),), summary, None
     table = result.assignments_file.copy()
-    solved_new = routing.new[routing.solved]
+    pooled = routing.pool[routing.solved]
     rep = table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)
     plan_owner = np.asarray(routing.carried.problem.leads.current_owner, dtype=object)
-    moved = int(((~solved_new) & (rep != plan_owner[routing.solved])).sum())
-    routed = solved_new & (rep != "")
+    moved = int(((~pooled) & (rep != plan_owner[routing.solved])).sum())
     reasons = table["reason"].astype(str).to_numpy(dtype=object)
-    reasons[routed] = REASON_ROUTED
+    reasons[routing.new[routing.solved] & (rep != "")] = REASON_ROUTED
     table["reason"] = reasons
-    new_rows = table[solved_new].reset_index(drop=True)
+    new_rows = table[pooled].reset_index(drop=True)
     reps = routing.problem.reps
-    by_rep = np.bincount(
-        pd.Index(reps.ids, dtype=object).get_indexer(rep[routed]), minlength=len(reps.ids)
+    by_rep = np.bincount(  # every lead of the pool given a rep takes a unit of its room
+        pd.Index(reps.ids, dtype=object).get_indexer(rep[pooled & (rep != "")]),
+        minlength=len(reps.ids),
     )
-    summary["route"] = _route_block(routing, at, plan_id, new_rows, by_rep, moved, solve_s)
+    released = routing.released[routing.solved]
+    back = int((released & (rep == plan_owner[routing.solved])).sum())
+    summary["route"] = _route_block(routing, at, plan_id, new_rows, by_rep, (moved, back), solve_s)
     files = (
         ("assignments.csv", new_rows.to_csv(index=False, lineterminator="\n").encode("utf-8")),
         ("reps.csv", _reps_csv(routing, by_rep).encode("utf-8")),
@@ -411,11 +452,11 @@ def route_outputs(
 
 def owners_after(result: Result, routing: Routing) -> np.ndarray:
     """Per lead of --leads: its rep after the route ('' for none): the plan's owner of an
-    owned lead, the routed rep of a new one."""
+    owned lead, the routed rep of a new one or one the SLA released."""
     owners = np.asarray(routing.carried.problem.leads.current_owner, dtype=object).copy()
     table = result.assignments_file
     rep = table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)
-    rows = routing.new[routing.solved]
+    rows = routing.pool[routing.solved]
     owners[routing.solved[rows]] = rep[rows]
     return owners
 
@@ -426,11 +467,13 @@ def _route_block(
     plan_id: int,
     new_rows: pd.DataFrame,
     by_rep: np.ndarray,
-    moved: int,
+    moved: tuple[int, int],
     solve_s: float,
 ) -> dict[str, Any]:
+    moved_owned, back = moved
     ids = routing.problem.reps.ids
-    left = new_rows.loc[new_rows["reason"] != REASON_ROUTED, "reason"].value_counts()
+    unassigned = new_rows["rep_id"].fillna("").astype(str) == ""
+    left = new_rows.loc[unassigned, "reason"].value_counts()
     return {
         "at": at.isoformat(),
         "from_run": plan_id,
@@ -438,9 +481,11 @@ def _route_block(
         "new_leads": int(routing.new.sum()),
         "owned_in_table": int((~routing.new).sum()),
         "owned_not_in_table": len(routing.absent),
-        "owned_moved": moved,
+        "owned_moved": moved_owned,
         "routed": int(by_rep.sum()),
         "left_unassigned": {str(k): int(v) for k, v in sorted(left.items())},
+        "sla_released": int(routing.released.sum()),
+        "sla_back_to_owner": back,
         "routed_by_rep": {str(r): int(c) for r, c in zip(ids, by_rep, strict=True) if c},
         "remaining_capacity": {
             str(r): int(c) for r, c in zip(ids, routing.room - by_rep, strict=True)
@@ -470,15 +515,15 @@ def _reps_csv(routing: Routing, by_rep: np.ndarray) -> str:
 
 
 def _book(table: pd.DataFrame, routing: Routing, plan_owner: np.ndarray) -> pd.DataFrame:
-    """The whole book's owners after this run: --leads' leads (owned ones with their plan
-    owner and value), then the plan's owned leads not in --leads."""
+    """What a route run records: its --leads' leads (owned ones with their plan owner and
+    value); the plan's owned leads not in --leads are the plan's rows (``Store.assignment``
+    resolves the whole book over ``base_run``)."""
     leads = routing.carried.problem.leads
     rep = plan_owner.copy()
     value = routing.owned_value.copy()
     reasons = np.full(len(rep), REASON_KEPT, dtype=object)
-    new = routing.new
-    at = routing.solved[new[routing.solved]]
-    rows = new[routing.solved]
+    rows = routing.pool[routing.solved]
+    at = routing.solved[rows]
     rep[at] = table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)[rows]
     value[at] = table["expected_value"].to_numpy(dtype=np.float64)[rows]
     reasons[at] = table["reason"].astype(str).to_numpy(dtype=object)[rows]
@@ -491,17 +536,7 @@ def _book(table: pd.DataFrame, routing: Routing, plan_owner: np.ndarray) -> pd.D
             "reason": reasons,
         }
     )
-    absent = routing.absent
-    kept = pd.DataFrame(
-        {
-            "lead_id": absent["lead_id"].astype(str),
-            "rep_id": absent["rep_id"].astype(str),
-            "previous_rep_id": absent["rep_id"].astype(str),
-            "expected_value": absent["expected_value"].astype(np.float64),
-            "reason": REASON_KEPT,
-        }
-    )
-    return pd.concat([present, kept], ignore_index=True)
+    return present
 
 
 def route(

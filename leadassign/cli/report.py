@@ -11,6 +11,7 @@ import click
 from leadassign.app.runs import Outcome
 from leadassign.cli.errors import EXIT_BY_STATUS
 from leadassign.errors import printable
+from leadassign.events import JsonEvents
 from leadassign.report import human_summary
 from leadassign.result import Result, Status
 from leadassign.store.db import store_name
@@ -54,6 +55,30 @@ def report_result(result: Result, out: Path | None, matrix: bool) -> int:
             err=True,
         )
     return code
+
+
+def log_outcome(events: JsonEvents, command: str, outcome: Outcome, code: int, out: Path) -> None:
+    """The end of a run under --json (solve, rebalance, route): error (without an
+    assignment), done, summary."""
+    if not outcome.has_solution:
+        stopped = outcome.summary.get("interrupted")
+        why = (
+            f"interrupted by {stopped} before any assignment was found; nothing written"
+            if stopped is not None
+            else why_not(command, outcome.status, out / "summary.json")[len("error: ") :]
+        )
+        events.emit("error", exit_code=code, message=why)
+    events.emit(
+        "done",
+        status=outcome.status.value,
+        exit_code=code,
+        run=outcome.run_id,
+        rerun_of=outcome.rerun_of,
+        from_run=outcome.from_run,
+        written=[str(p) for p in outcome.written],
+        interrupted=outcome.summary.get("interrupted"),
+    )
+    events.emit("summary", **outcome.summary)
 
 
 def why_not(name: str, status: Status, summary: Path) -> str:

@@ -20,7 +20,7 @@ from leadassign.cli.options import (
     solver_options,
     store_options,
 )
-from leadassign.cli.report import why_not
+from leadassign.cli.report import log_outcome, why_not
 from leadassign.control.stop import Stop
 from leadassign.errors import printable
 from leadassign.events import Events, NoEvents
@@ -104,16 +104,7 @@ def route_command(
     outcome = interruptible(work, events)
     code = EXIT_BY_STATUS[outcome.status]
     if events is not None:
-        events.emit(
-            "done",
-            status=outcome.status.value,
-            exit_code=code,
-            run=outcome.run_id,
-            rerun_of=outcome.rerun_of,
-            from_run=outcome.from_run,
-            written=[str(p) for p in outcome.written],
-        )
-        events.emit("summary", **outcome.summary)
+        log_outcome(events, "route", outcome, code, out)
     else:
         _say(outcome, store, out, code)
     exit_process(code)

@@ -31,10 +31,10 @@ from leadassign.cli.options import (
     store_options,
 )
 from leadassign.cli.progress import ProgressEvents, progress_line
-from leadassign.cli.report import report_result, say_outcome, why_not
+from leadassign.cli.report import log_outcome, report_result, say_outcome
 from leadassign.control.stop import Stop
 from leadassign.errors import printable
-from leadassign.events import Events, JsonEvents
+from leadassign.events import Events
 from leadassign.models import Policy, load_policy
 from leadassign.result import Result
 
@@ -137,33 +137,10 @@ def _run(
     outcome = interruptible(work, events)
     code = EXIT_BY_STATUS[outcome.status]
     if events is not None:
-        _log_outcome(events, command, outcome, code, out)
+        log_outcome(events, command, outcome, code, out)
     else:
         say_outcome(outcome, store, out, matrix)
     exit_process(code)
-
-
-def _log_outcome(events: JsonEvents, command: str, outcome: Outcome, code: int, out: Path) -> None:
-    """The end of a run under --json: error (without an assignment), done, summary."""
-    if not outcome.has_solution:
-        stopped = outcome.summary.get("interrupted")
-        why = (
-            f"interrupted by {stopped} before any assignment was found; nothing written"
-            if stopped is not None
-            else why_not(command, outcome.status, out / "summary.json")[len("error: ") :]
-        )
-        events.emit("error", exit_code=code, message=why)
-    events.emit(
-        "done",
-        status=outcome.status.value,
-        exit_code=code,
-        run=outcome.run_id,
-        rerun_of=outcome.rerun_of,
-        from_run=outcome.from_run,
-        written=[str(p) for p in outcome.written],
-        interrupted=outcome.summary.get("interrupted"),
-    )
-    events.emit("summary", **outcome.summary)
 
 
 #: what one more unit of capacity is worth on books with side rules (README Outputs)

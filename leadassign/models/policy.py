@@ -266,7 +266,13 @@ class WorkingHoursPolicy(_Block):
     routed to (hard)."""
 
     mode: Literal["soft", "hard"] = "soft"
-    weight: float = Field(default=1.0, ge=0, description="value bonus for a rep on shift (soft)")
+    weight: float = Field(
+        default=1.0,
+        ge=0,
+        le=MAX_NUMBER,
+        allow_inf_nan=False,
+        description="value bonus for a rep on shift (soft)",
+    )
 
 
 class Policy(_Block):

@@ -3,9 +3,9 @@
 Tables (prefixed ``leadassign_``): ``runs`` (one row per run: when, command, version, input
 digests, policy, status, summary figures, the run it rebalanced from, the run it repeated),
 ``assignments`` (each run's full assignment, one row per input lead, with the owner before
-the run), ``files`` (each run's output files, zlib-compressed, so a re-run hands back the
-very same files)
-and ``schema`` (the schema version).
+the run; a route run records only its ``--leads`` rows over its plan, ``runs.base_run``:
+:meth:`Store.assignment` resolves its whole book), ``files`` (each run's output files,
+zlib-compressed, so a re-run hands back the very same files) and ``schema`` (the schema version).
 
 Migrations: the tool creates and upgrades the schema itself when it opens a store, from an
 ordered list of steps, each applied in one transaction that also records the new version in
@@ -30,7 +30,7 @@ import re
 import sqlite3
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +48,7 @@ from leadassign.errors import LeadassignError
 from leadassign.redact import redact_url, refusal, remember, scrub
 
 #: The schema version this leadassign writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: The default store, relative to the working folder.
 DEFAULT_STORE = ".leadassign/history.db"
 #: Seconds between two tries for another run's lock.
@@ -89,6 +89,9 @@ runs_table = sa.Table(
     sa.Column("reassigned", sa.Integer, nullable=True),
     sa.Column("interrupted", sa.String(16), nullable=True),
     sa.Column("out", sa.Text, nullable=True),
+    # schema 3: a route run records only its --leads rows over ``from_run``'s book; this is
+    # the first run of that chain that holds a whole book (None: the run holds its own)
+    sa.Column("base_run", sa.Integer, nullable=True),
 )
 
 assignments_table = sa.Table(
@@ -127,8 +130,24 @@ def _add_arm(conn: Connection) -> None:
         conn.execute(sa.text(f"ALTER TABLE {assignments_table.name} ADD COLUMN arm VARCHAR(16)"))
 
 
+def _add_base_run(conn: Connection) -> None:
+    """Schema 3: ``runs.base_run``, set on a route run that records only its own rows over
+    its plan (a run recorded before has its whole book: None)."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns(runs_table.name)}
+    if "base_run" not in have:
+        conn.execute(sa.text(f"ALTER TABLE {runs_table.name} ADD COLUMN base_run INTEGER"))
+
+
 #: Ordered steps: version -> what brings the schema from the version before to it.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _create_v1, 2: _add_arm}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    1: _create_v1,
+    2: _add_arm,
+    3: _add_base_run,
+}
+#: The reason of a lead a route run's whole book carries over from the runs before it.
+KEPT = "kept"
+#: A run's book, as :meth:`Store.assignment` reads it.
+BOOK_COLUMNS = ("lead_id", "rep_id", "previous_rep_id", "expected_value", "reason", "arm")
 
 
 class StoreError(LeadassignError):
@@ -199,6 +218,7 @@ class RunRow:
     reassigned: int | None
     interrupted: str | None
     out: str | None
+    base_run: int | None = None  # a route run over its plan: the chain's whole-book run
 
     @property
     def original(self) -> int:
@@ -226,6 +246,7 @@ class NewRun:
     out: str | None = None
     assignments: pd.DataFrame | None = None  # lead_id, rep_id, previous_rep_id, ...
     files: tuple[tuple[str, bytes], ...] = ()
+    base_run: int | None = None  # set: ``assignments`` holds only this run's rows over from_run
 
 
 def store_url(store: str | Path) -> str:
@@ -449,9 +470,13 @@ class Store:
 
     # -- reading --------------------------------------------------------------------------
 
-    def runs(self, conn: Connection | None = None, limit: int | None = None) -> list[RunRow]:
-        """Recorded runs, newest first."""
+    def runs(
+        self, conn: Connection | None = None, limit: int | None = None, command: str | None = None
+    ) -> list[RunRow]:
+        """Recorded runs (``command``: only those), newest first."""
         query = sa.select(runs_table).order_by(runs_table.c.id.desc())
+        if command is not None:
+            query = query.where(runs_table.c.command == command)
         if limit is not None:
             query = query.limit(limit)
         with self._reading(conn) as c:
@@ -511,35 +536,39 @@ class Store:
             found = c.execute(query).mappings().first()
             return None if found is None else _row(found)
 
-    def assignment(self, run: RunRow, conn: Connection | None = None) -> pd.DataFrame:
-        """The run's assignment (a re-run's is its original's), in input order: lead_id,
-        rep_id ('' when unassigned), previous_rep_id ('' when none), expected_value,
-        reason, arm ('' in a run without a holdout)."""
+    def assignment(
+        self,
+        run: RunRow,
+        conn: Connection | None = None,
+        columns: tuple[str, ...] = BOOK_COLUMNS,
+    ) -> pd.DataFrame:
+        """The run's whole book (a re-run's is its original's): lead_id, rep_id ('' when
+        unassigned), previous_rep_id ('' when none), expected_value, reason, arm ('' in a
+        run without a holdout); ``columns``: only these (lead_id and rep_id always). A
+        run's own rows in input order; for a route run recorded over its plan
+        (``base_run``), then the owned leads of the runs it sits on, newest run first, each
+        with its owner as the previous one and reason ``kept``. One query however long the
+        chain of route runs."""
         if not run.has_assignment:
             raise StoreError(f"run {run.id} has no assignment (status {run.status})")
-        t = assignments_table
-        query = (
-            sa.select(
-                t.c.lead_id,
-                t.c.rep_id,
-                t.c.previous_rep_id,
-                t.c.expected_value,
-                t.c.reason,
-                t.c.arm,
+        t, r = assignments_table, runs_table
+        chain = sa.select(r.c.id, r.c.from_run, r.c.base_run).where(r.c.id == run.original)
+        chain_cte = chain.cte("chain", recursive=True)
+        parent = r.alias("parent")
+        chain_cte = chain_cte.union_all(
+            sa.select(parent.c.id, parent.c.from_run, parent.c.base_run).where(
+                parent.c.id == chain_cte.c.from_run, chain_cte.c.base_run.is_not(None)
             )
-            .where(t.c.run_id == run.original)
-            .order_by(t.c.position)
+        )
+        names = ["lead_id", "rep_id", *(c for c in BOOK_COLUMNS[2:] if c in columns)]
+        query = (
+            sa.select(t.c.run_id, *(t.c[name] for name in names))
+            .join(chain_cte, t.c.run_id == chain_cte.c.id)
+            .order_by(t.c.run_id.desc(), t.c.position)
         )
         with self._reading(conn) as c:
-            rows = c.execute(query).all()
-        frame = pd.DataFrame(
-            rows,
-            columns=["lead_id", "rep_id", "previous_rep_id", "expected_value", "reason", "arm"],
-        )
-        for column in ("lead_id", "rep_id", "previous_rep_id", "reason", "arm"):
-            frame[column] = frame[column].fillna("").astype(str)
-        frame["expected_value"] = frame["expected_value"].astype(np.float64)
-        return frame
+            rows = _tuples(c, query)
+        return _book(rows, run.original, names)
 
     def files(
         self, run: RunRow, conn: Connection | None = None, names: tuple[str, ...] | None = None
@@ -590,6 +619,7 @@ class Store:
             "reassigned": summary.get("reassigned"),
             "interrupted": summary.get("interrupted"),
             "out": run.out,
+            "base_run": run.base_run,
         }
         key = conn.execute(runs_table.insert().values(**values)).inserted_primary_key
         assert key is not None
@@ -639,6 +669,59 @@ def _shown(ref: str | int) -> str:
     return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
+def _tuples(conn: Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    """``query``'s rows as plain tuples from the driver's cursor (no Row object per row:
+    a whole book is 100k rows), in the connection's transaction."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    args: Any = (
+        tuple(params[name] for name in compiled.positiontup or ())
+        if compiled.positional
+        else params
+    )
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        cursor.execute(str(compiled), args)
+        rows = list(cursor.fetchall())
+    finally:
+        cursor.close()
+    return rows
+
+
+def _book(rows: Sequence[Any], run_id: int, book_columns: list[str]) -> pd.DataFrame:
+    """The assignment rows of a run's chain (newest run first; run_id then
+    ``book_columns``) as its whole book: each lead once, from the newest run that has it;
+    an earlier run's leads only when owned."""
+    names = ["run_id", *book_columns]
+    columns = [np.asarray(c, dtype=object) for c in zip(*rows, strict=True)] if rows else []
+    if not columns:
+        columns = [np.array([], dtype=object)] * len(names)
+    raw = dict(zip(names, columns, strict=True))
+    earlier = raw["run_id"] != run_id
+    if earlier.any():  # keep each lead's newest row, and an earlier run's only when owned
+        newest = ~pd.Series(raw["lead_id"]).duplicated(keep="first").to_numpy()
+        keep = newest & (~earlier | (raw["rep_id"] != None))  # noqa: E711 (element-wise)
+        raw = {name: column[keep] for name, column in raw.items()}
+        earlier = earlier[keep]
+        carried: dict[str, Any] = {"previous_rep_id": raw["rep_id"], "reason": KEPT, "arm": ""}
+        for name, value in carried.items():
+            if name in raw:
+                raw[name] = np.where(earlier, value, raw[name])
+    frame = pd.DataFrame(
+        {
+            name: (
+                pd.to_numeric(pd.Series(raw[name]), errors="coerce").astype(np.float64)
+                if name == "expected_value"
+                else pd.Series(raw[name]).fillna("").astype(str)
+            )
+            for name in names[1:]
+        }
+    )
+    return frame
+
+
 def _row(found: Any) -> RunRow:
     return RunRow(
         id=int(found["id"]),
@@ -659,6 +742,7 @@ def _row(found: Any) -> RunRow:
         reassigned=found["reassigned"],
         interrupted=found["interrupted"],
         out=found["out"],
+        base_run=found.get("base_run"),
     )
 
 
