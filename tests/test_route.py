@@ -590,12 +590,6 @@ def test_route_json_ends_with_solves_done_event(tmp_path: Path) -> None:
     assert "interrupted" in done and done["interrupted"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (session 5): a hard band no routing can meet drops the fixed owned "
-    "lead in the solve (route.owned_moved 1, status OPTIMAL) instead of failing; the "
-    "recorded book keeps the owner, so the band is broken in the book",
-)
 def test_a_hard_band_route_cannot_meet_never_drops_an_owned_lead(tmp_path: Path) -> None:
     reps = [
         {"rep_id": "A", "territories": "T", "capacity": 5, "win_rate": 0.3},
@@ -607,4 +601,17 @@ def test_a_hard_band_route_cannot_meet_never_drops_an_owned_lead(tmp_path: Path)
     policy.write_text("fairness:\n  metric: count\n  band: 0\n  mode: hard\n")
     inputs = Inputs(leads=leads, reps=tmp_path / "reps.csv", policy=policy)
     out = route(inputs, tmp_path / "r", store=store, at=MONDAY)
-    assert out.summary["route"]["owned_moved"] == 0 or not out.status.value.startswith("OPT")
+    # the solve over the book meets the band only by dropping A's owned leads: no route answer
+    assert out.status.value == "UNKNOWN"
+    assert out.result is not None and not out.result.has_solution
+    assert any("owned lead" in c and "rebalance" in c for c in out.result.conflicts)
+    with Store(store) as opened, opened.engine.connect() as conn:
+        plan = opened.latest_with_assignment(conn)
+        assert plan is not None and plan.command == "solve"  # the plan's book still stands
+    cli = CliRunner().invoke(
+        main,
+        ["route", "--leads", str(leads), "--reps", str(tmp_path / "reps.csv"),
+         "--policy", str(policy), "--out", str(tmp_path / "r2"), "--store", store],
+    )  # fmt: skip
+    assert cli.exit_code == 4, cli.output
+    assert "(UNKNOWN)" in cli.stderr and "L000" in cli.stderr and "rebalance" in cli.stderr

@@ -13,6 +13,7 @@ from sqlalchemy import event
 
 from leadassign.store import Store
 from leadassign.store.db import SCHEMA_VERSION, NewRun, runs_table, schema_table
+from tests.test_history import store_url  # noqa: F401  (the SQLite / PostgreSQL fixture)
 
 
 def _rows(leads: list[str], reps: list[str], previous: list[str], reason: str) -> pd.DataFrame:
@@ -45,12 +46,13 @@ def _expected_book(book: dict[str, str], own: pd.DataFrame) -> list[tuple[str, s
     return rows
 
 
-def test_a_chain_of_300_route_runs_reads_the_whole_book_in_one_query(tmp_path: Path) -> None:
+def test_a_chain_of_300_route_runs_reads_the_whole_book_in_one_query(store_url: str) -> None:  # noqa: F811
+    """On SQLite and on PostgreSQL (the recursive query)."""
     rng = np.random.default_rng(4)
     reps = [f"r{j}" for j in range(7)]
     leads = [f"L{i}" for i in range(60)]
     plan_reps = [reps[j] if j < 7 else "" for j in rng.integers(0, 9, len(leads))]
-    with Store(tmp_path / "h.db") as store:
+    with Store(store_url) as store:
         with store.writing() as conn:
             base = store.record(
                 conn, _run("solve", "k0", _rows(leads, plan_reps, [""] * 60, "optimal"), None, None)

@@ -52,7 +52,7 @@ from leadassign.models.shifts import Shifts, iso_week_start, shifts
 from leadassign.models.tables import LeadTable, parse_leads, parse_pairs
 from leadassign.output import Files, summary_json
 from leadassign.publish import Published, Target, publish, target
-from leadassign.result import Result
+from leadassign.result import Result, Status
 from leadassign.solve import solve
 from leadassign.store.db import NewRun, Store
 
@@ -367,7 +367,9 @@ def _locked(asked: _Asked, published: list[Published]) -> Outcome:
         not_stopped(asked.stop, "before solving; nothing written or recorded")
         solved_at = time.perf_counter()
         events.emit("route_phase", phase="store_read", seconds=round(solved_at - started, 3))
-        result = solve(routing.problem, policy, progress=events, stop=asked.stop)
+        result = kept_owned(
+            solve(routing.problem, policy, progress=events, stop=asked.stop), routing
+        )
         if result.interrupted is not None and not result.has_solution:
             return Outcome(result.status, result.summary(), (), result)
         solve_s = time.perf_counter() - solved_at
@@ -397,6 +399,40 @@ def _locked(asked: _Asked, published: list[Published]) -> Outcome:
     events.emit("route_phase", phase="write_record", seconds=round(writing, 3))
     return Outcome(
         result.status, summary, tuple(written), result, run_id=run_id, from_run=plan.original
+    )
+
+
+def kept_owned(result: Result, routing: Routing) -> Result:
+    """route never moves an owned lead: an answer that leaves one without its owner (the
+    whole book solved with a hard rule that the owned leads and the most leads routed cannot
+    both meet, e.g. a fairness band) is no route answer. It becomes UNKNOWN (exit 4: whether
+    some routing keeps every owned lead is not known), naming the leads; nothing is routed,
+    and a rebalance may move owned leads."""
+    if not result.has_solution:
+        return result
+    rep = result.assignments_file["rep_id"].fillna("").astype(str).to_numpy(dtype=object)
+    owner = np.asarray(routing.carried.problem.leads.current_owner, dtype=object)[routing.solved]
+    off = np.flatnonzero(~routing.pool[routing.solved] & (rep != owner))
+    if not len(off):
+        return result
+    ids = result.problem.leads.ids
+    shown = ", ".join(str(ids[i]) for i in off[:10].tolist())
+    more = f" and {len(off) - 10} more" if len(off) > 10 else ""
+    why = (
+        f"route keeps every owned lead with its owner, but the best answer found over the "
+        f"book under the hard rules leaves {len(off)} owned lead(s) without it ({shown}{more}); "
+        "nothing routed: a rebalance may move owned leads"
+    )
+    return replace(
+        result,
+        status=Status.UNKNOWN,
+        pair_of_lead=np.full(result.problem.n_leads, -1, dtype=np.int64),
+        objective=None,
+        expected_value=None,
+        best_bound=None,
+        gap=None,
+        bound_by=None,
+        conflicts=(*result.conflicts, why),
     )
 
 

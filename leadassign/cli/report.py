@@ -32,8 +32,8 @@ def report_result(result: Result, out: Path | None, matrix: bool) -> int:
         click.echo("error: INFEASIBLE: the hard rules cannot all hold:", err=True)
         for conflict in result.conflicts or ("no assignment satisfies them",):
             click.echo(f"  - {printable(conflict)}", err=True)
-    elif result.status == Status.UNKNOWN and result.conflicts:  # assign_all, unproven
-        click.echo("error: no assignment found that assigns every lead:", err=True)
+    elif result.status == Status.UNKNOWN and result.conflicts:  # assign_all, route: unproven
+        click.echo("error: no assignment found (UNKNOWN):", err=True)
         for conflict in result.conflicts:
             click.echo(f"  - {printable(conflict)}", err=True)
     elif result.status == Status.UNKNOWN and result.limited_by == "work":

@@ -20,7 +20,7 @@ from leadassign.cli.options import (
     solver_options,
     store_options,
 )
-from leadassign.cli.report import log_outcome, why_not
+from leadassign.cli.report import log_outcome, report_result, why_not
 from leadassign.control.stop import Stop
 from leadassign.errors import printable
 from leadassign.events import Events, NoEvents
@@ -125,6 +125,8 @@ def _say(outcome: Outcome, store: str, out: Path, code: int) -> None:
             f"against run {block['from_run']} ({block['owned_in_table']} owned leads kept, "
             f"{block['owned_not_in_table']} more not in --leads); left unassigned: {left}"
         )
+    elif code and outcome.result is not None and outcome.result.conflicts:
+        report_result(outcome.result, None, matrix=False)  # INFEASIBLE / UNKNOWN: the reasons
     elif code:
         click.echo(why_not("route", outcome.status, out / "summary.json"), err=True)
     if outcome.written:
