@@ -12,11 +12,12 @@ scores are their expected value minus the owner rep's capacity price (the plan's
 
 Intake caps (policy ``intake``) count the routed leads of the store's route runs by each
 rep's local day and ISO week at their ``--at`` (the ``route.routed_by_rep`` of their
-summary.json), plus this run's. Recorded as command ``route`` with its --leads' rows over
-its plan (``base_run``; ``Store.assignment`` resolves the whole book), under the store's
-lock, re-used on a re-run, like solve (``app.runs``). With ``sla.untouched_hours``, owned
-leads of --leads past the SLA go back into the pool (``sla_released``; reason
-``sla_release``), never to their owner unless the owner is their only eligible rep.
+summary.json), plus this run's. Recorded as command ``route`` with the rows of its pool (new
+or released leads) over its plan (``base_run``; ``Store.assignment`` resolves the whole
+book), under the store's lock, re-used on a re-run, like solve (``app.runs``). With
+``sla.untouched_hours``, owned leads of --leads past the SLA go back into the pool
+(``sla_released``; reason ``sla_release``), never to their owner unless the owner is their
+only eligible rep.
 """
 
 from __future__ import annotations
@@ -57,9 +58,8 @@ from leadassign.solve import solve
 from leadassign.store.db import NewRun, Store
 
 REASON_ROUTED = "routed"
-REASON_KEPT = "kept"
 #: what route reads of its plan's book (``Store.assignment``)
-OWNERS = ("lead_id", "rep_id", "expected_value")
+OWNERS = ("lead_id", "rep_id")
 #: how many recorded runs back intake caps look for route runs (a week of 15-minute runs)
 HISTORY_RUNS = 2000
 
@@ -72,7 +72,6 @@ class Routing:
     carried: Carried  # --leads with the plan's owners as current_owner
     absent: pd.DataFrame  # the plan's owned leads not in --leads: lead_id, rep_id
     solved: np.ndarray  # positions in --leads of ``problem``'s leads
-    owned_value: np.ndarray  # per lead of --leads: its expected value in the plan (nan: none)
     room: np.ndarray  # per rep: capacity units left for new leads (before intake and hours)
     open_to_new: np.ndarray  # per rep: capacity units new leads may take in this run
     routed_today: np.ndarray  # per rep: routed leads earlier on its local day
@@ -206,14 +205,8 @@ def route_problem(
         reps=replace(reps, capacity=capacity.astype(np.int64), min_leads=floors.astype(np.int64)),
         steer=steer,
     )
-    plan_value = plan.set_index("lead_id")["expected_value"] if "expected_value" in plan else None
-    owned_value = (
-        np.zeros(len(fixed))
-        if plan_value is None
-        else plan_value.reindex(carried.problem.leads.ids).to_numpy(dtype=np.float64)
-    )
     return Routing(
-        steered, carried, absent, solved, owned_value, room, open_to_new, today, week,
+        steered, carried, absent, solved, room, open_to_new, today, week,
         on_shift, price, released,
     )  # fmt: skip
 
@@ -457,7 +450,7 @@ def route_outputs(
     result: Result, routing: Routing, at: datetime, plan_id: int, solve_s: float
 ) -> tuple[Files, dict[str, Any], pd.DataFrame | None]:
     """assignments.csv (the new leads and those the SLA released), reps.csv, summary.json,
-    and the rows to record (--leads' leads; None without an answer)."""
+    and the rows to record (the pool's leads; None without an answer)."""
     summary = result.summary()
     if not result.has_solution:
         return (("summary.json", summary_json(summary).encode("utf-8")),), summary, None
@@ -551,28 +544,23 @@ def _reps_csv(routing: Routing, by_rep: np.ndarray) -> str:
 
 
 def _book(table: pd.DataFrame, routing: Routing, plan_owner: np.ndarray) -> pd.DataFrame:
-    """What a route run records: its --leads' leads (owned ones with their plan owner and
-    value); the plan's owned leads not in --leads are the plan's rows (``Store.assignment``
-    resolves the whole book over ``base_run``)."""
+    """What a route run records: the leads of its pool (new, or released by the SLA) with the
+    rep each got ('' for none). Every owned lead stays with its plan owner (``kept_owned``), so
+    it is the plan's row: ``Store.assignment`` resolves the whole book over ``base_run``, and a
+    route of 500 new leads records 500 rows whether --leads holds them alone or the whole
+    book."""
     leads = routing.carried.problem.leads
-    rep = plan_owner.copy()
-    value = routing.owned_value.copy()
-    reasons = np.full(len(rep), REASON_KEPT, dtype=object)
     rows = routing.pool[routing.solved]
     at = routing.solved[rows]
-    rep[at] = table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)[rows]
-    value[at] = table["expected_value"].to_numpy(dtype=np.float64)[rows]
-    reasons[at] = table["reason"].astype(str).to_numpy(dtype=object)[rows]
-    present = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "lead_id": np.asarray(leads.ids, dtype=object),
-            "rep_id": rep,
-            "previous_rep_id": plan_owner,
-            "expected_value": value,
-            "reason": reasons,
+            "lead_id": np.asarray(leads.ids, dtype=object)[at],
+            "rep_id": table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)[rows],
+            "previous_rep_id": plan_owner[at],
+            "expected_value": table["expected_value"].to_numpy(dtype=np.float64)[rows],
+            "reason": table["reason"].astype(str).to_numpy(dtype=object)[rows],
         }
     )
-    return present
 
 
 def route(

@@ -89,7 +89,7 @@ runs_table = sa.Table(
     sa.Column("reassigned", sa.Integer, nullable=True),
     sa.Column("interrupted", sa.String(16), nullable=True),
     sa.Column("out", sa.Text, nullable=True),
-    # schema 3: a route run records only its --leads rows over ``from_run``'s book; this is
+    # schema 3: a route run records only its own rows over ``from_run``'s book; this is
     # the first run of that chain that holds a whole book (None: the run holds its own)
     sa.Column("base_run", sa.Integer, nullable=True),
 )
