@@ -141,14 +141,22 @@ def leadassign_run(folder: Path) -> dict[str, float | int | str]:
     args = ["--leads", str(folder / "leads.csv"), "--reps", str(folder / "reps.csv")]
     if (folder / "affinity.csv").exists():
         args += ["--affinity", str(folder / "affinity.csv")]
-    code = subprocess.run(
-        [_executable(), "solve", *args, "--out", str(out), "--no-progress", "--no-store"],
-        check=False,
-        stdout=subprocess.DEVNULL,
-    ).returncode
-    wall = time.perf_counter() - started
+    command = [_executable(), "solve", *args, "--out", str(out), "--no-progress", "--no-store"]
+    # The child's own peak: GNU time's %M (the solve's rusage alone). Without it,
+    # RUSAGE_CHILDREN, which can only be an upper bound: a child forked from this process
+    # counts the RSS it had at the fork (the bare flow's, when that ran first).
+    gnu_time = Path("/usr/bin/time")
+    with tempfile.TemporaryDirectory() as scratch:
+        peak_file = Path(scratch) / "peak_kb.txt"
+        if gnu_time.exists():
+            command = [str(gnu_time), "-f", "%M", "-o", str(peak_file), *command]
+        code = subprocess.run(command, check=False, stdout=subprocess.DEVNULL).returncode
+        wall = time.perf_counter() - started
+        if gnu_time.exists():
+            peak = float(peak_file.read_text().split()[-1]) / 1024
+        else:
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     summary = json.loads((out / "summary.json").read_text())
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
         "exit": code,
         "wall_s": wall,
