@@ -339,7 +339,7 @@ def capacity_section(
         "territories": territories,
         "rules": rules,
         "elapsed_s": round(values.seconds, 4),
-        "lp": values.lp or None,
+        **({"lp": values.lp} if values.lp else {}),
     }
 
 
