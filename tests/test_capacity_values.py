@@ -264,3 +264,34 @@ def test_side_rule_books_are_priced_from_the_lp_only_when_asked(tmp_path: Any) -
     reps = pd.read_csv(tmp_path / "priced" / "reps.csv", keep_default_na=False)
     assert set(reps["capacity_value_is"]) <= {"bound", "estimate"}
     assert "capacity: one more unit of capacity is worth " in priced.output
+
+
+@pytest.mark.parametrize("rules", [2, 4, 5])
+def test_the_lp_stages_duals_give_figures_as_valid_as_a_second_lp(rules: int) -> None:
+    """Where the LP stage solved the relaxation the figures need (its floor is the answer's
+    count), its duals are used, not a second LP (``capacity.lp``): the figures pass the same
+    re-solve checks as ``test_bounds_hold_against_resolving``, and their labels are those a
+    second LP gives (the LP's optimum, so the gap to the answer, is the same; only the
+    duals may be another optimal choice)."""
+    from leadassign.compile.prepare import prepare
+    from leadassign.result.capacity import lp_values
+
+    policy, effort, floors = RULES[rules]
+    book = random_book(
+        1, 30, 5, policy, slack=0.6, owned=0.5, keepable_owners=True, effort=effort, floors=floors
+    )
+    base = _solve(book)
+    values = base.capacity
+    assert values is not None and values.lp == "the LP stage's" and base.status == "OPTIMAL"
+    assert base.objective is not None
+    prep = prepare(base.problem, policy_from_mapping(book.policy))
+    count = int(base.assigned)
+    again = lp_values(prep.pairs, prep.side, count, base.objective * base.value_scale, 30.0)
+    assert again is not None
+    assert set(values.kind.tolist()) == {again[2]}
+    for j, change, _ in _changes(book, base):
+        tolerance = 1e-6 * max(1.0, abs(change))
+        if values.kind[j] == "bound":
+            assert values.value[j] >= change - tolerance
+            assert again[1][j] / base.value_scale >= change - tolerance
+        assert np.isfinite(values.bound[j]) and values.bound[j] >= change - tolerance

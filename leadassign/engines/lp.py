@@ -157,6 +157,9 @@ class LpOutcome:
     reduced: np.ndarray  # reduced cost of each pair variable under the bound's duals
     #: the row duals that give ``bound`` (signs as in the maximization, per scaled row)
     dual: np.ndarray | None = None
+    #: the LP stage's (``lp_start``): its rows without the floor, and the floor on the count
+    rows: Relaxation | None = None
+    count: int | None = None
 
 
 def objective(relax: Relaxation, pair_coeffs: np.ndarray, penalize: bool) -> np.ndarray:
@@ -424,7 +427,10 @@ def lp_start(
         left = seconds - (time.perf_counter() - started)
         floor = (pairs.size, float(count))
         rows = all_in(relax, pairs, count)
-        return _solve_lp(rows, pairs.units, True, floor, left, settings.log)
+        outcome = _solve_lp(rows, pairs.units, True, floor, left, settings.log)
+        if isinstance(outcome, LpOutcome):  # kept for the capacity values (result/capacity.py)
+            return replace(outcome, rows=rows, count=count)
+        return outcome
 
     relax = build_relaxation(pairs, side)
     count = count_upper

@@ -67,6 +67,8 @@ class CapacityValues:
     source: str
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
+    #: source ``lp``: whose LP gave the duals ("the LP stage's", or why one more was solved)
+    lp: str = ""
 
     @classmethod
     def unknown(cls, n_reps: int, seconds: float = 0.0, source: str = "") -> CapacityValues:
@@ -89,7 +91,9 @@ class CapacityValues:
         kind = np.where(reps & (self.kind != NONE), "estimate", self.kind).astype(object)
         bound = np.where(reps, np.nan, self.bound)
         leads = np.where(reps, -1, self.leads)
-        return CapacityValues(self.value, leads, bound, kind, self.source, self.rules, self.seconds)
+        return CapacityValues(
+            self.value, leads, bound, kind, self.source, self.rules, self.seconds, self.lp
+        )
 
 
 def flow_values(pairs: Pairs, chosen: np.ndarray, n_leads: int) -> tuple[np.ndarray, np.ndarray]:
@@ -111,20 +115,42 @@ def flow_values(pairs: Pairs, chosen: np.ndarray, n_leads: int) -> tuple[np.ndar
     return np.where(full, gain, 0), places.astype(np.int64)
 
 
+def reusable(stage_lp: LpOutcome | None, count: int) -> str:
+    """Why the LP stage's solution ``stage_lp`` cannot give the capacity duals for an answer
+    of ``count`` leads ('' when it can: the same relaxation, every rule's rows with the
+    same floor on the count; ``all_in``'s equalities only restate that floor)."""
+    if stage_lp is None or stage_lp.rows is None or stage_lp.count is None:
+        return "no LP stage ran"
+    if stage_lp.dual is None:
+        return "the LP stage kept no duals"
+    if stage_lp.count != count:
+        return f"the LP stage's floor was {stage_lp.count} leads, the answer has {count}"
+    return ""
+
+
 def lp_values(
     pairs: Pairs,
     side: SideRules,
     count: int,
     objective_units: float,
     time_limit_s: float,
+    stage_lp: LpOutcome | None = None,
 ) -> tuple[np.ndarray, np.ndarray, str, dict[str, dict[str, Any]]] | None:
     """From the LP of the whole model with ``count`` leads as a floor: per rep the dual of
     its capacity row and the bound on the change (value units), the kind, and per rule its
-    rows' duals (module doc); None when the LP gives no optimum within ``time_limit_s``."""
-    relax = build_relaxation(pairs, side)
-    outcome = _solve_lp(relax, pairs.units, True, (pairs.size, float(count)), time_limit_s, False)
-    if not isinstance(outcome, LpOutcome) or outcome.dual is None:
-        return None
+    rows' duals (module doc); None when the LP gives no optimum within ``time_limit_s``.
+    The LP stage's solution ``stage_lp`` is used when it is that LP (``reusable``)."""
+    if not reusable(stage_lp, count):
+        assert stage_lp is not None and stage_lp.rows is not None
+        relax, outcome = stage_lp.rows, stage_lp
+    else:
+        relax = build_relaxation(pairs, side)
+        floor = (pairs.size, float(count))
+        found = _solve_lp(relax, pairs.units, True, floor, time_limit_s, False)
+        if not isinstance(found, LpOutcome) or found.dual is None:
+            return None
+        outcome = found
+    assert outcome.dual is not None
     assert relax.row_scale is not None
     y = outcome.dual[: len(relax.lo)] / relax.row_scale
     n_reps = len(pairs.capacity)
@@ -162,14 +188,19 @@ def capacity_values(
     network: bool,
     newly_fit: np.ndarray | None = None,
     time_limit_s: float = LP_SECONDS,
+    stage_lp: LpOutcome | None = None,
 ) -> CapacityValues:
     """What one more unit of each rep's capacity is worth for the answer ``chosen`` (bool per
     pair of ``pairs``) of value score ``objective``, in value (``scale`` value units per
     unit): exact from the flow's prices when the book is a ``network``, else from the LP's
     duals (module doc). ``rules`` gives, per hard rule with binding rows, the value of
     loosening each of them by one unit of its own measure. ``newly_fit`` (bool per rep):
-    reps that one more unit would open to a unit too big for them now (module doc)."""
-    values = _capacity_values(pairs, side, chosen, n_leads, scale, objective, network, time_limit_s)
+    reps that one more unit would open to a unit too big for them now (module doc).
+    ``stage_lp``: the LP stage's solution, whose duals are used when it is the same LP
+    (``reusable``; ``lp`` of the result says which)."""
+    values = _capacity_values(
+        pairs, side, chosen, n_leads, scale, objective, network, time_limit_s, stage_lp
+    )
     if newly_fit is not None and np.any(newly_fit):
         values = values.unpriced(newly_fit)
     return values
@@ -184,6 +215,7 @@ def _capacity_values(
     objective: float,
     network: bool,
     time_limit_s: float,
+    stage_lp: LpOutcome | None,
 ) -> CapacityValues:
     started = time.perf_counter()
     n_reps = len(pairs.capacity)
@@ -197,7 +229,8 @@ def _capacity_values(
         )
     if len(pairs) > MAX_PAIRS:
         return CapacityValues.unknown(n_reps, time.perf_counter() - started)
-    found = lp_values(pairs, side, count, objective * scale, time_limit_s)
+    why = reusable(stage_lp, count)
+    found = lp_values(pairs, side, count, objective * scale, time_limit_s, stage_lp)
     if found is None:
         return CapacityValues.unknown(n_reps, time.perf_counter() - started)
     dual, bound, label, rules = found
@@ -212,6 +245,7 @@ def _capacity_values(
         "lp",
         rules,
         time.perf_counter() - started,
+        "the LP stage's" if not why else f"solved again: {why}",
     )
 
 
@@ -305,6 +339,7 @@ def capacity_section(
         "territories": territories,
         "rules": rules,
         "elapsed_s": round(values.seconds, 4),
+        **({"lp": values.lp} if values.lp else {}),
     }
 
 
@@ -331,6 +366,7 @@ __all__ = [
     "capacity_values",
     "flow_values",
     "lp_values",
+    "reusable",
     "territory_cover",
     "territory_values",
 ]

@@ -208,6 +208,7 @@ def with_capacity(res: Result, run: Run, network: bool, *, lp: bool) -> Result:
         network=network,
         newly_fit=newly_fit,
         time_limit_s=min(LP_SECONDS, run.policy.solver.time_limit_s),
+        stage_lp=run.relaxed_lp,
     )
     return replace(res, capacity=values)
 
