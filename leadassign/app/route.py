@@ -395,6 +395,15 @@ def _locked(asked: _Asked, published: list[Published]) -> Outcome:
     )
 
 
+def owned_moved(result: Result, routing: Routing) -> np.ndarray:
+    """Per lead of the solve: an owned lead (not in the pool) the answer leaves without its
+    plan owner."""
+    rep = result.assignments_file["rep_id"].fillna("").astype(str).to_numpy(dtype=object)
+    owner = np.asarray(routing.carried.problem.leads.current_owner, dtype=object)[routing.solved]
+    moved: np.ndarray = ~routing.pool[routing.solved] & (rep != owner)
+    return moved
+
+
 def kept_owned(result: Result, routing: Routing) -> Result:
     """route never moves an owned lead: an answer that leaves one without its owner (the
     whole book solved with a hard rule that the owned leads and the most leads routed cannot
@@ -403,9 +412,7 @@ def kept_owned(result: Result, routing: Routing) -> Result:
     and a rebalance may move owned leads."""
     if not result.has_solution:
         return result
-    rep = result.assignments_file["rep_id"].fillna("").astype(str).to_numpy(dtype=object)
-    owner = np.asarray(routing.carried.problem.leads.current_owner, dtype=object)[routing.solved]
-    off = np.flatnonzero(~routing.pool[routing.solved] & (rep != owner))
+    off = np.flatnonzero(owned_moved(result, routing))
     if not len(off):
         return result
     ids = result.problem.leads.ids
@@ -416,17 +423,7 @@ def kept_owned(result: Result, routing: Routing) -> Result:
         f"book under the hard rules leaves {len(off)} owned lead(s) without it ({shown}{more}); "
         "nothing routed: a rebalance may move owned leads"
     )
-    return replace(
-        result,
-        status=Status.UNKNOWN,
-        pair_of_lead=np.full(result.problem.n_leads, -1, dtype=np.int64),
-        objective=None,
-        expected_value=None,
-        best_bound=None,
-        gap=None,
-        bound_by=None,
-        conflicts=(*result.conflicts, why),
-    )
+    return result.withdrawn(Status.UNKNOWN, why)
 
 
 def _writers(files: Files) -> dict[str, Any]:
@@ -458,7 +455,7 @@ def route_outputs(
     pooled = routing.pool[routing.solved]
     rep = table["rep_id"].fillna("").astype(str).to_numpy(dtype=object)
     plan_owner = np.asarray(routing.carried.problem.leads.current_owner, dtype=object)
-    moved = int(((~pooled) & (rep != plan_owner[routing.solved])).sum())
+    moved = int(owned_moved(result, routing).sum())  # 0 after ``kept_owned``
     reasons = table["reason"].astype(str).to_numpy(dtype=object)
     reasons[routing.new[routing.solved] & (rep != "")] = REASON_ROUTED
     table["reason"] = reasons

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -100,6 +100,23 @@ class Result:
     @property
     def assigned(self) -> int:
         return int((self.pair_of_lead >= 0).sum())
+
+    def withdrawn(self, status: Status, why: str) -> Result:
+        """This result with its answer taken back: ``status`` (INFEASIBLE or UNKNOWN), no
+        assignment, objective, bound or gap, and ``why`` added to its conflicts. For an
+        answer a rule of the run refuses after the solve (``assign_all``; route's owned
+        leads)."""
+        return replace(
+            self,
+            status=status,
+            pair_of_lead=np.full(self.problem.n_leads, -1, dtype=np.int64),
+            objective=None,
+            expected_value=None,
+            best_bound=None,
+            gap=None,
+            bound_by=None,
+            conflicts=(*self.conflicts, why),
+        )
 
     def require_solution(self) -> None:
         if not self.has_solution:

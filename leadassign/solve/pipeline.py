@@ -399,19 +399,7 @@ def require_all(res: Result) -> Result:
         )
     else:
         why = f"assign_all: no assignment of all {n} leads found; left out: {shown}{more}"
-    status = Status.INFEASIBLE if proven else Status.UNKNOWN
-    unassigned = np.full(n, -1, dtype=np.int64)
-    return replace(
-        res,
-        status=status,
-        pair_of_lead=unassigned,
-        objective=None,
-        expected_value=None,
-        best_bound=None,
-        gap=None,
-        bound_by=None,
-        conflicts=(*res.conflicts, why),
-    )
+    return res.withdrawn(Status.INFEASIBLE if proven else Status.UNKNOWN, why)
 
 
 def _with_bound(res: Result, missing_units: int) -> Result:

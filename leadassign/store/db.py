@@ -3,7 +3,7 @@
 Tables (prefixed ``leadassign_``): ``runs`` (one row per run: when, command, version, input
 digests, policy, status, summary figures, the run it rebalanced from, the run it repeated),
 ``assignments`` (each run's full assignment, one row per input lead, with the owner before
-the run; a route run records only its ``--leads`` rows over its plan, ``runs.base_run``:
+the run; a route run records only the leads it routed over its plan, ``runs.base_run``:
 :meth:`Store.assignment` resolves its whole book), ``files`` (each run's output files,
 zlib-compressed, so a re-run hands back the very same files) and ``schema`` (the schema version).
 
