@@ -615,3 +615,11 @@ def test_a_hard_band_route_cannot_meet_never_drops_an_owned_lead(tmp_path: Path)
     )  # fmt: skip
     assert cli.exit_code == 4, cli.output
     assert "(UNKNOWN)" in cli.stderr and "L000" in cli.stderr and "rebalance" in cli.stderr
+    logged = CliRunner().invoke(
+        main,
+        ["route", "--leads", str(leads), "--reps", str(tmp_path / "reps.csv"),
+         "--policy", str(policy), "--out", str(tmp_path / "r3"), "--store", store, "--json"],
+    )  # fmt: skip
+    events = [json.loads(line) for line in logged.stderr.splitlines() if line.startswith("{")]
+    error = next(e for e in events if e["event"] == "error")
+    assert error["exit_code"] == 4 and "L000" in error["message"]

@@ -62,11 +62,13 @@ def log_outcome(events: JsonEvents, command: str, outcome: Outcome, code: int, o
     assignment), done, summary."""
     if not outcome.has_solution:
         stopped = outcome.summary.get("interrupted")
-        why = (
-            f"interrupted by {stopped} before any assignment was found; nothing written"
-            if stopped is not None
-            else why_not(command, outcome.status, out / "summary.json")[len("error: ") :]
-        )
+        conflicts = outcome.summary.get("conflicts") or []
+        if stopped is not None:
+            why = f"interrupted by {stopped} before any assignment was found; nothing written"
+        elif outcome.status == Status.UNKNOWN and conflicts:
+            why = "; ".join(map(str, conflicts))  # assign_all, route: what refused the answer
+        else:
+            why = why_not(command, outcome.status, out / "summary.json")[len("error: ") :]
         events.emit("error", exit_code=code, message=why)
     events.emit(
         "done",
