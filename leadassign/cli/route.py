@@ -42,7 +42,8 @@ Every 15 minutes, from cron (see docs/weekly.md#route):
                 2>> logs/leadassign.jsonl
 \b
 Exit codes: 0 routed, 2 bad input or no plan in the store, 3 INFEASIBLE, 4 no solution within
-the time limit, 5 another run holds the store.
+the time limit or none that keeps every owned lead with its owner, 5 another run holds the
+store.
 """,
 )
 @input_options
