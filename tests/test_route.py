@@ -623,3 +623,12 @@ def test_a_hard_band_route_cannot_meet_never_drops_an_owned_lead(tmp_path: Path)
     events = [json.loads(line) for line in logged.stderr.splitlines() if line.startswith("{")]
     error = next(e for e in events if e["event"] == "error")
     assert error["exit_code"] == 4 and "L000" in error["message"]
+    # the same route again (same --at): a re-run of the refused run says why, not "time limit"
+    args = ["route", "--leads", str(leads), "--reps", str(tmp_path / "reps.csv"),
+            "--policy", str(policy), "--store", store, "--at", MONDAY.isoformat()]  # fmt: skip
+    first = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "r4")])
+    again = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "r5")])
+    assert first.exit_code == again.exit_code == 4, again.output
+    assert "not solved again" in again.stdout
+    assert "L000" in again.stderr and "rebalance" in again.stderr
+    assert "time limit" not in again.stderr

@@ -3,6 +3,7 @@ conflicts, and why there is no assignment."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +66,9 @@ def log_outcome(events: JsonEvents, command: str, outcome: Outcome, code: int, o
         conflicts = outcome.summary.get("conflicts") or []
         if stopped is not None:
             why = f"interrupted by {stopped} before any assignment was found; nothing written"
-        elif outcome.status == Status.UNKNOWN and conflicts:
-            why = "; ".join(map(str, conflicts))  # assign_all, route: what refused the answer
         else:
-            why = why_not(command, outcome.status, out / "summary.json")[len("error: ") :]
+            why = why_not(command, outcome.status, out / "summary.json", conflicts)
+            why = why[len("error: ") :]
         events.emit("error", exit_code=code, message=why)
     events.emit(
         "done",
@@ -83,9 +83,14 @@ def log_outcome(events: JsonEvents, command: str, outcome: Outcome, code: int, o
     events.emit("summary", **outcome.summary)
 
 
-def why_not(name: str, status: Status, summary: Path) -> str:
+def why_not(
+    name: str, status: Status, summary: Path, conflicts: Sequence[object] | None = None
+) -> str:
     """Why a run (of a comparison, or recorded) has no assignment, and what to do (one
-    line)."""
+    line). ``conflicts``: the run's summary.json conflicts — an UNKNOWN run with some was
+    refused by a rule (assign_all unproven, route's owned leads), not cut by the clock."""
+    if status == Status.UNKNOWN and conflicts:
+        return f"error: {name}: no assignment found (UNKNOWN): " + "; ".join(map(str, conflicts))
     if status == Status.UNKNOWN:
         return (
             f"error: {name}: no answer within the time limit (UNKNOWN); raise --time-limit "
@@ -157,7 +162,12 @@ def _say_rerun(outcome: Outcome, out: Path) -> None:
     names = ", ".join(p.name for p in outcome.written)
     click.echo(f"status {outcome.status.value}; wrote {names} to {out}")
     if not outcome.has_solution:
-        why = why_not(f"run {outcome.rerun_of}", outcome.status, out / "summary.json")
+        why = why_not(
+            f"run {outcome.rerun_of}",
+            outcome.status,
+            out / "summary.json",
+            outcome.summary.get("conflicts"),
+        )
         click.echo(why, err=True)
 
 

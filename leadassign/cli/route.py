@@ -129,7 +129,10 @@ def _say(outcome: Outcome, store: str, out: Path, code: int) -> None:
     elif code and outcome.result is not None and outcome.result.conflicts:
         report_result(outcome.result, None, matrix=False)  # INFEASIBLE / UNKNOWN: the reasons
     elif code:
-        click.echo(why_not("route", outcome.status, out / "summary.json"), err=True)
+        why = why_not(
+            "route", outcome.status, out / "summary.json", outcome.summary.get("conflicts")
+        )
+        click.echo(why, err=True)
     if outcome.written:
         click.echo(printable(f"wrote {', '.join(p.name for p in outcome.written)} to {out}"))
     if outcome.run_id is not None:

@@ -100,7 +100,7 @@ def _scenario_done(
     if cut:
         code = max(code, EXIT_NO_SOLUTION)
     failed = [
-        why_not(run.name, run.status, out / run.name / "summary.json")
+        why_not(run.name, run.status, out / run.name / "summary.json", run.summary.get("conflicts"))
         for run in runs
         if not run.status.has_solution and not run.summary.get("interrupted")
     ]
