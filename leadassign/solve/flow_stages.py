@@ -18,9 +18,9 @@ from leadassign.control import budget
 from leadassign.engines import mip
 from leadassign.engines.certified_flow import certified_flow
 from leadassign.engines.flow import FlowOutcome, hall_violation, solve_flow
-from leadassign.engines.lagrangian import churn_flow, fair_count_flow
+from leadassign.engines.lagrangian import churn_flow, fair_count_flow, sampled_bonus
 from leadassign.engines.lp import MAX_PAIRS
-from leadassign.engines.priced_flows import Solved, priced_subset, rep_prices
+from leadassign.engines.priced_flows import ArcSubset, Solved, priced_subset, rep_prices
 from leadassign.engines.value_band import value_band_bound
 from leadassign.result import Status
 from leadassign.solve.explain import hall_message, precheck
@@ -328,17 +328,30 @@ def churn_search(run: Run) -> None:
         low, high = pairs.min_leads, pairs.capacity
     run.report.phase("lagrangian")
     at_bounds = run.at_bounds
+    tolerance = max(LAGRANGIAN_TOLERANCE, 0.9 * run.settings.relative_gap)
+    guess = guessed_bonus(run.start, prep.scale)
+    if guess is None and isinstance(run.flows, ArcSubset):
+        guess = sampled_bonus(
+            pairs,
+            churn,
+            run.problem.n_leads,
+            low,
+            high,
+            run.flows.selected,
+            tolerance=tolerance,
+            time_left=run.time_left,
+        )
     lagrange = churn_flow(
         pairs,
         churn,
         run.problem.n_leads,
         low,
         high,
-        tolerance=max(LAGRANGIAN_TOLERANCE, 0.9 * run.settings.relative_gap),
+        tolerance=tolerance,
         time_left=run.time_left,
         start=at_bounds if at_bounds is not None and at_bounds.chosen is hint else None,
         flows=run.flows,
-        guess=guessed_bonus(run.start, prep.scale),
+        guess=guess,
     )
     if lagrange is not None:
         run.keep_bonus = lagrange.multiplier / prep.scale
