@@ -9,10 +9,10 @@ still comes from the whole book's flows. Checked here:
   lands near the one the whole search settles on, starting there takes fewer flows, and the
   answer still meets the limit within the tolerance of its bound; the same guess twice;
   none when the limit does not bind;
-- the pipeline (``SUBSET_PAIRS`` lowered so that small books take the priced-subset flows
-  and the sampled guess): the answer matches the independent MILP oracle and checker
-  (the most leads, every rule, a score no better than the optimum and a bound no lower),
-  and is the same twice.
+- the pipeline (``SUBSET_PAIRS`` and ``SAMPLED_BONUS_PAIRS`` lowered so that small books take
+  the priced-subset flows and the sampled guess): the answer matches the independent MILP
+  oracle and checker (the most leads, every rule, a score no better than the optimum and a
+  bound no lower), and is the same twice.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ def test_the_pipeline_from_a_sampled_bonus_matches_the_milp(
     monkeypatch.setattr(stages, "LAGRANGIAN_ONLY_PAIRS", 0)
     monkeypatch.setattr(stages, "SUBSET_PAIRS", 0)
     monkeypatch.setattr(stages, "SUBSET_PER_LEAD", 2)
+    monkeypatch.setattr(stages, "SAMPLED_BONUS_PAIRS", 0)
     guesses: list[int | None] = []
 
     def spy(*args: Any, **kwargs: Any) -> int | None:
