@@ -38,15 +38,21 @@ improving cycles); :func:`rep_prices` re-proves it, or the whole subset is solve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 
 from leadassign.engines.flow import FlowError, FlowOutcome, solve_flow
-from leadassign.engines.priced_flows import _count_weight, rep_prices, top_per_lead
+from leadassign.engines.priced_flows import (
+    CHUNK_PAIRS,
+    _count_weight,
+    _lead_chunks,
+    first_subset,
+    rep_prices,
+    top_per_lead,
+)
 
 #: Pairs priced at once (the chunk's temporaries are a few int64 arrays of this length).
-CHUNK = 2_000_000
+CHUNK = CHUNK_PAIRS
 #: The share of the leads whose optimum prices the first subset (:func:`sample_prices`).
 #: 20%: with 5% the 100,000 x 500 book's sample flow took 0.6 s instead of 3.5 s for as many
 #: rounds (5), but 200,000 x 800 needed 6 rounds instead of 3 (487 s against 216 s under
@@ -98,24 +104,6 @@ class CertifiedFlow:
     prices: np.ndarray | None = None
 
 
-def first_subset(
-    lead: np.ndarray,
-    rep: np.ndarray,
-    w: np.ndarray,
-    prices: np.ndarray,
-    per_lead: int,
-    chunk: int = CHUNK,
-) -> np.ndarray:
-    """Each lead's ``per_lead`` best pairs by reduced weight ``w - prices`` (``lead``
-    sorted; ties by position), as a mask, sorted a chunk of whole leads at a time."""
-    selected = np.zeros(len(lead), dtype=bool)
-    for lo, hi in _lead_chunks(lead, chunk):
-        index = np.arange(lo, hi)
-        score = w[lo:hi].astype(np.int64) - prices[rep[lo:hi]]
-        selected[top_per_lead(index, lead[lo:hi], score, per_lead)] = True
-    return selected
-
-
 def sample_prices(
     lead: np.ndarray,
     rep: np.ndarray,
@@ -142,19 +130,6 @@ def sample_prices(
         return zero
     prices = rep_prices(lead[arcs], rep[arcs], w[arcs], outcome.chosen, n_leads, low, high, big=big)
     return zero if prices is None else prices
-
-
-def _lead_chunks(lead: np.ndarray, chunk: int) -> list[tuple[int, int]]:
-    """Ranges of about ``chunk`` pairs that never split a lead's run (``lead`` sorted)."""
-    bounds = [0]
-    while bounds[-1] < len(lead):
-        end = min(len(lead), bounds[-1] + chunk)
-        if end < len(lead):
-            end = int(np.searchsorted(lead, lead[end], side="left"))
-            if end <= bounds[-1]:  # one lead longer than a chunk
-                end = int(np.searchsorted(lead, lead[bounds[-1]], side="right"))
-        bounds.append(end)
-    return list(pairwise(bounds))
 
 
 def certified_flow(

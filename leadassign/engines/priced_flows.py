@@ -19,6 +19,7 @@ arcs. :class:`ArcSubset` does that, and adds the arcs the prices show are missin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Protocol
 
 import numpy as np
@@ -30,6 +31,9 @@ from leadassign.engines.flow import solve_flow
 _UNBOUNDED = -(2**61)
 #: rep_prices reads the pairs this many at a time (its temporaries stay ~100 MB at 35M pairs).
 _CHUNK = 2_000_000
+#: first_subset (and certified_flow's pricing) sorts and prices this many pairs at a time:
+#: at 10.7M pairs 0.8-1.2 s against 3.0-5.0 s for one sort of them all (same pairs chosen).
+CHUNK_PAIRS = 2_000_000
 
 
 def _lead_max(values: np.ndarray, lead: np.ndarray) -> np.ndarray:
@@ -262,6 +266,37 @@ class ArcSubset:
         return True
 
 
+def first_subset(
+    lead: np.ndarray,
+    rep: np.ndarray,
+    w: np.ndarray,
+    prices: np.ndarray,
+    per_lead: int,
+    chunk: int = CHUNK_PAIRS,
+) -> np.ndarray:
+    """Each lead's ``per_lead`` best pairs by reduced weight ``w - prices`` (``lead``
+    sorted; ties by position), as a mask, sorted a chunk of whole leads at a time."""
+    selected = np.zeros(len(lead), dtype=bool)
+    for lo, hi in _lead_chunks(lead, chunk):
+        index = np.arange(lo, hi)
+        score = w[lo:hi].astype(np.int64) - prices[rep[lo:hi]]
+        selected[top_per_lead(index, lead[lo:hi], score, per_lead)] = True
+    return selected
+
+
+def _lead_chunks(lead: np.ndarray, chunk: int) -> list[tuple[int, int]]:
+    """Ranges of about ``chunk`` pairs that never split a lead's run (``lead`` sorted)."""
+    bounds = [0]
+    while bounds[-1] < len(lead):
+        end = min(len(lead), bounds[-1] + chunk)
+        if end < len(lead):
+            end = int(np.searchsorted(lead, lead[end], side="left"))
+            if end <= bounds[-1]:  # one lead longer than a chunk
+                end = int(np.searchsorted(lead, lead[bounds[-1]], side="right"))
+        bounds.append(end)
+    return list(pairwise(bounds))
+
+
 def priced_subset(
     lead: np.ndarray,
     rep: np.ndarray,
@@ -274,9 +309,7 @@ def priced_subset(
 ) -> ArcSubset:
     """An :class:`ArcSubset` of each lead's ``per_lead`` best arcs at ``prices`` (reduced
     weight ``w - prices``), plus the arcs flagged in ``keep``."""
-    selected = np.zeros(len(lead), dtype=bool)
-    everything = np.arange(len(lead))
-    selected[top_per_lead(everything, lead, w.astype(np.int64) - prices[rep], per_lead)] = True
+    selected = first_subset(lead, rep, w, prices, per_lead)
     if keep is not None:
         selected |= keep
     return ArcSubset(lead, rep, n_leads, selected)

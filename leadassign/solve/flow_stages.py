@@ -18,9 +18,9 @@ from leadassign.control import budget
 from leadassign.engines import mip
 from leadassign.engines.certified_flow import certified_flow
 from leadassign.engines.flow import FlowOutcome, hall_violation, solve_flow
-from leadassign.engines.lagrangian import churn_flow, fair_count_flow
+from leadassign.engines.lagrangian import churn_flow, fair_count_flow, sampled_bonus
 from leadassign.engines.lp import MAX_PAIRS
-from leadassign.engines.priced_flows import Solved, priced_subset, rep_prices
+from leadassign.engines.priced_flows import ArcSubset, Solved, priced_subset, rep_prices
 from leadassign.engines.value_band import value_band_bound
 from leadassign.result import Status
 from leadassign.solve.explain import hall_message, precheck
@@ -59,6 +59,13 @@ RELAXATION_SUBSET_PAIRS = 5_000_000
 #: within this share of the churn search's tolerance (``certified_flow``'s ``within``): the
 #: searches after it need its count proven, a start and prices, not its exact optimum.
 RELAXATION_WITHIN = 0.25
+#: Above this many pairs (with the flows on a priced subset) the churn search starts from the
+#: keep bonus the same search finds on a fifth of the leads (engines.lagrangian.sampled_bonus)
+#: when no start carries one: at 100k x 500 with the issue-4 rules (10.7M pairs) 4 subset flows
+#: instead of 5 and a gap of 9.3e-6 instead of 3.3e-4; at 50k x 300 (max_reassign 0.05) the
+#: search from the sample took longer (14.1 s against 10.9 s) and ended FEASIBLE 7.6e-6 where
+#: the old search ended OPTIMAL. benchmarks/RESULTS.md, "Target 4", "Session 6".
+SAMPLED_BONUS_PAIRS = 5_000_000
 #: The Lagrangian churn search stops when its solution is this close to its bound (or to
 #: ``solver.relative_gap`` when larger: 0.9 of it, so that the reported gap, in floats and
 #: relative to the objective rather than the bound, stays within the gap asked for).
@@ -328,17 +335,30 @@ def churn_search(run: Run) -> None:
         low, high = pairs.min_leads, pairs.capacity
     run.report.phase("lagrangian")
     at_bounds = run.at_bounds
+    tolerance = max(LAGRANGIAN_TOLERANCE, 0.9 * run.settings.relative_gap)
+    guess = guessed_bonus(run.start, prep.scale)
+    if guess is None and isinstance(run.flows, ArcSubset) and len(pairs) > SAMPLED_BONUS_PAIRS:
+        guess = sampled_bonus(
+            pairs,
+            churn,
+            run.problem.n_leads,
+            low,
+            high,
+            run.flows.selected,
+            tolerance=tolerance,
+            time_left=run.time_left,
+        )
     lagrange = churn_flow(
         pairs,
         churn,
         run.problem.n_leads,
         low,
         high,
-        tolerance=max(LAGRANGIAN_TOLERANCE, 0.9 * run.settings.relative_gap),
+        tolerance=tolerance,
         time_left=run.time_left,
         start=at_bounds if at_bounds is not None and at_bounds.chosen is hint else None,
         flows=run.flows,
-        guess=guessed_bonus(run.start, prep.scale),
+        guess=guess,
     )
     if lagrange is not None:
         run.keep_bonus = lagrange.multiplier / prep.scale
@@ -424,6 +444,7 @@ __all__ = [
     "CERTIFIED_FLOW_PAIRS",
     "LAGRANGIAN_ONLY_PAIRS",
     "LAGRANGIAN_TOLERANCE",
+    "SAMPLED_BONUS_PAIRS",
     "SUBSET_PAIRS",
     "SUBSET_PER_LEAD",
     "churn_search",
