@@ -297,6 +297,43 @@ def _lead_chunks(lead: np.ndarray, chunk: int) -> list[tuple[int, int]]:
     return list(pairwise(bounds))
 
 
+class ExactSubset(ArcSubset):
+    """:class:`Flows` on a subset of the arcs that is exact over all of them: each flow is
+    solved on the subset, and while its prices show arcs that could gain (``_widen``) they
+    join the subset and the flow is solved again; with none left the flow is optimal over
+    every arc (count and value), and its bound over every arc (:func:`value_bound` at its
+    prices) must equal its value, as with :class:`AllArcs`, or it is not taken. After
+    ``rounds`` widenings the flow is solved on every arc. The subset carries over from one
+    flow to the next (a Lagrangian search's flows differ only in a bonus)."""
+
+    def __init__(
+        self,
+        lead: np.ndarray,
+        rep: np.ndarray,
+        n_leads: int,
+        selected: np.ndarray,
+        *,
+        per_lead: int = 4,
+        rounds: int = 6,
+    ) -> None:
+        super().__init__(lead, rep, n_leads, selected, per_lead=per_lead, retries=0)
+        self.rounds = rounds
+
+    def solve(
+        self, w: np.ndarray, low: np.ndarray, high: np.ndarray, count: int | None = None
+    ) -> Solved:
+        for _ in range(self.rounds):
+            solved, widened = self._solve_once(w, low, high)
+            if widened:
+                continue
+            proven = solved.chosen is not None and solved.bound == solved.value
+            if proven and (count is None or solved.count >= count):
+                return solved  # no arc can gain and the bound over every arc is met
+            break
+        self.flows += 1
+        return AllArcs(self.lead, self.rep, self.n_leads).solve(w, low, high)
+
+
 def priced_subset(
     lead: np.ndarray,
     rep: np.ndarray,
@@ -306,12 +343,16 @@ def priced_subset(
     *,
     per_lead: int,
     keep: np.ndarray | None = None,
+    exact: bool = False,
 ) -> ArcSubset:
-    """An :class:`ArcSubset` of each lead's ``per_lead`` best arcs at ``prices`` (reduced
-    weight ``w - prices``), plus the arcs flagged in ``keep``."""
+    """An :class:`ArcSubset` (``exact``: an :class:`ExactSubset`) of each lead's ``per_lead``
+    best arcs at ``prices`` (reduced weight ``w - prices``), plus the arcs flagged in
+    ``keep``."""
     selected = first_subset(lead, rep, w, prices, per_lead)
     if keep is not None:
         selected |= keep
+    if exact:
+        return ExactSubset(lead, rep, n_leads, selected)
     return ArcSubset(lead, rep, n_leads, selected)
 
 

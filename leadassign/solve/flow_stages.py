@@ -40,6 +40,12 @@ from leadassign.solve.starts import (
 #: rep prices.
 SUBSET_PAIRS = 1_000_000
 SUBSET_PER_LEAD = 8
+#: Above this many pairs (and up to SUBSET_PAIRS) a run from a previous answer (a
+#: scenario's variant) solves its side-rule flows on the priced subset, each made exact
+#: over every pair (engines.priced_flows.ExactSubset): the same optima as flows over every
+#: pair, at 10,000 x 200 (410,000 pairs) about a third of the time each. RESULTS section 6,
+#: "Session 6". Cold solves keep the flow over every pair.
+WARM_SUBSET_PAIRS = 100_000
 #: Above this many pairs the policy-free flow runs on a priced subset, certified over every
 #: pair (engines.certified_flow). Below it one flow over every pair is faster on 2 cores
 #: (100k x 500, 11M pairs: 29.9 s against 34.1 s, at 2.1 GB against 1.2 GB); above it the
@@ -162,14 +168,17 @@ def flow_relaxation(run: Run) -> None:
 
 def priced_arcs(run: Run) -> None:
     """Many pairs: the flows below run on each lead's best pairs at the relaxation's rep
-    prices (and the owners' pairs), with bounds over every pair from their prices."""
+    prices (and the owners' pairs), with bounds over every pair from their prices. A run
+    from a previous answer (a scenario's variant) above ``WARM_SUBSET_PAIRS`` pairs takes
+    the same subset with each flow made exact over every pair (``ExactSubset``)."""
     pairs, side = run.prep.pairs, run.prep.side
     fair, churn = side.fairness, side.continuity
+    exact = run.start is not None and WARM_SUBSET_PAIRS < len(pairs) <= SUBSET_PAIRS
     if not (
         run.network_shaped
         and side.any
         and side.flows_know_all
-        and len(pairs) > SUBSET_PAIRS
+        and (len(pairs) > SUBSET_PAIRS or exact)
         and run.relaxed_flow is not None
         and (fair is None or (fair.penalty is None and run.counting))
     ):
@@ -194,6 +203,7 @@ def priced_arcs(run: Run) -> None:
             prices,
             per_lead=SUBSET_PER_LEAD,
             keep=None if churn is None else churn.kept > 0,
+            exact=exact,
         )
 
 
@@ -447,6 +457,7 @@ __all__ = [
     "SAMPLED_BONUS_PAIRS",
     "SUBSET_PAIRS",
     "SUBSET_PER_LEAD",
+    "WARM_SUBSET_PAIRS",
     "churn_search",
     "exact_flow",
     "fair_count",
