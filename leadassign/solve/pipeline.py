@@ -32,6 +32,7 @@ from leadassign.result.capacity import LP_SECONDS, CapacityMode, CapacityValues,
 from leadassign.solve import flow_stages as flows
 from leadassign.solve import search_stages as searches
 from leadassign.solve.account_stages import grouped_accounts
+from leadassign.solve.band_stages import band_repair
 from leadassign.solve.incumbent import Finish, Incumbent
 from leadassign.solve.run import Run
 from leadassign.solve.starts import Start
@@ -84,6 +85,7 @@ _STARTS = (
 )
 _DRAFTS = (
     CHECKPOINT,
+    Stage("band repair", band_repair, "repair"),
     Stage("fairness draft", flows.fairness_draft, "draft"),
     Stage("value band bound", flows.value_band),
     CHECKPOINT,
