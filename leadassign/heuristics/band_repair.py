@@ -49,7 +49,8 @@ LOOKS: tuple[tuple[int | None, int, bool], ...] = (
 )
 #: The repair aims at a band this share narrower than the rule's (a trade rarely lands
 #: exactly: the last few units of violation at the rule's own edge can leave no single
-#: trade that lowers the whole), and ends when the rule's band holds.
+#: trade that lowers the whole), and ends when the rule's band holds; if it does not, the
+#: trades go on from there at the rule's own band.
 MARGIN = Fraction(1, 20)
 #: Books of at most this many units x reps look pairs up in a dense index (4 bytes a cell:
 #: 60 MB at 50,000 x 300), larger ones by binary search.
@@ -172,13 +173,17 @@ def repair_band(
     """``chosen`` (one rep per unit, within capacities and floors) traded (module doc) until
     the hard band of ``fair`` holds, with the same units placed; None when the repair stops
     first (or the band's products could overflow). Every effort and size must be 1."""
-    book = _Book.start(pairs, fair, chosen, fair.band * (1 - MARGIN))
-    if book is None:
-        return None
-    _trade_away(book, max_steps, time_left)
-    out = np.zeros(len(pairs), dtype=bool)
-    out[book.at[book.at >= 0]] = True
-    return out if fair.excess(pairs, out) == 0 else None
+    out = chosen
+    for band in (fair.band * (1 - MARGIN), fair.band):
+        book = _Book.start(pairs, fair, out, band)
+        if book is None:
+            return None
+        _trade_away(book, max_steps, time_left)
+        out = np.zeros(len(pairs), dtype=bool)
+        out[book.at[book.at >= 0]] = True
+        if fair.excess(pairs, out) == 0:
+            return out
+    return None
 
 
 def _trade_away(book: _Book, max_steps: int, time_left: Callable[[], float] | None) -> None:
