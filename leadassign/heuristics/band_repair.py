@@ -201,9 +201,8 @@ def _trade_away(book: _Book, max_steps: int, time_left: Callable[[], float] | No
         if not len(order):
             return
         rep = int(order[0])
-        trade = None
-        for breadth in range(len(LOOKS)):
-            trade = trade or _best_trade(book, rep, breadth)
+        looks = (_best_trade(book, rep, breadth) for breadth in range(len(LOOKS)))
+        trade = next((found for found in looks if found is not None), None)
         if trade is None:
             stuck[rep] = True
             continue
@@ -274,9 +273,9 @@ def _picked(values: np.ndarray, pairs_at: np.ndarray) -> np.ndarray:
     return np.where(pairs_at >= 0, values[np.maximum(pairs_at, 0)], 0)
 
 
-def _best_trade(book: _Book, a: int, breadth: int) -> tuple[int, int, int, int, int] | None:
-    """The trade of rep ``a`` that lowers the total violation most among the
-    ``EXACT_TRIES`` best by the two-rep score (module doc), or None."""
+def _best_trade(book: _Book, a: int, breadth: int) -> tuple[int, int, int, int] | None:
+    """(take, give, lose, gain) of the first of rep ``a``'s ``EXACT_TRIES`` best trades by
+    the two-rep score (then value) that lowers the whole violation (module doc), or None."""
     g_a = int(book.group[a])
     total_a = int(book.total[g_a])
     under = int(book.scale[a]) * int(book.held[a]) < int(book.down[a]) * total_a
@@ -307,7 +306,7 @@ def _best_trade(book: _Book, a: int, breadth: int) -> tuple[int, int, int, int, 
     k = _first_lowering(book, a, t, d_a, d_b, first[delta[first] < 0][:EXACT_TRIES])
     if k < 0:
         return None
-    return int(t.take[k]), int(t.give[k]), int(t.lose[k]), int(t.gain[k]), int(t.b[k])
+    return int(t.take[k]), int(t.give[k]), int(t.lose[k]), int(t.gain[k])
 
 
 def _first_lowering(
@@ -338,11 +337,11 @@ def _whole(book: _Book, held: np.ndarray, total: np.ndarray) -> float:
     return float((scaled / np.maximum(book.scale, 1)).sum())
 
 
-def _apply(book: _Book, take: int, give: int, lose: int, gain: int, b: int) -> None:
-    """Make the trade: rep a takes pair ``take`` and gives up ``give``; the taken unit
-    leaves ``lose`` and the given unit goes to ``gain`` (at rep ``b``)."""
+def _apply(book: _Book, take: int, give: int, lose: int, gain: int) -> None:
+    """Make the trade: a rep takes pair ``take`` and gives up ``give`` (-1: none); the taken
+    unit leaves ``lose`` (-1: it was left out) and the given unit goes to ``gain`` (-1: it
+    is left out)."""
     pairs, metric = book.pairs, book.metric
-    a = int(pairs.rep[take])
     for p, sign in ((take, 1), (give, -1), (lose, -1), (gain, 1)):
         if p < 0:
             continue
@@ -357,7 +356,6 @@ def _apply(book: _Book, take: int, give: int, lose: int, gain: int, b: int) -> N
     for p in (take, gain):
         if p >= 0:
             book.at[int(pairs.unit[p])] = p
-    del a, b
 
 
 __all__ = ["DENSE_CELLS", "EXACT_TRIES", "LOOKS", "MARGIN", "MAX_STEPS", "repair_band"]
