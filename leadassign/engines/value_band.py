@@ -48,6 +48,7 @@ def value_band_bound(
     *,
     time_left: Callable[[], float] | None = None,
     max_flows: int = MAX_FLOWS,
+    on_flow: Callable[[np.ndarray], int | None] | None = None,
 ) -> int | None:
     """An upper bound on the value units of any choice of ``count`` pairs that meets the
     hard band of ``fairness`` (module doc), or None when no flow reached ``count``.
@@ -83,6 +84,8 @@ def value_band_bound(
             stalled += 1
             if stalled >= PATIENCE:
                 step, stalled = step / 2, 0
+        if on_flow is not None:
+            best = max(best, on_flow(solved.chosen) or best)
         if bound <= best:
             break
         held = np.bincount(pairs.rep[solved.chosen], weights=metric[solved.chosen], minlength=m)

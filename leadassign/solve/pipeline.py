@@ -29,6 +29,7 @@ from leadassign.models.policy import Method, Policy, SolverPolicy
 from leadassign.models.problem import Problem
 from leadassign.result import Result, Status
 from leadassign.result.capacity import LP_SECONDS, CapacityMode, CapacityValues, capacity_values
+from leadassign.solve import band_stages as bands
 from leadassign.solve import flow_stages as flows
 from leadassign.solve import search_stages as searches
 from leadassign.solve.account_stages import grouped_accounts
@@ -84,8 +85,9 @@ _STARTS = (
 )
 _DRAFTS = (
     CHECKPOINT,
+    Stage("band repair", bands.band_repair, "repair"),
     Stage("fairness draft", flows.fairness_draft, "draft"),
-    Stage("value band bound", flows.value_band),
+    Stage("value band bound", bands.value_band, "repair"),
     CHECKPOINT,
 )
 

@@ -1,0 +1,361 @@
+"""A count-preserving repair of a hard fairness band: from a choice that places the most
+leads (the flow's) but breaks the band, trades that keep every placed unit placed until the
+band holds.
+
+Each step takes the rep furthest outside its band (exact integers: ``Fairness``'s
+``(q-p) w_j M <= q W m_j <= (q+p) w_j M``) and weighs, in numpy, every trade of one of its
+units ``y`` for a unit ``x`` it has a pair with:
+
+- a *swap*: ``x`` is held by rep ``b``, which takes ``y`` in exchange (``y`` has a pair at
+  ``b``); both keep their counts;
+- a *replacement*: ``x`` is left out; it takes ``y``'s place and ``y`` is left out;
+- a *take*: ``x`` comes from ``b`` alone, when the rep has room and ``b`` stays at or above
+  its floor.
+
+The count placed never changes, nor any rep's capacity or floor. A trade is scored by the
+summed distance outside the band of the two reps it touches at the current group totals,
+then by value; the few best are re-scored exactly over every rep (a trade between groups,
+or with a lead left out, moves the group totals and so every bound of the group) and the
+first that lowers the total violation is taken. When the rep has no such trade, the next
+furthest is tried; the repair ends when the band holds, no rep has an improving trade, or
+the step limit (a work limit, so the answer does not depend on the machine) or the clock
+runs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from leadassign.compile.candidates import lead_starts
+from leadassign.compile.families import Fairness
+from leadassign.compile.pairs import Pairs
+from leadassign.control.budget import out_of_time
+from leadassign.control.stop import stopped
+
+#: Trades the repair may take (a work limit: the same answer whatever the machine's speed).
+MAX_STEPS = 20_000
+#: The trades of a rep weighed, widest last (each only when the narrower finds none): how
+#: many of the other units (None: all; most metric first under the band, least above it),
+#: how many of its own (least metric first under the band, most above it), and whether the
+#: others are narrowed first to those whose rep keeps its band in the trade.
+LOOKS: tuple[tuple[int | None, int, bool], ...] = (
+    (256, 12, True),
+    (2048, 12, False),
+    (None, 24, False),
+)
+#: The repair aims at a band this share narrower than the rule's (a trade rarely lands
+#: exactly: the last few units of violation at the rule's own edge can leave no single
+#: trade that lowers the whole), and ends when the rule's band holds; if it does not, the
+#: trades go on from there at the rule's own band.
+MARGIN = Fraction(1, 20)
+#: Books of at most this many units x reps look pairs up in a dense index (4 bytes a cell:
+#: 60 MB at 50,000 x 300), larger ones by binary search.
+DENSE_CELLS = 20_000_000
+#: Trades re-scored exactly over every rep, best first by the two-rep score.
+EXACT_TRIES = 128
+#: The band's products must stay below this for int64 arithmetic to be exact.
+_SAFE = 2**62
+
+
+@dataclass(eq=False)
+class _Book:
+    """The repair's state: each unit's chosen pair (-1: left out), each rep's count and
+    metric, each group's total metric, and the band's integer coefficients per rep."""
+
+    pairs: Pairs
+    key: np.ndarray  # per pair: unit * reps + rep (sorted: pairs are sorted by unit, rep)
+    index: np.ndarray | None  # (unit, rep) -> pair, -1 where none (None: too large; ``key``)
+    by_rep: np.ndarray  # pair indices sorted by rep, then metric
+    rep_start: np.ndarray  # per rep + 1: where its pairs start in by_rep
+    metric: np.ndarray  # per pair, int64
+    units: np.ndarray  # per pair: value units, int64
+    at: np.ndarray  # per unit: its chosen pair, -1 when left out
+    count: np.ndarray  # per rep: units held
+    held: np.ndarray  # per rep: metric held
+    group: np.ndarray  # per rep: index into ``members`` (-1: in no band group)
+    members: list[np.ndarray]
+    total: np.ndarray  # per group: metric held
+    scale: np.ndarray  # per rep: q * W_g (0 outside a group)
+    up: np.ndarray  # per rep: (q + p) * w_j
+    down: np.ndarray  # per rep: (q - p) * w_j (0 when the band has no floor)
+
+    @classmethod
+    def start(
+        cls, pairs: Pairs, fair: Fairness, chosen: np.ndarray, band: Fraction
+    ) -> _Book | None:
+        """The state of ``chosen`` aiming at ``band`` (the rule's, or one inside it), or
+        None when the band's products could overflow int64."""
+        m = len(pairs.capacity)
+        n_units = int(pairs.unit.max(initial=-1)) + 1
+        metric = fair.metric.astype(np.int64)
+        p, q = band.numerator, band.denominator
+        weights = fair.weights.astype(np.int64)
+        members = fair.groups()
+        # the most any total can hold: each unit's largest metric, summed
+        unit_most = np.maximum.reduceat(np.abs(metric), lead_starts(pairs.unit))
+        largest = int(unit_most.sum())
+        heaviest = max((int(weights[reps].sum()) for reps in members), default=1)
+        if (q + p) * max(heaviest, 1) * max(largest, 1) >= _SAFE:
+            return None
+        group = np.full(m, -1, dtype=np.int64)
+        scale = np.zeros(m, dtype=np.int64)
+        for g, reps in enumerate(members):
+            group[reps] = g
+            scale[reps] = q * int(weights[reps].sum())
+        up = np.where(group >= 0, (q + p) * weights, 0)
+        down = np.where(group >= 0, max(q - p, 0) * weights, 0)
+        at = np.full(n_units, -1, dtype=np.int64)
+        at[pairs.unit[chosen]] = np.flatnonzero(chosen)
+        count = np.bincount(pairs.rep[chosen], minlength=m).astype(np.int64)
+        held = np.zeros(m, dtype=np.int64)
+        np.add.at(held, pairs.rep[chosen], metric[chosen])
+        total = np.array([int(held[reps].sum()) for reps in members], dtype=np.int64)
+        by_rep = np.lexsort((np.arange(len(pairs)), metric, pairs.rep))
+        rep_start = np.searchsorted(pairs.rep[by_rep], np.arange(m + 1))
+        key = pairs.unit.astype(np.int64) * m + pairs.rep
+        index = None
+        if n_units * m <= DENSE_CELLS and len(pairs) < 2**31:
+            index = np.full((n_units, m), -1, dtype=np.int32)
+            index[pairs.unit, pairs.rep] = np.arange(len(pairs), dtype=np.int32)
+        return cls(
+            pairs, key, index, by_rep, rep_start, metric, pairs.units.astype(np.int64),
+            at, count, held, group, members, total, scale, up, down,
+        )  # fmt: skip
+
+    def outside(self, held: np.ndarray, totals: np.ndarray, reps: np.ndarray) -> np.ndarray:
+        """Per entry: how far rep ``reps`` holding ``held`` is outside its band at its group
+        total ``totals``, in the band's scaled units (``q W`` per unit of metric)."""
+        s = self.scale[reps] * held
+        over = s - self.up[reps] * totals
+        under = self.down[reps] * totals - s
+        return np.where(self.group[reps] >= 0, np.maximum(np.maximum(over, under), 0), 0)
+
+    def violations(self) -> np.ndarray:
+        """Per rep: its distance outside the band, in metric units (rounded up)."""
+        reps = np.arange(len(self.held))
+        totals = self.total[np.maximum(self.group, 0)] if len(self.total) else self.held * 0
+        scaled = self.outside(self.held, totals, reps)
+        out: np.ndarray = -(-scaled // np.maximum(self.scale, 1))
+        return out
+
+    def limits(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per rep: the least and most metric its band allows at the group totals (floats:
+        to narrow the candidates only; every decision is in integers)."""
+        totals = self.total[np.maximum(self.group, 0)].astype(np.float64)
+        scale = np.maximum(self.scale, 1).astype(np.float64)
+        inside = self.group >= 0
+        low = np.where(inside, self.down * totals / scale, -np.inf)
+        high = np.where(inside, self.up * totals / scale, np.inf)
+        return low, high
+
+    def pair_of(self, units: np.ndarray, reps: np.ndarray) -> np.ndarray:
+        """The pair of each (unit, rep), -1 where there is none."""
+        if self.index is not None:
+            found: np.ndarray = self.index[units, reps].astype(np.int64)
+            return found
+        want = units.astype(np.int64) * len(self.held) + reps
+        k = np.minimum(np.searchsorted(self.key, want), len(self.key) - 1)
+        return np.where(self.key[k] == want, k, -1)
+
+
+def repair_band(
+    pairs: Pairs,
+    fair: Fairness,
+    chosen: np.ndarray,
+    *,
+    max_steps: int = MAX_STEPS,
+    time_left: Callable[[], float] | None = None,
+) -> np.ndarray | None:
+    """``chosen`` (one rep per unit, within capacities and floors) traded (module doc) until
+    the hard band of ``fair`` holds, with the same units placed; None when the repair stops
+    first (or the band's products could overflow). Every effort and size must be 1."""
+    out = chosen
+    for band in (fair.band * (1 - MARGIN), fair.band):
+        book = _Book.start(pairs, fair, out, band)
+        if book is None:
+            return None
+        _trade_away(book, max_steps, time_left)
+        out = np.zeros(len(pairs), dtype=bool)
+        out[book.at[book.at >= 0]] = True
+        if fair.excess(pairs, out) == 0:
+            return out
+    return None
+
+
+def _trade_away(book: _Book, max_steps: int, time_left: Callable[[], float] | None) -> None:
+    """Trades (module doc) until ``book`` meets its band, no rep outside it has a trade
+    that lowers the whole violation, or ``max_steps``, the clock or a stop ends it."""
+    stuck = np.zeros(len(book.held), dtype=bool)
+    for step in range(max_steps):
+        viol = book.violations()
+        if not viol.any():
+            return
+        if step % 16 == 0 and (stopped() or out_of_time(time_left, 0.0)):
+            return
+        order = np.lexsort((np.arange(len(viol)), -viol))
+        order = order[(viol[order] > 0) & ~stuck[order]]
+        if not len(order):
+            return
+        rep = int(order[0])
+        looks = (_best_trade(book, rep, breadth) for breadth in range(len(LOOKS)))
+        trade = next((found for found in looks if found is not None), None)
+        if trade is None:
+            stuck[rep] = True
+            continue
+        _apply(book, *trade)
+        stuck[:] = False
+
+
+@dataclass(frozen=True)
+class _Trades:
+    """Candidate trades for one rep ``a``: per trade, the pair ``a`` takes (``take``), the
+    pair it gives up (``give``, -1: none), the pair the taken unit leaves (``lose``, -1: it
+    was left out), the pair the given unit goes to (``gain``, -1: left out), and ``b`` (the
+    other rep, -1: none)."""
+
+    take: np.ndarray
+    give: np.ndarray
+    lose: np.ndarray
+    gain: np.ndarray
+    b: np.ndarray
+
+
+def _trades(book: _Book, a: int, under: bool, breadth: int) -> _Trades:
+    """Every swap, replacement and take of rep ``a`` (module doc) within the look
+    ``LOOKS[breadth]``: its own units of least metric (``under`` its band) or most (above
+    it), the other units of most metric (or least), narrowed first to those whose rep keeps
+    its band in the trade."""
+    pairs = book.pairs
+    others, owns, narrowed = LOOKS[breadth]
+    mine = book.by_rep[book.rep_start[a] : book.rep_start[a + 1]]
+    holder = book.at[pairs.unit[mine]]
+    own = mine[holder == mine]
+    sign = 1 if under else -1
+    own = own[np.lexsort((own, sign * book.metric[own]))][:owns]
+    other = mine[holder != mine]  # by metric, least first
+    lose = book.at[pairs.unit[other]]
+    b = np.where(lose >= 0, pairs.rep[np.maximum(lose, 0)], -1)
+    if len(own) and narrowed:  # b within its band after trading for a's nearest own unit
+        after = book.held[np.maximum(b, 0)] - _picked(book.metric, lose) + book.metric[own[0]]
+        low, high = book.limits()
+        bs = np.maximum(b, 0)
+        ok = (b < 0) | ((after >= low[bs]) if under else (after <= high[bs]))
+        other, lose, b = other[ok], lose[ok], b[ok]
+    if others is not None:
+        keep = slice(-others, None) if under else slice(0, others)
+        other, lose, b = other[keep], lose[keep], b[keep]
+    # swaps and replacements: every (other, own) combination
+    take = np.repeat(other, len(own))
+    lose_all = np.repeat(lose, len(own))
+    b_all = np.repeat(b, len(own))
+    give = np.tile(own, len(other))
+    gain = np.where(b_all >= 0, book.pair_of(pairs.unit[give], np.maximum(b_all, 0)), -1)
+    ok = (b_all < 0) | (gain >= 0)
+    take, give, lose_all, gain, b_all = take[ok], give[ok], lose_all[ok], gain[ok], b_all[ok]
+    # takes: a has room, b stays at or above its floor
+    if book.count[a] < int(pairs.capacity[a]):
+        free = (b >= 0) & (book.count[np.maximum(b, 0)] > pairs.min_leads[np.maximum(b, 0)])
+        none = np.full(int(free.sum()), -1, dtype=np.int64)
+        take = np.concatenate([take, other[free]])
+        give = np.concatenate([give, none])
+        lose_all = np.concatenate([lose_all, lose[free]])
+        gain = np.concatenate([gain, none])
+        b_all = np.concatenate([b_all, b[free]])
+    return _Trades(take, give, lose_all, gain, b_all)
+
+
+def _picked(values: np.ndarray, pairs_at: np.ndarray) -> np.ndarray:
+    """``values`` at ``pairs_at``, 0 where the pair is -1."""
+    return np.where(pairs_at >= 0, values[np.maximum(pairs_at, 0)], 0)
+
+
+def _best_trade(book: _Book, a: int, breadth: int) -> tuple[int, int, int, int] | None:
+    """(take, give, lose, gain) of the first of rep ``a``'s ``EXACT_TRIES`` best trades by
+    the two-rep score (then value) that lowers the whole violation (module doc), or None."""
+    g_a = int(book.group[a])
+    total_a = int(book.total[g_a])
+    under = int(book.scale[a]) * int(book.held[a]) < int(book.down[a]) * total_a
+    t = _trades(book, a, under, breadth)
+    if not len(t.take):
+        return None
+    metric, units = book.metric, book.units
+    d_a = metric[t.take] - _picked(metric, t.give)
+    d_b = _picked(metric, t.gain) - _picked(metric, t.lose)
+    bs = np.maximum(t.b, 0)
+    g_b = book.group[bs]
+    same = (t.b >= 0) & (g_b == g_a)
+    # the two reps at the current totals (a's group total moves by d_a unless b shares it)
+    t_a = total_a + np.where(same, d_a + d_b, d_a)
+    t_b = book.total[np.maximum(g_b, 0)] + np.where(same, d_a + d_b, d_b)
+    a_reps = np.full(len(d_a), a)
+    before = book.outside(book.held[a_reps], np.full(len(d_a), total_a), a_reps) / book.scale[a]
+    after = book.outside(book.held[a] + d_a, t_a, a_reps) / book.scale[a]
+    b_scale = np.maximum(book.scale[bs], 1)
+    b_total = book.total[np.maximum(g_b, 0)]
+    in_b = t.b >= 0
+    before = before + np.where(in_b, book.outside(book.held[bs], b_total, bs) / b_scale, 0)
+    after = after + np.where(in_b, book.outside(book.held[bs] + d_b, t_b, bs) / b_scale, 0)
+    gain = units[t.take] + _picked(units, t.gain) - _picked(units, t.give) - _picked(units, t.lose)
+    delta = after - before
+    index = np.arange(len(delta))
+    first = np.lexsort((index, -gain, delta))
+    k = _first_lowering(book, a, t, d_a, d_b, first[delta[first] < 0][:EXACT_TRIES])
+    if k < 0:
+        return None
+    return int(t.take[k]), int(t.give[k]), int(t.lose[k]), int(t.gain[k])
+
+
+def _first_lowering(
+    book: _Book, a: int, t: _Trades, d_a: np.ndarray, d_b: np.ndarray, tries: np.ndarray
+) -> int:
+    """The first of ``tries`` (trade indices) that lowers the whole violation, -1: none."""
+    now = _whole(book, book.held, book.total)
+    g_a = int(book.group[a])
+    for k in tries.tolist():
+        held, total = book.held.copy(), book.total.copy()
+        held[a] += d_a[k]
+        total[g_a] += d_a[k]
+        b = int(t.b[k])
+        if b >= 0:
+            held[b] += d_b[k]
+            if book.group[b] >= 0:
+                total[book.group[b]] += d_b[k]
+        if _whole(book, held, total) < now:
+            return int(k)
+    return -1
+
+
+def _whole(book: _Book, held: np.ndarray, total: np.ndarray) -> float:
+    """The summed distance outside the band over every rep, in metric units."""
+    reps = np.arange(len(held))
+    totals = total[np.maximum(book.group, 0)]
+    scaled = book.outside(held, totals, reps)
+    return float((scaled / np.maximum(book.scale, 1)).sum())
+
+
+def _apply(book: _Book, take: int, give: int, lose: int, gain: int) -> None:
+    """Make the trade: a rep takes pair ``take`` and gives up ``give`` (-1: none); the taken
+    unit leaves ``lose`` (-1: it was left out) and the given unit goes to ``gain`` (-1: it
+    is left out)."""
+    pairs, metric = book.pairs, book.metric
+    for p, sign in ((take, 1), (give, -1), (lose, -1), (gain, 1)):
+        if p < 0:
+            continue
+        rep, unit = int(pairs.rep[p]), int(pairs.unit[p])
+        book.count[rep] += sign
+        book.held[rep] += sign * int(metric[p])
+        g = int(book.group[rep])
+        if g >= 0:
+            book.total[g] += sign * int(metric[p])
+        if sign < 0 and book.at[unit] == p:
+            book.at[unit] = -1
+    for p in (take, gain):
+        if p >= 0:
+            book.at[int(pairs.unit[p])] = p
+
+
+__all__ = ["DENSE_CELLS", "EXACT_TRIES", "LOOKS", "MARGIN", "MAX_STEPS", "repair_band"]
