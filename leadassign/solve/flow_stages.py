@@ -14,14 +14,11 @@ from dataclasses import replace
 import numpy as np
 
 from leadassign.compile.families.fairness import fairness_band, group_totals, rep_bounds
-from leadassign.control import budget
 from leadassign.engines import mip
 from leadassign.engines.certified_flow import certified_flow
 from leadassign.engines.flow import FlowOutcome, hall_violation, solve_flow
 from leadassign.engines.lagrangian import churn_flow, fair_count_flow, sampled_bonus
-from leadassign.engines.lp import MAX_PAIRS
 from leadassign.engines.priced_flows import ArcSubset, Solved, priced_subset, rep_prices
-from leadassign.engines.value_band import value_band_bound
 from leadassign.result import Status
 from leadassign.solve.explain import hall_message, precheck
 from leadassign.solve.incumbent import Finish, infeasible
@@ -418,38 +415,6 @@ def fairness_draft(run: Run) -> None:
         run.incumbent.offer(drafted)
 
 
-def value_band(run: Run) -> None:
-    """A value band on a book too big for the LP: a Lagrangian bound over the flow, in at
-    most a quarter of the time left (the flow's own bound ignores the band)."""
-    pairs, side, inc = run.prep.pairs, run.prep.side, run.incumbent
-    fair, hint = side.fairness, inc.chosen
-    if not (
-        run.network_shaped
-        and side.flows_know_all
-        and fair is not None
-        and fair.penalty is None
-        and not run.counting
-        and hint is not None
-        and side.feasible(pairs, hint)
-        and int(hint.sum()) == inc.count_upper
-        and len(pairs) > MAX_PAIRS
-    ):
-        return
-    run.report.phase("lagrangian")
-    with budget.stage(0.25) as quarter:
-        assert quarter is not None
-        band_bound = value_band_bound(
-            pairs,
-            fair,
-            run.flows,
-            inc.count_upper,
-            int(pairs.units[hint].sum()),
-            time_left=quarter.time_left,
-        )
-    if band_bound is not None:
-        inc.units_at_most(band_bound)
-
-
 __all__ = [
     "CERTIFIED_FLOW_PAIRS",
     "LAGRANGIAN_ONLY_PAIRS",
@@ -470,5 +435,4 @@ __all__ = [
     "prechecked",
     "priced_arcs",
     "relaxation_start",
-    "value_band",
 ]
