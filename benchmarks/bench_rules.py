@@ -139,6 +139,7 @@ def run_size(
             "gap": result.gap,
             "bound": round(result.best_bound, 2) if result.best_bound is not None else None,
             "bound_by": result.bound_by,
+            "limited_by": result.limited_by,
             "assigned_bound": result.assigned_bound,
             "build_s": round(result.build_s, 2),
             "solve_s": round(result.solve_s, 2),

@@ -15,7 +15,7 @@ import numpy as np
 from leadassign.compile.families.fairness import Fairness, fairness_band
 from leadassign.control import budget
 from leadassign.engines.lp import MAX_PAIRS
-from leadassign.engines.value_band import value_band_bound
+from leadassign.engines.value_band import MAX_FLOWS, value_band_bound
 from leadassign.heuristics.band_repair import repair_band
 from leadassign.solve.run import Run
 from leadassign.solve.starts import polished
@@ -26,9 +26,17 @@ MIN_PAIRS = MAX_PAIRS
 #: The repair's share of the work and time left: the drafts that follow when it fails need
 #: the rest (at 50,000 x 300 they answered 27 s into the 60 s limit under load).
 REPAIR_SHARE = 0.5
-#: The Lagrangian bound's share, with each flow traded into the band (it was a quarter when
-#: it only bounded): what is left goes to CP-SAT, which did not improve these answers.
-BOUND_SHARE = 0.6
+#: The Lagrangian bound's share of the time left, a backstop: its flows are counted
+#: (``FLOW_PAIRS``), and with 0.6 the third flow's trading at 50,000 x 300 was sometimes cut
+#: by the clock at load 2 (339.4M or 325.8M, run to run). What is left goes to CP-SAT, which
+#: did not improve these answers.
+BOUND_SHARE = 0.9
+#: The bound's flows, each traded into the band, are counted, not timed, so that the answer
+#: is the same run after run: at most this many pairs over all its flows (and between 2 and
+#: ``value_band.MAX_FLOWS`` flows). 10,000 x 200 (440,152 pairs): 27 flows, its best answer
+#: at the 24th; 50,000 x 300 (3,372,094 pairs): 3 flows of 5-7 s each with the trading,
+#: which fit the stage's share of a 60 s limit (a fourth was cut by the clock).
+FLOW_PAIRS = 12_000_000
 
 
 def band_repair(run: Run) -> None:
@@ -61,8 +69,9 @@ def band_repair(run: Run) -> None:
 def value_band(run: Run) -> None:
     """A value band on a book too big for the LP, with an answer that meets it at the count
     bound: the band's Lagrangian bound over the flow (the flow's own ignores the band), in
-    at most ``BOUND_SHARE`` of the time left; each of its flows is traded into the band
-    (``band_repair``) and the best that meets every rule, improved by moves, is offered."""
+    at most ``bound_flows`` flows (``BOUND_SHARE`` of the time left a backstop); each of its
+    flows is traded into the band (``band_repair``) and the best that meets every rule,
+    improved by moves, is offered."""
     pairs, side, inc = run.prep.pairs, run.prep.side, run.incumbent
     fair, hint = side.fairness, inc.chosen
     if not (
@@ -98,12 +107,17 @@ def value_band(run: Run) -> None:
 
         band_bound = value_band_bound(
             pairs, fair, run.flows, inc.count_upper, int(pairs.units[hint].sum()),
-            time_left=time_left, on_flow=traded,
+            time_left=time_left, on_flow=traded, max_flows=bound_flows(len(pairs)),
         )  # fmt: skip
     if best:
         inc.offer(polished(run.prep, best[0], fairness_band(pairs, fair, best[0]), None))
     if band_bound is not None:
         inc.units_at_most(band_bound)
+
+
+def bound_flows(n_pairs: int) -> int:
+    """How many flows the value band's bound may solve on a book of ``n_pairs`` pairs."""
+    return min(MAX_FLOWS, max(2, FLOW_PAIRS // max(n_pairs, 1)))
 
 
 def _repaired(
@@ -117,4 +131,12 @@ def _repaired(
     return repaired
 
 
-__all__ = ["BOUND_SHARE", "MIN_PAIRS", "REPAIR_SHARE", "band_repair", "value_band"]
+__all__ = [
+    "BOUND_SHARE",
+    "FLOW_PAIRS",
+    "MIN_PAIRS",
+    "REPAIR_SHARE",
+    "band_repair",
+    "bound_flows",
+    "value_band",
+]
