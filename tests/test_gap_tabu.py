@@ -149,3 +149,55 @@ def _best_swap(walk: Any, it: int, excess: np.ndarray) -> float:
             if free or aspire:
                 best = max(best, d_value - walk.weight * d_excess)
     return float(best)
+
+
+def test_pipeline_gives_the_far_share_to_the_tabu_and_stays_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Generalized assignment books through ``solve`` with HiGHS' MIP made to end with
+    nothing, so the incumbent (the LP's start) is far from the bound, as on type D: the tabu
+    search runs before the knapsack search with ``TABU_FAR_SHARE`` of what is left (a book
+    without the knapsack search keeps ``TABU_SHARE``); every lead is placed within
+    capacity, the answer is never better than the independent MILP's optimum and never worse
+    than what the tabu search started from, and the same twice under a work limit."""
+    import importlib
+
+    from leadassign import load_problem, solve
+    from leadassign.engines.mip import MipOutcome
+    from leadassign.models.policy import policy_from_mapping
+    from tests.test_knapsack import gap_milp, gap_tables
+
+    stages = importlib.import_module("leadassign.solve.search_stages")
+    real_tabu = stages._tabu
+    shares: list[tuple[float, float]] = []
+
+    def spy(run: Any, share: float) -> bool:
+        start = run.prep.side.score(run.prep.pairs, run.incumbent.chosen)
+        done: bool = real_tabu(run, share)
+        after = run.prep.side.score(run.prep.pairs, run.incumbent.chosen)
+        assert after >= start
+        shares.append((share, after - start))
+        return done
+
+    def nothing(*_: Any, **__: Any) -> MipOutcome:
+        return MipOutcome(None, None, False)
+
+    monkeypatch.setattr(stages.mip, "solve_mip", nothing)
+    monkeypatch.setattr(stages, "_tabu", spy)
+    leads, reps, pairs = gap_tables(0, False)
+    policy = policy_from_mapping({})
+    results = [
+        solve(load_problem(leads, reps, None, pairs, policy=policy), policy, work_limit=1.0)
+        for _ in range(2)
+    ]
+    optimum = gap_milp(leads, reps, pairs)
+    assert optimum is not None
+    assert [share for share, _ in shares] == [stages.TABU_FAR_SHARE] * 2
+    first, again = results
+    assert first.assigned == len(leads)
+    assert first.objective is not None and first.objective <= optimum + 1e-6
+    assert first.objective == again.objective
+    assert first.assignments.equals(again.assignments)
+    table = first.assignments.merge(pairs, on=["lead_id", "rep_id"])
+    load = table.groupby("rep_id")["effort"].sum()
+    assert (load <= reps.set_index("rep_id")["capacity"].reindex(load.index)).all()

@@ -346,7 +346,7 @@ def test_pipeline_knapsack_path_matches_milp(
         return MipOutcome(None, None, False)
 
     monkeypatch.setattr(solve_module.mip, "solve_mip", nothing)
-    monkeypatch.setattr(solve_module, "_tabu", lambda _run: False)
+    monkeypatch.setattr(solve_module, "_tabu", lambda _run, _share: False)
     monkeypatch.setattr(solve_module, "KNAPSACK_MAX_GAP", 1.0)  # search from any start
     leads, reps, pairs = gap_tables(seed, together)
     policy = policy_from_mapping({"accounts": {"together": True}} if together else {})

@@ -45,6 +45,11 @@ TABU_MAX_PAIRS = 8_000
 #: further than this (relative) from HiGHS' bound: the knapsack root can take what is left
 #: of the time under load (type D at 10 s on a loaded machine), leaving the search none.
 TABU_FIRST_GAP = 0.005
+#: The tabu search's share of the time and work left when it runs before the knapsack search
+#: (HiGHS' choice further than ``TABU_FIRST_GAP`` from its bound: OR-Library's type D). There
+#: the knapsack search does not start, and CP-SAT after it found no better answer at 10 s on
+#: d10100, d10200 and d20100 (RESULTS.md 4g): the walk is the stage that improves them.
+TABU_FAR_SHARE = 0.8
 #: CP-SAT's least share of the work limit, however much the earlier stages used (as it gets
 #: at least a second of the time limit): HiGHS' root can overrun its share (budget.py), and
 #: with a twentieth CP-SAT's value phase found nothing on the 2,089 x 35 CRM book.
@@ -120,8 +125,10 @@ def mip_and_knapsack(run: Run) -> Finish | None:
         finish = _highs(run, share, whole, plain)
         if finish is not None:
             return finish
-        if tabu and (grid is None or _far(run, TABU_FIRST_GAP)):
-            tabu = _tabu(run)
+        if tabu and grid is None:
+            tabu = _tabu(run, TABU_SHARE)
+        elif tabu and _far(run, TABU_FIRST_GAP):
+            tabu = _tabu(run, TABU_FAR_SHARE)
         if (close := _within_gap(run)) is not None:
             return close
         if grid is None or inc.proven():
@@ -131,7 +138,7 @@ def mip_and_knapsack(run: Run) -> Finish | None:
             return finish
         # HiGHS' choice is far from the knapsack bound: the tabu search, then HiGHS again
         # with the time a book without the knapsack search gives it (the bound stays).
-        tabu = tabu and _tabu(run)
+        tabu = tabu and _tabu(run, TABU_SHARE)
         grid, share = None, mip.PLAIN_SHARE
     return None
 
@@ -158,16 +165,16 @@ def _far(run: Run, gap: float) -> bool:
     return bool(inc.units_upper - score > gap * abs(inc.units_upper))
 
 
-def _tabu(run: Run) -> bool:
+def _tabu(run: Run, share: float) -> bool:
     """The tabu search (``gap_tabu.py``) from the incumbent when it places every unit, in
-    ``TABU_SHARE`` of the time and work left; its answer is offered to the incumbent.
+    ``share`` of the time and work left; its answer is offered to the incumbent.
     Returns False (the search is done)."""
     pairs, inc = run.prep.pairs, run.incumbent
     if inc.chosen is None or inc.placed() != inc.count_upper or not inc.feasible:
         return False
     run.report.phase("tabu")
     n = len(unit_sizes(pairs))
-    with budget.stage(TABU_SHARE) as part:
+    with budget.stage(share) as part:
         work = float("inf") if part is None else part.work_left()
         limit = 10**9 if part is None else iterations_for(work, n, len(pairs.capacity))
         walked = tabu_search(
@@ -347,6 +354,7 @@ __all__ = [
     "KNAPSACK_MAX_GAP",
     "KNAPSACK_MAX_PAIRS",
     "KNAPSACK_MIP_SHARE",
+    "TABU_FAR_SHARE",
     "TABU_FIRST_GAP",
     "TABU_MAX_PAIRS",
     "TABU_MIP_SHARE",
