@@ -296,6 +296,26 @@ def test_soft_churn_takes_the_lagrangian_path_and_matches_milp(
     assert_lagrangian_matches_milp(book)
 
 
+def issue4_book(seed: int, n_leads: int) -> RuleBook:
+    """A random book of ``n_leads`` leads x 12 reps with tiers, a count fairness band and a
+    binding churn limit (the issue-4 rules), which takes the Lagrangian path; band and
+    limit alternate with the seed's parity."""
+    band, max_reassign = ((0.9, 0.2), (0.7, 0.3))[seed % 2]
+    return random_book(
+        seed,
+        n_leads,
+        12,
+        {
+            "tiers": [{"min_value": 6000, "min_level": 2}],
+            "fairness": {"metric": "count", "band": band},
+            "continuity": {"max_reassign": max_reassign},
+        },
+        slack=2.0,
+        floors=0.0,
+        keepable_owners=True,
+    )
+
+
 @pytest.mark.parametrize(
     ("seed", "subset"), [(s, False) for s in range(4)] + [(0, True), (1, True)]
 )
@@ -317,20 +337,7 @@ def test_lagrangian_path_against_milp(
             return made[-1]
 
         monkeypatch.setattr(stages_module, "priced_subset", spy)
-    band, max_reassign = ((0.9, 0.2), (0.7, 0.3))[seed % 2]
-    book = random_book(
-        500 + seed,
-        300,
-        12,
-        {
-            "tiers": [{"min_value": 6000, "min_level": 2}],
-            "fairness": {"metric": "count", "band": band},
-            "continuity": {"max_reassign": max_reassign},
-        },
-        slack=2.0,
-        floors=0.0,
-        keepable_owners=True,
-    )
+    book = issue4_book(500 + seed, 300)
     result = assert_lagrangian_matches_milp(book)
     assert result.gap is not None and result.gap < 1e-2
     if subset:  # the flows ran on a subset of the pairs

@@ -26,9 +26,8 @@ import pytest
 from leadassign.compile.families import Continuity
 from leadassign.engines import lagrangian
 from leadassign.engines.lagrangian import churn_flow, sampled_bonus
-from tests.oracles.books import random_book
 from tests.oracles.checker import run_leadassign
-from tests.test_lagrangian import a_churn_book, assert_lagrangian_matches_milp
+from tests.test_lagrangian import a_churn_book, assert_lagrangian_matches_milp, issue4_book
 
 stages = importlib.import_module("leadassign.solve.flow_stages")
 
@@ -87,20 +86,7 @@ def test_the_pipeline_from_a_sampled_bonus_matches_the_milp(
         return guesses[-1]
 
     monkeypatch.setattr(stages, "sampled_bonus", spy)
-    band, max_reassign = ((0.9, 0.2), (0.7, 0.3))[seed % 2]
-    book = random_book(
-        700 + seed,
-        1500,
-        12,
-        {
-            "tiers": [{"min_value": 6000, "min_level": 2}],
-            "fairness": {"metric": "count", "band": band},
-            "continuity": {"max_reassign": max_reassign},
-        },
-        slack=2.0,
-        floors=0.0,
-        keepable_owners=True,
-    )
+    book = issue4_book(700 + seed, 1500)
     result = assert_lagrangian_matches_milp(book)
     assert len(guesses) == 1 and (guesses[0] is not None) == guessed
     _, _, again = run_leadassign(book)
