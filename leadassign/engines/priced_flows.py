@@ -221,13 +221,18 @@ class ArcSubset:
     ) -> Solved:
         for _ in range(self.retries + 1):
             solved, widened = self._solve_once(w, low, high)
-            if solved.chosen is not None and (count is None or solved.count >= count):
+            if self._takes(solved, widened, count):
                 return solved
             if not widened:
                 break
-        # Still short of the count (or infeasible) on the subset: the flow on every arc.
+        # Not taken on the subset (short of the count, infeasible): the flow on every arc.
         self.flows += 1
         return AllArcs(self.lead, self.rep, self.n_leads).solve(w, low, high)
+
+    def _takes(self, solved: Solved, widened: bool, count: int | None) -> bool:
+        """Whether the subset's flow is the answer: it reaches the count asked for (its
+        bound over every arc covers the rest)."""
+        return solved.chosen is not None and (count is None or solved.count >= count)
 
     def _solve_once(self, w: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[Solved, bool]:
         """The flow on the subset, and whether its prices widened the subset."""
@@ -303,8 +308,8 @@ class ExactSubset(ArcSubset):
     join the subset and the flow is solved again; with none left the flow is optimal over
     every arc (count and value), and its bound over every arc (:func:`value_bound` at its
     prices) must equal its value, as with :class:`AllArcs`, or it is not taken. After
-    ``rounds`` widenings the flow is solved on every arc. The subset carries over from one
-    flow to the next (a Lagrangian search's flows differ only in a bonus)."""
+    ``rounds`` flows on the subset the flow is solved on every arc. The subset carries over
+    from one flow to the next (a Lagrangian search's flows differ only in a bonus)."""
 
     def __init__(
         self,
@@ -316,22 +321,12 @@ class ExactSubset(ArcSubset):
         per_lead: int = 4,
         rounds: int = 6,
     ) -> None:
-        super().__init__(lead, rep, n_leads, selected, per_lead=per_lead, retries=0)
-        self.rounds = rounds
+        super().__init__(lead, rep, n_leads, selected, per_lead=per_lead, retries=rounds - 1)
 
-    def solve(
-        self, w: np.ndarray, low: np.ndarray, high: np.ndarray, count: int | None = None
-    ) -> Solved:
-        for _ in range(self.rounds):
-            solved, widened = self._solve_once(w, low, high)
-            if widened:
-                continue
-            proven = solved.chosen is not None and solved.bound == solved.value
-            if proven and (count is None or solved.count >= count):
-                return solved  # no arc can gain and the bound over every arc is met
-            break
-        self.flows += 1
-        return AllArcs(self.lead, self.rep, self.n_leads).solve(w, low, high)
+    def _takes(self, solved: Solved, widened: bool, count: int | None) -> bool:
+        """Only when no arc can gain and the bound over every arc is met (and the count)."""
+        proven = not widened and solved.chosen is not None and solved.bound == solved.value
+        return proven and (count is None or solved.count >= count)
 
 
 def priced_subset(
