@@ -24,7 +24,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from leadassign import Status, solve
 from leadassign.check import check_assignment
-from leadassign.compile.prepare import prepare
+from leadassign.compile.prepare import MEASURED_MAX_PAIRS, prepare
 from leadassign.compile.scaling import VALUE_RESOLUTION, scale_values
 from leadassign.models.policy import band_tolerance, policy_from_mapping
 from leadassign.models.problem import Problem
@@ -126,6 +126,20 @@ def test_the_objective_is_counted_in_the_columns_own_units() -> None:
     for spec, book in books:  # the default: the largest pair value is 1e9 units
         units = prepare(book, policy_from_mapping(spec)).pairs.units
         assert int(np.abs(units).max()) == VALUE_RESOLUTION, spec
+
+
+def test_above_the_pair_limit_the_default_scale_stands() -> None:
+    """Only books the exact stages can prove are scaled in the column's units: one pair
+    over ``MEASURED_MAX_PAIRS`` and the largest pair value is 1e9 units again."""
+    spec = policy_from_mapping(disruption_policy(0.2, 1.0))
+    for n, m, default in (
+        (MEASURED_MAX_PAIRS // 4, 4, False),
+        (MEASURED_MAX_PAIRS // 4 + 1, 4, True),
+    ):
+        problem = territory_book(6, n, m, decimals=3)[0]
+        prep = prepare(problem, spec)
+        assert len(prep.pairs) == n * m
+        assert (int(np.abs(prep.pairs.units).max()) == VALUE_RESOLUTION) is default
 
 
 def test_a_finer_scale_than_the_default_is_never_taken() -> None:

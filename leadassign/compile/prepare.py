@@ -95,13 +95,24 @@ def prepare(problem: Problem, policy: Policy) -> Prepared:
     return Prepared(values, base, cands, groups, units, scaled.scale, side, cut)
 
 
+#: measured_scale applies up to this many candidate pairs. On random value-0 books of 200 to
+#: 3,000 bricks (band 0.05-0.1, keep bonus on the workload, default limits) its answers were
+#: as good or better up to 5,000 pairs (300 x 15: gap 3.8e-5 vs 5.7e-5) and worse, both
+#: unproven, from 16,000 pairs (1,000 x 25: 8.7e-5 vs 3.0e-5; HiGHS' work-metered MIP took
+#: another path), benchmarks/RESULTS.md 9c.
+MEASURED_MAX_PAIRS = 10_000
+
+
 def measured_scale(policy: Policy, problem: Problem, cands: Candidates) -> float | None:
     """The objective's units for a value-0 book whose whole objective is continuity's keep
     bonus counted in a measure column, without soft rules (the disruption of a territory
-    realignment): the column's own integer units, in which the band and ``max_reassign`` on it
-    are held (compile/scaling.py); None for every other book (the default 1e9 units)."""
+    realignment), of at most ``MEASURED_MAX_PAIRS`` pairs: the column's own integer units, in
+    which the band and ``max_reassign`` on it are held (compile/scaling.py); None for every
+    other book (the default 1e9 units)."""
     c, f = policy.continuity, policy.fairness
     if c is None or c.measure is None or c.keep_bonus <= 0 or c.mode == "soft":
+        return None
+    if len(cands.lead) > MEASURED_MAX_PAIRS:
         return None
     if (f is not None and f.mode == "soft") or problem.steer is not None or np.any(cands.ev):
         return None
@@ -181,6 +192,7 @@ class Prepared:
 
 
 __all__ = [
+    "MEASURED_MAX_PAIRS",
     "Prepared",
     "fits_in_order",
     "measured_scale",

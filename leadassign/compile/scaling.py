@@ -12,7 +12,8 @@ proven optimal in integers is therefore optimal in floats to within
 
 A caller may ask for a coarser scale (``scale_values(..., scale=...)``, never finer than the
 default): ``prepare`` does so for a value-0 book whose whole objective is continuity's keep
-bonus counted in a measure column (the disruption of a territory realignment). Its units are
+bonus counted in a measure column (the disruption of a territory realignment), up to
+``prepare.MEASURED_MAX_PAIRS`` pairs. Its units are
 then the column's own integer units (``continuity.measure_units``: exact for amounts with at
 most 6 decimals, else 1e-6 of the largest amount), the units the band and ``max_reassign`` on
 that column are already held in; ``n_assigned / scale`` is then at most 1e-6 of the largest
