@@ -13,13 +13,13 @@ proven optimal in integers is therefore optimal in floats to within
 A caller may ask for a coarser scale (``scale_values(..., scale=...)``, never finer than the
 default): ``prepare`` does so for a value-0 book whose whole objective is continuity's keep
 bonus counted in a measure column (the disruption of a territory realignment), up to
-``prepare.MEASURED_MAX_PAIRS`` pairs. Its units are
-then the column's own integer units (``continuity.measure_units``: exact for amounts with at
-most 6 decimals, else 1e-6 of the largest amount), the units the band and ``max_reassign`` on
-that column are already held in; ``n_assigned / scale`` is then at most 1e-6 of the largest
-amount per lead. At 1e9 units an exact proof asks 2e-11 of the objective, finer than the
-column itself is held and beyond what the exact stages prove in the time (benchmarks/
-RESULTS.md section 9b).
+``prepare.MEASURED_MAX_PAIRS`` pairs. Its units are then the column's own integer units
+(``continuity.measure_units``: exact for amounts with at most 6 decimals, else 1e-6 of the
+largest amount), the units the band and ``max_reassign`` on that column are already held in;
+``n_assigned / scale`` is then 1e-6 of ``keep_bonus`` times the largest amount per lead (and
+the rounding itself nil when the amounts have at most 6 decimals). At 1e9 units an exact
+proof asked 2e-11 of the objective, finer than the column itself is held and beyond what the
+exact stages prove in the time (benchmarks/RESULTS.md sections 9b and 9c).
 """
 
 from __future__ import annotations
