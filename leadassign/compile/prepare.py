@@ -18,7 +18,7 @@ from leadassign.compile.candidates import Candidates, build_candidates, restrict
 from leadassign.compile.families import SideRules
 from leadassign.compile.families.accounts import account_groups, apply_accounts
 from leadassign.compile.families.base import Compiled
-from leadassign.compile.families.continuity import keep_weights
+from leadassign.compile.families.continuity import keep_weights, lead_measure
 from leadassign.compile.families.floors import floors
 from leadassign.compile.families.tiers import apply_tiers
 from leadassign.compile.pairs import Pairs
@@ -85,12 +85,39 @@ def prepare(problem: Problem, policy: Policy) -> Prepared:
     score = cands.ev + bonus * owner_pair * keep
     if problem.steer is not None:
         score = score + steer_terms(problem.steer, cands, score)
-    scaled = scale_values(score, cands.lead, problem.n_leads)
+    scaled = scale_values(
+        score, cands.lead, problem.n_leads, measured_scale(policy, problem, cands)
+    )
     units = build_units(
         cands, scaled.units, groups, problem.reps.capacity.astype(np.int64), floors(problem)
     )
     side = SideRules.build(Compiled(policy, problem, cands, units, values, scaled.scale))
     return Prepared(values, base, cands, groups, units, scaled.scale, side, cut)
+
+
+#: measured_scale applies up to this many candidate pairs. On random value-0 books of 200 to
+#: 3,000 bricks (band 0.05-0.1, keep bonus on the workload, default limits) its answers were
+#: as good or better up to 5,000 pairs (300 x 15: gap 3.8e-5 vs 5.7e-5) and worse, both
+#: unproven, from 16,000 pairs (1,000 x 25: 8.7e-5 vs 3.0e-5; HiGHS' work-metered MIP took
+#: another path), benchmarks/RESULTS.md 9c.
+MEASURED_MAX_PAIRS = 10_000
+
+
+def measured_scale(policy: Policy, problem: Problem, cands: Candidates) -> float | None:
+    """The objective's units for a value-0 book whose whole objective is continuity's keep
+    bonus counted in a measure column, without soft rules (the disruption of a territory
+    realignment), of at most ``MEASURED_MAX_PAIRS`` pairs: the column's own integer units, in
+    which the band and ``max_reassign`` on it are held (compile/scaling.py); None for every
+    other book (the default 1e9 units)."""
+    c, f = policy.continuity, policy.fairness
+    if c is None or c.measure is None or c.keep_bonus <= 0 or c.mode == "soft":
+        return None
+    if len(cands.lead) > MEASURED_MAX_PAIRS:
+        return None
+    if (f is not None and f.mode == "soft") or problem.steer is not None or np.any(cands.ev):
+        return None
+    _, measure_scale = lead_measure(policy, problem)
+    return measure_scale / c.keep_bonus
 
 
 def steered(cands: Candidates, problem: Problem, values: np.ndarray) -> Candidates:
@@ -165,7 +192,9 @@ class Prepared:
 
 
 __all__ = [
+    "MEASURED_MAX_PAIRS",
     "Prepared",
     "fits_in_order",
+    "measured_scale",
     "prepare",
 ]

@@ -8,7 +8,18 @@ float values, never read back from the integers.
 
 Rounding moves each pair's value by at most half a unit, i.e. ``0.5 / scale``; an assignment
 proven optimal in integers is therefore optimal in floats to within
-``n_assigned / scale`` in total (about 1e-9 of the largest value per lead).
+``n_assigned / scale`` in total: about 1e-9 of the largest value per lead by default.
+
+A caller may ask for a coarser scale (``scale_values(..., scale=...)``, never finer than the
+default): ``prepare`` does so for a value-0 book whose whole objective is continuity's keep
+bonus counted in a measure column (the disruption of a territory realignment), up to
+``prepare.MEASURED_MAX_PAIRS`` pairs. Its units are then the column's own integer units
+(``continuity.measure_units``: exact for amounts with at most 6 decimals, else 1e-6 of the
+largest amount), the units the band and ``max_reassign`` on that column are already held in;
+``n_assigned / scale`` is then 1e-6 of ``keep_bonus`` times the largest amount per lead (and
+the rounding itself nil when the amounts have at most 6 decimals). At 1e9 units an exact
+proof asked 2e-11 of the objective, finer than the column itself is held and beyond what the
+exact stages prove in the time (benchmarks/RESULTS.md sections 9b and 9c).
 """
 
 from __future__ import annotations
@@ -54,15 +65,20 @@ def per_lead_max(values: np.ndarray, lead: np.ndarray, n_leads: int) -> np.ndarr
     return out
 
 
-def scale_values(values: np.ndarray, lead: np.ndarray, n_leads: int) -> ScaledValues:
-    """Scale pair ``values`` (pairs of lead ``lead``) to int64 units; see the module doc."""
+def scale_values(
+    values: np.ndarray, lead: np.ndarray, n_leads: int, scale: float | None = None
+) -> ScaledValues:
+    """Scale pair ``values`` (pairs of lead ``lead``) to int64 units; see the module doc.
+    ``scale``: a coarser scale asked for (units per unit of value; the default's is used
+    when it is finer)."""
     magnitude = np.abs(values)
     largest = float(magnitude.max()) if len(values) else 0.0
     if largest == 0.0:
         return ScaledValues(np.zeros(len(values), dtype=np.int64), 1.0)
     # Values so small that the scale would overflow (below ~1e-291) get the largest finite
     # scale: they then round to few or zero units, and the count still decides.
-    scale = min(VALUE_RESOLUTION / largest, MAX_SCALE)
+    finest = min(VALUE_RESOLUTION / largest, MAX_SCALE)
+    scale = finest if scale is None or not 0 < scale < finest else scale
     worst_total = float(per_lead_max(magnitude, lead, n_leads).sum()) * scale
     if worst_total > OBJECTIVE_LIMIT / 2:
         scale *= (OBJECTIVE_LIMIT / 2) / worst_total
