@@ -114,7 +114,7 @@ def test_subset_flows_hold_for_the_whole_book(seed: int) -> None:
     lead, rep, w, n, low, high = b
     best = best_by_count(b)
     half = np.random.default_rng(seed).random(len(lead)) < 0.5
-    subset = ArcSubset(lead, rep, n, half, per_lead=1, retries=0)
+    subset = ArcSubset(lead, rep, n, half, per_lead=1, rounds=1)
     full = AllArcs(lead, rep, n).solve(w, low, high)
     size = subset.size
     for _ in range(len(lead) + 2):
@@ -144,7 +144,7 @@ def test_subset_short_of_the_count_falls_back_to_every_pair(seed: int) -> None:
     if full.chosen is None:
         return
     nothing = np.zeros(len(lead), dtype=bool)
-    solved = ArcSubset(lead, rep, n, nothing, per_lead=1, retries=0).solve(w, low, high, full.count)
+    solved = ArcSubset(lead, rep, n, nothing, per_lead=1, rounds=1).solve(w, low, high, full.count)
     assert solved.count == full.count and solved.value == full.value == solved.bound
 
 

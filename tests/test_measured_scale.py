@@ -12,10 +12,7 @@ OPTIMAL at the data README's proven optimum."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -29,22 +26,7 @@ from leadassign.compile.scaling import VALUE_RESOLUTION, scale_values
 from leadassign.models.policy import band_tolerance, policy_from_mapping
 from leadassign.models.problem import Problem
 from tests.helpers import lead, problem_of, rep
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "bench_pfizer", ROOT / "benchmarks/bench_pfizer.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_pfizer"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _bench()
+from tests.test_pfizer import bench  # benchmarks/bench_pfizer.py, loaded once
 
 
 def territory_book(

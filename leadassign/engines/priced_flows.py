@@ -194,8 +194,11 @@ class ArcSubset:
     """:class:`Flows` on a subset of the arcs, with bounds over all of them (module doc).
     After each flow, the arcs its prices show could gain (per lead, the ``per_lead`` whose
     reduced weight beats the lead's best in the subset by most) join the subset; a flow that
-    falls short of the count asked for is solved again on the widened subset, up to
-    ``retries`` times, and then on every arc."""
+    falls short of the count asked for is solved again on the widened subset, at most
+    ``rounds`` flows on the subset in all (default ``ROUNDS``), and then on every arc."""
+
+    #: Flows on the subset before the flow on every arc, unless ``rounds`` says otherwise.
+    ROUNDS = 3
 
     def __init__(
         self,
@@ -205,11 +208,12 @@ class ArcSubset:
         selected: np.ndarray,
         *,
         per_lead: int = 4,
-        retries: int = 2,
+        rounds: int | None = None,
     ) -> None:
         self.lead, self.rep, self.n_leads = lead, rep, n_leads
         self.selected = selected.copy()
-        self.per_lead, self.retries = per_lead, retries
+        self.per_lead = per_lead
+        self.rounds = self.ROUNDS if rounds is None else rounds
         self.flows = 0
 
     @property
@@ -219,7 +223,7 @@ class ArcSubset:
     def solve(
         self, w: np.ndarray, low: np.ndarray, high: np.ndarray, count: int | None = None
     ) -> Solved:
-        for _ in range(self.retries + 1):
+        for _ in range(self.rounds):
             solved, widened = self._solve_once(w, low, high)
             if self._takes(solved, widened, count):
                 return solved
@@ -308,20 +312,11 @@ class ExactSubset(ArcSubset):
     join the subset and the flow is solved again; with none left the flow is optimal over
     every arc (count and value), and its bound over every arc (:func:`value_bound` at its
     prices) must equal its value, as with :class:`AllArcs`, or it is not taken. After
-    ``rounds`` flows on the subset the flow is solved on every arc. The subset carries over
-    from one flow to the next (a Lagrangian search's flows differ only in a bonus)."""
+    ``rounds`` flows on the subset (default ``ROUNDS``) the flow is solved on every arc. The
+    subset carries over from one flow to the next (a Lagrangian search's flows differ only in
+    a bonus)."""
 
-    def __init__(
-        self,
-        lead: np.ndarray,
-        rep: np.ndarray,
-        n_leads: int,
-        selected: np.ndarray,
-        *,
-        per_lead: int = 4,
-        rounds: int = 6,
-    ) -> None:
-        super().__init__(lead, rep, n_leads, selected, per_lead=per_lead, retries=rounds - 1)
+    ROUNDS = 6
 
     def _takes(self, solved: Solved, widened: bool, count: int | None) -> bool:
         """Only when no arc can gain and the bound over every arc is met (and the count)."""
