@@ -276,20 +276,11 @@ def milp_optimum(
     """The lexicographic optimum by two HiGHS MILPs, or None when HiGHS proves the book
     infeasible. The rounded solution is rechecked by :func:`evaluate`."""
     model = build_model(book, fair_slack, pairs)
-    count = np.zeros(model.n_var)
-    count[: model.n_y] = model.size
-    bounds = Bounds(np.zeros(model.n_var), model.upper)
-    first = milp(
-        -count,
-        constraints=model.rows,
-        integrality=model.integrality,
-        bounds=bounds,
-        options=HIGHS,
-    )
-    if first.status == 2:
+    most = _most(model)
+    if most is None:
         return None
-    assert first.status == 0, first.message
-    most = round(float(count @ np.round(first.x)))
+    count = _count(model)
+    bounds = Bounds(np.zeros(model.n_var), model.upper)
     second = milp(
         -model.score,
         constraints=[*model.rows, LinearConstraint(count.reshape(1, -1), most - 0.5, np.inf)],
@@ -313,6 +304,36 @@ def milp_optimum(
     assert out.assigned == most
     assert close(out.score, score, 1e-9), (out.score, score)
     return Optimum(most, score, out.expected_value, rep_of)
+
+
+def milp_most(
+    book: RuleBook, fair_slack: float = 0.0, pairs: pd.DataFrame | None = None
+) -> int | None:
+    """The most leads the rules allow to assign (the first of :func:`milp_optimum`'s two
+    MILPs), or None when HiGHS proves the book infeasible."""
+    return _most(build_model(book, fair_slack, pairs))
+
+
+def _count(model: Model) -> np.ndarray:
+    """The leads each variable assigns (its unit's size for a pair variable, else 0)."""
+    count = np.zeros(model.n_var)
+    count[: model.n_y] = model.size
+    return count
+
+
+def _most(model: Model) -> int | None:
+    count = _count(model)
+    first = milp(
+        -count,
+        constraints=model.rows,
+        integrality=model.integrality,
+        bounds=Bounds(np.zeros(model.n_var), model.upper),
+        options=HIGHS,
+    )
+    if first.status == 2:
+        return None
+    assert first.status == 0, first.message
+    return round(float(count @ np.round(first.x)))
 
 
 def milp_feasible(book: RuleBook, pairs: pd.DataFrame | None = None) -> bool:
