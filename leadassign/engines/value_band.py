@@ -39,9 +39,9 @@ MAX_FLOWS = 40
 PATIENCE = 3
 #: The step's direction keeps this share of the last direction (Camerini, Fratta and
 #: Maffioli's deflected subgradient), which damps the zigzag between the band's rows: at
-#: 10,000 x 200 (value band 0.5 within level, LP bound 3.5090e11 value units) 25 flows
-#: reached 3.5185e11 and 40 flows 3.5108e11, against 3.5229e11 and 3.5183e11 undeflected
-#: with a patience of 5.
+#: 10,000 x 200 (value band 0.5 within level, LP bound 3.5090e11 value units) 20, 25 and 40
+#: flows reached 3.5185e11, 3.5152e11 and 3.5108e11, against 3.5229e11, 3.5218e11 and
+#: 3.5183e11 undeflected with a patience of 5.
 DEFLECT = 0.7
 #: Above this a rounded weight adjustment would lose integer precision in float64.
 _EXACT = 2**52

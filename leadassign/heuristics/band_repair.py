@@ -54,9 +54,11 @@ LOOKS: Looks = (
 )
 #: The looks of a wide repair (``repair_band(..., looks=WIDE_LOOKS)``): a thousand others
 #: before the narrowest fall-back. With value-aware trades (``VALUE_SHARE``) the breadth is
-#: what keeps value: at 10,000 x 200 (value band 0.5 within level) a Lagrangian flow of
-#: 3.486e11 value units ended at 3.476e11 after the moves from the narrow looks, 3.487e11
-#: from these, in 2.6 s and 5.3 s (the LP bound is 3.509e11).
+#: what keeps value (the narrow look offers only the most extreme leads in trade): at
+#: 10,000 x 200 (value band 0.5 within level) a Lagrangian flow of 3.486e11 value units
+#: ended at 3.436e11 after the moves from ``LOOKS`` (256 others first), 3.476e11 from 512,
+#: 3.487e11 from 1,024 (these) and 3.490e11 from 2,048, in 1.3, 2.6, 5.3 and 11.7 s at load
+#: 6 (the LP bound is 3.509e11).
 WIDE_LOOKS: Looks = (
     (1024, 12, True),
     (2048, 12, False),
@@ -74,9 +76,9 @@ DENSE_CELLS = 20_000_000
 #: share of the most any of them does, the most valuable is tried first (then the rest,
 #: most violation removed first); None: the most violation removed first, value only
 #: breaking ties. At 10,000 x 200 (value band 0.5 within level) the flow relaxation's
-#: choice traded into the band kept 2.975e11 value units without, 3.33e11 with 0.1-0.5
-#: (after the moves; the flow's own, outside the band, is 3.72e11); 0.02-0.1 ended within
-#: 0.1% of each other, and the band held in every case.
+#: choice traded into the band kept 2.975e11 value units without, 3.33e11 with 0.2-0.5
+#: (after the moves; the flow's own, outside the band, is 3.72e11); on two of the bound's
+#: flows 0.02-0.1 ended within 0.1% of each other, and the band held in every case.
 VALUE_SHARE: Fraction | None = Fraction(1, 10)
 #: Trades re-scored exactly over every rep, best first by the two-rep score.
 EXACT_TRIES = 128
