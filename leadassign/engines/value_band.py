@@ -12,7 +12,9 @@ For any choice that meets the band the added terms are >= 0, so the flow's optim
 same count: the flow puts the count first) bounds the value of every such choice with that
 count. Weights are integers, so ``gamma_k * metric_i`` is rounded; each chosen pair's
 rounding is at most 1/2, which the bound adds back. The multipliers follow the
-subgradient, with Polyak's step towards the best known value.
+subgradient, deflected by the last direction (``DEFLECT``), with Polyak's step towards
+the best known value. Any multipliers give a valid bound: the search only makes it
+tighter.
 
 This is the bound for a value band that no LP reaches: on a 10,000 x 200 book (440,000
 pairs) with a band of 0.3, 40 flows took the bound from the flow's 13% above the best
@@ -34,7 +36,13 @@ from leadassign.engines.priced_flows import Flows
 #: Flows the subgradient may solve, and after how many without a better bound it halves
 #: its step.
 MAX_FLOWS = 40
-PATIENCE = 5
+PATIENCE = 3
+#: The step's direction keeps this share of the last direction (Camerini, Fratta and
+#: Maffioli's deflected subgradient), which damps the zigzag between the band's rows: at
+#: 10,000 x 200 (value band 0.5 within level, LP bound 3.5090e11 value units) 20, 25 and 40
+#: flows reached 3.5185e11, 3.5152e11 and 3.5108e11, against 3.5229e11, 3.5218e11 and
+#: 3.5183e11 undeflected with a patience of 5.
+DEFLECT = 0.7
 #: Above this a rounded weight adjustment would lose integer precision in float64.
 _EXACT = 2**52
 
@@ -61,6 +69,7 @@ def value_band_bound(
     metric = fairness.metric.astype(np.float64)
     units = pairs.units.astype(np.int64)
     alpha, beta = np.zeros(m), np.zeros(m)
+    d_alpha, d_beta = np.zeros(m), np.zeros(m)
     bound: int | None = None
     step, stalled = 1.0, 0
     took = 0.0
@@ -72,7 +81,9 @@ def value_band_bound(
         adjust = np.rint(gamma[pairs.rep] * metric)
         if np.abs(adjust).max(initial=0.0) >= _EXACT:
             break
-        solved = flows.solve(units + adjust.astype(np.int64), pairs.min_leads, pairs.capacity)
+        solved = flows.solve(
+            units + adjust.astype(np.int64), pairs.min_leads, pairs.capacity, count
+        )
         took = time.perf_counter() - started
         if solved.chosen is None or solved.count != count or solved.bound is None:
             break
@@ -93,12 +104,14 @@ def value_band_bound(
         # the subgradient, without the parts that would push a zero multiplier below zero
         g_alpha = np.where((alpha > 0) | (over > 0), over, 0.0)
         g_beta = np.where((beta > 0) | (under > 0), under, 0.0)
-        norm = float((g_alpha**2).sum() + (g_beta**2).sum())
-        if norm == 0.0:
+        if not (g_alpha.any() or g_beta.any()):
             break  # the flow meets the band: its value is the optimum at this count
+        d_alpha = g_alpha + DEFLECT * d_alpha
+        d_beta = g_beta + DEFLECT * d_beta
+        norm = float((d_alpha**2).sum() + (d_beta**2).sum())
         t = step * max(lagrange - best, 1) / norm
-        alpha = np.maximum(alpha + t * over, 0.0)
-        beta = np.maximum(beta + t * under, 0.0)
+        alpha = np.maximum(alpha + t * d_alpha, 0.0)
+        beta = np.maximum(beta + t * d_beta, 0.0)
     return bound
 
 

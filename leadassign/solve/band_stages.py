@@ -1,22 +1,26 @@
 """The value band at the full count: the flow relaxation's choice (every lead it can place)
-traded until the hard band holds (``heuristics/band_repair.py``), before the drafts, which
-place fewer leads; then the band's Lagrangian bound (``engines/value_band.py``), each of
-whose flows is traded into the band the same way, the best kept. With every lead the count
-bound allows placed, the answer has a gap, and the flows priced towards the band start the
-repair closer to the optimum than the flow's choice does (10,000 x 200, value band 0.5
-within level: 16% from the bound from the flow's choice, 5.6% from the best of 40 flows)."""
+traded until the hard band holds (``heuristics/band_repair.py``, value-aware trades),
+before the drafts, which place fewer leads; then the band's Lagrangian bound
+(``engines/value_band.py``), whose last flows are traded into the band with the wide
+looks, each improved by moves, the best kept. With every lead the count bound allows
+placed, the answer has a gap, and the flows priced towards the band start the repair
+closer to the optimum than the flow's choice does (10,000 x 200, value band 0.5 within
+level, session 7: 3.43e11 value units from the flow's choice, 3.47e11-3.49e11 from the
+priced flows, against an LP bound of 3.509e11)."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
 
 from leadassign.compile.families.fairness import Fairness, fairness_band
 from leadassign.control import budget
+from leadassign.control.budget import out_of_time
 from leadassign.engines.lp import MAX_PAIRS
 from leadassign.engines.value_band import MAX_FLOWS, value_band_bound
-from leadassign.heuristics.band_repair import repair_band
+from leadassign.heuristics.band_repair import LOOKS, WIDE_LOOKS, Looks, repair_band
 from leadassign.solve.run import Run
 from leadassign.solve.starts import polished
 
@@ -24,8 +28,9 @@ from leadassign.solve.starts import polished
 #: prove their value bands (tests lower it to run the stages against the MILP oracle).
 MIN_PAIRS = MAX_PAIRS
 #: The repair's share of the work and time left: the drafts that follow when it fails need
-#: the rest (at 50,000 x 300 they answered 27 s into the 60 s limit under load).
-REPAIR_SHARE = 0.5
+#: the rest (at 50,000 x 300 they took 5 s at load 5). With 0.5 the value-aware trading of
+#: that book (wide looks, 4,100 trades) was cut by the clock at load 5 after 25 s.
+REPAIR_SHARE = 0.8
 #: The Lagrangian bound's share of the time left, a backstop: its flows are counted
 #: (``FLOW_PAIRS``), and with 0.6 the third flow's trading at 50,000 x 300 was sometimes cut
 #: by the clock at load 2 (339.4M or 325.8M, run to run). What is left goes to CP-SAT, which
@@ -37,6 +42,15 @@ BOUND_SHARE = 0.9
 #: at the 24th; 50,000 x 300 (3,372,094 pairs): 3 flows of 5-7 s each with the trading,
 #: which fit the stage's share of a 60 s limit (a fourth was cut by the clock).
 FLOW_PAIRS = 12_000_000
+#: The bound's last flows traded into the band (with the wide looks, then moves), counted
+#: like the flows: at most this many pairs over all of them, and at most ``MAX_TRADED``.
+#: 10,000 x 200 (440,152 pairs): 3, each about 5 s idle, 10-15 s at load 6 (from the
+#: fourth flow on, each ended within 0.5% of the others, 3.47e11-3.49e11 value units
+#: against the LP bound's 3.509e11); 50,000 x 300 (3.4M pairs): none, as one such trading
+#: takes 25-50 s there: ``band_repair`` trades the relaxation's choice with the wide looks
+#: instead.
+TRADED_PAIRS = 1_500_000
+MAX_TRADED = 3
 
 
 def band_repair(run: Run) -> None:
@@ -60,7 +74,9 @@ def band_repair(run: Run) -> None:
     run.report.phase("repair")
     with budget.stage(REPAIR_SHARE) as part:
         time_left = None if part is None else part.time_left
-        repaired = _repaired(run, fair, chosen, time_left)
+        # the wide looks when no flow of the bound will be traded (its answer stands)
+        looks = LOOKS if traded_flows(len(prep.pairs)) else WIDE_LOOKS
+        repaired = _repaired(run, fair, chosen, time_left, looks)
         if repaired is not None:
             repaired = polished(prep, repaired, fairness_band(prep.pairs, fair, repaired), None)
             inc.offer(repaired)
@@ -69,9 +85,10 @@ def band_repair(run: Run) -> None:
 def value_band(run: Run) -> None:
     """A value band on a book too big for the LP, with an answer that meets it at the count
     bound: the band's Lagrangian bound over the flow (the flow's own ignores the band), in
-    at most ``bound_flows`` flows (``BOUND_SHARE`` of the time left a backstop); each of its
-    flows is traded into the band (``band_repair``) and the best that meets every rule,
-    improved by moves, is offered."""
+    at most ``bound_flows`` flows (``BOUND_SHARE`` of the time left a backstop); then the
+    last ``traded_flows`` of its flows, whose prices are the nearest the band's, are traded
+    into the band with the wide looks (``band_repair.WIDE_LOOKS``), improved by moves, and
+    offered (the incumbent keeps the best that meets every rule)."""
     pairs, side, inc = run.prep.pairs, run.prep.side, run.incumbent
     fair, hint = side.fairness, inc.chosen
     if not (
@@ -87,30 +104,31 @@ def value_band(run: Run) -> None:
     ):
         return
     run.report.phase("lagrangian")
-    best: list[np.ndarray] = []
+    last: deque[np.ndarray] = deque(maxlen=traded_flows(len(pairs)))
     seen = [0]
+
+    def kept(chosen: np.ndarray) -> None:
+        """Each flow after the first (the relaxation's, which ``band_repair`` traded), its
+        chosen pairs, the last ``traded_flows`` kept."""
+        seen[0] += 1
+        if seen[0] > 1:
+            last.append(np.flatnonzero(chosen))
+
     with budget.stage(BOUND_SHARE) as part:
         assert part is not None
         time_left = part.time_left
-
-        def traded(chosen: np.ndarray) -> int | None:
-            """The flow's choice traded into the band: its value units (None: no trade;
-            the first flow, unpriced, is the relaxation's, which ``band_repair`` traded)."""
-            seen[0] += 1
-            if seen[0] == 1:
-                return None
-            repaired = _repaired(run, fair, chosen, time_left)
-            if repaired is None or not inc.offer(repaired):
-                return None
-            best[:] = [repaired]
-            return int(pairs.units[repaired].sum())
-
         band_bound = value_band_bound(
             pairs, fair, run.flows, inc.count_upper, int(pairs.units[hint].sum()),
-            time_left=time_left, on_flow=traded, max_flows=bound_flows(len(pairs)),
+            time_left=time_left, on_flow=kept, max_flows=bound_flows(len(pairs)),
         )  # fmt: skip
-    if best:
-        inc.offer(polished(run.prep, best[0], fairness_band(pairs, fair, best[0]), None))
+        for at in reversed(last):  # the last flow first
+            chosen = np.zeros(len(pairs), dtype=bool)
+            chosen[at] = True
+            repaired = _repaired(run, fair, chosen, time_left, WIDE_LOOKS)
+            if repaired is not None:
+                inc.offer(polished(run.prep, repaired, fairness_band(pairs, fair, repaired), None))
+            if out_of_time(time_left, 0.0):
+                break
     if band_bound is not None:
         inc.units_at_most(band_bound)
 
@@ -120,12 +138,23 @@ def bound_flows(n_pairs: int) -> int:
     return min(MAX_FLOWS, max(2, FLOW_PAIRS // max(n_pairs, 1)))
 
 
+def traded_flows(n_pairs: int) -> int:
+    """How many of the bound's last flows are traded into the band on a book of
+    ``n_pairs`` pairs (0: none; ``band_repair`` then trades with the wide looks)."""
+    return min(MAX_TRADED, TRADED_PAIRS // max(n_pairs, 1))
+
+
 def _repaired(
-    run: Run, fair: Fairness, chosen: np.ndarray, time_left: Callable[[], float] | None
+    run: Run,
+    fair: Fairness,
+    chosen: np.ndarray,
+    time_left: Callable[[], float] | None,
+    looks: Looks = LOOKS,
 ) -> np.ndarray | None:
-    """``chosen`` traded into the band (``repair_band``) when that meets every rule."""
+    """``chosen`` traded into the band (``repair_band`` with ``looks``) when that meets
+    every rule."""
     pairs = run.prep.pairs
-    repaired = repair_band(pairs, fair, chosen, time_left=time_left)
+    repaired = repair_band(pairs, fair, chosen, time_left=time_left, looks=looks)
     if repaired is None or not run.prep.side.feasible(pairs, repaired):
         return None
     return repaired
@@ -134,9 +163,12 @@ def _repaired(
 __all__ = [
     "BOUND_SHARE",
     "FLOW_PAIRS",
+    "MAX_TRADED",
     "MIN_PAIRS",
     "REPAIR_SHARE",
+    "TRADED_PAIRS",
     "band_repair",
     "bound_flows",
+    "traded_flows",
     "value_band",
 ]
