@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -110,19 +111,24 @@ def write_scenario(folder: Path, n: int, m: int, policy_name: str, count: int) -
     return path
 
 
-def cli(args: list[str], pythonpath: str | None) -> float:
-    """Seconds ``leadassign ARGS`` takes as a new process (exit 0 or 3 expected)."""
+def cli(args: list[str], pythonpath: str | None) -> tuple[float, float]:
+    """Seconds ``leadassign ARGS`` takes as a new process (exit 0 or 3 expected), wall and
+    CPU (user + system, its threads and children included: on a shared machine the CPU
+    seconds vary less with the load)."""
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "leadassign", *args], env=env, capture_output=True, text=True
     )
     took = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode not in (0, 3):
         raise SystemExit(f"leadassign {args[0]} exited {done.returncode}: {done.stderr[-2000:]}")
-    return took
+    return took, cpu
 
 
 def end_to_end(path: Path, jobs: int, pythonpath: str | None) -> None:
@@ -132,8 +138,9 @@ def end_to_end(path: Path, jobs: int, pythonpath: str | None) -> None:
     solve += ["affinity.csv", "--policy", "policy.yaml", "--force", "--out"]
     os.chdir(folder)
     load = os.getloadavg()[0]
-    colds = [cli([*solve, f"cold{k}"], pythonpath) for k in range(3)]
-    swept = cli(
+    timed = [cli([*solve, f"cold{k}"], pythonpath) for k in range(3)]
+    colds, cold_cpu = [wall for wall, _ in timed], sum(cpu for _, cpu in timed)
+    swept, swept_cpu = cli(
         ["compare", "scenario.yaml", "--out", "sweep", "--force", "--jobs", str(jobs)], pythonpath
     )
     table = pd.read_csv(folder / "sweep" / "comparison.csv")
@@ -152,6 +159,10 @@ def end_to_end(path: Path, jobs: int, pythonpath: str | None) -> None:
         f"compare, {len(table) - 1} variants, jobs {jobs}: {swept:.1f} s end to end = "
         f"{swept / sum(colds):.2f} x three cold solves "
         f"(runs' solve time {table['solve_s'].sum():.1f} s)"
+    )
+    print(
+        f"CPU seconds: three cold solves {cold_cpu:.1f}, compare {swept_cpu:.1f} = "
+        f"{swept_cpu / cold_cpu:.2f} x"
     )
 
 

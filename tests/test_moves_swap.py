@@ -3,7 +3,9 @@ before the other tests (issue 24, target 6: 88% of the polish after a scenario v
 churn search). It must choose exactly what the scan over every partner chose: the same moves
 in the same order, so every answer stays byte-identical. Checked against that scan (kept
 here as the reference) on books with bands, churn limits, groups, account sizes and efforts,
-each stopped after a few visits too (where the order of moves shows)."""
+each stopped after a few visits too (where the order of moves shows). Session 7: the scan
+also looks each partner's rep up (``_Book.rep_at``, kept by every move) and tests room, band
+and churn only on the swaps that gain; the same reference holds it."""
 
 from __future__ import annotations
 

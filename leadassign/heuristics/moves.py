@@ -32,6 +32,8 @@ class _Book:
     room: np.ndarray
     count: np.ndarray
     at: np.ndarray  # the chosen pair of each unit, -1 where none
+    rep_at: np.ndarray  # the rep of each unit's chosen pair; m (one past the reps) where none
+    one_size: bool  # every pair's unit has the same size (then any two units may trade)
     metric: np.ndarray
     low: np.ndarray
     high: np.ndarray
@@ -64,6 +66,9 @@ class _Book:
         )
         at = np.full(n_units, -1, dtype=np.int64)  # the chosen pair of each unit
         at[pairs.unit[chosen]] = np.flatnonzero(chosen)
+        rep_at = np.full(n_units, m, dtype=np.int64)
+        rep_at[pairs.unit[chosen]] = pairs.rep[chosen]
+        one_size = bool(np.all(pairs.size == pairs.size[0])) if len(pairs) else True
         if band is None:  # no limits: every metric 0, within [0, 0] in one group
             metric = np.zeros(len(pairs), dtype=np.int64)
             low = high = group = np.zeros(m, dtype=np.int64)
@@ -83,7 +88,7 @@ class _Book:
         having = [np.flatnonzero(index[:, j] >= 0) for j in range(m)]
         having_at = [index[units_there, j] for j, units_there in enumerate(having)]
         return cls(
-            pairs, chosen, index, units, effort, room, count, at,
+            pairs, chosen, index, units, effort, room, count, at, rep_at, one_size,
             metric, low, high, group, held, kept, spare, having, having_at,
         )  # fmt: skip
 
@@ -110,23 +115,38 @@ class _Book:
 
     def best_swap(self, u: int, p: int, a: int) -> tuple[int, int]:
         """(gain, unit) of unit u's best swap: u at a with v at b, where u has a pair at b
-        and v one at a ((0, -1) when none). The partners are narrowed to those u has a pair
-        with (about a fifth) before the other tests: the same partners in the same order,
-        so the same first best (5,000 visits took 10 s, 88% of it here, at 10,000 x 200)."""
-        pairs, at, effort, room, group = self.pairs, self.at, self.effort, self.room, self.group
+        and v one at a ((0, -1) when none gains). The partners are narrowed to those u has a
+        pair with (about a fifth), then to the swaps that gain, before the other tests: the
+        same partners in the same order, so the same first best (5,000 visits took 10 s, 88%
+        of it here, at 10,000 x 200; after one variant's churn flow there 1.45 s of CPU, now
+        0.50 s: RESULTS section 6, "Session 7")."""
+        pairs, effort, room, group = self.pairs, self.effort, self.room, self.group
         near = self.having[a]
-        placed = at[near]
-        theirs = np.maximum(placed, 0)  # v's pair, at rep b (where placed)
-        reps = pairs.rep[theirs]
-        u_at_b = self.index[u][reps]
-        ok = (placed >= 0) & (reps != a) & (u_at_b >= 0) & (group[reps] == group[a])
-        ok &= pairs.size[theirs] == pairs.size[p]
+        # the reps b a partner may sit at: u has a pair there, in a's group, not a (and, one
+        # past the reps, where an unplaced unit "sits": never), looked up by each unit's rep
+        mine = self.index[u]
+        to = np.append((mine >= 0) & (group == group[a]), False)
+        to[a] = False
+        reps = self.rep_at[near]
+        ok = to[reps]
+        if not self.one_size:
+            ok &= pairs.size[np.maximum(self.at[near], 0)] == pairs.size[p]
         keep = np.flatnonzero(ok)
         if not len(keep):
             return 0, -1
-        theirs, reps, u_at_b = theirs[keep], reps[keep], u_at_b[keep]
+        reps = reps[keep]
+        theirs = self.at[near[keep]]  # v's pair, at rep b
+        u_at_b = mine[reps]
         v_at_a = self.having_at[a][keep]  # v's pair at a (every unit in ``near`` has one)
         metric, held, kept, units = self.metric, self.held, self.kept, self.units
+        # only a swap that gains can be the answer (a best gain of 0 or less is no move to
+        # the caller): the room, band and churn tests on those alone, in the same order
+        gain = units[u_at_b] + units[v_at_a] - units[p] - units[theirs]
+        gains = np.flatnonzero(gain > 0)
+        if not len(gains):
+            return 0, -1
+        keep, reps, theirs, gain = keep[gains], reps[gains], theirs[gains], gain[gains]
+        u_at_b, v_at_a = u_at_b[gains], v_at_a[gains]
         ok = room[a] + effort[p] - effort[v_at_a] >= 0
         ok &= room[reps] + effort[theirs] - effort[u_at_b] >= 0
         at_a = held[a] - metric[p] + metric[v_at_a]
@@ -134,9 +154,9 @@ class _Book:
         ok &= (at_a >= self.low[a]) & (at_a <= self.high[a])
         ok &= (at_b >= self.low[reps]) & (at_b <= self.high[reps])
         ok &= kept[u_at_b] + kept[v_at_a] - kept[p] - kept[theirs] + max(self.spare, 0) >= 0
-        gain = np.where(ok, units[u_at_b] + units[v_at_a] - units[p] - units[theirs], 0)
+        gain = np.where(ok, gain, 0)
         k = int(np.argmax(gain))
-        return int(gain[k]), int(near[keep[k]])
+        return (int(gain[k]), int(near[keep[k]])) if gain[k] > 0 else (0, -1)
 
     def shift(self, u: int, p: int, a: int, to: int) -> None:
         """Move unit u from its pair p at rep a to its pair at rep ``to``."""
@@ -151,6 +171,7 @@ class _Book:
         self.held[to] += metric[q]
         self.spare += kept[q] - kept[p]
         self.at[u] = q
+        self.rep_at[u] = to
 
     def swap(self, u: int, p: int, a: int, v: int) -> None:
         """Trade unit u (pair p at rep a) with unit v between their reps."""
@@ -166,6 +187,7 @@ class _Book:
         self.held[b] += metric[q] - metric[r]
         self.spare += kept[q] + kept[s] - kept[p] - kept[r]
         self.at[u], self.at[v] = q, s
+        self.rep_at[u], self.rep_at[v] = b, a
 
 
 def improve_by_moves(

@@ -61,6 +61,10 @@ class Result:
     #: the churn search's Lagrangian bonus per kept owner, in value (None: not searched); a
     #: variant of this book starts its own search there (``Start``)
     keep_bonus: float | None = None
+    #: the flow relaxation's rep prices per rep, in value (a dual solution that proves its
+    #: choice optimal; None: not computed, e.g. below ``flow_stages.WARM_SUBSET_PAIRS``): a
+    #: variant of this book solves its relaxation on the pairs they rank best (``Start``)
+    rep_prices: np.ndarray | None = field(default=None, repr=False)
     #: why the solve was stopped early ("SIGTERM", "SIGINT", ...; None: it was not)
     interrupted: str | None = None
     #: what cut the search (summary "limited_by"): "work" (the deterministic work limit),

@@ -67,7 +67,7 @@ def solve_run(
     if start is not None and policy.continuity != variant_policy(scenario, BASE).continuity:
         # The keep bonus prices the base's churn limit; a variant that changes the limit
         # searches for its own from scratch (the base's was 12x off for 0.15 -> 0.05).
-        start = Start(start.owners)
+        start = Start(start.owners, rep_prices=start.rep_prices)
     routed = None if name == BASE else scenario.variants[name].baseline
     if routed is not None:  # what a CRM would do, or the current owners: nothing solved
         result = run_baseline(problem, routed, policy)
@@ -91,6 +91,10 @@ def solve_run(
         # report.html groups reps by their first territory ('*': all territories)
         reps["group"] = [held[0] if len(held) else "" for held in problem.reps.territories]
     description = "" if name == BASE else scenario.variants[name].description
+    prices = None
+    if result.rep_prices is not None:
+        rep_names = np.asarray(problem.reps.ids, dtype=object).tolist()
+        prices = dict(zip(rep_names, result.rep_prices.tolist(), strict=True))
     return Run(
         name,
         description,
@@ -102,6 +106,7 @@ def solve_run(
         reps,
         files,
         result.keep_bonus,
+        prices,
     )
 
 
@@ -141,10 +146,11 @@ def write_run(run: Run, out: Path) -> None:
 
 
 def start_of(run: Run) -> Start:
-    """A run's assignment (assigned leads only) and keep bonus as a start for another."""
+    """A run's assignment (assigned leads only), keep bonus and rep prices as a start for
+    another."""
     assigned = run.rep_ids != ""
     owners = dict(zip(run.lead_ids[assigned].tolist(), run.rep_ids[assigned].tolist(), strict=True))
-    return Start(owners, run.keep_bonus)
+    return Start(owners, run.keep_bonus, run.rep_prices)
 
 
 Executor = Literal["local", "ray"]

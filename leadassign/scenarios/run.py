@@ -29,3 +29,5 @@ class Run:
     reps: pd.DataFrame | None = None
     files: tuple[tuple[str, bytes], ...] = ()  # its output files, as ``leadassign solve`` writes
     keep_bonus: float | None = None  # its churn search's bonus (Result.keep_bonus)
+    #: its flow relaxation's rep prices by rep_id, in value (Result.rep_prices; None: none)
+    rep_prices: dict[str, float] | None = None

@@ -44,7 +44,8 @@ class Run:
     #: the flow relaxation's choice over those pairs (None: none, or not solved yet)
     relaxed_flow: np.ndarray | None = None
     #: rep prices (count weight first) that prove the relaxation's choice optimal over every
-    #: pair, when its certified subset flow found them (None: read them off the choice)
+    #: pair, when its certified subset flow found them or they were read off its choice
+    #: (above ``flow_stages.WARM_SUBSET_PAIRS`` pairs; None: not computed)
     relaxed_prices: np.ndarray | None = None
     #: when the relaxation's choice is not proven optimal over every pair (a subset flow
     #: stopped early): an upper bound on the value units of any choice of its count over

@@ -36,11 +36,14 @@ MOVE_VISITS = 5_000
 @dataclass(frozen=True)
 class Start:
     """A previous answer to start from (a scenario's base, last week's run): ``owners``
-    (lead_id -> rep_id) where they still meet every hard rule, and the churn search's keep
-    bonus (``Result.keep_bonus``, in value per kept owner) as its first guess."""
+    (lead_id -> rep_id) where they still meet every hard rule, the churn search's keep
+    bonus (``Result.keep_bonus``, in value per kept owner) as its first guess, and the flow
+    relaxation's rep prices (``Result.rep_prices``, rep_id -> value) that pick the pairs its
+    relaxation starts from (``flow_stages.flow_relaxation``)."""
 
     owners: Mapping[str, str]
     keep_bonus: float | None = None
+    rep_prices: Mapping[str, float] | None = None
 
 
 def trim_to_capacity(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
@@ -141,6 +144,23 @@ def guessed_bonus(start: Start | None, scale: float) -> int | None:
         return None
     units = start.keep_bonus * scale
     return round(units) if math.isfinite(units) and units < 2**62 else None
+
+
+#: A start's rep prices are clipped to this many value units either way (far from int64's
+#: ends: only their order per lead matters, to pick a subset).
+PRICE_LIMIT = 2**60
+
+
+def guessed_prices(start: Start | None, problem: Problem, scale: float) -> np.ndarray | None:
+    """A start's rep prices (``Start.rep_prices``) per rep of this book, in its value units
+    (a rep the start has no price for: 0); None when it has none."""
+    if start is None or start.rep_prices is None:
+        return None
+    known = pd.Series(start.rep_prices, dtype=np.float64)
+    value = known.reindex(pd.Index(problem.reps.ids, dtype=object)).fillna(0.0).to_numpy()
+    units = np.nan_to_num(value * scale, nan=0.0, posinf=PRICE_LIMIT, neginf=-PRICE_LIMIT)
+    prices: np.ndarray = np.round(np.clip(units, -PRICE_LIMIT, PRICE_LIMIT)).astype(np.int64)
+    return prices
 
 
 #: Drafts with ceilings (``ceiling_draft``) tried, each at the band of the previous one's
