@@ -12,7 +12,17 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_matrix
 
 from leadassign.compile.pairs import Pairs
-from leadassign.heuristics.gap_tabu import _Dense, _excess, _Walk, iterations_for, tabu_search
+from leadassign.heuristics.gap_tabu import (
+    ELITE,
+    RELINK,
+    _between,
+    _Dense,
+    _excess,
+    _keep,
+    _Walk,
+    iterations_for,
+    tabu_search,
+)
 from tests.helpers import every_pair
 from tests.oracles.gap import D05100_OPTIMUM, gap_d05100_pairs
 from tests.test_knapsack import assert_valid, brute_force, milp_optimum, random_assignment_book
@@ -124,7 +134,7 @@ def test_best_swap_is_the_best_of_every_swap_scored_one_by_one(seed: int) -> Non
     book.capacity = book.capacity * 9 // 10  # the start is over capacity: excess in play
     for it in range(1, 30):
         excess = _excess(walk.load, book.capacity)
-        got, p, q = walk.swaps(it, excess)
+        got, p, q = walk.swaps(it, excess, walk.into(it, excess))
         assert got == pytest.approx(_best_swap(walk, it, excess), rel=1e-12, abs=1e-9)
         assert got > -np.inf and walk.at[p] != walk.at[q]
         walk.step(it)
@@ -151,18 +161,21 @@ def _best_swap(walk: Any, it: int, excess: np.ndarray) -> float:
     return float(best)
 
 
+@pytest.mark.parametrize("seed", range(3))
 def test_pipeline_gives_the_far_share_to_the_tabu_and_stays_exact(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
     """Generalized assignment books through ``solve`` with HiGHS' MIP made to end with
     nothing, so the incumbent (the LP's start) is far from the bound, as on type D: the tabu
     search runs before the knapsack search with ``TABU_FAR_SHARE`` of what is left (a book
     without the knapsack search keeps ``TABU_SHARE``); every lead is placed within
     capacity, the answer is never better than the independent MILP's optimum and never worse
-    than what the tabu search started from, and the same twice under a work limit."""
+    than what the tabu search started from, passes the independent checker, and is the same
+    twice under a work limit."""
     import importlib
 
     from leadassign import load_problem, solve
+    from leadassign.check import check_assignments
     from leadassign.engines.mip import MipOutcome
     from leadassign.models.policy import policy_from_mapping
     from tests.test_knapsack import gap_milp, gap_tables
@@ -184,12 +197,10 @@ def test_pipeline_gives_the_far_share_to_the_tabu_and_stays_exact(
 
     monkeypatch.setattr(stages.mip, "solve_mip", nothing)
     monkeypatch.setattr(stages, "_tabu", spy)
-    leads, reps, pairs = gap_tables(0, False)
+    leads, reps, pairs = gap_tables(seed, False)
     policy = policy_from_mapping({})
-    results = [
-        solve(load_problem(leads, reps, None, pairs, policy=policy), policy, work_limit=1.0)
-        for _ in range(2)
-    ]
+    problem = load_problem(leads, reps, None, pairs, policy=policy)
+    results = [solve(problem, policy, work_limit=1.0) for _ in range(2)]
     optimum = gap_milp(leads, reps, pairs)
     assert optimum is not None
     assert [share for share, _ in shares] == [stages.TABU_FAR_SHARE] * 2
@@ -198,6 +209,106 @@ def test_pipeline_gives_the_far_share_to_the_tabu_and_stays_exact(
     assert first.objective is not None and first.objective <= optimum + 1e-6
     assert first.objective == again.objective
     assert first.assignments.equals(again.assignments)
+    checked = check_assignments(problem, policy, first.assignments)
+    assert checked.ok, checked.violations
+    assert checked.assigned == len(leads)
+    assert checked.score == pytest.approx(first.objective)
     table = first.assignments.merge(pairs, on=["lead_id", "rep_id"])
     load = table.groupby("rep_id")["effort"].sum()
     assert (load <= reps.set_index("rep_id")["capacity"].reindex(load.index)).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_best_double_shift_is_the_best_of_every_chain_scored_one_by_one(seed: int) -> None:
+    """The vectorized double shifts (``_Walk.chains``: i into j's rep, j on to a third rep)
+    against every such chain scored here from the definitions, at mid-walk states with
+    capacities exceeded and a tabu list in play; the chain found is one of the best, and
+    applying it gives the loads recomputed from scratch."""
+    pairs = tight_book(seed)
+    book = _Dense(pairs, pairs.units)
+    walk = _Walk(book, book.at(first_feasible(pairs), pairs.rep), seed)
+    walk.best_value = float(walk.total())
+    book.capacity = book.capacity * 9 // 10  # the start is over capacity: excess in play
+    for it in range(1, 30):
+        excess = _excess(walk.load, book.capacity)
+        got, i, j, k = walk.chains(it, excess, walk.into(it, excess))
+        want = _best_chain(walk, it, excess)
+        assert got == pytest.approx(want[0], rel=1e-12, abs=1e-9)
+        if got > -np.inf:
+            assert len({int(walk.at[i]), int(walk.at[j]), k}) == 3
+            assert _chain_score(walk, it, excess, i, j, k) == pytest.approx(got, rel=1e-12)
+        walk.step(it)
+        load = np.bincount(walk.at, weights=book.effort[walk.rows, walk.at], minlength=book.m)
+        assert np.array_equal(walk.load, load.astype(np.int64))
+
+
+def _chain_score(walk: Any, it: int, excess: np.ndarray, i: int, j: int, k: int) -> float:
+    """One double shift's score from the definitions (-inf when not allowed)."""
+    book, at = walk.book, walk.at
+    p, q = int(at[i]), int(at[j])
+    if len({p, q, k}) < 3 or not (book.ok[i, q] and book.ok[j, k]):
+        return -np.inf
+    if walk.tabu[i, q] > it or walk.tabu[j, k] > it:
+        return -np.inf
+    load = walk.load.copy()
+    load[p] -= book.effort[i, p]
+    load[q] += book.effort[i, q] - book.effort[j, q]
+    load[k] += book.effort[j, k]
+    d_excess = int(_excess(load, book.capacity).sum() - excess.sum())
+    d_value = int(book.value[i, q] - book.value[i, p] + book.value[j, k] - book.value[j, q])
+    return float(d_value - walk.weight * d_excess)
+
+
+def _best_chain(walk: Any, it: int, excess: np.ndarray) -> tuple[float, int, int, int]:
+    best: tuple[float, int, int, int] = (-np.inf, 0, 0, 0)
+    for i in range(walk.book.n):
+        for j in range(walk.book.n):
+            for k in range(walk.book.m):
+                score = _chain_score(walk, it, excess, i, j, k)
+                if score > best[0]:
+                    best = (score, i, j, k)
+    return best
+
+
+def test_elite_answers_and_the_starts_between_them() -> None:
+    """``_keep`` holds the ``ELITE`` best distinct answers, best first; ``_between`` gives
+    each unit the rep of one of two elite answers, keeps where they agree, takes some of
+    each where they differ, and is the same for the same seed."""
+    rng = np.random.default_rng(5)
+    elite: list[tuple[float, np.ndarray]] = []
+    answers = [rng.integers(0, 4, size=40) for _ in range(ELITE + 3)]
+    for value, at in enumerate(answers):
+        _keep(elite, float(value), at)
+        _keep(elite, float(value), at.copy())  # the same answer again: kept once
+    assert [value for value, _ in elite] == [float(v) for v in range(ELITE + 2, 2, -1)]
+    _keep(elite, -np.inf, answers[0])  # a segment without a feasible answer: nothing
+    assert len(elite) == ELITE
+    two = elite[:2]
+    first, second = two[0][1], two[1][1]
+    differ = first != second
+    for seed in range(5):
+        start = _between(two, np.random.default_rng(seed))
+        assert np.array_equal(start, _between(two, np.random.default_rng(seed)))
+        assert np.array_equal(start[~differ], first[~differ])
+        assert 0 < np.sum(start[differ] == first[differ]) < differ.sum()
+        assert np.all((start == first) | (start == second))
+
+
+@pytest.mark.parametrize("seed", TIGHT_SEEDS)
+def test_relinking_walk_stays_within_capacity_and_is_deterministic(seed: int) -> None:
+    """A walk long enough for several relinking segments (``RELINK``) from a poor start:
+    every unit placed once within capacity, never worse than the start nor better than the
+    MILP's optimum, the same answer twice."""
+    pairs = tight_book(seed)
+    best = milp_optimum(pairs)
+    if best is None:
+        pytest.skip("no choice places every unit")
+    start = first_feasible(pairs)
+    moves = 8 * RELINK
+    walked = tabu_search(pairs, pairs.units, start, moves, seed=seed)
+    again = tabu_search(pairs, pairs.units, start, moves, seed=seed)
+    assert walked.iterations == again.iterations == moves
+    assert walked.chosen is not None and again.chosen is not None
+    assert np.array_equal(walked.chosen, again.chosen)
+    assert_valid(pairs, walked.chosen)
+    assert int(pairs.units[start].sum()) <= int(pairs.units[walked.chosen].sum()) <= best

@@ -3,20 +3,28 @@
 On tight GAP books (OR-Library's and Yagiura's type D, where efforts and values are inversely
 correlated) HiGHS and CP-SAT end 0.5-1.3% above the best known costs at 10 s, because what
 they need is a good answer more than a proof. This search (after Diaz and Fernandez, 2001,
-and Yagiura, Ibaraki and Glover's ejection chains, 2004) walks the assignments of every unit
-to one rep with two moves, each evaluated for every candidate at once in numpy:
+and Yagiura, Ibaraki and Glover's ejection chains, 2004, and path relinking, 2006) walks the
+assignments of every unit to one rep with three moves, each evaluated for every candidate at
+once in numpy:
 
 - a *shift*: one unit to another rep (units x reps);
 - a *swap*: two units at different reps exchange them (units x units; on books of more than
-  ``SWAP_ROWS`` units, the rows are a seeded sample of that many units each iteration).
+  ``SWAP_ROWS`` units, the rows are a seeded sample of that many units each iteration);
+- a *double shift* (an ejection chain of two): a unit moves into another unit's rep, which
+  moves on to a third rep (units x units, the onward rep read from the best two of each
+  unit's shift scores): on tight books a unit often fits at a rep only if one leaves it,
+  and the one leaving fits back at the first's rep only as a swap.
 
 Capacities may be exceeded on the way: each move is scored by its change in value minus a
 penalty weight times its change in the total excess. The weight rises while the walk stays
 infeasible and falls while it stays feasible (the oscillation), so the walk crosses the
 boundary where the good answers of tight books lie. A unit that left a rep may not go back
 there for a few iterations (the tabu tenure, seeded), unless the move gives a feasible
-answer better than the best found (aspiration). After ``RESTART`` iterations without a better
-answer, the walk goes back to the best one.
+answer better than the best found (aspiration; shifts and swaps). The walk runs in segments:
+after ``RELINK`` iterations without a better answer in a segment, its best joins the elite
+answers (the ``ELITE`` best distinct), and the next segment starts between two of them (path
+relinking: where they differ, each unit takes either one's rep, seeded), or from the best
+while there is one elite answer.
 
 Everything it does is decided by the seed and the iteration count (``max_iterations``, from
 the work limit): the same inputs give the same answer; the time limit is only a backstop.
@@ -35,14 +43,21 @@ from leadassign.control import budget
 
 #: Swap rows sampled per iteration on books of more units (a swap costs units x rows).
 SWAP_ROWS = 400
-#: Tabu tenure: a uniform draw in this range (iterations).
-TENURE = (5, 15)
+#: Tabu tenure: a uniform draw in this range (iterations). With double shifts, 2-6 ended
+#: OR-Library's type D 0.05-0.2 points closer to the best known than 5-15 in the same time
+#: (RESULTS.md 4h).
+TENURE = (2, 6)
 #: The penalty weight's factor per infeasible (up) or feasible (down) iteration.
 OSCILLATION = 1.05
-#: Iterations without a better answer after which the walk goes back to the best one.
-RESTART = 2_000
-#: Candidate cells (shift and swap scores) evaluated per unit of work: about a second of
-#: wall time on one core (200 units x 20 reps: about 1,500 iterations a second).
+#: Path relinking: after this many iterations without a better answer in the current
+#: segment of the walk, the segment's best joins the elite answers and the walk goes on from
+#: a start between two of them (``_between``): the walk found its best in the first few
+#: hundred moves and then wandered 1% above it (d20100).
+RELINK = 300
+#: Elite answers kept for path relinking (the best distinct ones).
+ELITE = 6
+#: Candidate cells (shift, swap and double shift scores, ``_cells``) evaluated per unit of
+#: work, meant as about a second of wall time on one core.
 CELLS_PER_WORK = 60_000_000
 #: The deadline is read every this many iterations.
 CLOCK_EVERY = 16
@@ -92,10 +107,32 @@ def _excess(load: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     return out
 
 
+def _cells(n: int, m: int) -> int:
+    """Candidate cells scored per iteration: shifts and double shifts' onward moves (units x
+    reps), swaps and double shifts (units x sampled units)."""
+    return 2 * (n * m + n * min(n, SWAP_ROWS))
+
+
 def iterations_for(work: float, n: int, m: int) -> int:
     """The iterations ``work`` units buy on a book of ``n`` units and ``m`` reps."""
-    cells = n * m + n * min(n, SWAP_ROWS)
-    return budget.work_units(work, max(CELLS_PER_WORK // max(cells, 1), 1))
+    return budget.work_units(work, max(CELLS_PER_WORK // max(_cells(n, m), 1), 1))
+
+
+@dataclass(frozen=True, eq=False)
+class _Into:
+    """One step's shared terms of swaps and double shifts (``_Walk.into``)."""
+
+    rows: np.ndarray  # the units i (rows of the matrices below)
+    ai: np.ndarray  # their reps
+    own_e: np.ndarray  # every unit's effort at its rep
+    own_v: np.ndarray  # every unit's value at its rep
+    effort_at: np.ndarray  # unit x unit: effort of the row's unit at the column's rep
+    value_at: np.ndarray  # unit x unit: value of the row's unit at the column's rep
+    room: np.ndarray  # each rep's load beyond its capacity (negative: room left)
+    at_q: np.ndarray  # rows x units: change in excess at j's rep, i in and j out
+    d_value: np.ndarray  # rows x units: i's value at j's rep less at its own
+    ok_at: np.ndarray  # unit x unit: the row's unit may go to the column's rep
+    tabu_at: np.ndarray  # unit x unit: the tabu list at the column's rep
 
 
 class _Walk:
@@ -115,6 +152,7 @@ class _Walk:
         self.rng = np.random.default_rng(seed)
         self.best_value = -np.inf
         self.best_at = at.copy()
+        self.seg_value, self.seg_at = -np.inf, at.copy()
 
     def total(self) -> int:
         return int(self.book.value[self.rows, self.at].sum())
@@ -138,41 +176,88 @@ class _Walk:
         flat = int(np.argmax(score))
         return float(score.flat[flat]), flat // b.m, flat % b.m
 
-    def swaps(self, it: int, excess: np.ndarray) -> tuple[float, int, int]:
-        """The best swap: its score and the two units (score -inf when none). Row ``i`` of
-        each matrix is a sampled unit, column ``j`` any unit: unit ``i`` goes to ``j``'s rep
-        and ``j`` to ``i``'s. Each book matrix is gathered once at every unit's rep
-        (``X[:, at]``, n x n); row i's view of j is ``X[i, at[j]]`` and j's view of i's rep
-        is the transpose ``X[j, at[i]]``."""
+    def into(self, it: int, excess: np.ndarray) -> _Into:
+        """What unit ``i`` (a row: a sampled unit on books of more than ``SWAP_ROWS``) moving
+        into unit ``j``'s rep (a column: any unit) while ``j`` leaves it changes, the part
+        that swaps and double shifts share. Each book matrix is gathered once at every unit's
+        rep (``X[:, at]``, n x n); row i's view of j is ``X[i, at[j]]``."""
         b, at, load = self.book, self.at, self.load
         rows = self.rows
         if b.n > SWAP_ROWS:
             rows = np.sort(self.rng.choice(b.n, SWAP_ROWS, replace=False))
-        ai = at[rows]
         own_e, own_v = b.effort[self.rows, at], b.value[self.rows, at]
         effort_at, value_at = b.effort[:, at], b.value[:, at]
-        e_i_at_j, e_j_at_i = effort_at[rows], effort_at[:, rows].T
-        # the change in excess at i's rep (p) and at j's rep (q), in place
         room = load - b.capacity  # a rep's load beyond capacity (negative: room left)
-        d_excess = e_j_at_i + (room[ai] - own_e[rows])[:, None]
+        # the change in excess at j's rep (q), in place
+        at_q = effort_at[rows] + (room[at] - own_e)[None, :]
+        np.maximum(at_q, 0, out=at_q)
+        at_q -= excess[at][None, :]
+        d_value = value_at[rows] - own_v[rows][:, None]
+        ok_at, tabu_at = b.ok[:, at], self.tabu[:, at]
+        return _Into(
+            rows, at[rows], own_e, own_v, effort_at, value_at, room, at_q, d_value, ok_at, tabu_at
+        )
+
+    def swaps(self, it: int, excess: np.ndarray, into: _Into) -> tuple[float, int, int]:
+        """The best swap: its score and the two units (score -inf when none). Row ``i`` of
+        each matrix is a sampled unit, column ``j`` any unit (``into``): unit ``i`` goes to
+        ``j``'s rep and ``j`` to ``i``'s; j's view of i's rep is the transpose
+        ``X[j, at[i]]`` of the gathered matrices."""
+        b, at, rows, ai = self.book, self.at, into.rows, into.ai
+        e_j_at_i = into.effort_at[:, rows].T
+        # the change in excess at i's rep (p), then at j's rep (q)
+        d_excess = e_j_at_i + (into.room[ai] - into.own_e[rows])[:, None]
         np.maximum(d_excess, 0, out=d_excess)
         d_excess -= excess[ai][:, None]
-        at_q = e_i_at_j + (room[at] - own_e)[None, :]
-        np.maximum(at_q, 0, out=at_q)
-        d_excess += at_q
-        d_excess -= excess[at][None, :]
-        d_value = value_at[rows] + value_at[:, rows].T
-        d_value -= own_v[rows][:, None]
-        d_value -= own_v[None, :]
+        d_excess += into.at_q
+        d_value = into.value_at[:, rows].T + into.d_value
+        d_value -= into.own_v[None, :]
         score = d_value - self.weight * d_excess
-        ok_at = b.ok[:, at]
+        ok_at = into.ok_at
         allowed = (ai[:, None] != at[None, :]) & ok_at[rows] & ok_at[:, rows].T
-        tabu_at = self.tabu[:, at]
+        tabu_at = into.tabu_at
         free = np.maximum(tabu_at[rows], tabu_at[:, rows].T) <= it  # neither move is tabu
         aspire = (d_excess == -int(excess.sum())) & (d_value > self.best_value - self.total())
         score[~(allowed & (free | aspire))] = -np.inf
         flat = int(np.argmax(score))
         return float(score.flat[flat]), int(rows[flat // b.n]), flat % b.n
+
+    def chains(self, it: int, excess: np.ndarray, into: _Into) -> tuple[float, int, int, int]:
+        """The best double shift (an ejection chain of length two, after Yagiura, Ibaraki and
+        Glover): unit ``i`` moves into unit ``j``'s rep and ``j`` moves on to a third rep
+        ``k``, neither ``i``'s (that is a swap) nor its own. Its score and ``i``, ``j``,
+        ``k`` (score -inf when none). Rows and columns as in ``into``; ``j``'s best onward
+        rep comes from its row of shift scores, where ``k`` depends on ``i`` only in not
+        being ``i``'s rep: the best of the row, or the second best where the best is ``i``'s
+        rep. Both moves must be free of the tabu list (no aspiration)."""
+        b, at, rows, ai = self.book, self.at, into.rows, into.ai
+        if b.m < 3:
+            return -np.inf, 0, 0, 0
+        # j onward to k (rows: j, columns: k): value, and the change in excess at k
+        gain = np.maximum(into.room[None, :] + b.effort, 0) - excess[None, :]
+        onward = (b.value - into.own_v[:, None]) - self.weight * gain
+        blocked = ~b.ok | (self.tabu > it)
+        blocked[self.rows, at] = True
+        onward[blocked] = -np.inf
+        two = np.argpartition(-onward, 1, axis=1)[:, :2]
+        two_score = np.take_along_axis(onward, two, axis=1)
+        swap = two_score[:, 1] > two_score[:, 0]  # argpartition leaves ties in either order
+        first = np.where(swap, two[:, 1], two[:, 0])
+        second = np.where(swap, two[:, 0], two[:, 1])
+        first_score = np.maximum(two_score[:, 0], two_score[:, 1])
+        second_score = np.minimum(two_score[:, 0], two_score[:, 1])
+        not_p = first[None, :] == ai[:, None]  # j's best onward rep is i's: the second
+        score = np.where(not_p, second_score[None, :], first_score[None, :])
+        # i into j's rep (q), out of its own (p)
+        at_p = np.maximum(into.room[ai] - into.own_e[rows], 0) - excess[ai]
+        score += into.d_value
+        score -= self.weight * (into.at_q + at_p[:, None])
+        allowed = (ai[:, None] != at[None, :]) & into.ok_at[rows] & (into.tabu_at[rows] <= it)
+        score[~allowed] = -np.inf
+        flat = int(np.argmax(score))
+        r, j = flat // b.n, flat % b.n
+        k = int(second[j] if first[j] == ai[r] else first[j])
+        return float(score.flat[flat]), int(rows[r]), j, k
 
     def shift(self, it: int, i: int, k: int) -> None:
         b, old = self.book, int(self.at[i])
@@ -185,10 +270,16 @@ class _Walk:
         """One move (the best shift or swap); False when no move is allowed."""
         excess = _excess(self.load, self.book.capacity)
         s_score, i, k = self.shifts(it, excess)
-        w_score, p, q = self.swaps(it, excess)
-        if s_score == -np.inf and w_score == -np.inf:
+        into = self.into(it, excess)
+        w_score, p, q = self.swaps(it, excess, into)
+        c_score, ci, cj, ck = self.chains(it, excess, into)
+        if s_score == -np.inf and w_score == -np.inf and c_score == -np.inf:
             return False
-        if s_score >= w_score:
+        if c_score > max(s_score, w_score):
+            rep_j = int(self.at[cj])
+            self.shift(it, cj, ck)
+            self.shift(it, ci, rep_j)
+        elif s_score >= w_score:
             self.shift(it, i, k)
         else:
             rep_p, rep_q = int(self.at[p]), int(self.at[q])
@@ -198,7 +289,37 @@ class _Walk:
         self.weight *= OSCILLATION if infeasible else 1.0 / OSCILLATION
         if not infeasible and self.total() > self.best_value:
             self.best_value, self.best_at = float(self.total()), self.at.copy()
+        if not infeasible and self.total() > self.seg_value:
+            self.seg_value, self.seg_at = float(self.total()), self.at.copy()
         return True
+
+    def restart(self, at: np.ndarray) -> None:
+        """Walk on from ``at`` with an empty tabu list."""
+        b = self.book
+        self.at = at.copy()
+        self.load = np.bincount(
+            self.at, weights=b.effort[self.rows, self.at], minlength=b.m
+        ).astype(np.int64)
+        self.tabu[:] = 0
+        self.seg_value, self.seg_at = -np.inf, self.at.copy()
+
+
+def _keep(elite: list[tuple[float, np.ndarray]], value: float, at: np.ndarray) -> None:
+    """Add a walk segment's best to the elite answers (the ``ELITE`` best distinct)."""
+    if value == -np.inf or any(np.array_equal(at, kept) for _, kept in elite):
+        return
+    elite.append((value, at.copy()))
+    elite.sort(key=lambda kept: -kept[0])
+    del elite[ELITE:]
+
+
+def _between(elite: list[tuple[float, np.ndarray]], rng: np.random.Generator) -> np.ndarray:
+    """A start between two elite answers: the first's reps, each unit where they differ
+    taking the second's with probability one half."""
+    a, b = rng.choice(len(elite), 2, replace=False)
+    first, second = elite[int(a)][1], elite[int(b)][1]
+    take = (first != second) & (rng.random(len(first)) < 0.5)
+    return np.where(take, second, first)
 
 
 def tabu_search(
@@ -218,7 +339,9 @@ def tabu_search(
     start_value = walk.total()
     walk.best_value = float(start_value)
     deadline = None if time_left is None else time.perf_counter() + time_left()
-    since, best_seen, it = 0, walk.best_value, 0
+    since, seen, it = 0, walk.best_value, 0
+    walk.seg_value = walk.best_value
+    elite: list[tuple[float, np.ndarray]] = []
     while it < max_iterations:
         if deadline is not None and it % CLOCK_EVERY == 0 and time.perf_counter() > deadline:
             meter = budget.current()
@@ -226,22 +349,19 @@ def tabu_search(
                 meter.cut("time")
             break
         it += 1
-        if not walk.step(it):
-            break
-        if walk.best_value > best_seen:
-            best_seen, since = walk.best_value, 0
+        if not walk.step(it) and not np.any(walk.tabu > it):
+            break  # no move at all (with every tabu move a wait: the list then runs out)
+        if walk.seg_value > seen:
+            seen, since = walk.seg_value, 0
         else:
             since += 1
-        if since >= RESTART:
-            walk.at = walk.best_at.copy()
-            walk.load = np.bincount(
-                walk.at, weights=book.effort[walk.rows, walk.at], minlength=book.m
-            ).astype(np.int64)
-            since = 0
+        if since >= RELINK:
+            _keep(elite, walk.seg_value, walk.seg_at)
+            walk.restart(_between(elite, walk.rng) if len(elite) > 1 else walk.best_at)
+            seen, since = -np.inf, 0
     meter = budget.current()
     if meter is not None:
-        cells = book.n * book.m + book.n * min(book.n, SWAP_ROWS)
-        meter.spend(it * cells / CELLS_PER_WORK)
+        meter.spend(it * _cells(book.n, book.m) / CELLS_PER_WORK)
     improved = walk.best_value > start_value
     return Walked(book.chosen(walk.best_at, len(pairs)), it, improved)
 
