@@ -121,17 +121,25 @@ def test_iterations_follow_the_work() -> None:
     assert iterations_for(1.0, 200, 20) < iterations_for(1.0, 100, 10)
 
 
+def _over_capacity_walk(seed: int) -> _Walk:
+    """A walk on ``tight_book(seed)`` from its first feasible answer, with every capacity
+    then cut to nine tenths: the start is over capacity, so excess is in play."""
+    pairs = tight_book(seed)
+    book = _Dense(pairs, pairs.units)
+    walk = _Walk(book, book.at(first_feasible(pairs), pairs.rep), seed)
+    walk.best_value = float(walk.total())
+    book.capacity = book.capacity * 9 // 10
+    return walk
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_best_swap_is_the_best_of_every_swap_scored_one_by_one(seed: int) -> None:
     """The vectorized swap scores (gathered once per rep, excess changed in place) against
     every swap scored here from the definitions, at a mid-walk state with capacities
     exceeded, a tabu list and aspiration in play."""
 
-    pairs = tight_book(seed)
-    book = _Dense(pairs, pairs.units)
-    walk = _Walk(book, book.at(first_feasible(pairs), pairs.rep), seed)
-    walk.best_value = float(walk.total())
-    book.capacity = book.capacity * 9 // 10  # the start is over capacity: excess in play
+    walk = _over_capacity_walk(seed)
+    book = walk.book
     for it in range(1, 30):
         excess = _excess(walk.load, book.capacity)
         got, p, q = walk.swaps(it, excess, walk.into(it, excess))
@@ -224,11 +232,8 @@ def test_best_double_shift_is_the_best_of_every_chain_scored_one_by_one(seed: in
     against every such chain scored here from the definitions, at mid-walk states with
     capacities exceeded and a tabu list in play; the chain found is one of the best, and
     applying it gives the loads recomputed from scratch."""
-    pairs = tight_book(seed)
-    book = _Dense(pairs, pairs.units)
-    walk = _Walk(book, book.at(first_feasible(pairs), pairs.rep), seed)
-    walk.best_value = float(walk.total())
-    book.capacity = book.capacity * 9 // 10  # the start is over capacity: excess in play
+    walk = _over_capacity_walk(seed)
+    book = walk.book
     for it in range(1, 30):
         excess = _excess(walk.load, book.capacity)
         got, i, j, k = walk.chains(it, excess, walk.into(it, excess))
