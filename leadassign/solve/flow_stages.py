@@ -18,14 +18,7 @@ from leadassign.engines import mip
 from leadassign.engines.certified_flow import certified_flow
 from leadassign.engines.flow import FlowOutcome, hall_violation, solve_flow
 from leadassign.engines.lagrangian import churn_flow, fair_count_flow, sampled_bonus
-from leadassign.engines.priced_flows import (
-    ArcSubset,
-    ExactSubset,
-    Solved,
-    first_subset,
-    priced_subset,
-    rep_prices,
-)
+from leadassign.engines.priced_flows import ArcSubset, Solved, priced_subset, rep_prices
 from leadassign.result import Status
 from leadassign.solve.explain import hall_message, precheck
 from leadassign.solve.incumbent import Finish, infeasible
@@ -181,11 +174,17 @@ def flow_relaxation(run: Run) -> None:
         if warm and run.network_shaped:
             # its prices: they pick a variant's subset (``priced_arcs``), and a variant of
             # this book solves its own relaxation on the pairs they rank best
-            zeros = np.zeros_like(pairs.min_leads)
-            run.relaxed_prices = rep_prices(
-                run.lead_of, run.rep_of, run.lead_units, relax.chosen, run.problem.n_leads,
-                zeros, pairs.capacity,
-            )  # fmt: skip
+            run.relaxed_prices = _relaxation_prices(run, relax.chosen)
+
+
+def _relaxation_prices(run: Run, chosen: np.ndarray) -> np.ndarray | None:
+    """Rep prices that prove the flow relaxation's choice ``chosen`` optimal over every pair
+    (``rep_prices``; None when none do)."""
+    pairs = run.prep.pairs
+    return rep_prices(
+        run.lead_of, run.rep_of, run.lead_units, chosen, run.problem.n_leads,
+        np.zeros_like(pairs.min_leads), pairs.capacity,
+    )  # fmt: skip
 
 
 def _relaxation_on_subset(run: Run, guess: np.ndarray) -> FlowOutcome:
@@ -194,9 +193,11 @@ def _relaxation_on_subset(run: Run, guess: np.ndarray) -> FlowOutcome:
     made exact over every pair (``ExactSubset``: widened until no pair can gain and its
     bound over every pair equals its value; else the flow over every pair): the optimum
     of the flow over every pair, count and value, maybe another of tied choices."""
-    pairs, lead, rep, w = run.prep.pairs, run.lead_of, run.rep_of, run.lead_units
-    selected = first_subset(lead, rep, w, guess, SUBSET_PER_LEAD)
-    subset = ExactSubset(lead, rep, run.problem.n_leads, selected)
+    pairs, w = run.prep.pairs, run.lead_units
+    subset = priced_subset(
+        run.lead_of, run.rep_of, w, run.problem.n_leads, guess,
+        per_lead=SUBSET_PER_LEAD, exact=True,
+    )  # fmt: skip
     solved = subset.solve(w, np.zeros_like(pairs.min_leads), pairs.capacity)
     return FlowOutcome(solved.chosen is not None, solved.chosen, solved.count)
 
@@ -220,15 +221,7 @@ def priced_arcs(run: Run) -> None:
         return
     prices = run.relaxed_prices
     if prices is None:
-        prices = rep_prices(
-            run.lead_of,
-            run.rep_of,
-            run.lead_units,
-            run.relaxed_flow,
-            run.problem.n_leads,
-            np.zeros_like(pairs.min_leads),
-            pairs.capacity,
-        )
+        prices = _relaxation_prices(run, run.relaxed_flow)
     if prices is not None:
         run.flows = priced_subset(
             pairs.unit,
