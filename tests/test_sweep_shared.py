@@ -24,8 +24,7 @@ from leadassign.result import Status
 from leadassign.scenarios import BASE, Run, load_scenario, run_all, spec
 from leadassign.scenarios.compare import solve_run
 from leadassign.solve import Start, flow_stages
-from leadassign.solve.incumbent import Incumbent
-from leadassign.solve.pipeline import cpsat_settings
+from leadassign.solve.pipeline import new_run
 from leadassign.solve.run import Run as RunState
 from tests.oracles.milp import milp_optimum
 from tests.oracles.rules import RuleBook, close
@@ -343,17 +342,7 @@ def test_a_relaxation_from_any_rep_prices_is_the_flow_over_every_pair(
 
 def _relaxed(problem: Any, policy: Any, start: Start | None) -> RunState:
     """A run of ``problem`` with only its flow relaxation solved."""
-    prep = prepare(problem, policy)
-    run = RunState(
-        problem=problem,
-        policy=policy,
-        prep=prep,
-        start=start,
-        stop=None,
-        progress=None,
-        budget=budget.Meter(policy.solver.work_limit, policy.solver.time_limit_s),
-        incumbent=Incumbent(prep),
-        cp_settings=cpsat_settings(policy.solver),
-    )
+    meter = budget.Meter(policy.solver.work_limit, policy.solver.time_limit_s)
+    run = new_run(problem, policy, prepare(problem, policy), meter, start=start)
     flow_stages.flow_relaxation(run)
     return run

@@ -165,17 +165,7 @@ def solve(
     with active(stop), budget.metering(meter):
         prep = prepare(problem, policy)
         pipeline = choose_pipeline(prep, policy.solver.method)
-        run = Run(
-            problem=problem,
-            policy=policy,
-            prep=prep,
-            start=start,
-            stop=stop,
-            progress=progress,
-            budget=meter,
-            incumbent=Incumbent(prep),
-            cp_settings=cpsat_settings(policy.solver),
-        )
+        run = new_run(problem, policy, prep, meter, start=start, stop=stop, progress=progress)
         ran = run_pipeline(pipeline, run)
         result = to_result(run, ran.method(pipeline), ran.finish, ran.bound_by(run))
         res = require_all(_gap_reached(result))
@@ -213,6 +203,31 @@ def with_capacity(res: Result, run: Run, network: bool, *, lp: bool) -> Result:
         stage_lp=run.relaxed_lp,
     )
     return replace(res, capacity=values)
+
+
+def new_run(
+    problem: Problem,
+    policy: Policy,
+    prep: Prepared,
+    meter: budget.Meter,
+    *,
+    start: Start | None = None,
+    stop: Stop | None = None,
+    progress: Progress | None = None,
+) -> Run:
+    """A solve of ``prep`` about to run its stages: an empty incumbent, CP-SAT's settings from
+    the policy's ``solver:`` block, ``meter`` its budget."""
+    return Run(
+        problem=problem,
+        policy=policy,
+        prep=prep,
+        start=start,
+        stop=stop,
+        progress=progress,
+        budget=meter,
+        incumbent=Incumbent(prep),
+        cp_settings=cpsat_settings(policy.solver),
+    )
 
 
 def cpsat_settings(settings: SolverPolicy) -> CpSatSettings:
