@@ -27,7 +27,7 @@ from leadassign.check import check_assignments
 from leadassign.compile.prepare import Prepared, prepare
 from leadassign.engines.priced_flows import AllArcs
 from leadassign.engines.value_band import value_band_bound
-from leadassign.heuristics.band_repair import LOOKS, WIDE_LOOKS, Looks, repair_band
+from leadassign.heuristics.band_repair import LOOKS, VALUE_SHARE, WIDE_LOOKS, Looks, repair_band
 from leadassign.heuristics.repair import fill_by_flows
 from leadassign.models.policy import policy_from_mapping
 from leadassign.solve import band_stages
@@ -83,19 +83,28 @@ def test_most_books_need_the_repair() -> None:
 def test_the_repair_keeps_the_count_and_meets_every_rule(seed: int, band: int) -> None:
     b = book(5100 + 10 * band + seed, BANDS[band])
     prep = prepared(b)
+    repaired = checked_repair(prep, flow_choice(prep))
+    if repaired is not None:
+        assert milp_most(b) == int(prep.pairs.size[repaired].sum())
+
+
+def checked_repair(
+    prep: Prepared, start: np.ndarray, looks: Looks = LOOKS, share: Fraction | None = VALUE_SHARE
+) -> np.ndarray | None:
+    """``start`` traded into the band (``repair_band``), checked: the same answer twice, the
+    same count, the band and every other rule met (None: the repair stopped, twice)."""
     pairs, fair = prep.pairs, prep.side.fairness
     assert fair is not None
-    start = flow_choice(prep)
-    repaired = repair_band(pairs, fair, start)
-    again = repair_band(pairs, fair, start)
+    repaired = repair_band(pairs, fair, start, looks=looks, value_share=share)
+    again = repair_band(pairs, fair, start, looks=looks, value_share=share)
     if repaired is None:
         assert again is None
-        return
+        return None
     assert again is not None and np.array_equal(repaired, again)  # deterministic
     assert int(repaired.sum()) == int(start.sum())
     assert fair.excess(pairs, repaired) == 0
     assert prep.side.feasible(pairs, repaired)
-    assert milp_most(b) == int(pairs.size[repaired].sum())
+    return repaired
 
 
 def test_the_repair_succeeds_on_half_the_books() -> None:
@@ -182,17 +191,10 @@ def test_every_variant_of_the_repair_keeps_the_count_and_meets_every_rule(varian
     for seed, band in ORACLE[::2]:
         b = book(5100 + 10 * band + seed, BANDS[band])
         prep = prepared(b)
-        pairs, fair = prep.pairs, prep.side.fairness
-        assert fair is not None
-        start = flow_choice(prep)
-        repaired = repair_band(pairs, fair, start, looks=looks, value_share=share)
-        again = repair_band(pairs, fair, start, looks=looks, value_share=share)
+        pairs = prep.pairs
+        repaired = checked_repair(prep, flow_choice(prep), looks, share)
         if repaired is None:
-            assert again is None
             continue
-        assert again is not None and np.array_equal(repaired, again)  # deterministic
-        assert int(repaired.sum()) == int(start.sum())
-        assert fair.excess(pairs, repaired) == 0 and prep.side.feasible(pairs, repaired)
         opt = milp_optimum(b)
         assert opt is not None and opt.assigned == int(repaired.sum())
         assert (
