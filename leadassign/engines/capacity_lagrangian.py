@@ -116,7 +116,9 @@ def exact_bound(pairs: Pairs, prices: np.ndarray, denominator: int) -> int:
     scaled = pairs.units.astype(np.int64) * denominator
     reduced = scaled - prices[pairs.rep] * pairs.effort.astype(np.int64)
     unit_terms = np.maximum.reduceat(reduced, starts)
-    rep_terms = sum(int(k) * int(c) for k, c in zip(prices.tolist(), pairs.capacity.tolist(), strict=True))
+    rep_terms = sum(
+        int(k) * int(c) for k, c in zip(prices.tolist(), pairs.capacity.tolist(), strict=True)
+    )
     return (sum(unit_terms.tolist()) + rep_terms) // denominator
 
 
