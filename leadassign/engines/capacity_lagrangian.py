@@ -119,7 +119,8 @@ def exact_bound(pairs: Pairs, prices: np.ndarray, denominator: int) -> int:
     rep_terms = sum(
         int(k) * int(c) for k, c in zip(prices.tolist(), pairs.capacity.tolist(), strict=True)
     )
-    return (sum(unit_terms.tolist()) + rep_terms) // denominator
+    total: int = sum(unit_terms.tolist()) + rep_terms
+    return total // denominator
 
 
 def _denominator(pairs: Pairs) -> int:
@@ -128,7 +129,8 @@ def _denominator(pairs: Pairs) -> int:
     2**62 in magnitude."""
     value_bits = int(np.abs(pairs.units).max(initial=0)).bit_length() + 2
     effort_bits = int(np.abs(pairs.effort).max(initial=0)).bit_length()
-    return 2 ** max(0, min(30, 61 - value_bits - effort_bits))
+    bits: int = max(0, min(30, 61 - value_bits - effort_bits))
+    return 1 << bits
 
 
 def _packed(pairs: Pairs, reduced: np.ndarray, n_units: int) -> np.ndarray | None:
@@ -137,12 +139,13 @@ def _packed(pairs: Pairs, reduced: np.ndarray, n_units: int) -> np.ndarray | Non
     units' best pairs cut back to the capacities, topped up by the regret greedy and by
     flows (``grouped.packed``)."""
     fresh = fill_by_regret(pairs, np.zeros(len(pairs), dtype=bool), reduced)
-    best = best_per_lead(reduced, pairs.unit)
-    top = np.full(n_units, -1, dtype=np.int64)
-    top[np.searchsorted(lead_starts(pairs.unit), best, side="right") - 1] = best
-    cut = packed(pairs, top, reduced)
-    whole = [c for c in (fresh, cut) if int(np.count_nonzero(c)) == n_units]
-    return _better(pairs, whole[1], whole[0]) if len(whole) == 2 else (whole or [None])[0]
+    # every unit has a pair of finite value: one best pair per unit, in unit order
+    cut = packed(pairs, best_per_lead(reduced, pairs.unit), reduced)
+    chosen: np.ndarray | None = None
+    for candidate in (fresh, cut):
+        if int(np.count_nonzero(candidate)) == n_units:
+            chosen = _better(pairs, candidate, chosen)
+    return chosen
 
 
 def _better(pairs: Pairs, new: np.ndarray | None, old: np.ndarray | None) -> np.ndarray | None:
