@@ -78,6 +78,7 @@ _STARTS = (
     Stage("priced arcs", flows.priced_arcs),
     Stage("network flow", flows.network_flow, "flow"),
     Stage("grouped accounts", grouped_accounts, "grouped"),
+    Stage("capacity lagrangian", searches.capacity_start, "lagrangian"),
     Stage("relaxation start", flows.relaxation_start, "relaxation"),
     Stage("last answer", flows.last_answer, "start"),
     Stage("fair count flow", flows.fair_count, "flow"),

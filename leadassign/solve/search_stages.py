@@ -11,11 +11,13 @@ import numpy as np
 from leadassign.compile.prepare import Prepared
 from leadassign.control import budget
 from leadassign.engines import mip
+from leadassign.engines.capacity_lagrangian import capacity_lagrangian
 from leadassign.engines.cpsat import solve_cpsat
 from leadassign.engines.knapsack import Grid, branch_and_bound, value_grid
 from leadassign.engines.knapsack import solvable as knapsack_solvable
 from leadassign.engines.lp import MAX_PAIRS, lp_start, unit_sizes
 from leadassign.heuristics.gap_tabu import iterations_for, tabu_search
+from leadassign.heuristics.moves import improve_by_moves
 from leadassign.result import Status
 from leadassign.solve.explain import explain
 from leadassign.solve.incumbent import Finish, better, valid
@@ -41,6 +43,10 @@ KNAPSACK_MAX_PAIRS = 5_000
 TABU_SHARE = 0.5
 TABU_MIP_SHARE = 0.4
 TABU_MAX_PAIRS = 8_000
+#: Shift and swap visits (``improve_by_moves``) from the capacity Lagrangian's start on
+#: books above ``TABU_MAX_PAIRS``: 5,000 took e801600's start from 1.75% to 0.99% above the
+#: best known cost in 0.5 s (the default 20,000 take about 2 s there).
+CAPACITY_MOVES = 5_000
 #: Where the knapsack search follows, the tabu search runs before it when HiGHS' choice is
 #: further than this (relative) from HiGHS' bound: the knapsack root can take what is left
 #: of the time under load (type D at 10 s on a loaded machine), leaving the search none.
@@ -143,16 +149,40 @@ def mip_and_knapsack(run: Run) -> Finish | None:
     return None
 
 
-def _tabu_book(run: Run) -> bool:
-    """Whether the book is a generalized assignment problem the tabu search takes: no side
-    rules or floors, efforts that are not all one lead, every unit placeable by the
-    relaxation's count, at most ``TABU_MAX_PAIRS`` pairs."""
+def _assignment_book(run: Run) -> bool:
+    """Whether the book is a generalized assignment problem: no side rules or floors,
+    efforts that are not all one lead (those are flows) and none negative, every unit
+    placeable by the relaxation's count."""
     pairs, side = run.prep.pairs, run.prep.side
     if side.any or np.any(pairs.min_leads > 0) or np.all(pairs.effort == pairs.size):
         return False
-    if len(pairs) > TABU_MAX_PAIRS or np.any(pairs.effort < 0):
+    if np.any(pairs.effort < 0):
         return False
     return run.incumbent.count_upper == int(unit_sizes(pairs).sum())
+
+
+def _tabu_book(run: Run) -> bool:
+    """Whether the book is a generalized assignment problem the tabu search takes: at most
+    ``TABU_MAX_PAIRS`` pairs."""
+    return len(run.prep.pairs) <= TABU_MAX_PAIRS and _assignment_book(run)
+
+
+def capacity_start(run: Run) -> None:
+    """A generalized assignment book the tabu search does not take (more than
+    ``TABU_MAX_PAIRS`` pairs): the capacity Lagrangian (``engines/capacity_lagrangian.py``)
+    bounds the value of every choice placing every unit, and its best packed choice,
+    improved by shifts and swaps (``CAPACITY_MOVES`` visits), is the start. Before it the
+    start was the relaxation's, trimmed, filled and moved: 81.7% above the best known cost
+    of Yagiura's e801600 after 3.6 s of moves, which left the LP too little of a 10 s limit
+    under load (benchmarks/RESULTS.md, section 4i)."""
+    pairs, inc = run.prep.pairs, run.incumbent
+    if len(pairs) <= TABU_MAX_PAIRS or not _assignment_book(run):
+        return
+    run.report.phase("lagrangian")
+    found = capacity_lagrangian(pairs)
+    if found.chosen is not None:
+        inc.offer(improve_by_moves(pairs, found.chosen, max_visits=CAPACITY_MOVES))
+    inc.units_at_most(found.bound)
 
 
 def _far(run: Run, gap: float) -> bool:
@@ -348,6 +378,7 @@ def _explained(run: Run, status: Status) -> tuple[str, ...]:
 
 
 __all__ = [
+    "CAPACITY_MOVES",
     "CPSAT_BUILD_S_PER_PAIR",
     "CPSAT_MIN_BUILDS",
     "CPSAT_MIN_WORK",
@@ -360,6 +391,7 @@ __all__ = [
     "TABU_MIP_SHARE",
     "TABU_SHARE",
     "assignment_grid",
+    "capacity_start",
     "cpsat",
     "lp_bounds",
     "mip_and_knapsack",
