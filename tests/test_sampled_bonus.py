@@ -52,6 +52,31 @@ def test_a_sampled_bonus_is_near_the_searched_one_and_saves_flows(seed: int) -> 
     assert warm.bound - value <= 1e-4 * warm.bound
 
 
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("off", [0.8, 1.0, 1.25])
+def test_a_wider_first_step_from_a_guess_still_meets_the_limit(seed: int, off: float) -> None:
+    """From a guess 20% below, at or 25% above the bonus the search settles on, with the
+    sampled guess's first step (``SAMPLED_STRIDE``) or a scenario's (``GUESS_STRIDE``): the
+    answer meets the limit within the tolerance of its bound, that bound is never below the
+    cold search's answer (both bound the same problem), and the same search twice gives the
+    same answer."""
+    pairs, churn = a_churn_book(seed, n=5000)
+    n, low, high = int(pairs.unit.max()) + 1, pairs.min_leads, pairs.capacity
+    cold = churn_flow(pairs, churn, n, low, high, tolerance=1e-4)
+    assert cold is not None and cold.chosen is not None and cold.multiplier > 0
+    guess = int(cold.multiplier * off)
+    for stride in (lagrangian.SAMPLED_STRIDE, lagrangian.GUESS_STRIDE):
+        warm = churn_flow(pairs, churn, n, low, high, tolerance=1e-4, guess=guess, stride=stride)
+        again = churn_flow(pairs, churn, n, low, high, tolerance=1e-4, guess=guess, stride=stride)
+        assert warm is not None and again is not None and warm.chosen is not None
+        assert again.chosen is not None and np.array_equal(warm.chosen, again.chosen)
+        value = int(pairs.units[warm.chosen].sum())
+        assert churn.keepable - int(churn.kept[warm.chosen].sum()) <= churn.limit
+        assert warm.bound - value <= 1e-4 * warm.bound
+        assert warm.bound >= int(pairs.units[cold.chosen].sum())
+        assert cold.bound >= value
+
+
 def test_no_sampled_bonus_when_the_limit_does_not_bind() -> None:
     """A limit that allows every change: the sample's plain flow meets it, no bonus."""
     pairs, churn = a_churn_book(0)

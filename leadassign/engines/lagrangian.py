@@ -38,6 +38,13 @@ KELLEY_SURPLUS = 2
 #: the whole subset at 100,000 x 500).
 BONUS_SAMPLE = 0.2
 BONUS_SAMPLE_FLOWS = 12
+#: churn_flow's first step away from the sample's guess (instead of ``GUESS_STRIDE``): on
+#: the 100,000 x 500 book with the issue-4 rules the sample's bonus (3.01M) lands about 20%
+#: above the one the whole book needs (2.41M-2.49M), so steps of 5% then 20% took 4 flows of
+#: the whole book to bracket it and reach the gap asked for (5e-4), a first step of 20% took 3
+#: (gap 3.5e-4 instead of 9.3e-6; 1.4 s less of the churn search, benchmarks/RESULTS.md
+#: "Target 4", session 8). A scenario's base gives its variants a closer guess: 5% stays.
+SAMPLED_STRIDE = 0.2
 
 
 def fair_count_flow(
@@ -110,6 +117,7 @@ class _ChurnSearch:
     max_flows: int
     time_left: Callable[[], float] | None
     solved_before: int
+    stride: float = GUESS_STRIDE  # from_guess's first step, as a share of the guess
     count: int | None = None
     bound: int = NO_BOUND
     best: np.ndarray | None = None
@@ -236,10 +244,10 @@ class _ChurnSearch:
 
     def from_guess(self, guess: int, top: int) -> bool:
         """A bonus that suited a similar book (a scenario's base): probe it, then step away
-        from it by 5%, 20%, 80%, ... of it until the flow is on the limit's other side.
-        False when the search must stop."""
+        from it by ``stride`` (5%), four times as much each step after (20%, 80%, ...), until
+        the flow is on the limit's other side. False when the search must stop."""
         searching = self.probe(guess)
-        stride, down = GUESS_STRIDE, self.hi == guess
+        stride, down = self.stride, self.hi == guess
         while searching and not self.closed():
             lam = int(guess * (1 - stride)) if down else int(guess * (1 + stride)) + 1
             if lam <= self.lo or lam >= (top if self.hi < 0 else self.hi):
@@ -360,6 +368,7 @@ def churn_flow(
     start: Solved | None = None,
     flows: Flows | None = None,
     guess: int | None = None,
+    stride: float = GUESS_STRIDE,
 ) -> ChurnFlow | None:
     """A Lagrangian relaxation of the churn limit (``keepable - kept <= limit``) over the
     flow with rep loads in ``[low, high]`` (every size and effort 1).
@@ -369,9 +378,9 @@ def churn_flow(
     value plus bonus, so ``L(lam) = its bound - lam * (keepable - limit)`` bounds the value
     of every choice with that count which meets the limit. :class:`_ChurnSearch` searches
     the integer ``lam``, from a ``guess`` when given (the bonus of a similar book, such as a
-    scenario's base). It stops when the best and the bound are within ``tolerance`` of each
-    other, after ``max_flows`` flows, or when ``time_left()`` is below the time the last
-    flow took.
+    scenario's base; its first step away from the guess is ``stride`` of it). It stops
+    when the best and the bound are within ``tolerance`` of each other, after ``max_flows``
+    flows, or when ``time_left()`` is below the time the last flow took.
 
     A soft limit (``continuity.penalty`` P per change above it) is the same search with the
     bonus capped at P: for ``0 <= lam <= P``, ``L(lam)`` also bounds the score (value minus
@@ -397,6 +406,7 @@ def churn_flow(
         max_flows=max_flows,
         time_left=time_left,
         solved_before=flows.flows,
+        stride=stride,
     )
     first = search.first(start)
     if first is None:

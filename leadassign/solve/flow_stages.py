@@ -17,7 +17,13 @@ from leadassign.compile.families.fairness import fairness_band, group_totals, re
 from leadassign.engines import mip
 from leadassign.engines.certified_flow import certified_flow
 from leadassign.engines.flow import FlowOutcome, hall_violation, solve_flow
-from leadassign.engines.lagrangian import churn_flow, fair_count_flow, sampled_bonus
+from leadassign.engines.lagrangian import (
+    GUESS_STRIDE,
+    SAMPLED_STRIDE,
+    churn_flow,
+    fair_count_flow,
+    sampled_bonus,
+)
 from leadassign.engines.priced_flows import ArcSubset, Solved, priced_subset, rep_prices
 from leadassign.result import Status
 from leadassign.solve.explain import hall_message, precheck
@@ -375,7 +381,9 @@ def churn_search(run: Run) -> None:
     at_bounds = run.at_bounds
     tolerance = max(LAGRANGIAN_TOLERANCE, 0.9 * run.settings.relative_gap)
     guess = guessed_bonus(run.start, prep.scale)
+    stride = GUESS_STRIDE
     if guess is None and isinstance(run.flows, ArcSubset) and len(pairs) > SAMPLED_BONUS_PAIRS:
+        stride = SAMPLED_STRIDE
         guess = sampled_bonus(
             pairs,
             churn,
@@ -397,6 +405,7 @@ def churn_search(run: Run) -> None:
         start=at_bounds if at_bounds is not None and at_bounds.chosen is hint else None,
         flows=run.flows,
         guess=guess,
+        stride=stride,
     )
     if lagrange is not None:
         run.keep_bonus = lagrange.multiplier / prep.scale
