@@ -110,6 +110,17 @@ def test_or_library_d05100() -> None:
     assert int(pairs.units[found.chosen].sum()) <= optimum
 
 
+def test_out_of_time_after_one_step_still_bounds() -> None:
+    """With no time left the search stops after its first step (the clock is a backstop),
+    and its bound (at zero prices: each job's cheapest agent) is still at least the
+    optimum of d05100."""
+    pairs = gap_d05100_pairs()
+    found = capacity_lagrangian(pairs, time_left=lambda: 0.0)
+    assert found.steps == 1
+    assert found.bound >= -D05100_OPTIMUM
+    assert found.bound == forced_bound(pairs, found.prices, found.denominator)
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_pipeline_starts_big_books_from_it(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
     """A generalized assignment book above ``TABU_MAX_PAIRS`` (lowered here to 100, so a
@@ -153,16 +164,23 @@ def test_pipeline_starts_big_books_from_it(monkeypatch: pytest.MonkeyPatch, seed
     assert (load <= reps.set_index("rep_id")["capacity"].reindex(load.index)).all()
 
 
-def test_pipeline_skips_books_the_tabu_search_takes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """At or below ``TABU_MAX_PAIRS`` pairs the stage does nothing (the walk, HiGHS and the
-    knapsack search take those books as before)."""
+@pytest.mark.parametrize("bounds", [(8_000, None), (100, 200)])
+def test_pipeline_skips_books_outside_its_range(
+    monkeypatch: pytest.MonkeyPatch, bounds: tuple[int, int | None]
+) -> None:
+    """At or below ``TABU_MAX_PAIRS`` pairs (the walk, HiGHS and the knapsack search take
+    those books as before) and above ``CAPACITY_MAX_PAIRS`` the stage does nothing."""
     from leadassign import load_problem, solve
     from leadassign.models.policy import policy_from_mapping
 
     stages = importlib.import_module("leadassign.solve.search_stages")
+    low, high = bounds
+    monkeypatch.setattr(stages, "TABU_MAX_PAIRS", low)
+    if high is not None:
+        monkeypatch.setattr(stages, "CAPACITY_MAX_PAIRS", high)
     calls: list[int] = []
     monkeypatch.setattr(stages, "capacity_lagrangian", lambda *a, **k: calls.append(1))
-    leads, reps, pairs = gap_tables(0, False)
+    leads, reps, pairs = gap_tables(0, False)  # 300 pairs
     policy = policy_from_mapping({})
     problem = load_problem(leads, reps, None, pairs, policy=policy)
     solve(problem, policy, work_limit=1.0)

@@ -28,12 +28,15 @@ relaxation's start was 800% above it before its moves and 81.7% after them (3.6 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from leadassign.compile.candidates import best_per_lead, lead_starts
 from leadassign.compile.pairs import Pairs
+from leadassign.control.budget import out_of_time
 from leadassign.engines.grouped import packed
 from leadassign.heuristics.repair import fill_by_regret
 
@@ -63,9 +66,15 @@ class CapacityLagrangian:
     steps: int
 
 
-def capacity_lagrangian(pairs: Pairs, *, steps: int = STEPS) -> CapacityLagrangian:
+def capacity_lagrangian(
+    pairs: Pairs,
+    *,
+    steps: int = STEPS,
+    time_left: Callable[[], float] | None = None,
+) -> CapacityLagrangian:
     """The capacity Lagrangian of the module doc over ``pairs`` (sorted by unit), in
-    ``steps`` subgradient steps."""
+    ``steps`` subgradient steps, fewer when ``time_left()`` falls below the time the last
+    step took (a backstop: the steps are the work limit)."""
     starts = lead_starts(pairs.unit)
     n_units, m = len(starts), len(pairs.capacity)
     units = pairs.units.astype(np.float64)
@@ -76,8 +85,11 @@ def capacity_lagrangian(pairs: Pairs, *, steps: int = STEPS) -> CapacityLagrangi
     best = np.inf
     step, stalled = FIRST_STEP, 0
     chosen: np.ndarray | None = None
-    done = 0
+    done, took = 0, 0.0
     for k in range(steps):
+        if out_of_time(time_left, took):
+            break
+        begun = time.perf_counter()
         done += 1
         reduced = units - prices[pairs.rep] * effort
         picked = best_per_lead(reduced, pairs.unit)
@@ -97,6 +109,7 @@ def capacity_lagrangian(pairs: Pairs, *, steps: int = STEPS) -> CapacityLagrangi
             break  # the units' best pairs fit: they are the optimum
         target = best - DROP * abs(best)
         prices = np.maximum(prices + step * (bound - target) / norm * g, 0.0)
+        took = time.perf_counter() - begun
     denominator = _denominator(pairs)
     top = 2.0 * float(np.abs(pairs.units).max(initial=0)) + 1.0
     exact_prices = np.rint(np.minimum(best_prices, top) * denominator).astype(np.int64)

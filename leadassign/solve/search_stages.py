@@ -47,6 +47,10 @@ TABU_MAX_PAIRS = 8_000
 #: books above ``TABU_MAX_PAIRS``: 5,000 took e801600's start from 1.75% to 0.99% above the
 #: best known cost in 0.5 s (the default 20,000 take about 2 s there).
 CAPACITY_MOVES = 5_000
+#: ... on books of at most this many pairs (the LP's range: Yagiura's largest books have
+#: 128,000). Each step prices every pair (about 2 ms at 128,000 pairs); above, the steps
+#: and packings of a much bigger book were not measured, and the stage leaves it as before.
+CAPACITY_MAX_PAIRS = MAX_PAIRS
 #: Where the knapsack search follows, the tabu search runs before it when HiGHS' choice is
 #: further than this (relative) from HiGHS' bound: the knapsack root can take what is left
 #: of the time under load (type D at 10 s on a loaded machine), leaving the search none.
@@ -169,17 +173,17 @@ def _tabu_book(run: Run) -> bool:
 
 def capacity_start(run: Run) -> None:
     """A generalized assignment book the tabu search does not take (more than
-    ``TABU_MAX_PAIRS`` pairs): the capacity Lagrangian (``engines/capacity_lagrangian.py``)
-    bounds the value of every choice placing every unit, and its best packed choice,
-    improved by shifts and swaps (``CAPACITY_MOVES`` visits), is the start. Before it the
-    start was the relaxation's, trimmed, filled and moved: 81.7% above the best known cost
-    of Yagiura's e801600 after 3.6 s of moves, which left the LP too little of a 10 s limit
-    under load (benchmarks/RESULTS.md, section 4i)."""
+    ``TABU_MAX_PAIRS`` pairs, at most ``CAPACITY_MAX_PAIRS``): the capacity Lagrangian
+    (``engines/capacity_lagrangian.py``) bounds the value of every choice placing every
+    unit, and its best packed choice, improved by shifts and swaps (``CAPACITY_MOVES``
+    visits), is the start. Before it the start was the relaxation's, trimmed, filled and
+    moved: 81.7% above the best known cost of Yagiura's e801600 after 3.6 s of moves, which
+    left the LP too little of a 10 s limit under load (benchmarks/RESULTS.md, section 4i)."""
     pairs, inc = run.prep.pairs, run.incumbent
-    if len(pairs) <= TABU_MAX_PAIRS or not _assignment_book(run):
+    if not TABU_MAX_PAIRS < len(pairs) <= CAPACITY_MAX_PAIRS or not _assignment_book(run):
         return
     run.report.phase("lagrangian")
-    found = capacity_lagrangian(pairs)
+    found = capacity_lagrangian(pairs, time_left=run.time_left)
     if found.chosen is not None:
         inc.offer(improve_by_moves(pairs, found.chosen, max_visits=CAPACITY_MOVES))
     inc.units_at_most(found.bound)
@@ -378,6 +382,7 @@ def _explained(run: Run, status: Status) -> tuple[str, ...]:
 
 
 __all__ = [
+    "CAPACITY_MAX_PAIRS",
     "CAPACITY_MOVES",
     "CPSAT_BUILD_S_PER_PAIR",
     "CPSAT_MIN_BUILDS",
