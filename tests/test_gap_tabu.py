@@ -182,11 +182,8 @@ def test_pipeline_gives_the_far_share_to_the_tabu_and_stays_exact(
     twice under a work limit."""
     import importlib
 
-    from leadassign import load_problem, solve
-    from leadassign.check import check_assignments
     from leadassign.engines.mip import MipOutcome
-    from leadassign.models.policy import policy_from_mapping
-    from tests.test_knapsack import gap_milp, gap_tables
+    from tests.test_knapsack import solved_gap_book_twice
 
     stages = importlib.import_module("leadassign.solve.search_stages")
     real_tabu = stages._tabu
@@ -205,25 +202,8 @@ def test_pipeline_gives_the_far_share_to_the_tabu_and_stays_exact(
 
     monkeypatch.setattr(stages.mip, "solve_mip", nothing)
     monkeypatch.setattr(stages, "_tabu", spy)
-    leads, reps, pairs = gap_tables(seed, False)
-    policy = policy_from_mapping({})
-    problem = load_problem(leads, reps, None, pairs, policy=policy)
-    results = [solve(problem, policy, work_limit=1.0) for _ in range(2)]
-    optimum = gap_milp(leads, reps, pairs)
-    assert optimum is not None
+    solved_gap_book_twice(seed)
     assert [share for share, _ in shares] == [stages.TABU_FAR_SHARE] * 2
-    first, again = results
-    assert first.assigned == len(leads)
-    assert first.objective is not None and first.objective <= optimum + 1e-6
-    assert first.objective == again.objective
-    assert first.assignments.equals(again.assignments)
-    checked = check_assignments(problem, policy, first.assignments)
-    assert checked.ok, checked.violations
-    assert checked.assigned == len(leads)
-    assert checked.score == pytest.approx(first.objective)
-    table = first.assignments.merge(pairs, on=["lead_id", "rep_id"])
-    load = table.groupby("rep_id")["effort"].sum()
-    assert (load <= reps.set_index("rep_id")["capacity"].reindex(load.index)).all()
 
 
 @pytest.mark.parametrize("seed", range(4))

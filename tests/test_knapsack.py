@@ -328,6 +328,32 @@ def gap_milp(leads: pd.DataFrame, reps: pd.DataFrame, pairs: pd.DataFrame) -> in
     return round(best)
 
 
+def solved_gap_book_twice(seed: int) -> tuple[Any, int]:
+    """``gap_tables(seed, False)`` through ``solve`` twice under a work limit of 1: both
+    answers the same, every lead placed within capacity, no better than the independent
+    MILP's optimum, and passing the independent checker. The first Result and the optimum."""
+    from leadassign.check import check_assignments
+
+    leads, reps, pairs = gap_tables(seed, False)
+    policy = policy_from_mapping({})
+    problem = load_problem(leads, reps, None, pairs, policy=policy)
+    first, again = (solve(problem, policy, work_limit=1.0) for _ in range(2))
+    optimum = gap_milp(leads, reps, pairs)
+    assert optimum is not None
+    assert first.assigned == len(leads)
+    assert first.objective is not None and first.objective <= optimum + 1e-6
+    assert first.objective == again.objective
+    assert first.assignments.equals(again.assignments)
+    checked = check_assignments(problem, policy, first.assignments)
+    assert checked.ok, checked.violations
+    assert checked.assigned == len(leads)
+    assert checked.score == pytest.approx(first.objective)
+    table = first.assignments.merge(pairs, on=["lead_id", "rep_id"])
+    load = table.groupby("rep_id")["effort"].sum()
+    assert (load <= reps.set_index("rep_id")["capacity"].reindex(load.index)).all()
+    return first, optimum
+
+
 @pytest.mark.parametrize(
     ("seed", "together"), [(s, False) for s in range(4)] + [(s, True) for s in range(4, 7)]
 )
