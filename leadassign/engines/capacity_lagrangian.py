@@ -37,7 +37,8 @@ import numpy as np
 from leadassign.compile.candidates import best_per_lead, lead_starts
 from leadassign.compile.pairs import Pairs
 from leadassign.control.budget import out_of_time
-from leadassign.engines.grouped import packed
+from leadassign.engines.grouped import best_of, packed
+from leadassign.engines.priced_flows import exact_sum
 from leadassign.heuristics.repair import fill_by_regret
 
 #: Subgradient steps (a work limit: the answer does not depend on the clock), the first
@@ -101,8 +102,8 @@ def capacity_lagrangian(
             stalled += 1
             if stalled >= PATIENCE:
                 step, stalled = step / 2, 0
-        if k % PACK_EVERY == 0:
-            chosen = _better(pairs, _packed(pairs, reduced, n_units), chosen)
+        if k % PACK_EVERY == 0 and (pack := _packed(pairs, reduced, n_units)) is not None:
+            chosen = best_of(pairs, pack, chosen)
         load = np.bincount(pairs.rep[picked], weights=effort[picked], minlength=m)
         g = np.where((prices > 0) | (load > capacity), load - capacity, 0.0)
         norm = float(g @ g)
@@ -115,15 +116,16 @@ def capacity_lagrangian(
     top = 2.0 * float(np.abs(pairs.units).max(initial=0)) + 1.0
     exact_prices = np.rint(np.minimum(best_prices, top) * denominator).astype(np.int64)
     reduced_best = units - exact_prices[pairs.rep] * effort / denominator
-    chosen = _better(pairs, _packed(pairs, reduced_best, n_units), chosen)
+    if (pack := _packed(pairs, reduced_best, n_units)) is not None:
+        chosen = best_of(pairs, pack, chosen)
     bound = exact_bound(pairs, exact_prices, denominator)
     return CapacityLagrangian(bound, exact_prices, denominator, chosen, done)
 
 
 def exact_bound(pairs: Pairs, prices: np.ndarray, denominator: int) -> int:
     """The bound of the module doc at prices ``prices / denominator`` (``prices`` int64 per
-    rep, >= 0), in whole value units: ``denominator`` times it is a sum of int64 terms, one
-    per unit and one per rep, added as Python integers, then divided, rounding down."""
+    rep, >= 0), in whole value units: ``denominator`` times it is a sum of one int64 term
+    per unit (``exact_sum``) and one Python integer per rep, divided, rounding down."""
     starts = lead_starts(pairs.unit)
     if not len(starts):
         return 0
@@ -133,8 +135,7 @@ def exact_bound(pairs: Pairs, prices: np.ndarray, denominator: int) -> int:
     rep_terms = sum(
         int(k) * int(c) for k, c in zip(prices.tolist(), pairs.capacity.tolist(), strict=True)
     )
-    total: int = sum(unit_terms.tolist()) + rep_terms
-    return total // denominator
+    return (exact_sum(unit_terms) + rep_terms) // denominator
 
 
 def _denominator(pairs: Pairs) -> int:
@@ -158,17 +159,8 @@ def _packed(pairs: Pairs, reduced: np.ndarray, n_units: int) -> np.ndarray | Non
     chosen: np.ndarray | None = None
     for candidate in (fresh, cut):
         if int(np.count_nonzero(candidate)) == n_units:
-            chosen = _better(pairs, candidate, chosen)
+            chosen = best_of(pairs, candidate, chosen)
     return chosen
-
-
-def _better(pairs: Pairs, new: np.ndarray | None, old: np.ndarray | None) -> np.ndarray | None:
-    """The more valuable of two choices that place every unit (``old`` on ties)."""
-    if new is None:
-        return old
-    if old is None or int(pairs.units[new].sum()) > int(pairs.units[old].sum()):
-        return new
-    return old
 
 
 __all__ = [

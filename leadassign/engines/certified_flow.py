@@ -46,6 +46,7 @@ from leadassign.engines.priced_flows import (
     CHUNK_PAIRS,
     _count_weight,
     _lead_chunks,
+    exact_sum,
     first_subset,
     rep_prices,
     top_per_lead,
@@ -254,13 +255,7 @@ def dual_excess(
         gain -= potential[lead[lo:hi]]  # = -slack
         bad = np.flatnonzero(gain > 0)
         np.maximum.at(worst, lead[lo + bad], gain[bad])
-    return _exact_total(worst)
-
-
-def _exact_total(values: np.ndarray) -> int:
-    """The sum of non-negative int64 ``values`` as a Python int (no overflow)."""
-    high, low = np.divmod(values, 2**32)
-    return int(high.sum()) * 2**32 + int(low.sum())
+    return exact_sum(worst)
 
 
 def _bound_within(
@@ -282,19 +277,13 @@ def _bound_within(
         return None  # only floors give negative prices; the excess assumes none
     excess = dual_excess(lead, rep, w, prices, potential, big, chunk)
     count = int(chosen.sum())
-    value = _exact_total_signed(w[chosen])
+    value = exact_sum(w[chosen])
     floor = big + min(int(w.min(initial=0)), 0)
     if big * count + value + excess >= (count + 1) * floor:
         return None  # the count is not proven
     if excess > within * max(abs(value), 1):
         return None
     return value + excess
-
-
-def _exact_total_signed(values: np.ndarray) -> int:
-    """The sum of int64 ``values`` (of either sign) as a Python int."""
-    values = values.astype(np.int64)
-    return _exact_total(np.maximum(values, 0)) - _exact_total(np.maximum(-values, 0))
 
 
 def _reach(

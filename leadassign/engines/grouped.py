@@ -32,6 +32,7 @@ from leadassign.compile.candidates import lead_starts
 from leadassign.compile.pairs import Pairs
 from leadassign.compile.prepare import fits_in_order
 from leadassign.control.budget import out_of_time
+from leadassign.engines.priced_flows import exact_sum
 from leadassign.heuristics.repair import fill_by_flows, fill_by_regret, repacked
 
 #: Subgradient steps of the search, and after how many without a better bound it halves
@@ -64,11 +65,6 @@ def _terms(pairs: Pairs, starts: np.ndarray, reduced: np.ndarray, mu: int) -> np
     return top
 
 
-def _exact_sum(values: np.ndarray) -> int:
-    high, low = np.divmod(values.astype(np.int64), 2**32)
-    return int(high.sum()) * 2**32 + int(low.sum())
-
-
 def priced_bound(pairs: Pairs, prices: np.ndarray, count: int) -> Priced:
     """The bound (module doc) at rep ``prices`` with the best ``mu`` (by bisection on its
     slope: leads of the units whose term is positive, less ``count``). A unit's pairs all
@@ -94,7 +90,7 @@ def priced_bound(pairs: Pairs, prices: np.ndarray, count: int) -> Priced:
 
     def at(mu: int) -> tuple[int, np.ndarray]:
         terms = terms_at(mu)
-        return _exact_sum(np.maximum(terms, 0)) - mu * count, terms
+        return exact_sum(np.maximum(terms, 0)) - mu * count, terms
 
     def placed(mu: int) -> int:
         if uniform:
@@ -205,8 +201,8 @@ def grouped_search(
             candidate = packed(pairs, priced.best, desirability)
             every = 1 if len(pairs) <= REPACK_ALL_PAIRS else REPACK_EVERY
             if k % (every * pack_every) == 0 and k > 0:
-                candidate = _best_of(pairs, repacked(pairs, candidate, r), candidate)
-            chosen = _best_of(pairs, candidate, chosen)
+                candidate = best_of(pairs, repacked(pairs, candidate, r), candidate)
+            chosen = best_of(pairs, candidate, chosen)
         if bound <= best_value:
             break
         g = load - pairs.capacity  # > 0: over capacity, raise the price
@@ -219,11 +215,11 @@ def grouped_search(
         took = time.perf_counter() - begun
     assert bound is not None
     if chosen is not None:
-        chosen = _best_of(pairs, repacked(pairs, chosen, best_r), chosen)
+        chosen = best_of(pairs, repacked(pairs, chosen, best_r), chosen)
     return Grouped(bound, best_r, chosen, steps)
 
 
-def _best_of(pairs: Pairs, new: np.ndarray, old: np.ndarray | None) -> np.ndarray:
+def best_of(pairs: Pairs, new: np.ndarray, old: np.ndarray | None) -> np.ndarray:
     """``new`` when it places more leads, or as many and more value, than ``old``."""
     if old is None:
         return new
@@ -231,4 +227,4 @@ def _best_of(pairs: Pairs, new: np.ndarray, old: np.ndarray | None) -> np.ndarra
     return new if key_new > (int(pairs.size[old].sum()), int(pairs.units[old].sum())) else old
 
 
-__all__ = ["Grouped", "Priced", "grouped_search", "packed", "priced_bound"]
+__all__ = ["Grouped", "Priced", "best_of", "grouped_search", "packed", "priced_bound"]

@@ -42,8 +42,9 @@ def _lead_max(values: np.ndarray, lead: np.ndarray) -> np.ndarray:
     return top
 
 
-def _exact_sum(values: np.ndarray) -> int:
-    """The sum of int64 ``values`` as a Python int (no overflow: summed in two halves)."""
+def exact_sum(values: np.ndarray) -> int:
+    """The sum of int64 ``values`` (of either sign) as a Python int (no overflow: summed in
+    two halves, ``values = high * 2**32 + low`` with ``0 <= low < 2**32``)."""
     high, low = np.divmod(values.astype(np.int64), 2**32)
     return int(high.sum()) * 2**32 + int(low.sum())
 
@@ -51,7 +52,7 @@ def _exact_sum(values: np.ndarray) -> int:
 def _count_weight(w: np.ndarray, lead: np.ndarray) -> int:
     """A weight per pair that makes the LP with ``weight + w`` put the count first: above the
     value any set of augmenting moves can change (twice the summed largest |w| per lead)."""
-    return 2 * _exact_sum(_lead_max(np.abs(w), lead)) + 1
+    return 2 * exact_sum(_lead_max(np.abs(w), lead)) + 1
 
 
 def rep_prices(
@@ -135,7 +136,7 @@ def value_bound(
     best = _lead_max(w.astype(np.int64) - r[rep], lead)
     if count > len(best):
         raise ValueError("count exceeds the leads with a pair")
-    top = _exact_sum(np.partition(best, len(best) - count)[len(best) - count :]) if count else 0
+    top = exact_sum(np.partition(best, len(best) - count)[len(best) - count :]) if count else 0
     # Shifting every price by d lowers the top sum by count*d and moves the rep terms
     # piecewise linearly with breaks at -r_j, so the best shift is the first break where the
     # slope -count + (high of reps with r_j + d > 0) + (low of the others) turns >= 0.
