@@ -21,7 +21,7 @@ from scipy.sparse import coo_matrix
 
 from leadassign.compile.families import Fairness
 from leadassign.compile.pairs import Pairs
-from leadassign.engines.value_band import AVERAGED, band_prices
+from leadassign.engines.value_band import band_prices, priced_steps
 from tests.test_bands import flow_count, tiny_book
 
 
@@ -182,7 +182,7 @@ def test_the_search_is_deterministic_and_averages_its_last_choices() -> None:
     for a, b in ((first.gamma, second.gamma), (first.shares, second.shares)):
         assert np.array_equal(a, b)
     # the shares are the average of choices of ``count`` pairs, at most one per unit
-    assert first.steps >= AVERAGED
+    assert first.steps == 600
     assert first.shares.sum() == pytest.approx(count)
     per_unit = np.bincount(pairs.unit, weights=first.shares)
     assert np.all(per_unit <= 1 + 1e-9)
@@ -202,6 +202,12 @@ def test_a_choice_within_every_row_ends_the_search_at_its_value() -> None:
     priced = band_prices(pairs, fairness, 4, 0)
     assert priced.steps == 1
     assert priced.bound == 40 + int(4 * (0.5 + 2.0**-20)) + 1
+
+
+def test_the_steps_are_counted_by_the_book_size() -> None:
+    assert priced_steps(440_152) == 600
+    assert priced_steps(3_372_094) == 296
+    assert priced_steps(10**12) == 1
 
 
 def test_no_bound_without_a_count_to_place() -> None:

@@ -20,7 +20,7 @@ from leadassign.control import budget
 from leadassign.control.budget import out_of_time
 from leadassign.engines.lp import MAX_PAIRS
 from leadassign.engines.value_band import MAX_FLOWS, BandPrices, band_prices, value_band_bound
-from leadassign.heuristics.band_repair import LOOKS, WIDE_LOOKS, Looks, repair_band
+from leadassign.heuristics.band_repair import LOOKS, WIDE_LOOKS, WIDEST_LOOKS, Looks, repair_band
 from leadassign.solve.run import Run
 from leadassign.solve.starts import polished
 
@@ -130,7 +130,7 @@ def value_band(run: Run) -> None:
         if priced.bound is not None:
             inc.units_at_most(priced.bound)
         for chosen in _priced_flows(run, priced):
-            repaired = _repaired(run, fair, chosen, time_left, WIDE_LOOKS)
+            repaired = _repaired(run, fair, chosen, time_left, WIDEST_LOOKS)
             if repaired is not None:
                 band = fairness_band(pairs, fair, repaired)
                 inc.offer(polished(run.prep, repaired, band, None, visits=VISITS, cells=CELLS))
@@ -144,7 +144,7 @@ def value_band(run: Run) -> None:
         for at in reversed(last):  # the last flow first
             chosen = np.zeros(len(pairs), dtype=bool)
             chosen[at] = True
-            repaired = _repaired(run, fair, chosen, time_left, WIDE_LOOKS)
+            repaired = _repaired(run, fair, chosen, time_left, WIDEST_LOOKS)
             if repaired is not None:
                 inc.offer(polished(run.prep, repaired, fairness_band(pairs, fair, repaired), None))
             if out_of_time(time_left, 0.0):
