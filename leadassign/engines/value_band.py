@@ -19,19 +19,43 @@ tighter.
 This is the bound for a value band that no LP reaches: on a 10,000 x 200 book (440,000
 pairs) with a band of 0.3, 40 flows took the bound from the flow's 13% above the best
 known choice to 1.4%.
+
+``band_prices`` prices every row instead, the capacities and floors too (``lambda_j``,
+``nu_j >= 0``), which leaves each lead free to take its best pair at
+
+    units_ik + gamma_k * metric_i - lambda_k + nu_k
+
+and the count exact: the ``count`` leads whose best pairs weigh most. For any multipliers
+
+    value <= sum of those ``count`` best weights + sum_k lambda_k cap_k - sum_k nu_k floor_k
+
+bounds every choice of ``count`` pairs within the capacities, floors and band (its best
+multipliers give the LP relaxation's bound: the relaxed problem is integral). A step costs
+a few numpy passes over the pairs instead of a flow, so a subgradient search of hundreds of
+steps fits where a few flows did. The band's rows are counted in value units and the
+capacities in leads; the search scales the band's part of each step by the mean metric per
+pair (as if the metric were counted in mean leads), without which the capacities' part of
+the step drowns the band's and the bound stays at the flow's. The choices of the last
+``AVERAGED`` of the steps, averaged, approach the LP's solution (the ergodic primal of the
+subgradient method): a flow that follows them is closer to the band than the flow at the
+best multipliers, and loses less in the trading. At 10,000 x 200 (value band 0.5 within
+level) 600 steps took 2.2 s to 0.12% above the LP bound, where 27 flows of the search above
+took 18 s to 0.27% above it (benchmarks/RESULTS.md, section 5, "Session 9").
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
+from leadassign.compile.candidates import lead_starts
 from leadassign.compile.families import Fairness
 from leadassign.compile.pairs import Pairs
 from leadassign.control.budget import out_of_time
-from leadassign.engines.priced_flows import Flows
+from leadassign.engines.priced_flows import Flows, exact_sum
 
 #: Flows the subgradient may solve, and after how many without a better bound it halves
 #: its step.
@@ -45,6 +69,187 @@ PATIENCE = 3
 DEFLECT = 0.7
 #: Above this a rounded weight adjustment would lose integer precision in float64.
 _EXACT = 2**52
+#: ``band_prices``: its subgradient steps (a work limit: the answer does not depend on the
+#: clock), the first step's size, after how many steps without a better bound it halves, the
+#: Polyak target (this share of the best bound below it, or the best known value if that
+#: is higher) and the deflection. Chosen on the 10,000 x 200 and 50,000 x 300 value band
+#: books (benchmarks/RESULTS.md, section 5, "Session 9"): with a patience of 10 and no
+#: deflection the step shrank before the band's multipliers moved.
+PRICED_STEPS = 600
+PRICED_FIRST_STEP = 2.0
+#: ... and at most this many pairs priced over all its steps (a step prices every pair):
+#: 600 steps at 10,000 x 200 (440,152 pairs, about 2 s), 296 at 50,000 x 300 (3,372,094
+#: pairs, about 8 s), where 600 took 17 s of a 60 s limit, for a bound 0.2% tighter and an
+#: answer no better (1.1662e12 value units after 296 steps, 1.1634e12 after 600).
+PRICED_PAIRS = 1_000_000_000
+PRICED_PATIENCE = 20
+PRICED_DROP = 0.03
+PRICED_DEFLECT = 0.5
+#: The share of the steps, the last ones, whose choices are averaged (``BandPrices.shares``):
+#: at 10,000 x 200 the last 100, 200 or 400 of 600 gave answers within 0.1% of each other.
+AVERAGED = 1 / 3
+#: The exact bound's weights stay below this (float64 products then err far below a unit).
+_PRICED_EXACT = 2**50
+
+
+@dataclass(frozen=True, eq=False)
+class BandPrices:
+    """``band_prices``' bound (value units, exact, for every choice of its count that meets
+    the capacities, floors and band), its best multipliers of the band's rows (``alpha``,
+    ``beta``, per rep, in value units per unit of metric) and their weight of a unit of
+    metric per rep (``gamma``), and per pair the share of the last ``AVERAGED`` of the steps whose
+    choice took it (``shares``); ``steps`` taken."""
+
+    bound: int | None
+    alpha: np.ndarray
+    beta: np.ndarray
+    gamma: np.ndarray
+    shares: np.ndarray
+    steps: int
+
+
+def band_prices(
+    pairs: Pairs,
+    fairness: Fairness,
+    count: int,
+    best: int,
+    *,
+    steps: int | None = None,
+    time_left: Callable[[], float] | None = None,
+) -> BandPrices:
+    """The bound over every row priced (module doc) of any choice of ``count`` pairs (at most
+    one per unit, every pair of effort and size 1) within the capacities, floors and the
+    hard band of ``fairness``, in ``steps`` subgradient steps (None: ``priced_steps``,
+    by the book's size), fewer when ``time_left()``
+    falls below the time the last step took (a backstop), or when the bound reaches
+    ``best`` (the value of a known such choice, the step's least target). Its ``bound`` is
+    None when no multipliers were tried (no step, or ``count`` of 0 or above the units)."""
+    m = len(pairs.capacity)
+    starts = lead_starts(pairs.unit)
+    lead_of = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(pairs))))
+    groups = fairness.groups()
+    upper, lower, in_group = _band_shares(fairness, groups, m)
+    metric = fairness.metric.astype(np.float64)
+    units = pairs.units.astype(np.float64)
+    capacity = pairs.capacity.astype(np.float64)
+    floor = pairs.min_leads.astype(np.float64)
+    # the band's part of each step in mean leads (module doc)
+    mean_metric = float(np.abs(metric).mean()) if len(metric) else 1.0
+    band_scale = 1.0 / max(mean_metric, 1e-300) ** 2
+    lam, nu, alpha, beta = (np.zeros(m) for _ in range(4))
+    d_lam, d_nu, d_alpha, d_beta = (np.zeros(m) for _ in range(4))
+    best_at = (lam, nu, alpha, beta)
+    shares = np.zeros(len(pairs))
+    averaged = 0
+    lowest = np.inf
+    step, stalled = PRICED_FIRST_STEP, 0
+    done, took = 0, 0.0
+    if steps is None:
+        steps = priced_steps(len(pairs))
+    if not 0 < count <= len(starts):
+        steps = 0
+    averaging = steps - int(np.ceil(steps * AVERAGED))  # the step averaging starts at
+    for k in range(steps):
+        if out_of_time(time_left, took):
+            break
+        begun = time.perf_counter()
+        done += 1
+        weight = _gamma(alpha, beta, upper, lower, groups)[pairs.rep]
+        weight *= metric
+        weight += units
+        weight += (nu - lam)[pairs.rep]
+        most = np.maximum.reduceat(weight, starts)
+        # each lead's first pair of the most weight, in lead order (as best_per_lead)
+        hit = np.flatnonzero(weight == most[lead_of])
+        picked = hit[np.concatenate(([True], lead_of[hit[1:]] != lead_of[hit[:-1]]))]
+        chosen = picked[np.argpartition(-most, count - 1)[:count]]
+        value = float(weight[chosen].sum() + lam @ capacity - nu @ floor)
+        if value < lowest:
+            lowest, best_at, stalled = value, (lam, nu, alpha, beta), 0
+        else:
+            stalled += 1
+            if stalled >= PRICED_PATIENCE:
+                step, stalled = step / 2, 0
+        if k >= averaging:
+            shares += np.bincount(chosen, minlength=len(pairs))
+            averaged += 1
+        if lowest <= best:
+            break
+        load = np.bincount(pairs.rep[chosen], minlength=m).astype(np.float64)
+        held = np.bincount(pairs.rep[chosen], weights=metric[chosen], minlength=m)
+        over, under = _outside_band(held, upper, lower, in_group, groups)
+        # the subgradient, without the parts that would push a zero multiplier below zero
+        g_lam = np.where((lam > 0) | (load > capacity), load - capacity, 0.0)
+        g_nu = np.where((nu > 0) | (load < floor), floor - load, 0.0)
+        g_alpha = np.where((alpha > 0) | (over > 0), over, 0.0)
+        g_beta = np.where((beta > 0) | (under > 0), under, 0.0)
+        if not (g_lam.any() or g_nu.any() or g_alpha.any() or g_beta.any()):
+            break  # the choice meets every row, tight where priced: it is the optimum
+        d_lam = g_lam + PRICED_DEFLECT * d_lam
+        d_nu = g_nu + PRICED_DEFLECT * d_nu
+        d_alpha = g_alpha + PRICED_DEFLECT * d_alpha
+        d_beta = g_beta + PRICED_DEFLECT * d_beta
+        norm = float(d_lam @ d_lam + d_nu @ d_nu)
+        norm += band_scale * float(d_alpha @ d_alpha + d_beta @ d_beta)
+        if not norm > 0.0:
+            break  # the deflection cancelled the subgradient (the bound stays valid)
+        target = max(float(best), lowest - PRICED_DROP * abs(lowest))
+        t = step * max(value - target, 1.0) / norm
+        lam = np.maximum(lam + t * d_lam, 0.0)
+        nu = np.maximum(nu + t * d_nu, 0.0)
+        alpha = np.maximum(alpha + t * band_scale * d_alpha, 0.0)
+        beta = np.maximum(beta + t * band_scale * d_beta, 0.0)
+        took = time.perf_counter() - begun
+    lam, nu, alpha, beta = best_at
+    gamma = _gamma(alpha, beta, upper, lower, groups)
+    bound = None
+    if done:
+        bound = _priced_bound(pairs, fairness, count, gamma, lam, nu, (alpha, beta, upper, lower))
+    if averaged:
+        shares /= averaged
+    return BandPrices(bound, alpha, beta, gamma, shares, done)
+
+
+def priced_steps(n_pairs: int) -> int:
+    """``band_prices``' steps on a book of ``n_pairs`` pairs (``PRICED_PAIRS``), at least 1."""
+    return max(1, min(PRICED_STEPS, PRICED_PAIRS // max(n_pairs, 1)))
+
+
+def _priced_bound(
+    pairs: Pairs,
+    fairness: Fairness,
+    count: int,
+    gamma: np.ndarray,
+    lam: np.ndarray,
+    nu: np.ndarray,
+    band: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> int | None:
+    """The bound of the module doc at ``lam`` and ``nu`` rounded to whole value units and
+    the band's multipliers (whose weight per unit of metric is ``gamma``), in integers: each
+    pair's ``gamma * metric`` is rounded, which moves each lead's best weight by at most
+    1/2, and float64's errors in ``gamma`` (bounded from the terms that made it) by at most
+    the rest of the allowance added per chosen lead. None when a weight would be too big."""
+    metric = fairness.metric.astype(np.float64)
+    adjust = np.rint(gamma[pairs.rep] * metric)
+    lam_units = np.rint(lam).astype(np.int64)
+    nu_units = np.rint(nu).astype(np.int64)
+    top_price = max(int(lam_units.max(initial=0)), int(nu_units.max(initial=0)))
+    if np.abs(adjust).max(initial=0.0) >= _PRICED_EXACT or top_price >= _PRICED_EXACT:
+        return None
+    weight = pairs.units.astype(np.int64) + adjust.astype(np.int64)
+    weight += (nu_units - lam_units)[pairs.rep]
+    best = np.maximum.reduceat(weight, lead_starts(pairs.unit))
+    top = best[np.argpartition(-best, count - 1)[:count]]
+    value = exact_sum(top)
+    value += sum(int(x) * int(c) for x, c in zip(lam_units, pairs.capacity, strict=True))
+    value -= sum(int(x) * int(f) for x, f in zip(nu_units, pairs.min_leads, strict=True))
+    # float64's error in gamma: at most (terms summed) * 2**-52 times their magnitudes
+    alpha, beta, upper, lower = band
+    summed = float((np.abs(alpha * upper) + np.abs(beta * lower)).sum())
+    terms = np.abs(alpha) + np.abs(beta) + summed
+    slip = float(terms.max(initial=0.0)) * (len(terms) + 4) * 2.0**-52
+    slip *= float(np.abs(metric).max(initial=0.0))
+    return value + int(count * (0.5 + slip + 2.0**-20)) + 1
 
 
 def value_band_bound(
@@ -57,18 +262,20 @@ def value_band_bound(
     time_left: Callable[[], float] | None = None,
     max_flows: int = MAX_FLOWS,
     on_flow: Callable[[np.ndarray], int | None] | None = None,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> int | None:
     """An upper bound on the value units of any choice of ``count`` pairs that meets the
     hard band of ``fairness`` (module doc), or None when no flow reached ``count``.
     ``best``: the value of a known choice that meets it (the step's target). Stops after
     ``max_flows`` flows, at ``best`` (proven), or when ``time_left()`` is below the time
-    the last flow took."""
+    the last flow took. ``start``: the band's multipliers to start from (``alpha``,
+    ``beta``; zeros when None)."""
     m = len(pairs.capacity)
     groups = fairness.groups()
     upper, lower, in_group = _band_shares(fairness, groups, m)
     metric = fairness.metric.astype(np.float64)
     units = pairs.units.astype(np.int64)
-    alpha, beta = np.zeros(m), np.zeros(m)
+    alpha, beta = (np.zeros(m), np.zeros(m)) if start is None else start
     d_alpha, d_beta = np.zeros(m), np.zeros(m)
     bound: int | None = None
     step, stalled = 1.0, 0

@@ -64,6 +64,18 @@ WIDE_LOOKS: Looks = (
     (2048, 12, False),
     (None, 24, False),
 )
+#: The widest looks, for flows priced towards the band (``band_stages``, after
+#: ``value_band.band_prices``): 4,096 others first. From the flow that follows its averaged
+#: choice, after trading and 20,000 visits of moves (value units; LP bound 3.509e11 at
+#: 10,000 x 200, ``band_prices``' bound 1.1729e12 at 50,000 x 300): 1,024 others 3.4920e11
+#: and 1.107e12, 2,048 3.4953e11, 4,096 3.5014e11 and 1.1662e12, every other unit 3.5010e11
+#: and 1.1676e12; trading took 2.3 s at 10,000 x 200 and 23 s (4,096) or 100 s (every other
+#: unit) at 50,000 x 300.
+WIDEST_LOOKS: Looks = (
+    (4096, 12, True),
+    (2048, 12, False),
+    (None, 24, False),
+)
 #: The repair aims at a band this share narrower than the rule's (a trade rarely lands
 #: exactly: the last few units of violation at the rule's own edge can leave no single
 #: trade that lowers the whole), and ends when the rule's band holds; if it does not, the
@@ -96,8 +108,8 @@ class _Book:
     index: np.ndarray | None  # (unit, rep) -> pair, -1 where none (None: too large; ``key``)
     by_rep: np.ndarray  # pair indices sorted by rep, then metric
     rep_start: np.ndarray  # per rep + 1: where its pairs start in by_rep
-    metric: np.ndarray  # per pair, int64
-    units: np.ndarray  # per pair: value units, int64
+    metric: np.ndarray  # per pair, int64, and a 0 after the last (``-1``: no pair)
+    units: np.ndarray  # per pair: value units, int64, and a 0 after the last
     at: np.ndarray  # per unit: its chosen pair, -1 when left out
     count: np.ndarray  # per rep: units held
     held: np.ndarray  # per rep: metric held
@@ -146,8 +158,11 @@ class _Book:
         if n_units * m <= DENSE_CELLS and len(pairs) < 2**31:
             index = np.full((n_units, m), -1, dtype=np.int32)
             index[pairs.unit, pairs.rep] = np.arange(len(pairs), dtype=np.int32)
+        # a 0 after the last pair: ``metric[p]`` with ``p == -1`` (no pair) is 0
+        metric0 = np.append(metric, np.int64(0))
+        units0 = np.append(pairs.units.astype(np.int64), np.int64(0))
         return cls(
-            pairs, key, index, by_rep, rep_start, metric, pairs.units.astype(np.int64),
+            pairs, key, index, by_rep, rep_start, metric0, units0,
             at, count, held, group, members, total, scale, up, down,
         )  # fmt: skip
 
@@ -158,6 +173,14 @@ class _Book:
         over = s - self.up[reps] * totals
         under = self.down[reps] * totals - s
         return np.where(self.group[reps] >= 0, np.maximum(np.maximum(over, under), 0), 0)
+
+    def outside_of(self, rep: int, held: np.ndarray, totals: np.ndarray) -> np.ndarray:
+        """``outside`` for one rep (``rep``, in a group) at many ``held`` and ``totals``."""
+        s = int(self.scale[rep]) * held
+        over = s - int(self.up[rep]) * totals
+        under = int(self.down[rep]) * totals - s
+        out: np.ndarray = np.maximum(np.maximum(over, under), 0)
+        return out
 
     def violations(self) -> np.ndarray:
         """Per rep: its distance outside the band, in metric units (rounded up)."""
@@ -275,7 +298,7 @@ def _trades(book: _Book, a: int, under: bool, look: tuple[int | None, int, bool]
     lose = book.at[pairs.unit[other]]
     b = np.where(lose >= 0, pairs.rep[np.maximum(lose, 0)], -1)
     if len(own) and narrowed:  # b within its band after trading for a's nearest own unit
-        after = book.held[np.maximum(b, 0)] - _picked(book.metric, lose) + book.metric[own[0]]
+        after = book.held[np.maximum(b, 0)] - book.metric[lose] + book.metric[own[0]]
         low, high = book.limits()
         bs = np.maximum(b, 0)
         ok = (b < 0) | ((after >= low[bs]) if under else (after <= high[bs]))
@@ -303,11 +326,6 @@ def _trades(book: _Book, a: int, under: bool, look: tuple[int | None, int, bool]
     return _Trades(take, give, lose_all, gain, b_all)
 
 
-def _picked(values: np.ndarray, pairs_at: np.ndarray) -> np.ndarray:
-    """``values`` at ``pairs_at``, 0 where the pair is -1."""
-    return np.where(pairs_at >= 0, values[np.maximum(pairs_at, 0)], 0)
-
-
 def _best_trade(
     book: _Book, a: int, look: tuple[int | None, int, bool], value_share: Fraction | None
 ) -> tuple[int, int, int, int] | None:
@@ -321,37 +339,56 @@ def _best_trade(
     t = _trades(book, a, under, look)
     if not len(t.take):
         return None
-    metric, units = book.metric, book.units
-    d_a = metric[t.take] - _picked(metric, t.give)
-    d_b = _picked(metric, t.gain) - _picked(metric, t.lose)
+    metric, units = book.metric, book.units  # -1 (no pair) reads 0
+    d_a = metric[t.take] - metric[t.give]
+    d_b = metric[t.gain] - metric[t.lose]
     bs = np.maximum(t.b, 0)
     g_b = book.group[bs]
     same = (t.b >= 0) & (g_b == g_a)
     # the two reps at the current totals (a's group total moves by d_a unless b shares it)
     t_a = total_a + np.where(same, d_a + d_b, d_a)
     t_b = book.total[np.maximum(g_b, 0)] + np.where(same, d_a + d_b, d_b)
-    a_reps = np.full(len(d_a), a)
-    before = book.outside(book.held[a_reps], np.full(len(d_a), total_a), a_reps) / book.scale[a]
-    after = book.outside(book.held[a] + d_a, t_a, a_reps) / book.scale[a]
+    one = np.array([a])
+    before_a = book.outside(book.held[one], np.array([total_a]), one)[0] / book.scale[a]
+    after = book.outside_of(a, book.held[a] + d_a, t_a) / book.scale[a]
+    # each rep's distance outside its band now (b's before), per rep, then per trade
+    reps = np.arange(len(book.held))
+    now = book.outside(book.held, book.total[np.maximum(book.group, 0)], reps)
+    now = now / np.maximum(book.scale, 1)
     b_scale = np.maximum(book.scale[bs], 1)
-    b_total = book.total[np.maximum(g_b, 0)]
     in_b = t.b >= 0
-    before = before + np.where(in_b, book.outside(book.held[bs], b_total, bs) / b_scale, 0)
+    before = before_a + np.where(in_b, now[bs], 0)
     after = after + np.where(in_b, book.outside(book.held[bs] + d_b, t_b, bs) / b_scale, 0)
-    gain = units[t.take] + _picked(units, t.gain) - _picked(units, t.give) - _picked(units, t.lose)
+    gain = units[t.take] + units[t.gain] - units[t.give] - units[t.lose]
     delta = after - before
-    index = np.arange(len(delta))
-    first = np.lexsort((index, -gain, delta))
-    first = first[delta[first] < 0]
-    if value_share is not None and len(first):
-        strong = delta[first] <= float(value_share) * delta[first[0]]
-        top = first[strong]
-        top = top[np.lexsort((top, -gain[top]))]
-        first = np.concatenate([top, first[~strong]])
-    k = _first_lowering(book, a, t, d_a, d_b, first[:EXACT_TRIES])
+    lowering = np.flatnonzero(delta < 0)
+    if not len(lowering):
+        return None
+    if value_share is None:
+        tries = _first_by(lowering, (delta, -gain), EXACT_TRIES)
+    else:  # the strong ones by value first, then the rest by violation removed (doc)
+        strong = delta[lowering] <= float(value_share) * float(delta[lowering].min())
+        tries = _first_by(lowering[strong], (-gain,), EXACT_TRIES)
+        if len(tries) < EXACT_TRIES:
+            rest = _first_by(lowering[~strong], (delta, -gain), EXACT_TRIES - len(tries))
+            tries = np.concatenate([tries, rest])
+    k = _first_lowering(book, a, t, d_a, d_b, tries)
     if k < 0:
         return None
     return int(t.take[k]), int(t.give[k]), int(t.lose[k]), int(t.gain[k])
+
+
+def _first_by(items: np.ndarray, keys: tuple[np.ndarray, ...], k: int) -> np.ndarray:
+    """The first ``k`` of ``items`` (ascending indices) ordered by ``keys`` (arrays over all
+    indices, the first the primary), ties by index: the same as a full lexsort's first
+    ``k``, with only the items at or below the primary key's ``k``-th value sorted."""
+    if len(items) > k:
+        primary = keys[0][items]
+        cut = np.partition(primary, k - 1)[k - 1]
+        items = items[primary <= cut]
+    order = np.lexsort((items, *(key[items] for key in reversed(keys))))
+    out: np.ndarray = items[order[:k]]
+    return out
 
 
 def _first_lowering(
@@ -410,6 +447,7 @@ __all__ = [
     "MARGIN",
     "MAX_STEPS",
     "VALUE_SHARE",
+    "WIDEST_LOOKS",
     "WIDE_LOOKS",
     "Looks",
     "repair_band",

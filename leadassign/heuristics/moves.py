@@ -198,6 +198,7 @@ def improve_by_moves(
     continuity: Continuity | None = None,
     max_rounds: int = 30,
     max_visits: int = 20_000,
+    max_cells: int = MOVE_CELLS,
 ) -> np.ndarray:
     """``chosen`` (one rep per unit, within capacity and floors) improved by local search on
     the value: a unit moves to another rep with room for it (a shift), or two units at
@@ -210,7 +211,7 @@ def improve_by_moves(
     within it (so a fair start stays fair); with a ``continuity`` limit, the owners kept
     must stay enough for it. Soft rules are not looked at, so callers check."""
     n_units = int(pairs.unit.max(initial=-1)) + 1
-    if n_units * len(pairs.capacity) > MOVE_CELLS or not chosen.any():
+    if n_units * len(pairs.capacity) > max_cells or not chosen.any():
         return chosen
     book = _Book.start(pairs, chosen, n_units, band, continuity)
     visits = 0

@@ -11,7 +11,7 @@ priced flows, against an LP bound of 3.509e11)."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -19,8 +19,8 @@ from leadassign.compile.families.fairness import Fairness, fairness_band
 from leadassign.control import budget
 from leadassign.control.budget import out_of_time
 from leadassign.engines.lp import MAX_PAIRS
-from leadassign.engines.value_band import MAX_FLOWS, value_band_bound
-from leadassign.heuristics.band_repair import LOOKS, WIDE_LOOKS, Looks, repair_band
+from leadassign.engines.value_band import MAX_FLOWS, BandPrices, band_prices, value_band_bound
+from leadassign.heuristics.band_repair import LOOKS, WIDE_LOOKS, WIDEST_LOOKS, Looks, repair_band
 from leadassign.solve.run import Run
 from leadassign.solve.starts import polished
 
@@ -51,6 +51,13 @@ FLOW_PAIRS = 12_000_000
 #: instead.
 TRADED_PAIRS = 1_500_000
 MAX_TRADED = 3
+#: The moves after trading ``band_prices``' flows into the band: visits, and on books of up
+#: to this many units x reps (``improve_by_moves``' dense index: 120 MB at 50,000 x 300).
+VISITS = 20_000
+CELLS = 16_000_000
+#: The averaged flow's weights: a pair's share in 1 / SHARE_UNIT, then its weight at the
+#: best multipliers scaled into [0, SHARE_UNIT) to break ties.
+SHARE_UNIT = 2**16
 
 
 def band_repair(run: Run) -> None:
@@ -117,20 +124,52 @@ def value_band(run: Run) -> None:
     with budget.stage(BOUND_SHARE) as part:
         assert part is not None
         time_left = part.time_left
+        priced = band_prices(
+            pairs, fair, inc.count_upper, int(pairs.units[hint].sum()), time_left=time_left
+        )
+        if priced.bound is not None:
+            inc.units_at_most(priced.bound)
+        for chosen in _priced_flows(run, priced):
+            repaired = _repaired(run, fair, chosen, time_left, WIDEST_LOOKS)
+            if repaired is not None:
+                band = fairness_band(pairs, fair, repaired)
+                inc.offer(polished(run.prep, repaired, band, None, visits=VISITS, cells=CELLS))
+            if out_of_time(time_left, 0.0):
+                break
         band_bound = value_band_bound(
-            pairs, fair, run.flows, inc.count_upper, int(pairs.units[hint].sum()),
+            pairs, fair, run.flows, inc.count_upper, int(pairs.units[inc.chosen].sum()),
             time_left=time_left, on_flow=kept, max_flows=bound_flows(len(pairs)),
+            start=(priced.alpha, priced.beta),
         )  # fmt: skip
         for at in reversed(last):  # the last flow first
             chosen = np.zeros(len(pairs), dtype=bool)
             chosen[at] = True
-            repaired = _repaired(run, fair, chosen, time_left, WIDE_LOOKS)
+            repaired = _repaired(run, fair, chosen, time_left, WIDEST_LOOKS)
             if repaired is not None:
                 inc.offer(polished(run.prep, repaired, fairness_band(pairs, fair, repaired), None))
             if out_of_time(time_left, 0.0):
                 break
     if band_bound is not None:
         inc.units_at_most(band_bound)
+
+
+def _priced_flows(run: Run, priced: BandPrices) -> Iterator[np.ndarray]:
+    """Flows at the count that follow ``band_prices``: the averaged choice of its last steps
+    (each pair weighed by its share, ties by its weight at the best multipliers), then the
+    flow at the best multipliers of the band alone (the flow prices the capacities)."""
+    pairs, count = run.prep.pairs, run.incumbent.count_upper
+    metric = run.prep.side.fairness.metric.astype(np.float64)  # type: ignore[union-attr]
+    at_prices = pairs.units + np.rint(priced.gamma[pairs.rep] * metric)
+    if np.abs(at_prices).max(initial=0.0) >= 2**52:
+        return
+    low, high = float(at_prices.min()), float(at_prices.max())
+    ties = np.rint((at_prices - low) / max(high - low, 1.0) * (SHARE_UNIT - 1))
+    for w in (np.rint(priced.shares * SHARE_UNIT) * SHARE_UNIT + ties, at_prices):
+        if priced.steps == 0:
+            return
+        solved = run.flows.solve(w.astype(np.int64), pairs.min_leads, pairs.capacity, count)
+        if solved.chosen is not None and solved.count == count:
+            yield solved.chosen
 
 
 def bound_flows(n_pairs: int) -> int:

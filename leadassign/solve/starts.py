@@ -20,7 +20,7 @@ from leadassign.control.budget import out_of_time
 from leadassign.engines.flow import solve_flow
 from leadassign.heuristics.band_room import BandRoom
 from leadassign.heuristics.draft import balanced_draft, owners_start
-from leadassign.heuristics.moves import improve_by_moves
+from leadassign.heuristics.moves import MOVE_CELLS, improve_by_moves
 from leadassign.heuristics.repair import fill_by_regret, repair_floors, room_left
 from leadassign.models.problem import Problem
 from leadassign.solve.incumbent import better
@@ -295,12 +295,21 @@ def _filled(prep: Prepared, chosen: np.ndarray, tries: int, band: BandRoom | Non
 
 
 def polished(
-    prep: Prepared, chosen: np.ndarray, band: Band | None, limit: Continuity | None
+    prep: Prepared,
+    chosen: np.ndarray,
+    band: Band | None,
+    limit: Continuity | None,
+    *,
+    visits: int = MOVE_VISITS,
+    cells: int = MOVE_CELLS,
 ) -> np.ndarray:
-    """``chosen`` (feasible) improved by ``improve_by_moves`` within ``band`` and the churn
-    ``limit``, when the result still meets every rule (else ``chosen`` as it is)."""
+    """``chosen`` (feasible) improved by ``improve_by_moves`` (at most ``visits`` visits,
+    on books of at most ``cells`` units x reps) within ``band`` and the churn ``limit``,
+    when the result still meets every rule (else ``chosen`` as it is)."""
     pairs = prep.pairs
-    moved = improve_by_moves(pairs, chosen, band=band, continuity=limit, max_visits=MOVE_VISITS)
+    moved = improve_by_moves(
+        pairs, chosen, band=band, continuity=limit, max_visits=visits, max_cells=cells
+    )
     return moved if prep.side.feasible(pairs, moved) else chosen
 
 
