@@ -163,6 +163,35 @@ def test_the_bound_is_at_or_above_the_lp_and_close_to_it(seed: int) -> None:
     assert priced.bound <= lp * 1.001 + count
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_resumed_search_goes_on_from_its_start(seed: int) -> None:
+    """A search resumed from a short one starts at its multipliers and step (its bound no
+    worse than the start's), and ends as close to the LP as a whole search."""
+    pairs, fairness = small_book(seed)
+    count = flow_count(pairs, int(pairs.unit.max()) + 1)
+    lp = lp_value(pairs, fairness, count)
+    if lp is None:
+        pytest.skip("the LP at the flow's count is infeasible")
+    short = band_prices(pairs, fairness, count, 0, steps=20)
+    resumed = band_prices(pairs, fairness, count, 0, steps=600, start=short)
+    assert short.bound is not None and resumed.bound is not None
+    assert lp - 1e-6 * abs(lp) <= resumed.bound <= short.bound
+    assert resumed.bound <= lp * 1.001 + count
+    assert resumed.step <= short.step
+
+
+@pytest.mark.parametrize("seed", range(0, 150, 5))
+def test_a_resumed_bound_is_never_below_the_best_fair_choice(seed: int) -> None:
+    pairs, fairness = tiny_book(seed)
+    count = flow_count(pairs, int(pairs.unit.max()) + 1)
+    optimum = best_within(pairs, fairness, count)
+    if optimum is None:
+        pytest.skip("no choice of the flow's count meets the rules")
+    first = band_prices(pairs, fairness, count, 0, steps=10)
+    resumed = band_prices(pairs, fairness, count, optimum, start=first)
+    assert resumed.bound is not None and resumed.bound >= optimum
+
+
 def test_at_zero_multipliers_the_bound_is_the_count_best_pairs() -> None:
     pairs, fairness = small_book(3)
     count = flow_count(pairs, int(pairs.unit.max()) + 1)

@@ -97,8 +97,10 @@ class BandPrices:
     """``band_prices``' bound (value units, exact, for every choice of its count that meets
     the capacities, floors and band), its best multipliers of the band's rows (``alpha``,
     ``beta``, per rep, in value units per unit of metric) and their weight of a unit of
-    metric per rep (``gamma``), and per pair the share of the last ``AVERAGED`` of the steps whose
-    choice took it (``shares``); ``steps`` taken."""
+    metric per rep (``gamma``), the capacities' and floors' (``lam``, ``nu``), per pair the
+    share of the last ``AVERAGED`` of the steps whose choice took it (``shares``); ``steps``
+    taken and the step size they ended at (``step``: a search resumed from these starts
+    there)."""
 
     bound: int | None
     alpha: np.ndarray
@@ -106,6 +108,9 @@ class BandPrices:
     gamma: np.ndarray
     shares: np.ndarray
     steps: int
+    lam: np.ndarray
+    nu: np.ndarray
+    step: float
 
 
 def band_prices(
@@ -116,6 +121,7 @@ def band_prices(
     *,
     steps: int | None = None,
     time_left: Callable[[], float] | None = None,
+    start: BandPrices | None = None,
 ) -> BandPrices:
     """The bound over every row priced (module doc) of any choice of ``count`` pairs (at most
     one per unit, every pair of effort and size 1) within the capacities, floors and the
@@ -123,7 +129,9 @@ def band_prices(
     by the book's size), fewer when ``time_left()``
     falls below the time the last step took (a backstop), or when the bound reaches
     ``best`` (the value of a known such choice, the step's least target). Its ``bound`` is
-    None when no multipliers were tried (no step, or ``count`` of 0 or above the units)."""
+    None when no multipliers were tried (no step, or ``count`` of 0 or above the units).
+    ``start``: an earlier search's answer to go on from (its best multipliers, at the step
+    size it ended at)."""
     m = len(pairs.capacity)
     starts = lead_starts(pairs.unit)
     lead_of = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(pairs))))
@@ -137,12 +145,15 @@ def band_prices(
     mean_metric = float(np.abs(metric).mean()) if len(metric) else 1.0
     band_scale = 1.0 / max(mean_metric, 1e-300) ** 2
     lam, nu, alpha, beta = (np.zeros(m) for _ in range(4))
+    step, stalled = PRICED_FIRST_STEP, 0
+    if start is not None:
+        lam, nu, alpha, beta = start.lam, start.nu, start.alpha, start.beta
+        step = start.step
     d_lam, d_nu, d_alpha, d_beta = (np.zeros(m) for _ in range(4))
     best_at = (lam, nu, alpha, beta)
     shares = np.zeros(len(pairs))
     averaged = 0
     lowest = np.inf
-    step, stalled = PRICED_FIRST_STEP, 0
     done, took = 0, 0.0
     if steps is None:
         steps = priced_steps(len(pairs))
@@ -207,7 +218,7 @@ def band_prices(
         bound = _priced_bound(pairs, fairness, count, gamma, lam, nu, (alpha, beta, upper, lower))
     if averaged:
         shares /= averaged
-    return BandPrices(bound, alpha, beta, gamma, shares, done)
+    return BandPrices(bound, alpha, beta, gamma, shares, done, lam, nu, step)
 
 
 def priced_steps(n_pairs: int) -> int:

@@ -11,7 +11,7 @@ priced flows, against an LP bound of 3.509e11)."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 
@@ -129,8 +129,19 @@ def value_band(run: Run) -> None:
         )
         if priced.bound is not None:
             inc.units_at_most(priced.bound)
-        for chosen in _priced_flows(run, priced):
-            repaired = _repaired(run, fair, chosen, time_left, WIDEST_LOOKS)
+        for averaged in (True, False):
+            if averaged is False:  # the search goes on towards the answer found
+                best = int(pairs.units[inc.chosen].sum())
+                more = band_prices(
+                    pairs, fair, inc.count_upper, best, time_left=time_left, start=priced
+                )
+                if more.bound is not None:
+                    inc.units_at_most(more.bound)
+                    priced = more
+            chosen = _priced_flow(run, priced, averaged)
+            repaired = (
+                None if chosen is None else _repaired(run, fair, chosen, time_left, WIDEST_LOOKS)
+            )
             if repaired is not None:
                 band = fairness_band(pairs, fair, repaired)
                 inc.offer(polished(run.prep, repaired, band, None, visits=VISITS, cells=CELLS))
@@ -153,23 +164,23 @@ def value_band(run: Run) -> None:
         inc.units_at_most(band_bound)
 
 
-def _priced_flows(run: Run, priced: BandPrices) -> Iterator[np.ndarray]:
-    """Flows at the count that follow ``band_prices``: the averaged choice of its last steps
-    (each pair weighed by its share, ties by its weight at the best multipliers), then the
-    flow at the best multipliers of the band alone (the flow prices the capacities)."""
+def _priced_flow(run: Run, priced: BandPrices, averaged: bool) -> np.ndarray | None:
+    """A flow at the count that follows ``band_prices``: with ``averaged``, the averaged
+    choice of its last steps (each pair weighed by its share, ties by its weight at the
+    best multipliers), else the flow at the best multipliers of the band alone (the flow
+    prices the capacities); None when it falls short of the count."""
     pairs, count = run.prep.pairs, run.incumbent.count_upper
     metric = run.prep.side.fairness.metric.astype(np.float64)  # type: ignore[union-attr]
     at_prices = pairs.units + np.rint(priced.gamma[pairs.rep] * metric)
-    if np.abs(at_prices).max(initial=0.0) >= 2**52:
-        return
-    low, high = float(at_prices.min()), float(at_prices.max())
-    ties = np.rint((at_prices - low) / max(high - low, 1.0) * (SHARE_UNIT - 1))
-    for w in (np.rint(priced.shares * SHARE_UNIT) * SHARE_UNIT + ties, at_prices):
-        if priced.steps == 0:
-            return
-        solved = run.flows.solve(w.astype(np.int64), pairs.min_leads, pairs.capacity, count)
-        if solved.chosen is not None and solved.count == count:
-            yield solved.chosen
+    if priced.steps == 0 or np.abs(at_prices).max(initial=0.0) >= 2**52:
+        return None
+    w = at_prices
+    if averaged:
+        low, high = float(at_prices.min()), float(at_prices.max())
+        ties = np.rint((at_prices - low) / max(high - low, 1.0) * (SHARE_UNIT - 1))
+        w = np.rint(priced.shares * SHARE_UNIT) * SHARE_UNIT + ties
+    solved = run.flows.solve(w.astype(np.int64), pairs.min_leads, pairs.capacity, count)
+    return solved.chosen if solved.chosen is not None and solved.count == count else None
 
 
 def bound_flows(n_pairs: int) -> int:
