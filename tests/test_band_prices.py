@@ -11,7 +11,6 @@ search is deterministic.
 
 from __future__ import annotations
 
-import itertools
 from fractions import Fraction
 
 import numpy as np
@@ -22,7 +21,7 @@ from scipy.sparse import coo_matrix
 from leadassign.compile.families import Fairness
 from leadassign.compile.pairs import Pairs
 from leadassign.engines.value_band import band_prices, priced_steps
-from tests.test_bands import flow_count, tiny_book
+from tests.test_bands import best_fair, fair_book, flow_count, tiny_book
 
 
 def with_floors(pairs: Pairs, seed: int) -> Pairs:
@@ -33,28 +32,6 @@ def with_floors(pairs: Pairs, seed: int) -> Pairs:
     return Pairs(
         pairs.unit, pairs.rep, pairs.effort, pairs.units, pairs.capacity, floors, pairs.size
     )
-
-
-def best_within(pairs: Pairs, fairness: Fairness, count: int) -> int | None:
-    """Brute force: the most value units of ``count`` pairs, one per unit, within the
-    capacities and floors, meeting the band (None when no such choice exists)."""
-    units = np.unique(pairs.unit)
-    options = [[-1, *np.flatnonzero(pairs.unit == u).tolist()] for u in units.tolist()]
-    best = None
-    for combo in itertools.product(*options):
-        picked = [k for k in combo if k >= 0]
-        if len(picked) != count:
-            continue
-        chosen = np.zeros(len(pairs), dtype=bool)
-        chosen[picked] = True
-        load = np.bincount(pairs.rep[chosen], minlength=len(pairs.capacity))
-        if np.any(load > pairs.capacity) or np.any(load < pairs.min_leads):
-            continue
-        if fairness.excess(pairs, chosen) > 0:
-            continue
-        value = int(pairs.units[chosen].sum())
-        best = value if best is None else max(best, value)
-    return best
 
 
 def lp_value(pairs: Pairs, fairness: Fairness, count: int) -> float | None:
@@ -134,15 +111,33 @@ def small_book(seed: int) -> tuple[Pairs, Fairness]:
     return pairs, fairness
 
 
-@pytest.mark.parametrize("seed", range(150))  # about a third have no fair choice
-def test_the_bound_is_never_below_the_best_fair_choice(seed: int) -> None:
+def tiny_case(seed: int) -> tuple[Pairs, Fairness, int, int]:
+    """A tiny book (floors at some reps on odd seeds), the flow's count and the brute-force
+    optimum at it; skips the test when no choice of that count meets the rules."""
     pairs, fairness = tiny_book(seed)
     if seed % 2:
         pairs = with_floors(pairs, seed)
     count = flow_count(pairs, int(pairs.unit.max()) + 1)
-    optimum = best_within(pairs, fairness, count)
+    optimum = best_fair(pairs, fairness, count)
     if optimum is None:
         pytest.skip("no choice of the flow's count meets the rules")
+    return pairs, fairness, count, optimum
+
+
+def small_case(seed: int) -> tuple[Pairs, Fairness, int, float]:
+    """A small book, the flow's count and the LP's value at it; skips the test when that
+    LP is infeasible."""
+    pairs, fairness = small_book(seed)
+    count = flow_count(pairs, int(pairs.unit.max()) + 1)
+    lp = lp_value(pairs, fairness, count)
+    if lp is None:
+        pytest.skip("the LP at the flow's count is infeasible")
+    return pairs, fairness, count, lp
+
+
+@pytest.mark.parametrize("seed", range(150))  # about a third have no fair choice
+def test_the_bound_is_never_below_the_best_fair_choice(seed: int) -> None:
+    pairs, fairness, count, optimum = tiny_case(seed)
     for target in (0, optimum):
         priced = band_prices(pairs, fairness, count, target)
         assert priced.bound is not None
@@ -151,11 +146,7 @@ def test_the_bound_is_never_below_the_best_fair_choice(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(12))
 def test_the_bound_is_at_or_above_the_lp_and_close_to_it(seed: int) -> None:
-    pairs, fairness = small_book(seed)
-    count = flow_count(pairs, int(pairs.unit.max()) + 1)
-    lp = lp_value(pairs, fairness, count)
-    if lp is None:
-        pytest.skip("the LP at the flow's count is infeasible")
+    pairs, fairness, count, lp = small_case(seed)
     priced = band_prices(pairs, fairness, count, 0)
     assert priced.bound is not None
     assert priced.bound >= lp - 1e-6 * abs(lp)
@@ -167,11 +158,7 @@ def test_the_bound_is_at_or_above_the_lp_and_close_to_it(seed: int) -> None:
 def test_a_resumed_search_goes_on_from_its_start(seed: int) -> None:
     """A search resumed from a short one starts at its multipliers and step (its bound no
     worse than the start's), and ends as close to the LP as a whole search."""
-    pairs, fairness = small_book(seed)
-    count = flow_count(pairs, int(pairs.unit.max()) + 1)
-    lp = lp_value(pairs, fairness, count)
-    if lp is None:
-        pytest.skip("the LP at the flow's count is infeasible")
+    pairs, fairness, count, lp = small_case(seed)
     short = band_prices(pairs, fairness, count, 0, steps=20)
     resumed = band_prices(pairs, fairness, count, 0, steps=600, start=short)
     assert short.bound is not None and resumed.bound is not None
@@ -182,11 +169,7 @@ def test_a_resumed_search_goes_on_from_its_start(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(0, 150, 5))
 def test_a_resumed_bound_is_never_below_the_best_fair_choice(seed: int) -> None:
-    pairs, fairness = tiny_book(seed)
-    count = flow_count(pairs, int(pairs.unit.max()) + 1)
-    optimum = best_within(pairs, fairness, count)
-    if optimum is None:
-        pytest.skip("no choice of the flow's count meets the rules")
+    pairs, fairness, count, optimum = tiny_case(seed)
     first = band_prices(pairs, fairness, count, 0, steps=10)
     resumed = band_prices(pairs, fairness, count, optimum, start=first)
     assert resumed.bound is not None and resumed.bound >= optimum
@@ -218,16 +201,7 @@ def test_the_search_is_deterministic_and_averages_its_last_choices() -> None:
 
 
 def test_a_choice_within_every_row_ends_the_search_at_its_value() -> None:
-    # Two reps, leads of equal metric, each rep best on half of them: the best pairs are fair.
-    from tests.helpers import every_pair
-
-    pairs = every_pair(4, [2, 2], np.array([10, 1, 10, 1, 1, 10, 1, 10]))
-    fairness = Fairness(
-        group=np.zeros(2, np.int64),
-        metric=np.full(8, 5, dtype=np.int64),
-        band=Fraction(1, 10),
-        weights=np.array([1, 1]),
-    )
+    pairs, fairness = fair_book()
     priced = band_prices(pairs, fairness, 4, 0)
     assert priced.steps == 1
     assert priced.bound == 40 + int(4 * (0.5 + 2.0**-20)) + 1

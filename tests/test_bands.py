@@ -47,7 +47,7 @@ def tiny_book(seed: int) -> tuple[Pairs, Fairness]:
 
 def best_fair(pairs: Pairs, fairness: Fairness, count: int) -> int | None:
     """Brute force: the most value units of ``count`` pairs, one per unit, within
-    capacity, meeting the band (None when no such choice exists)."""
+    capacity and floors, meeting the band (None when no such choice exists)."""
     units = np.unique(pairs.unit)
     options = [[-1, *np.flatnonzero(pairs.unit == u).tolist()] for u in units.tolist()]
     best = None
@@ -58,7 +58,9 @@ def best_fair(pairs: Pairs, fairness: Fairness, count: int) -> int | None:
         chosen = np.zeros(len(pairs), dtype=bool)
         chosen[picked] = True
         load = np.bincount(pairs.rep[chosen], minlength=len(pairs.capacity))
-        if np.any(load > pairs.capacity) or fairness.excess(pairs, chosen) > 0:
+        if np.any(load > pairs.capacity) or np.any(load < pairs.min_leads):
+            continue
+        if fairness.excess(pairs, chosen) > 0:
             continue
         value = int(pairs.units[chosen].sum())
         best = value if best is None else max(best, value)
@@ -111,8 +113,9 @@ def test_the_bound_prices_the_band_below_the_flows_value() -> None:
     assert optimum <= bound < plain
 
 
-def test_a_flow_that_meets_the_band_is_its_own_bound() -> None:
-    # Two reps, leads of equal value, each rep best on half of them: the plain flow is fair.
+def fair_book() -> tuple[Pairs, Fairness]:
+    """Two reps, four leads of equal metric, each rep best on half of them: the best pairs
+    (the plain flow's) meet a band of 0.1."""
     pairs = every_pair(4, [2, 2], np.array([10, 1, 10, 1, 1, 10, 1, 10]))
     fairness = Fairness(
         group=np.zeros(2, np.int64),
@@ -120,6 +123,11 @@ def test_a_flow_that_meets_the_band_is_its_own_bound() -> None:
         band=Fraction(1, 10),
         weights=np.array([1, 1]),
     )
+    return pairs, fairness
+
+
+def test_a_flow_that_meets_the_band_is_its_own_bound() -> None:
+    pairs, fairness = fair_book()
     flows = AllArcs(pairs.unit, pairs.rep, 4)
     bound = value_band_bound(pairs, fairness, flows, 4, 0)
     assert bound == 40 + (4 + 1) // 2 + 1  # the flow's value plus the rounding allowance
