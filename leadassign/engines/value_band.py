@@ -77,14 +77,14 @@ _EXACT = 2**52
 #: deflection the step shrank before the band's multipliers moved.
 PRICED_STEPS = 600
 PRICED_FIRST_STEP = 2.0
+PRICED_PATIENCE = 20
+PRICED_DROP = 0.03
+PRICED_DEFLECT = 0.5
 #: ... and at most this many pairs priced over all its steps (a step prices every pair):
 #: 600 steps at 10,000 x 200 (440,152 pairs, about 2 s), 296 at 50,000 x 300 (3,372,094
 #: pairs, about 8 s), where 600 took 17 s of a 60 s limit, for a bound 0.2% tighter and an
 #: answer no better (1.1662e12 value units after 296 steps, 1.1634e12 after 600).
 PRICED_PAIRS = 1_000_000_000
-PRICED_PATIENCE = 20
-PRICED_DROP = 0.03
-PRICED_DEFLECT = 0.5
 #: The share of the steps, the last ones, whose choices are averaged (``BandPrices.shares``):
 #: at 10,000 x 200 the last 100, 200 or 400 of 600 gave answers within 0.1% of each other.
 AVERAGED = 1 / 3
@@ -125,11 +125,11 @@ def band_prices(
 ) -> BandPrices:
     """The bound over every row priced (module doc) of any choice of ``count`` pairs (at most
     one per unit, every pair of effort and size 1) within the capacities, floors and the
-    hard band of ``fairness``, in ``steps`` subgradient steps (None: ``priced_steps``,
-    by the book's size), fewer when ``time_left()``
-    falls below the time the last step took (a backstop), or when the bound reaches
-    ``best`` (the value of a known such choice, the step's least target). Its ``bound`` is
-    None when no multipliers were tried (no step, or ``count`` of 0 or above the units).
+    hard band of ``fairness``, in ``steps`` subgradient steps (None: ``priced_steps``, by
+    the book's size), fewer when ``time_left()`` falls below the time the last step took (a
+    backstop), or when the bound reaches ``best`` (the value of a known such choice, the
+    step's least target). Its ``bound`` is None when no multipliers were tried (no step,
+    or ``count`` of 0 or above the units).
     ``start``: an earlier search's answer to go on from (its best multipliers, at the step
     size it ended at)."""
     m = len(pairs.capacity)

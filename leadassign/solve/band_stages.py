@@ -1,12 +1,15 @@
 """The value band at the full count: the flow relaxation's choice (every lead it can place)
 traded until the hard band holds (``heuristics/band_repair.py``, value-aware trades),
-before the drafts, which place fewer leads; then the band's Lagrangian bound
-(``engines/value_band.py``), whose last flows are traded into the band with the wide
-looks, each improved by moves, the best kept. With every lead the count bound allows
-placed, the answer has a gap, and the flows priced towards the band start the repair
-closer to the optimum than the flow's choice does (10,000 x 200, value band 0.5 within
-level, session 7: 3.43e11 value units from the flow's choice, 3.47e11-3.49e11 from the
-priced flows, against an LP bound of 3.509e11)."""
+before the drafts, which place fewer leads; then the band's Lagrangian with every row
+priced (``engines/value_band.py``, ``band_prices``), whose averaged choice, as a flow, is
+traded into the band with the widest looks and improved by moves; the search goes on, and
+the flow at its multipliers is traded too; then the flow-based Lagrangian bound from its
+multipliers, whose last flows are traded the same way, the best answer kept. With every
+lead the count bound allows placed, the answer has a gap; the flows priced by every row
+start the trading closest to the optimum (10,000 x 200, value band 0.5 within level,
+session 9, after trading and moves: 3.43e11 value units from the relaxation's choice,
+3.499e11-3.502e11 from the flow-based bound's flows, 3.501e11 from the averaged flow,
+3.504e11 from the flow at the resumed search's multipliers; the LP bound is 3.509e11)."""
 
 from __future__ import annotations
 
@@ -91,11 +94,14 @@ def band_repair(run: Run) -> None:
 
 def value_band(run: Run) -> None:
     """A value band on a book too big for the LP, with an answer that meets it at the count
-    bound: the band's Lagrangian bound over the flow (the flow's own ignores the band), in
-    at most ``bound_flows`` flows (``BOUND_SHARE`` of the time left a backstop); then the
-    last ``traded_flows`` of its flows, whose prices are the nearest the band's, are traded
-    into the band with the wide looks (``band_repair.WIDE_LOOKS``), improved by moves, and
-    offered (the incumbent keeps the best that meets every rule)."""
+    bound (``BOUND_SHARE`` of the time left a backstop for all of it): ``band_prices``'
+    bound; the flow that follows its averaged choice traded into the band with the widest
+    looks (``band_repair.WIDEST_LOOKS``), improved by ``VISITS`` visits of moves and
+    offered; the search resumed towards that answer, and the flow at its multipliers
+    traded the same way; then the band's Lagrangian bound over the flow from those
+    multipliers, in at most ``bound_flows`` flows, the last ``traded_flows`` of which are
+    traded, improved by moves and offered (the incumbent keeps the best that meets every
+    rule, and the lowest bound)."""
     pairs, side, inc = run.prep.pairs, run.prep.side, run.incumbent
     fair, hint = side.fairness, inc.chosen
     if not (
@@ -115,8 +121,8 @@ def value_band(run: Run) -> None:
     seen = [0]
 
     def kept(chosen: np.ndarray) -> None:
-        """Each flow after the first (the relaxation's, which ``band_repair`` traded), its
-        chosen pairs, the last ``traded_flows`` kept."""
+        """Each flow after the first (the flow at ``band_prices``' multipliers, traded
+        above), its chosen pairs, the last ``traded_flows`` kept."""
         seen[0] += 1
         if seen[0] > 1:
             last.append(np.flatnonzero(chosen))
