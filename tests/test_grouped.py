@@ -169,3 +169,9 @@ def test_the_grouped_stage_is_deterministic(monkeypatch: pytest.MonkeyPatch) -> 
     assert first.method == second.method == "grouped"
     assert first.best_bound == second.best_bound and first.objective == second.objective
     pd.testing.assert_frame_equal(first.assignments, second.assignments)
+
+
+def test_the_grouped_steps_are_counted_by_the_book_size() -> None:
+    assert stages.grouped_steps(880_000) == stages.GROUPED_STEPS == 600
+    assert stages.grouped_steps(2_000_000) == 300
+    assert stages.grouped_steps(10**9) == 150  # at least the engine's MAX_STEPS

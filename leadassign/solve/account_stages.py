@@ -39,12 +39,14 @@ FOLD_BAND = True
 #: the rest of the 60 s limit without improving the grouped answer (accounts: 0.04% from
 #: the bound; tiers, a count band of 0.4 and accounts: 0.41%), and was cut by the clock.
 GROUPED_FINAL_GAP = 0.01
-#: Subgradient steps on books of at most ``GROUPED_MANY_PAIRS`` pairs (above, the engine's
-#: ``MAX_STEPS``, 150): a work limit. At 10,000 x 200 with tiers, a count band of 0.4 and
-#: accounts (880,000 pairs) 150 steps ended 1.3% from the bound, 600 steps 0.4% (7.5 s);
-#: at 50,000 x 300 (2M pairs) 150 steps take about 15 s.
+#: Subgradient steps (a work limit): at most ``GROUPED_STEPS``, at most ``GROUPED_PAIRS``
+#: pairs over all of them, at least the engine's ``MAX_STEPS`` (150). At 10,000 x 200 with
+#: tiers, a count band of 0.4 and accounts (880,000 pairs) 150 steps ended 1.3% from the
+#: bound, 600 steps 0.4% (7.5 s). At 50,000 x 300 (2M pairs: 300 steps, about 29 s idle)
+#: 150 steps ended that book 0.83% from the bound and accounts alone 0.45%; 300 steps 0.39%
+#: and 0.13% (session 9, benchmarks/RESULTS.md section 5).
 GROUPED_STEPS = 600
-GROUPED_MANY_PAIRS = 1_000_000
+GROUPED_PAIRS = 600_000_000
 #: The search's share of the time left (a backstop: its steps are the work limit), and on
 #: books where its answer is final (above ``GROUPED_ONLY_PAIRS``). Under a load of 9 on 2
 #: cores half the time cut the 50,000 x 300 search short (9.6% from the bound, against
@@ -101,7 +103,7 @@ def grouped_accounts(run: Run) -> Finish | None:
             np.zeros(len(work.capacity), dtype=np.int64),
             _target(run),
             time_left=part.time_left,
-            max_steps=GROUPED_STEPS if len(work) <= GROUPED_MANY_PAIRS else MAX_STEPS,
+            max_steps=grouped_steps(len(work)),
         )
     chosen = None if found.chosen is None else repair_floors(work, found.chosen)
     if chosen is None or not prep.side.feasible(prep.pairs, chosen):
@@ -136,6 +138,11 @@ def _close(run: Run) -> bool:
 TARGET_SHARE = 0.9
 
 
+def grouped_steps(n_pairs: int) -> int:
+    """The grouped search's steps on a book of ``n_pairs`` pairs (``GROUPED_PAIRS``)."""
+    return min(GROUPED_STEPS, max(MAX_STEPS, GROUPED_PAIRS // max(n_pairs, 1)))
+
+
 def _target(run: Run) -> int:
     """The Polyak target (``TARGET_SHARE`` of the flow's value bound)."""
     return int(TARGET_SHARE * (run.incumbent.units_upper or 0))
@@ -160,7 +167,10 @@ __all__ = [
     "GROUPED_FINAL_SHARE",
     "GROUPED_MIN_PAIRS",
     "GROUPED_ONLY_PAIRS",
+    "GROUPED_PAIRS",
     "GROUPED_SHARE",
+    "GROUPED_STEPS",
     "TARGET_SHARE",
     "grouped_accounts",
+    "grouped_steps",
 ]
