@@ -42,9 +42,9 @@ GROUPED_FINAL_GAP = 0.01
 #: Subgradient steps (a work limit): at most ``GROUPED_STEPS``, at most ``GROUPED_PAIRS``
 #: pairs over all of them, at least the engine's ``MAX_STEPS`` (150). At 10,000 x 200 with
 #: tiers, a count band of 0.4 and accounts (880,000 pairs) 150 steps ended 1.3% from the
-#: bound, 600 steps 0.4% (7.5 s). At 50,000 x 300 (2M pairs: 300 steps, about 29 s idle)
-#: 150 steps ended that book 0.83% from the bound and accounts alone 0.45%; 300 steps 0.39%
-#: and 0.13% (session 9, benchmarks/RESULTS.md section 5).
+#: bound, 600 steps 0.4% (7.5 s). At 50,000 x 300 (1.8M and 2.0M pairs: 333 and 301 steps,
+#: about 30 s idle) 150 steps ended that book 0.83% from the bound and accounts alone 0.45%;
+#: these steps 0.32% and 0.11% (session 9, benchmarks/RESULTS.md section 5).
 GROUPED_STEPS = 600
 GROUPED_PAIRS = 600_000_000
 #: The search's share of the time left (a backstop: its steps are the work limit), and on
