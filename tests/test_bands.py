@@ -143,3 +143,11 @@ def test_no_bound_when_the_flow_cannot_reach_the_count() -> None:
         weights=np.array([1, 1]),
     )
     assert value_band_bound(pairs, fairness, AllArcs(pairs.unit, pairs.rep, 2), 3, 0) is None
+
+
+def test_no_flow_starts_when_the_time_left_is_below_a_flows_time() -> None:
+    pairs, fairness = fair_book()
+    flows = AllArcs(pairs.unit, pairs.rep, 4)
+    bound = value_band_bound(pairs, fairness, flows, 4, 0, time_left=lambda: 1.0, first_took=2.0)
+    assert bound is None and flows.flows == 0
+    assert value_band_bound(pairs, fairness, flows, 4, 0, time_left=lambda: 1.0) is not None

@@ -274,13 +274,15 @@ def value_band_bound(
     max_flows: int = MAX_FLOWS,
     on_flow: Callable[[np.ndarray], int | None] | None = None,
     start: tuple[np.ndarray, np.ndarray] | None = None,
+    first_took: float = 0.0,
 ) -> int | None:
     """An upper bound on the value units of any choice of ``count`` pairs that meets the
     hard band of ``fairness`` (module doc), or None when no flow reached ``count``.
     ``best``: the value of a known choice that meets it (the step's target). Stops after
     ``max_flows`` flows, at ``best`` (proven), or when ``time_left()`` is below the time
-    the last flow took. ``start``: the band's multipliers to start from (``alpha``,
-    ``beta``; zeros when None)."""
+    the last flow took (``first_took`` before the first: a flow's time measured elsewhere).
+    ``start``: the band's multipliers to start from (``alpha``, ``beta``; zeros when
+    None)."""
     m = len(pairs.capacity)
     groups = fairness.groups()
     upper, lower, in_group = _band_shares(fairness, groups, m)
@@ -290,7 +292,7 @@ def value_band_bound(
     d_alpha, d_beta = np.zeros(m), np.zeros(m)
     bound: int | None = None
     step, stalled = 1.0, 0
-    took = 0.0
+    took = first_took
     for _ in range(max_flows):
         if out_of_time(time_left, took):
             break

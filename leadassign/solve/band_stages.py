@@ -13,6 +13,7 @@ session 9, after trading and moves: 3.43e11 value units from the relaxation's ch
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -135,6 +136,7 @@ def value_band(run: Run) -> None:
         )
         if priced.bound is not None:
             inc.units_at_most(priced.bound)
+        flow_s = round_s = 0.0  # the averaged flow's time, and its round's with the trading
         for averaged in (True, False):
             if averaged is False:  # the search goes on towards the answer found
                 best = int(pairs.units[inc.chosen].sum())
@@ -144,19 +146,24 @@ def value_band(run: Run) -> None:
                 if more.bound is not None:
                     inc.units_at_most(more.bound)
                     priced = more
+                if out_of_time(time_left, round_s):
+                    break  # a round like the first would end past the stage's time
+            begun = time.perf_counter()
             chosen = _priced_flow(run, priced, averaged)
+            flow_s = max(flow_s, time.perf_counter() - begun)
             repaired = (
                 None if chosen is None else _repaired(run, fair, chosen, time_left, WIDEST_LOOKS)
             )
             if repaired is not None:
                 band = fairness_band(pairs, fair, repaired)
                 inc.offer(polished(run.prep, repaired, band, None, visits=VISITS, cells=CELLS))
+            round_s = max(round_s, time.perf_counter() - begun)
             if out_of_time(time_left, 0.0):
                 break
         band_bound = value_band_bound(
             pairs, fair, run.flows, inc.count_upper, int(pairs.units[inc.chosen].sum()),
             time_left=time_left, on_flow=kept, max_flows=bound_flows(len(pairs)),
-            start=(priced.alpha, priced.beta),
+            start=(priced.alpha, priced.beta), first_took=flow_s,
         )  # fmt: skip
         for at in reversed(last):  # the last flow first
             chosen = np.zeros(len(pairs), dtype=bool)
