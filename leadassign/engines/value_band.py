@@ -55,7 +55,7 @@ from leadassign.compile.candidates import lead_starts
 from leadassign.compile.families import Fairness
 from leadassign.compile.pairs import Pairs
 from leadassign.control.budget import out_of_time
-from leadassign.engines.priced_flows import Flows, exact_sum
+from leadassign.engines.priced_flows import Flows, value_bound
 
 #: Flows the subgradient may solve, and after how many without a better bound it halves
 #: its step.
@@ -235,25 +235,22 @@ def _priced_bound(
     nu: np.ndarray,
     band: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> int | None:
-    """The bound of the module doc at ``lam`` and ``nu`` rounded to whole value units and
-    the band's multipliers (whose weight per unit of metric is ``gamma``), in integers: each
-    pair's ``gamma * metric`` is rounded, which moves each lead's best weight by at most
+    """The bound of the module doc in integers, by ``priced_flows.value_bound``: each pair's
+    ``gamma * metric`` rounded into its weight, and the rep prices ``lam - nu`` rounded to
+    whole value units (``value_bound`` prices a rep's capacity when its price is positive,
+    its floor when negative, and shifts every price by its best constant, which is never
+    looser than ``lam`` and ``nu`` apart). Rounding moves each lead's best weight by at most
     1/2, and float64's errors in ``gamma`` (bounded from the terms that made it) by at most
     the rest of the allowance added per chosen lead. None when a weight would be too big."""
     metric = fairness.metric.astype(np.float64)
     adjust = np.rint(gamma[pairs.rep] * metric)
-    lam_units = np.rint(lam).astype(np.int64)
-    nu_units = np.rint(nu).astype(np.int64)
-    top_price = max(int(lam_units.max(initial=0)), int(nu_units.max(initial=0)))
-    if np.abs(adjust).max(initial=0.0) >= _PRICED_EXACT or top_price >= _PRICED_EXACT:
+    prices = np.rint(lam).astype(np.int64) - np.rint(nu).astype(np.int64)
+    if np.abs(adjust).max(initial=0.0) >= _PRICED_EXACT or np.any(np.abs(prices) >= _PRICED_EXACT):
         return None
     weight = pairs.units.astype(np.int64) + adjust.astype(np.int64)
-    weight += (nu_units - lam_units)[pairs.rep]
-    best = np.maximum.reduceat(weight, lead_starts(pairs.unit))
-    top = best[np.argpartition(-best, count - 1)[:count]]
-    value = exact_sum(top)
-    value += sum(int(x) * int(c) for x, c in zip(lam_units, pairs.capacity, strict=True))
-    value -= sum(int(x) * int(f) for x, f in zip(nu_units, pairs.min_leads, strict=True))
+    value = value_bound(
+        pairs.unit, pairs.rep, weight, count, prices, pairs.min_leads, pairs.capacity
+    )
     # float64's error in gamma: at most (terms summed) * 2**-52 times their magnitudes
     alpha, beta, upper, lower = band
     summed = float((np.abs(alpha * upper) + np.abs(beta * lower)).sum())

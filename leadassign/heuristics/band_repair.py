@@ -348,16 +348,14 @@ def _best_trade(
     # the two reps at the current totals (a's group total moves by d_a unless b shares it)
     t_a = total_a + np.where(same, d_a + d_b, d_a)
     t_b = book.total[np.maximum(g_b, 0)] + np.where(same, d_a + d_b, d_b)
-    one = np.array([a])
-    before_a = book.outside(book.held[one], np.array([total_a]), one)[0] / book.scale[a]
     after = book.outside_of(a, book.held[a] + d_a, t_a) / book.scale[a]
-    # each rep's distance outside its band now (b's before), per rep, then per trade
+    # each rep's distance outside its band now (a's and b's before the trade)
     reps = np.arange(len(book.held))
     now = book.outside(book.held, book.total[np.maximum(book.group, 0)], reps)
     now = now / np.maximum(book.scale, 1)
     b_scale = np.maximum(book.scale[bs], 1)
     in_b = t.b >= 0
-    before = before_a + np.where(in_b, now[bs], 0)
+    before = now[a] + np.where(in_b, now[bs], 0)
     after = after + np.where(in_b, book.outside(book.held[bs] + d_b, t_b, bs) / b_scale, 0)
     gain = units[t.take] + units[t.gain] - units[t.give] - units[t.lose]
     delta = after - before

@@ -149,7 +149,7 @@ def value_band(run: Run) -> None:
                 if out_of_time(time_left, round_s):
                     break  # a round like the first would end past the stage's time
             begun = time.perf_counter()
-            chosen = _priced_flow(run, priced, averaged)
+            chosen = _priced_flow(run, fair, priced, averaged)
             flow_s = max(flow_s, time.perf_counter() - begun)
             repaired = (
                 None if chosen is None else _repaired(run, fair, chosen, time_left, WIDEST_LOOKS)
@@ -177,13 +177,13 @@ def value_band(run: Run) -> None:
         inc.units_at_most(band_bound)
 
 
-def _priced_flow(run: Run, priced: BandPrices, averaged: bool) -> np.ndarray | None:
+def _priced_flow(run: Run, fair: Fairness, priced: BandPrices, averaged: bool) -> np.ndarray | None:
     """A flow at the count that follows ``band_prices``: with ``averaged``, the averaged
     choice of its last steps (each pair weighed by its share, ties by its weight at the
     best multipliers), else the flow at the best multipliers of the band alone (the flow
     prices the capacities); None when it falls short of the count."""
     pairs, count = run.prep.pairs, run.incumbent.count_upper
-    metric = run.prep.side.fairness.metric.astype(np.float64)  # type: ignore[union-attr]
+    metric = fair.metric.astype(np.float64)
     at_prices = pairs.units + np.rint(priced.gamma[pairs.rep] * metric)
     if priced.steps == 0 or np.abs(at_prices).max(initial=0.0) >= 2**52:
         return None
