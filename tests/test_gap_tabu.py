@@ -12,6 +12,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_matrix
 
 from leadassign.compile.pairs import Pairs
+from leadassign.heuristics import gap_tabu
 from leadassign.heuristics.gap_tabu import (
     ELITE,
     RELINK,
@@ -132,27 +133,36 @@ def _over_capacity_walk(seed: int) -> _Walk:
     return walk
 
 
+@pytest.mark.parametrize("sampled", [False, True])
 @pytest.mark.parametrize("seed", range(4))
-def test_best_swap_is_the_best_of_every_swap_scored_one_by_one(seed: int) -> None:
-    """The vectorized swap scores (gathered once per rep, excess changed in place) against
-    every swap scored here from the definitions, at a mid-walk state with capacities
-    exceeded, a tabu list and aspiration in play."""
-
+def test_best_swap_is_the_best_of_every_swap_scored_one_by_one(
+    monkeypatch: pytest.MonkeyPatch, seed: int, sampled: bool
+) -> None:
+    """The vectorized swap scores (on the full book the transposes of the gathered
+    matrices; on a book of more than ``SWAP_ROWS`` units each sampled row's own gathers)
+    against every swap scored here from the definitions (from the sampled rows), at a
+    mid-walk state with capacities exceeded, a tabu list and aspiration in play."""
+    if sampled:
+        monkeypatch.setattr(gap_tabu, "SWAP_ROWS", 5)
     walk = _over_capacity_walk(seed)
     book = walk.book
     for it in range(1, 30):
         excess = _excess(walk.load, book.capacity)
-        got, p, q = walk.swaps(it, excess, walk.into(it, excess))
-        assert got == pytest.approx(_best_swap(walk, it, excess), rel=1e-12, abs=1e-9)
-        assert got > -np.inf and walk.at[p] != walk.at[q]
+        into = walk.into(it, excess)
+        assert len(into.rows) == (5 if sampled else book.n)
+        got, p, q = walk.swaps(into)
+        want = _best_swap(walk, it, excess, into.rows)
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-9)
+        if got > -np.inf:
+            assert walk.at[p] != walk.at[q] and p in into.rows
         walk.step(it)
 
 
-def _best_swap(walk: Any, it: int, excess: np.ndarray) -> float:
-    """The best swap's score, every swap scored one by one."""
+def _best_swap(walk: Any, it: int, excess: np.ndarray, rows: np.ndarray) -> float:
+    """The best swap of a unit of ``rows`` with any unit, every swap scored one by one."""
     book, at, total = walk.book, walk.at, walk.total()
     best = -np.inf
-    for i in range(book.n):
+    for i in rows.tolist():
         for j in range(book.n):
             a, b = int(at[i]), int(at[j])
             if a == b or not (book.ok[i, b] and book.ok[j, a]):
@@ -206,18 +216,25 @@ def test_pipeline_gives_the_far_share_to_the_tabu_and_stays_exact(
     assert [share for share, _ in shares] == [stages.TABU_FAR_SHARE] * 2
 
 
+@pytest.mark.parametrize("sampled", [False, True])
 @pytest.mark.parametrize("seed", range(4))
-def test_best_double_shift_is_the_best_of_every_chain_scored_one_by_one(seed: int) -> None:
+def test_best_double_shift_is_the_best_of_every_chain_scored_one_by_one(
+    monkeypatch: pytest.MonkeyPatch, seed: int, sampled: bool
+) -> None:
     """The vectorized double shifts (``_Walk.chains``: i into j's rep, j on to a third rep)
-    against every such chain scored here from the definitions, at mid-walk states with
-    capacities exceeded and a tabu list in play; the chain found is one of the best, and
-    applying it gives the loads recomputed from scratch."""
+    against every such chain scored here from the definitions (i from the sampled rows on a
+    book of more than ``SWAP_ROWS`` units), at mid-walk states with capacities exceeded and
+    a tabu list in play; the chain found is one of the best, and applying it gives the loads
+    recomputed from scratch."""
+    if sampled:
+        monkeypatch.setattr(gap_tabu, "SWAP_ROWS", 5)
     walk = _over_capacity_walk(seed)
     book = walk.book
     for it in range(1, 30):
         excess = _excess(walk.load, book.capacity)
-        got, i, j, k = walk.chains(it, excess, walk.into(it, excess))
-        want = _best_chain(walk, it, excess)
+        into = walk.into(it, excess)
+        got, i, j, k = walk.chains(into)
+        want = _best_chain(walk, it, excess, into.rows)
         assert got == pytest.approx(want[0], rel=1e-12, abs=1e-9)
         if got > -np.inf:
             assert len({int(walk.at[i]), int(walk.at[j]), k}) == 3
@@ -244,9 +261,11 @@ def _chain_score(walk: Any, it: int, excess: np.ndarray, i: int, j: int, k: int)
     return float(d_value - walk.weight * d_excess)
 
 
-def _best_chain(walk: Any, it: int, excess: np.ndarray) -> tuple[float, int, int, int]:
+def _best_chain(
+    walk: Any, it: int, excess: np.ndarray, rows: np.ndarray
+) -> tuple[float, int, int, int]:
     best: tuple[float, int, int, int] = (-np.inf, 0, 0, 0)
-    for i in range(walk.book.n):
+    for i in rows.tolist():
         for j in range(walk.book.n):
             for k in range(walk.book.m):
                 score = _chain_score(walk, it, excess, i, j, k)

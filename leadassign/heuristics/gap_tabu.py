@@ -57,11 +57,13 @@ RELINK = 300
 #: Elite answers kept for path relinking (the best distinct ones).
 ELITE = 6
 #: Candidate cells (shift, swap and double shift scores, ``_cells``) evaluated per unit of
-#: work, meant as about a second of wall time on one core.
+#: work, meant as about a second of wall time on one core when it was set; since the shared
+#: terms of session 10 (``_Walk.into``) about 0.6 s (d20100: 4,300 moves a second of 24,000
+#: cells each, against 2,800).
 CELLS_PER_WORK = 60_000_000
 #: The deadline is read every this many iterations.
 CLOCK_EVERY = 16
-BIG = np.int64(2**40)
+BIG = float(2**40)
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,7 +76,10 @@ class Walked:
 
 
 class _Dense:
-    """The book as unit x rep matrices: value, effort and whether the pair exists."""
+    """The book as unit x rep matrices: value, effort and whether the pair exists. Values and
+    efforts are integers held as floats, exact as the scaling keeps every objective below
+    2**53 (``compile/scaling.py``) and ``BIG`` is 2**40, so that the scores, which weigh them
+    by the penalty weight, are computed without converting them."""
 
     def __init__(self, pairs: Pairs, values: np.ndarray) -> None:
         _, unit = np.unique(pairs.unit, return_inverse=True)
@@ -83,11 +88,11 @@ class _Dense:
         self.index = np.full((self.n, self.m), -1, dtype=np.int64)
         self.index[self.unit, pairs.rep] = np.arange(len(pairs))
         self.ok = self.index >= 0
-        self.value = np.full((self.n, self.m), -BIG, dtype=np.int64)
+        self.value = np.full((self.n, self.m), -BIG)
         self.value[self.unit, pairs.rep] = values
-        self.effort = np.zeros((self.n, self.m), dtype=np.int64)
+        self.effort = np.zeros((self.n, self.m))
         self.effort[self.unit, pairs.rep] = pairs.effort
-        self.capacity = pairs.capacity.astype(np.int64)
+        self.capacity = pairs.capacity.astype(np.float64)
 
     def at(self, chosen: np.ndarray, rep: np.ndarray) -> np.ndarray:
         """Each unit's rep in ``chosen`` (bool per pair, one per unit)."""
@@ -120,19 +125,28 @@ def iterations_for(work: float, n: int, m: int) -> int:
 
 @dataclass(frozen=True, eq=False)
 class _Into:
-    """One step's shared terms of swaps and double shifts (``_Walk.into``)."""
+    """One step's shared terms (``_Walk.into``): each unit at its rep, the shift scores'
+    parts (units x reps) and the terms swaps and double shifts share (rows x units)."""
 
-    rows: np.ndarray  # the units i (rows of the matrices below)
-    ai: np.ndarray  # their reps
+    excess: np.ndarray  # each rep's effort beyond its capacity
+    over: int  # the total excess
+    room: np.ndarray  # each rep's load beyond its capacity (negative: room left)
     own_e: np.ndarray  # every unit's effort at its rep
     own_v: np.ndarray  # every unit's value at its rep
-    effort_at: np.ndarray  # unit x unit: effort of the row's unit at the column's rep
-    value_at: np.ndarray  # unit x unit: value of the row's unit at the column's rep
-    room: np.ndarray  # each rep's load beyond its capacity (negative: room left)
+    total: int  # the walk's value
+    d_shift: np.ndarray  # units x reps: a unit's value at the rep less at its own
+    gain: np.ndarray  # units x reps: the change in excess at the rep, the unit in
+    free: np.ndarray  # units x reps: the pair may be taken (allowed and not tabu)
+    allowed: np.ndarray  # units x reps: the pair exists and is not the unit's own
+    not_tabu: np.ndarray  # units x reps: the tabu list lets the unit go to the rep
+    rows: np.ndarray  # the units i (rows of the matrices below)
+    full: bool  # every unit is a row
+    ai: np.ndarray  # their reps
     at_q: np.ndarray  # rows x units: change in excess at j's rep, i in and j out
     d_value: np.ndarray  # rows x units: i's value at j's rep less at its own
     ok_at: np.ndarray  # unit x unit: the row's unit may go to the column's rep
-    tabu_at: np.ndarray  # unit x unit: the tabu list at the column's rep
+    free_at: np.ndarray  # unit x unit: ... and the tabu list lets it
+    other: np.ndarray  # rows x units: i and j are at different reps
 
 
 class _Walk:
@@ -142,9 +156,7 @@ class _Walk:
         self.book, self.at = book, at.copy()
         rows = np.arange(book.n)
         self.rows = rows
-        self.load = np.bincount(at, weights=book.effort[rows, at], minlength=book.m).astype(
-            np.int64
-        )
+        self.load = np.bincount(at, weights=book.effort[rows, at], minlength=book.m)
         spread = float(np.abs(book.value[book.ok]).mean()) if book.ok.any() else 1.0
         heft = float(book.effort[book.ok].mean()) if book.ok.any() else 1.0
         self.weight = max(spread / max(heft, 1.0), 1e-3)
@@ -157,72 +169,96 @@ class _Walk:
     def total(self) -> int:
         return int(self.book.value[self.rows, self.at].sum())
 
-    def shifts(self, it: int, excess: np.ndarray) -> tuple[float, int, int]:
-        """The best shift: its score, unit and rep (score -inf when none)."""
+    def into(self, it: int, excess: np.ndarray) -> _Into:
+        """The terms every move of step ``it`` shares. Shifts and double shifts' onward moves
+        share the units x reps terms. Swaps and double shifts share what unit ``i`` (a row:
+        a sampled unit on books of more than ``SWAP_ROWS``) moving into unit ``j``'s rep (a
+        column: any unit) while ``j`` leaves it changes: each book matrix is gathered once
+        at every unit's rep (``X[:, at]``, n x n); row i's view of j is ``X[i, at[j]]``."""
         b, at, load = self.book, self.at, self.load
-        own_e = b.effort[self.rows, at]
-        own_v = b.value[self.rows, at]
-        lose = _excess(load[at] - own_e, b.capacity[at]) - excess[at]
-        gain = _excess(load[None, :] + b.effort, b.capacity[None, :]) - excess[None, :]
-        d_value = b.value - own_v[:, None]
-        d_excess = lose[:, None] + gain
-        score = d_value - self.weight * d_excess
+        room = load - b.capacity  # a rep's load beyond capacity (negative: room left)
+        own_e, own_v = b.effort[self.rows, at], b.value[self.rows, at]
+        gain = room[None, :] + b.effort
+        np.maximum(gain, 0, out=gain)
+        gain -= excess[None, :]
         allowed = b.ok.copy()
         allowed[self.rows, at] = False
-        free = self.tabu <= it
-        feasible_after = (excess.sum() + d_excess) == 0
-        aspire = feasible_after & (self.total() + d_value > self.best_value)
-        score = np.where(allowed & (free | aspire), score, -np.inf)
+        not_tabu = self.tabu <= it
+        full = b.n <= SWAP_ROWS
+        rows = self.rows if full else np.sort(self.rng.choice(b.n, SWAP_ROWS, replace=False))
+        effort_at, value_at = b.effort[:, at], b.value[:, at]
+        # the change in excess at j's rep (q), in place
+        at_q = (effort_at if full else effort_at[rows]) + (room[at] - own_e)[None, :]
+        np.maximum(at_q, 0, out=at_q)
+        at_q -= excess[at][None, :]
+        d_value = (value_at if full else value_at[rows]) - own_v[rows][:, None]
+        ai = at[rows]
+        ok_at = b.ok[:, at]
+        return _Into(
+            excess,
+            int(excess.sum()),
+            room,
+            own_e,
+            own_v,
+            int(own_v.sum()),
+            b.value - own_v[:, None],
+            gain,
+            allowed & not_tabu,
+            allowed,
+            not_tabu,
+            rows,
+            full,
+            ai,
+            at_q,
+            d_value,
+            ok_at,
+            ok_at & not_tabu[:, at],
+            ai[:, None] != at[None, :],
+        )
+
+    def shifts(self, into: _Into) -> tuple[float, int, int]:
+        """The best shift: its score, unit and rep (score -inf when none)."""
+        b, at, excess = self.book, self.at, into.excess
+        lose = np.maximum(into.room[at] - into.own_e, 0) - excess[at]
+        d_excess = lose[:, None] + into.gain
+        score = into.d_shift - self.weight * d_excess
+        aspire = (d_excess == -into.over) & (into.d_shift > self.best_value - into.total)
+        aspire &= into.allowed
+        aspire |= into.free
+        score[~aspire] = -np.inf
         flat = int(np.argmax(score))
         return float(score.flat[flat]), flat // b.m, flat % b.m
 
-    def into(self, it: int, excess: np.ndarray) -> _Into:
-        """What unit ``i`` (a row: a sampled unit on books of more than ``SWAP_ROWS``) moving
-        into unit ``j``'s rep (a column: any unit) while ``j`` leaves it changes, the part
-        that swaps and double shifts share. Each book matrix is gathered once at every unit's
-        rep (``X[:, at]``, n x n); row i's view of j is ``X[i, at[j]]``."""
-        b, at, load = self.book, self.at, self.load
-        rows = self.rows
-        if b.n > SWAP_ROWS:
-            rows = np.sort(self.rng.choice(b.n, SWAP_ROWS, replace=False))
-        own_e, own_v = b.effort[self.rows, at], b.value[self.rows, at]
-        effort_at, value_at = b.effort[:, at], b.value[:, at]
-        room = load - b.capacity  # a rep's load beyond capacity (negative: room left)
-        # the change in excess at j's rep (q), in place
-        at_q = effort_at[rows] + (room[at] - own_e)[None, :]
-        np.maximum(at_q, 0, out=at_q)
-        at_q -= excess[at][None, :]
-        d_value = value_at[rows] - own_v[rows][:, None]
-        ok_at, tabu_at = b.ok[:, at], self.tabu[:, at]
-        return _Into(
-            rows, at[rows], own_e, own_v, effort_at, value_at, room, at_q, d_value, ok_at, tabu_at
-        )
-
-    def swaps(self, it: int, excess: np.ndarray, into: _Into) -> tuple[float, int, int]:
+    def swaps(self, into: _Into) -> tuple[float, int, int]:
         """The best swap: its score and the two units (score -inf when none). Row ``i`` of
         each matrix is a sampled unit, column ``j`` any unit (``into``): unit ``i`` goes to
         ``j``'s rep and ``j`` to ``i``'s; j's view of i's rep is the transpose
-        ``X[j, at[i]]`` of the gathered matrices."""
-        b, at, rows, ai = self.book, self.at, into.rows, into.ai
-        e_j_at_i = into.effort_at[:, rows].T
-        # the change in excess at i's rep (p), then at j's rep (q)
-        d_excess = e_j_at_i + (into.room[ai] - into.own_e[rows])[:, None]
-        np.maximum(d_excess, 0, out=d_excess)
-        d_excess -= excess[ai][:, None]
-        d_excess += into.at_q
-        d_value = into.value_at[:, rows].T + into.d_value
-        d_value -= into.own_v[None, :]
+        ``X[j, at[i]]``, on the full book the transpose of ``into``'s own matrices."""
+        b, rows, ai = self.book, into.rows, into.ai
+        if into.full:
+            # the change in excess at i's rep (p) is at_q's transpose, the value too
+            d_excess = into.at_q + into.at_q.T
+            d_value = into.d_value + into.d_value.T
+            ok, free = into.ok_at & into.ok_at.T, into.free_at & into.free_at.T
+        else:
+            d_excess = b.effort[:, ai].T + (into.room[ai] - into.own_e[rows])[:, None]
+            np.maximum(d_excess, 0, out=d_excess)
+            d_excess -= into.excess[ai][:, None]
+            d_excess += into.at_q
+            d_value = b.value[:, ai].T + into.d_value
+            d_value -= into.own_v[None, :]
+            ok = into.ok_at[rows] & b.ok[:, ai].T
+            free = into.free_at[rows] & into.not_tabu[:, ai].T
         score = d_value - self.weight * d_excess
-        ok_at = into.ok_at
-        allowed = (ai[:, None] != at[None, :]) & ok_at[rows] & ok_at[:, rows].T
-        tabu_at = into.tabu_at
-        free = np.maximum(tabu_at[rows], tabu_at[:, rows].T) <= it  # neither move is tabu
-        aspire = (d_excess == -int(excess.sum())) & (d_value > self.best_value - self.total())
-        score[~(allowed & (free | aspire))] = -np.inf
+        aspire = (d_excess == -into.over) & (d_value > self.best_value - into.total)
+        aspire |= free
+        aspire &= ok
+        aspire &= into.other
+        score[~aspire] = -np.inf
         flat = int(np.argmax(score))
         return float(score.flat[flat]), int(rows[flat // b.n]), flat % b.n
 
-    def chains(self, it: int, excess: np.ndarray, into: _Into) -> tuple[float, int, int, int]:
+    def chains(self, into: _Into) -> tuple[float, int, int, int]:
         """The best double shift (an ejection chain of length two, after Yagiura, Ibaraki and
         Glover): unit ``i`` moves into unit ``j``'s rep and ``j`` moves on to a third rep
         ``k``, neither ``i``'s (that is a swap) nor its own. Its score and ``i``, ``j``,
@@ -230,29 +266,26 @@ class _Walk:
         rep comes from its row of shift scores, where ``k`` depends on ``i`` only in not
         being ``i``'s rep: the best of the row, or the second best where the best is ``i``'s
         rep. Both moves must be free of the tabu list (no aspiration)."""
-        b, at, rows, ai = self.book, self.at, into.rows, into.ai
+        b, rows, ai = self.book, into.rows, into.ai
         if b.m < 3:
             return -np.inf, 0, 0, 0
         # j onward to k (rows: j, columns: k): value, and the change in excess at k
-        gain = np.maximum(into.room[None, :] + b.effort, 0) - excess[None, :]
-        onward = (b.value - into.own_v[:, None]) - self.weight * gain
-        blocked = ~b.ok | (self.tabu > it)
-        blocked[self.rows, at] = True
-        onward[blocked] = -np.inf
-        two = np.argpartition(-onward, 1, axis=1)[:, :2]
-        two_score = np.take_along_axis(onward, two, axis=1)
-        swap = two_score[:, 1] > two_score[:, 0]  # argpartition leaves ties in either order
-        first = np.where(swap, two[:, 1], two[:, 0])
-        second = np.where(swap, two[:, 0], two[:, 1])
-        first_score = np.maximum(two_score[:, 0], two_score[:, 1])
-        second_score = np.minimum(two_score[:, 0], two_score[:, 1])
+        onward = into.d_shift - self.weight * into.gain
+        onward[~into.free] = -np.inf
+        units = self.rows
+        first = np.argmax(onward, axis=1)
+        first_score = onward[units, first]
+        onward[units, first] = -np.inf
+        second = np.argmax(onward, axis=1)
+        second_score = onward[units, second]
         not_p = first[None, :] == ai[:, None]  # j's best onward rep is i's: the second
         score = np.where(not_p, second_score[None, :], first_score[None, :])
         # i into j's rep (q), out of its own (p)
-        at_p = np.maximum(into.room[ai] - into.own_e[rows], 0) - excess[ai]
+        at_p = np.maximum(into.room[ai] - into.own_e[rows], 0) - into.excess[ai]
         score += into.d_value
         score -= self.weight * (into.at_q + at_p[:, None])
-        allowed = (ai[:, None] != at[None, :]) & into.ok_at[rows] & (into.tabu_at[rows] <= it)
+        allowed = into.free_at if into.full else into.free_at[rows]
+        allowed = allowed & into.other
         score[~allowed] = -np.inf
         flat = int(np.argmax(score))
         r, j = flat // b.n, flat % b.n
@@ -267,12 +300,11 @@ class _Walk:
         self.tabu[i, old] = it + int(self.rng.integers(TENURE[0], TENURE[1] + 1))
 
     def step(self, it: int) -> bool:
-        """One move (the best shift or swap); False when no move is allowed."""
-        excess = _excess(self.load, self.book.capacity)
-        s_score, i, k = self.shifts(it, excess)
-        into = self.into(it, excess)
-        w_score, p, q = self.swaps(it, excess, into)
-        c_score, ci, cj, ck = self.chains(it, excess, into)
+        """One move (the best shift, swap or double shift); False when no move is allowed."""
+        into = self.into(it, _excess(self.load, self.book.capacity))
+        s_score, i, k = self.shifts(into)
+        w_score, p, q = self.swaps(into)
+        c_score, ci, cj, ck = self.chains(into)
         if s_score == -np.inf and w_score == -np.inf and c_score == -np.inf:
             return False
         if c_score > max(s_score, w_score):
@@ -297,9 +329,7 @@ class _Walk:
         """Walk on from ``at`` with an empty tabu list."""
         b = self.book
         self.at = at.copy()
-        self.load = np.bincount(
-            self.at, weights=b.effort[self.rows, self.at], minlength=b.m
-        ).astype(np.int64)
+        self.load = np.bincount(self.at, weights=b.effort[self.rows, self.at], minlength=b.m)
         self.tabu[:] = 0
         self.seg_value, self.seg_at = -np.inf, self.at.copy()
 
