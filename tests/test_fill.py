@@ -126,3 +126,32 @@ def test_moves_reach_the_optimum_of_a_swap_only_book() -> None:
     start = np.array([True, False, False, True])
     better = improve_by_moves(pairs, start)
     assert better.tolist() == [False, True, True, False]
+
+
+def test_moves_stop_at_the_deadline_and_record_the_cut() -> None:
+    """With no time left the moves stop at the first clock reading (``CLOCK_EVERY`` visits)
+    and the active meter records a cut by time; the answer still keeps the units and
+    capacities. With the time the same call makes more moves and records no cut."""
+    from functools import partial
+
+    from leadassign.control import budget
+    from leadassign.heuristics.moves import CLOCK_EVERY
+
+    pairs = gap_d05100_pairs()
+    start = fill_by_regret(pairs, np.zeros(len(pairs), dtype=bool), -pairs.effort.astype(float))
+    assert start.sum() == 100  # every job placed: each has a visit
+    results = {}
+    for left in (0.0, 3600.0):
+        with budget.metering(budget.Meter(100.0, 3600.0)) as meter:
+            clock = partial(float, left)  # the seconds left, always the same
+            moved = improve_by_moves(pairs, start, max_visits=200, time_left=clock)
+            results[left] = (moved, set(meter.cuts))
+    cut, cuts = results[0.0]
+    full, no_cuts = results[3600.0]
+    assert cuts == {"time"} and no_cuts == set()
+    assert np.array_equal(np.sort(pairs.unit[cut]), np.sort(pairs.unit[start]))
+    assert np.all(loads(pairs, cut) <= pairs.capacity)
+    # the cut walk made at most CLOCK_EVERY - 1 visits' moves; the whole walk more
+    changed = int((cut != start).sum())
+    assert changed <= 2 * 2 * (CLOCK_EVERY - 1)
+    assert int(pairs.units[full].sum()) > int(pairs.units[cut].sum())

@@ -4,6 +4,8 @@ churn limit (``improve_by_moves``).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,11 +13,14 @@ import numpy as np
 from leadassign.compile.families import Continuity
 from leadassign.compile.families.fairness import Band
 from leadassign.compile.pairs import Pairs
+from leadassign.control import budget
 from leadassign.control.stop import stopped
 from leadassign.heuristics.repair import room_left
 
 #: improve_by_moves works on books with at most this many units x reps (a dense pair index).
 MOVE_CELLS = 4_000_000
+#: The stop flag and the deadline are read every this many unit visits.
+CLOCK_EVERY = 64
 
 
 @dataclass(eq=False)
@@ -190,6 +195,19 @@ class _Book:
         self.rep_at[u], self.rep_at[v] = b, a
 
 
+def _halted(deadline: float | None) -> bool:
+    """Whether the solve was stopped or ``deadline`` has passed (then recorded on the
+    active meter as a cut by time)."""
+    if stopped():
+        return True
+    if deadline is None or time.perf_counter() <= deadline:
+        return False
+    meter = budget.current()
+    if meter is not None:
+        meter.cut("time")
+    return True
+
+
 def improve_by_moves(
     pairs: Pairs,
     chosen: np.ndarray,
@@ -199,13 +217,17 @@ def improve_by_moves(
     max_rounds: int = 30,
     max_visits: int = 20_000,
     max_cells: int = MOVE_CELLS,
+    time_left: Callable[[], float] | None = None,
 ) -> np.ndarray:
     """``chosen`` (one rep per unit, within capacity and floors) improved by local search on
     the value: a unit moves to another rep with room for it (a shift), or two units at
     different reps trade places where both fit (a swap), whenever that raises the summed
     units; each unit in turn takes its best such move, rounds repeat until one gains
     nothing, or ``max_visits`` unit visits are spent (a work limit of about a second, so the
-    result does not depend on the machine's speed), or the solve is stopped (``control.stop``).
+    result does not depend on the machine's speed), or the solve is stopped (``control.stop``),
+    or ``time_left()`` (read once, at the start) has passed: a backstop for a loaded machine,
+    recorded on the active meter as a cut by time, so the answer is then not the same run
+    after run.
     The same units stay assigned, so the count, capacities and floors hold (a shift only
     leaves a rep above its floor). With a ``band``, a move must also keep both reps' metric
     within it (so a fair start stays fair); with a ``continuity`` limit, the owners kept
@@ -213,13 +235,14 @@ def improve_by_moves(
     n_units = int(pairs.unit.max(initial=-1)) + 1
     if n_units * len(pairs.capacity) > max_cells or not chosen.any():
         return chosen
+    deadline = None if time_left is None else time.perf_counter() + time_left()
     book = _Book.start(pairs, chosen, n_units, band, continuity)
     visits = 0
     for _ in range(max_rounds):
         gained = 0
         for u in np.flatnonzero(book.at >= 0).tolist():
             visits += 1
-            if visits > max_visits or (visits % 64 == 0 and stopped()):
+            if visits > max_visits or (visits % CLOCK_EVERY == 0 and _halted(deadline)):
                 return book.chosen
             p = int(book.at[u])
             a = int(pairs.rep[p])

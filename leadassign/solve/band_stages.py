@@ -89,7 +89,8 @@ def band_repair(run: Run) -> None:
         looks = LOOKS if traded_flows(len(prep.pairs)) else WIDE_LOOKS
         repaired = _repaired(run, fair, chosen, time_left, looks)
         if repaired is not None:
-            repaired = polished(prep, repaired, fairness_band(prep.pairs, fair, repaired), None)
+            band = fairness_band(prep.pairs, fair, repaired)
+            repaired = polished(prep, repaired, band, None, time_left=time_left)
             inc.offer(repaired)
 
 
@@ -156,7 +157,10 @@ def value_band(run: Run) -> None:
             )
             if repaired is not None:
                 band = fairness_band(pairs, fair, repaired)
-                inc.offer(polished(run.prep, repaired, band, None, visits=VISITS, cells=CELLS))
+                moved = polished(
+                    run.prep, repaired, band, None, visits=VISITS, cells=CELLS, time_left=time_left
+                )
+                inc.offer(moved)
             round_s = max(round_s, time.perf_counter() - begun)
             if out_of_time(time_left, 0.0):
                 break
@@ -170,7 +174,8 @@ def value_band(run: Run) -> None:
             chosen[at] = True
             repaired = _repaired(run, fair, chosen, time_left, WIDEST_LOOKS)
             if repaired is not None:
-                inc.offer(polished(run.prep, repaired, fairness_band(pairs, fair, repaired), None))
+                band = fairness_band(pairs, fair, repaired)
+                inc.offer(polished(run.prep, repaired, band, None, time_left=time_left))
             if out_of_time(time_left, 0.0):
                 break
     if band_bound is not None:

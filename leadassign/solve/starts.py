@@ -302,13 +302,20 @@ def polished(
     *,
     visits: int = MOVE_VISITS,
     cells: int = MOVE_CELLS,
+    time_left: Callable[[], float] | None = None,
 ) -> np.ndarray:
     """``chosen`` (feasible) improved by ``improve_by_moves`` (at most ``visits`` visits,
-    on books of at most ``cells`` units x reps) within ``band`` and the churn ``limit``,
-    when the result still meets every rule (else ``chosen`` as it is)."""
+    on books of at most ``cells`` units x reps, within ``time_left()``) within ``band`` and
+    the churn ``limit``, when the result still meets every rule (else ``chosen`` as it is)."""
     pairs = prep.pairs
     moved = improve_by_moves(
-        pairs, chosen, band=band, continuity=limit, max_visits=visits, max_cells=cells
+        pairs,
+        chosen,
+        band=band,
+        continuity=limit,
+        max_visits=visits,
+        max_cells=cells,
+        time_left=time_left,
     )
     return moved if prep.side.feasible(pairs, moved) else chosen
 
