@@ -182,7 +182,7 @@ def band_prices(
             if stalled >= PRICED_PATIENCE:
                 step, stalled = step / 2, 0
         if k >= averaging:
-            shares += np.bincount(chosen, minlength=len(pairs))
+            shares[chosen] += 1.0  # one pair per lead: no index twice
             averaged += 1
         if lowest <= best:
             break
