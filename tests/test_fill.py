@@ -129,7 +129,7 @@ def test_moves_reach_the_optimum_of_a_swap_only_book() -> None:
 
 
 def test_moves_stop_at_the_deadline_and_record_the_cut() -> None:
-    """With no time left the moves stop at the first clock reading (``CLOCK_EVERY`` visits)
+    """Past the deadline the moves stop at the first clock reading (``CLOCK_EVERY`` visits)
     and the active meter records a cut by time; the answer still keeps the units and
     capacities. With the time the same call makes more moves and records no cut."""
     from functools import partial
@@ -141,12 +141,12 @@ def test_moves_stop_at_the_deadline_and_record_the_cut() -> None:
     start = fill_by_regret(pairs, np.zeros(len(pairs), dtype=bool), -pairs.effort.astype(float))
     assert start.sum() == 100  # every job placed: each has a visit
     results = {}
-    for left in (0.0, 3600.0):
+    for left in (-1.0, 3600.0):
         with budget.metering(budget.Meter(100.0, 3600.0)) as meter:
             clock = partial(float, left)  # the seconds left, always the same
             moved = improve_by_moves(pairs, start, max_visits=200, time_left=clock)
             results[left] = (moved, set(meter.cuts))
-    cut, cuts = results[0.0]
+    cut, cuts = results[-1.0]
     full, no_cuts = results[3600.0]
     assert cuts == {"time"} and no_cuts == set()
     assert np.array_equal(np.sort(pairs.unit[cut]), np.sort(pairs.unit[start]))

@@ -4,7 +4,6 @@ churn limit (``improve_by_moves``).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,7 +12,7 @@ import numpy as np
 from leadassign.compile.families import Continuity
 from leadassign.compile.families.fairness import Band
 from leadassign.compile.pairs import Pairs
-from leadassign.control import budget
+from leadassign.control.budget import out_of_time
 from leadassign.control.stop import stopped
 from leadassign.heuristics.repair import room_left
 
@@ -195,19 +194,6 @@ class _Book:
         self.rep_at[u], self.rep_at[v] = b, a
 
 
-def _halted(deadline: float | None) -> bool:
-    """Whether the solve was stopped or ``deadline`` has passed (then recorded on the
-    active meter as a cut by time)."""
-    if stopped():
-        return True
-    if deadline is None or time.perf_counter() <= deadline:
-        return False
-    meter = budget.current()
-    if meter is not None:
-        meter.cut("time")
-    return True
-
-
 def improve_by_moves(
     pairs: Pairs,
     chosen: np.ndarray,
@@ -225,9 +211,9 @@ def improve_by_moves(
     units; each unit in turn takes its best such move, rounds repeat until one gains
     nothing, or ``max_visits`` unit visits are spent (a work limit of about a second, so the
     result does not depend on the machine's speed), or the solve is stopped (``control.stop``),
-    or ``time_left()`` (read once, at the start) has passed: a backstop for a loaded machine,
-    recorded on the active meter as a cut by time, so the answer is then not the same run
-    after run.
+    or ``time_left()`` has run out (read with the stop flag every ``CLOCK_EVERY`` visits): a
+    backstop for a loaded machine, recorded on the active meter as a cut by time, so the
+    answer is then not the same run after run.
     The same units stay assigned, so the count, capacities and floors hold (a shift only
     leaves a rep above its floor). With a ``band``, a move must also keep both reps' metric
     within it (so a fair start stays fair); with a ``continuity`` limit, the owners kept
@@ -235,14 +221,14 @@ def improve_by_moves(
     n_units = int(pairs.unit.max(initial=-1)) + 1
     if n_units * len(pairs.capacity) > max_cells or not chosen.any():
         return chosen
-    deadline = None if time_left is None else time.perf_counter() + time_left()
     book = _Book.start(pairs, chosen, n_units, band, continuity)
     visits = 0
     for _ in range(max_rounds):
         gained = 0
         for u in np.flatnonzero(book.at >= 0).tolist():
             visits += 1
-            if visits > max_visits or (visits % CLOCK_EVERY == 0 and _halted(deadline)):
+            halted = visits % CLOCK_EVERY == 0 and (stopped() or out_of_time(time_left, 0.0))
+            if visits > max_visits or halted:
                 return book.chosen
             p = int(book.at[u])
             a = int(pairs.rep[p])

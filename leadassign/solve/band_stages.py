@@ -25,8 +25,9 @@ from leadassign.control.budget import out_of_time
 from leadassign.engines.lp import MAX_PAIRS
 from leadassign.engines.value_band import MAX_FLOWS, BandPrices, band_prices, value_band_bound
 from leadassign.heuristics.band_repair import LOOKS, WIDE_LOOKS, WIDEST_LOOKS, Looks, repair_band
+from leadassign.heuristics.moves import MOVE_CELLS
 from leadassign.solve.run import Run
-from leadassign.solve.starts import polished
+from leadassign.solve.starts import MOVE_VISITS, polished
 
 #: Books of more pairs take these stages; smaller ones go to the LP and HiGHS' MIP, which
 #: prove their value bands (tests lower it to run the stages against the MILP oracle).
@@ -89,8 +90,6 @@ def band_repair(run: Run) -> None:
         looks = LOOKS if traded_flows(len(prep.pairs)) else WIDE_LOOKS
         repaired = _repaired(run, fair, chosen, time_left, looks)
         if repaired is not None:
-            band = fairness_band(prep.pairs, fair, repaired)
-            repaired = polished(prep, repaired, band, None, time_left=time_left)
             inc.offer(repaired)
 
 
@@ -153,14 +152,14 @@ def value_band(run: Run) -> None:
             chosen = _priced_flow(run, fair, priced, averaged)
             flow_s = max(flow_s, time.perf_counter() - begun)
             repaired = (
-                None if chosen is None else _repaired(run, fair, chosen, time_left, WIDEST_LOOKS)
+                None
+                if chosen is None
+                else _repaired(
+                    run, fair, chosen, time_left, WIDEST_LOOKS, visits=VISITS, cells=CELLS
+                )
             )
             if repaired is not None:
-                band = fairness_band(pairs, fair, repaired)
-                moved = polished(
-                    run.prep, repaired, band, None, visits=VISITS, cells=CELLS, time_left=time_left
-                )
-                inc.offer(moved)
+                inc.offer(repaired)
             round_s = max(round_s, time.perf_counter() - begun)
             if out_of_time(time_left, 0.0):
                 break
@@ -174,8 +173,7 @@ def value_band(run: Run) -> None:
             chosen[at] = True
             repaired = _repaired(run, fair, chosen, time_left, WIDEST_LOOKS)
             if repaired is not None:
-                band = fairness_band(pairs, fair, repaired)
-                inc.offer(polished(run.prep, repaired, band, None, time_left=time_left))
+                inc.offer(repaired)
             if out_of_time(time_left, 0.0):
                 break
     if band_bound is not None:
@@ -218,14 +216,19 @@ def _repaired(
     chosen: np.ndarray,
     time_left: Callable[[], float] | None,
     looks: Looks = LOOKS,
+    *,
+    visits: int = MOVE_VISITS,
+    cells: int = MOVE_CELLS,
 ) -> np.ndarray | None:
     """``chosen`` traded into the band (``repair_band`` with ``looks``) when that meets
-    every rule."""
+    every rule, then improved by at most ``visits`` visits of moves within the band it holds
+    (``starts.polished``, on books of at most ``cells`` units x reps, in ``time_left()``)."""
     pairs = run.prep.pairs
     repaired = repair_band(pairs, fair, chosen, time_left=time_left, looks=looks)
     if repaired is None or not run.prep.side.feasible(pairs, repaired):
         return None
-    return repaired
+    band = fairness_band(pairs, fair, repaired)
+    return polished(run.prep, repaired, band, None, visits=visits, cells=cells, time_left=time_left)
 
 
 __all__ = [
