@@ -208,6 +208,12 @@ class _Reporter(cp_model.CpSolverSolutionCallback):
         self._progress.update(to_user(self.objective_value), to_user(self.best_objective_bound))
 
 
+#: Phase 2 stops once its best is within this many value units of its bound; the units left
+#: are then sought one target at a time (:func:`_close`): on the Pfizer 100 x 10 book CP-SAT
+#: had the optimum less one unit in 0.25 s and took 4 s more to find the last one, which a
+#: search for a choice worth exactly the bound found in 0.14 s.
+CLOSE_UNITS = 1
+
 #: CP-SAT's time when the solve was stopped before its search began.
 STOPPED_S = 0.1
 
@@ -406,12 +412,19 @@ def _maximize_value(
     set_hint(model, best, built.aux)
     remaining = settings.time_limit_s - (time.perf_counter() - started)
     solver = _solver(settings, remaining, settings.relative_gap)
+    closing = settings.relative_gap == 0 and "absolute_gap_limit" not in settings.params
+    if closing:
+        solver.parameters.absolute_gap_limit = CLOSE_UNITS
     if progress is not None:  # from phase 1's solution
         progress.phase("cpsat phase 2 (value)")
         progress.update(
             side.score(pairs, best) / value_scale, None if known is None else known / value_scale
         )
-    code = _run(solver, model, progress, lambda objective: -objective / value_scale)
+
+    def to_user(objective: float) -> float:  # the objective (-score) -> the value score
+        return -objective / value_scale
+
+    code = _run(solver, model, progress, to_user)
     status = STATUS_NAMES.get(code, "UNKNOWN")
     if status == "MODEL_INVALID":
         return CpSatOutcome(status, None, None, None, str(solver.response_proto.solution_info))
@@ -423,7 +436,54 @@ def _maximize_value(
         chosen = best
         units_bound = known
     value = side.score(pairs, chosen)
+    if (
+        closing
+        and count_bound == count
+        and units_bound is not None
+        and 0 < units_bound - value <= CLOSE_UNITS
+    ):
+        chosen, units_bound = _close(
+            model, settings, built, chosen, value, units_bound, started, progress, to_user
+        )
+        value = side.score(pairs, chosen)
     proven = count_bound == count and units_bound is not None and units_bound <= value
     if units_bound is not None:
         units_bound = max(units_bound, value)
     return CpSatOutcome("OPTIMAL" if proven else "FEASIBLE", chosen, count_bound, units_bound)
+
+
+def _close(
+    model: cp_model.CpModel,
+    settings: CpSatSettings,
+    built: Built,
+    best: np.ndarray,
+    value: int,
+    bound: int,
+    started: float,
+    progress: Progress | None,
+    to_user: Callable[[float], float],
+) -> tuple[np.ndarray, int]:
+    """The last units between phase 2's ``best`` and its proven ``bound``, sought one target
+    at a time: is there a choice worth exactly the bound (the objective's domain fixed
+    there)? One found is optimal; INFEASIBLE proves the bound a unit lower, and the next
+    target is that. Stops at the limits or when the target reaches ``best``'s value. The best
+    choice and the proven bound."""
+    n = len(best)
+    objective = model.proto.objective
+    while bound > value:
+        remaining = settings.time_limit_s - (time.perf_counter() - started)
+        meter = budget.current()
+        if stopped() or remaining <= 0 or (meter is not None and meter.work_left() <= 0):
+            break
+        objective.domain.clear()
+        objective.domain.extend([-bound, -bound])
+        set_hint(model, best, built.aux)
+        solver = _solver(settings, remaining, 0.0)
+        code = _run(solver, model, progress, to_user)
+        if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return _solution(solver, n), bound
+        if code != cp_model.INFEASIBLE:
+            break
+        bound -= 1
+    objective.domain.clear()
+    return best, bound
