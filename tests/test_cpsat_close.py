@@ -14,11 +14,9 @@ import numpy as np
 import pytest
 
 from leadassign import load_problem
-from leadassign.compile.pairs import INT_MAX
 from leadassign.compile.prepare import Prepared, prepare
 from leadassign.engines import cpsat
-from leadassign.engines.cpsat import CpSatSettings, build_model, set_objective, solve_cpsat
-from leadassign.engines.cpsat_proto import add_linear
+from leadassign.engines.cpsat import CpSatSettings, build_model, solve_cpsat
 from leadassign.models.policy import policy_from_mapping
 from tests.oracles.milp import milp_optimum
 from tests.oracles.rules import RuleBook
@@ -56,14 +54,16 @@ def _oracle_choice(book: RuleBook, prep: Prepared) -> np.ndarray:
     return chosen
 
 
-def _phase_two_model(prep: Prepared, count: int) -> cpsat.Built:
-    """Phase 2's model as ``_maximize_value`` sets it: at least ``count`` leads, most value."""
-    pairs = prep.pairs
-    built = build_model(pairs, prep.side)
-    n = len(pairs)
-    add_linear(built.model.proto, list(range(n)), pairs.size.tolist(), count, INT_MAX)
-    set_objective(built.model, pairs.units, built.penalties)
-    return built
+def _closed(
+    prep: Prepared, best: np.ndarray, value: int, bound: int, count: int
+) -> tuple[np.ndarray, int]:
+    """``_close`` on phase 2's model (at least ``count`` leads, most value) from ``best``."""
+    built = build_model(prep.pairs, prep.side)
+    cpsat.value_objective(built, prep.pairs, count)
+    settings = CpSatSettings(time_limit_s=30)
+    return cpsat._close(
+        built.model, settings, built, best, value, bound, time.perf_counter(), None, float
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -74,18 +74,7 @@ def test_targets_above_the_optimum_are_proven_empty(size: tuple[int, int]) -> No
     prep = _prepared(book)
     best = _oracle_choice(book, prep)
     value = prep.side.score(prep.pairs, best)
-    built = _phase_two_model(prep, int(best.sum()))
-    chosen, bound = cpsat._close(
-        built.model,
-        CpSatSettings(time_limit_s=30),
-        built,
-        best,
-        value,
-        value + 3,
-        time.perf_counter(),
-        None,
-        float,
-    )
+    chosen, bound = _closed(prep, best, value, value + 3, int(best.sum()))
     assert bound == value
     assert np.array_equal(chosen, best)
 
@@ -99,18 +88,7 @@ def test_a_target_at_the_optimum_is_found(size: tuple[int, int]) -> None:
     optimum = _oracle_choice(book, prep)
     value = prep.side.score(prep.pairs, optimum)
     start = np.zeros_like(optimum)  # no hint to follow: the search must find it
-    built = _phase_two_model(prep, int(optimum.sum()))
-    chosen, bound = cpsat._close(
-        built.model,
-        CpSatSettings(time_limit_s=30),
-        built,
-        start,
-        value - 1,
-        value,
-        time.perf_counter(),
-        None,
-        float,
-    )
+    chosen, bound = _closed(prep, start, value - 1, value, int(optimum.sum()))
     assert bound == value
     assert prep.side.feasible(prep.pairs, chosen)
     assert int(chosen.sum()) == int(optimum.sum())

@@ -384,6 +384,12 @@ def _maximize_count(
     return _solution(solver, n), min(count_upper, _upper(solver) // weight)
 
 
+def value_objective(built: Built, pairs: Pairs, count: int) -> None:
+    """Phase 2's model: at least ``count`` leads (in sizes), the most value less penalties."""
+    add_linear(built.model.proto, list(range(len(pairs))), pairs.size.tolist(), count, INT_MAX)
+    set_objective(built.model, pairs.units, built.penalties)
+
+
 def _maximize_value(
     pairs: Pairs,
     settings: CpSatSettings,
@@ -401,8 +407,7 @@ def _maximize_value(
     n = len(pairs)
     model = built.model
     count = int(pairs.size[best].sum())
-    add_linear(model.proto, list(range(n)), pairs.size.tolist(), count, INT_MAX)
-    set_objective(model, pairs.units, built.penalties)
+    value_objective(built, pairs, count)
     if known is not None:
         # The objective is -score: its domain starts at -known (a proven bound).
         model.proto.objective.domain.extend([-known, INT_MAX])
@@ -467,7 +472,8 @@ def _close(
     at a time: is there a choice worth exactly the bound (the objective's domain fixed
     there)? One found is optimal; INFEASIBLE proves the bound a unit lower, and the next
     target is that. Stops at the limits or when the target reaches ``best``'s value. The best
-    choice and the proven bound."""
+    choice and the proven bound; the objective's domain is left at the last target (the model
+    is not solved again)."""
     n = len(best)
     objective = model.proto.objective
     while bound > value:
@@ -485,5 +491,4 @@ def _close(
         if code != cp_model.INFEASIBLE:
             break
         bound -= 1
-    objective.domain.clear()
     return best, bound
