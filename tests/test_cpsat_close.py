@@ -15,6 +15,7 @@ import pytest
 
 from leadassign import load_problem
 from leadassign.compile.prepare import Prepared, prepare
+from leadassign.control import budget
 from leadassign.engines import cpsat
 from leadassign.engines.cpsat import CpSatSettings, build_model, solve_cpsat
 from leadassign.models.policy import policy_from_mapping
@@ -55,15 +56,20 @@ def _oracle_choice(book: RuleBook, prep: Prepared) -> np.ndarray:
 
 
 def _closed(
-    prep: Prepared, best: np.ndarray, value: int, bound: int, count: int
+    prep: Prepared,
+    best: np.ndarray,
+    value: int,
+    bound: int,
+    count: int,
+    started: float | None = None,
 ) -> tuple[np.ndarray, int]:
-    """``_close`` on phase 2's model (at least ``count`` leads, most value) from ``best``."""
+    """``_close`` on phase 2's model (at least ``count`` leads, most value) from ``best``,
+    with a 30 s limit counted from ``started`` (default: now)."""
     built = build_model(prep.pairs, prep.side)
     cpsat.value_objective(built, prep.pairs, count)
     settings = CpSatSettings(time_limit_s=30)
-    return cpsat._close(
-        built.model, settings, built, best, value, bound, time.perf_counter(), None, float
-    )
+    began = time.perf_counter() if started is None else started
+    return cpsat._close(built.model, settings, built, best, value, bound, began, None, float)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -108,3 +114,19 @@ def test_solve_cpsat_ends_at_the_oracles_optimum(size: tuple[int, int]) -> None:
     assert out.status == "OPTIMAL" and out.chosen is not None
     assert prep.side.score(prep.pairs, out.chosen) == prep.side.score(prep.pairs, optimum)
     assert out.units_bound == prep.side.score(prep.pairs, optimum)
+
+
+def test_out_of_time_before_a_target_is_a_cut_by_time() -> None:
+    """No time left when the search would begin: the best and the bound come back as they
+    were, and the meter records the clock as what cut the run (not the work limit, which
+    would claim the same answer on any machine)."""
+    book = _book(SIZES[0])
+    prep = _prepared(book)
+    best = _oracle_choice(book, prep)
+    value = prep.side.score(prep.pairs, best)
+    with budget.metering(budget.Meter(100.0, 3600.0)) as meter:
+        long_ago = time.perf_counter() - 60  # the 30 s limit has passed
+        chosen, bound = _closed(prep, best, value, value + 1, int(best.sum()), long_ago)
+    assert bound == value + 1
+    assert np.array_equal(chosen, best)
+    assert meter.limited_by(proven=False) == "time"

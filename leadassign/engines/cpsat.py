@@ -479,7 +479,10 @@ def _close(
     while bound > value:
         remaining = settings.time_limit_s - (time.perf_counter() - started)
         meter = budget.current()
-        if stopped() or remaining <= 0 or (meter is not None and meter.work_left() <= 0):
+        out_of_work = meter is not None and meter.work_left() <= 0
+        if stopped() or remaining <= 0 or out_of_work:
+            if meter is not None:  # as _run records a search the limits cut
+                meter.cut("work" if out_of_work else "time")
             break
         objective.domain.clear()
         objective.domain.extend([-bound, -bound])
