@@ -93,6 +93,25 @@ def test_subset_flow_equals_the_full_flow_with_a_certificate(seed: int) -> None:
     _check_certificate(lead, rep, w, capacity, low, chosen, subset.certificate)
 
 
+@pytest.mark.parametrize("seed", range(30))
+def test_a_wider_first_subset_finds_the_same_optimum(seed: int) -> None:
+    """``first`` pairs a lead in the first subset (the policy-free stage's 24 at a 5% sample),
+    ``per_lead`` for the pricing rounds: the full flow's optimum, with a certificate."""
+    lead, rep, w, capacity, low, n = _random_pairs(seed)
+    full = solve_flow(lead, rep, w, n, capacity, low)
+    out = certified_flow(lead, rep, w, n, capacity, low, per_lead=1, sample=0.05, first=3)
+    assert out.outcome.feasible == full.feasible
+    if not full.feasible:
+        return
+    assert full.chosen is not None and out.outcome.chosen is not None
+    assert int(out.outcome.chosen.sum()) == int(full.chosen.sum())
+    assert int(w[out.outcome.chosen].sum()) == int(w[full.chosen].sum())
+    assert out.certificate is not None
+    degree = np.bincount(lead, minlength=n)
+    assert out.certificate.first_pairs == int(np.minimum(degree, 3).sum())
+    _check_certificate(lead, rep, w, capacity, low, out.outcome.chosen, out.certificate)
+
+
 def test_the_forced_rounds_are_re_solved_locally() -> None:
     """The books above with a one-pair first subset: past the first round the flow is
     re-solved locally on some of them (the whole subset on others), and on some the local

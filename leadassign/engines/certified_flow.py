@@ -145,18 +145,20 @@ def certified_flow(
     chunk: int = CHUNK,
     sample: float = SAMPLE,
     within: float = 0.0,
+    first: int | None = None,
 ) -> CertifiedFlow:
     """:func:`solve_flow` over all pairs (``lead`` sorted), solved on a priced subset and
     certified over every pair (module doc). ``sample``: the share of the leads whose optimum
     prices the first subset (0: each lead's best pairs by ``w``). ``within`` > 0 (no floors
     only): stop after the first round whose duals prove its count the most and its weight
     within that share of the best (:func:`dual_excess`), with that bound and no
-    certificate."""
+    certificate. ``first``: each lead's pairs in the first subset (None: ``per_lead``); the
+    pricing rounds add ``per_lead`` a lead."""
     big = _count_weight(w, lead)
     if big >= 2**58:
         raise FlowError("values too large for an integer certificate")
     guess = sample_prices(lead, rep, w, n_leads, capacity, min_leads, big, sample)
-    selected = first_subset(lead, rep, w, guess, per_lead, chunk)
+    selected = first_subset(lead, rep, w, guess, per_lead if first is None else first, chunk)
     first = int(selected.sum())
     floors_added = False
     rounds = local = local_leads = 0
