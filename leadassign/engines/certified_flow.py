@@ -159,7 +159,7 @@ def certified_flow(
         raise FlowError("values too large for an integer certificate")
     guess = sample_prices(lead, rep, w, n_leads, capacity, min_leads, big, sample)
     selected = first_subset(lead, rep, w, guess, per_lead if first is None else first, chunk)
-    first = int(selected.sum())
+    first_pairs = int(selected.sum())
     floors_added = False
     rounds = local = local_leads = 0
     last: _Round | None = None
@@ -191,7 +191,15 @@ def certified_flow(
         if not len(broken):
             final = int(selected.sum())
             cert = Certificate(
-                big, prices, potential, rounds, first, final - first, final, local, local_leads
+                big,
+                prices,
+                potential,
+                rounds,
+                first_pairs,
+                final - first_pairs,
+                final,
+                local,
+                local_leads,
             )
             return CertifiedFlow(outcome, cert, prices=prices)
         if within > 0 and not np.any(min_leads > 0):
