@@ -70,13 +70,28 @@ def _check_certificate(
         assert r[j] >= 0 or load[j] == low[j]
 
 
+@pytest.mark.parametrize(
+    ("per_lead", "sample", "chunk"),
+    # one pair a lead, a 40-pair chunk and (every other seed) no sample: the pricing loop works;
+    # three pairs a lead at a 5% sample: the policy-free stage's shape (24 there)
+    [(1, None, 40), (3, 0.05, None)],
+)
 @pytest.mark.parametrize("seed", range(60))
-def test_subset_flow_equals_the_full_flow_with_a_certificate(seed: int) -> None:
+def test_subset_flow_equals_the_full_flow_with_a_certificate(
+    seed: int, per_lead: int, sample: float | None, chunk: int | None
+) -> None:
     lead, rep, w, capacity, low, n = _random_pairs(seed)
     full = solve_flow(lead, rep, w, n, capacity, low)
-    # per_lead 1, a 40-pair chunk and (every other seed) no sample: the pricing loop works
     subset = certified_flow(
-        lead, rep, w, n, capacity, low, per_lead=1, chunk=40, sample=0.5 * (seed % 2)
+        lead,
+        rep,
+        w,
+        n,
+        capacity,
+        low,
+        per_lead=per_lead,
+        chunk=cf.CHUNK if chunk is None else chunk,
+        sample=0.5 * (seed % 2) if sample is None else sample,
     )
     assert subset.outcome.feasible == full.feasible
     if not full.feasible:
@@ -90,26 +105,9 @@ def test_subset_flow_equals_the_full_flow_with_a_certificate(seed: int) -> None:
     load = np.bincount(rep[chosen], minlength=len(capacity))
     assert np.all(load <= capacity) and np.all(load >= low)
     assert subset.certificate is not None
-    _check_certificate(lead, rep, w, capacity, low, chosen, subset.certificate)
-
-
-@pytest.mark.parametrize("seed", range(30))
-def test_a_wider_first_subset_finds_the_same_optimum(seed: int) -> None:
-    """``first`` pairs a lead in the first subset (the policy-free stage's 24 at a 5% sample),
-    ``per_lead`` for the pricing rounds: the full flow's optimum, with a certificate."""
-    lead, rep, w, capacity, low, n = _random_pairs(seed)
-    full = solve_flow(lead, rep, w, n, capacity, low)
-    out = certified_flow(lead, rep, w, n, capacity, low, per_lead=1, sample=0.05, first=3)
-    assert out.outcome.feasible == full.feasible
-    if not full.feasible:
-        return
-    assert full.chosen is not None and out.outcome.chosen is not None
-    assert int(out.outcome.chosen.sum()) == int(full.chosen.sum())
-    assert int(w[out.outcome.chosen].sum()) == int(w[full.chosen].sum())
-    assert out.certificate is not None
     degree = np.bincount(lead, minlength=n)
-    assert out.certificate.first_pairs == int(np.minimum(degree, 3).sum())
-    _check_certificate(lead, rep, w, capacity, low, out.outcome.chosen, out.certificate)
+    assert subset.certificate.first_pairs == int(np.minimum(degree, per_lead).sum())
+    _check_certificate(lead, rep, w, capacity, low, chosen, subset.certificate)
 
 
 def test_the_forced_rounds_are_re_solved_locally() -> None:

@@ -20,7 +20,7 @@ reps that are full and ``r_j < 0`` only at reps at their floor (complementary sl
 reads exact integer rep prices off the optimal subset flow (:func:`priced_flows.rep_prices`,
 a longest-path fixpoint over the reps), sets each lead's potential from its chosen pair,
 checks ``slack >= 0`` for *every* pair in numpy, a chunk of pairs at a time, adds the pairs
-that break it (per lead, the ``per_lead`` that break it most) and solves again, until none
+that break it (per lead, the ``PER_LEAD`` that break it most) and solves again, until none
 does. Each round adds at least one pair, so it ends; the last round's prices and potentials
 are the certificate, in integers. OR-Tools only ever sees the subset.
 
@@ -145,20 +145,19 @@ def certified_flow(
     chunk: int = CHUNK,
     sample: float = SAMPLE,
     within: float = 0.0,
-    first: int | None = None,
 ) -> CertifiedFlow:
     """:func:`solve_flow` over all pairs (``lead`` sorted), solved on a priced subset and
     certified over every pair (module doc). ``sample``: the share of the leads whose optimum
     prices the first subset (0: each lead's best pairs by ``w``). ``within`` > 0 (no floors
     only): stop after the first round whose duals prove its count the most and its weight
     within that share of the best (:func:`dual_excess`), with that bound and no
-    certificate. ``first``: each lead's pairs in the first subset (None: ``per_lead``); the
-    pricing rounds add ``per_lead`` a lead."""
+    certificate. ``per_lead``: each lead's pairs in the first subset (the pricing rounds add
+    at most ``PER_LEAD`` a lead)."""
     big = _count_weight(w, lead)
     if big >= 2**58:
         raise FlowError("values too large for an integer certificate")
     guess = sample_prices(lead, rep, w, n_leads, capacity, min_leads, big, sample)
-    selected = first_subset(lead, rep, w, guess, per_lead if first is None else first, chunk)
+    selected = first_subset(lead, rep, w, guess, per_lead, chunk)
     first_pairs = int(selected.sum())
     floors_added = False
     rounds = local = local_leads = 0

@@ -55,13 +55,13 @@ SUBSET_PER_LEAD = 8
 #: (load 4.5). RESULTS section 6, "Session 7".
 WARM_SUBSET_PAIRS = 100_000
 #: Above this many pairs the policy-free flow runs on a priced subset, certified over every
-#: pair (engines.certified_flow), whose first subset is wide enough (``EXACT_FIRST`` pairs a
+#: pair (engines.certified_flow), whose first subset is wide enough (``EXACT_PER_LEAD`` pairs a
 #: lead) that one round proves the optimum on the demo books: 100k x 500 (11.2M pairs) 10.6 s
 #: end to end at 1.2 GB against 19.2 s and 2.0 GB for the bare flow over every pair; 200k x
 #: 800 (35M) 29.6 s at 3.0 GB against 71.0 s and 6.0 GB. Below it one flow over every pair
 #: is as fast. benchmarks/RESULTS.md section 1b, "Session 13".
 CERTIFIED_FLOW_PAIRS = 10_000_000
-#: The policy-free flow's first subset: each lead's best ``EXACT_FIRST`` pairs at the prices
+#: The policy-free flow's first subset: each lead's best ``EXACT_PER_LEAD`` pairs at the prices
 #: of a sample of ``EXACT_SAMPLE`` of the leads (the pricing rounds still add 4 a lead). At
 #: 200k x 800 (35M pairs) a 5% sample and 24 pairs a lead proved the optimum in one round
 #: (1.8 s + 22.9 s of flow) where a 20% sample and 4 pairs a lead took three (10.0 s + 9.6 s +
@@ -69,7 +69,7 @@ CERTIFIED_FLOW_PAIRS = 10_000_000
 #: price in, and at 100k x 500 16 pairs a lead left 66,812 (20: none), so 24 keeps a margin.
 #: benchmarks/RESULTS.md section 1b, "Session 13".
 EXACT_SAMPLE = 0.05
-EXACT_FIRST = 24
+EXACT_PER_LEAD = 24
 #: Above this many lead-level pairs the flow relaxation (a policy-free flow without floors)
 #: runs on a priced subset, certified over every pair (engines.certified_flow), and its
 #: certificate's rep prices price the side-rule flows' subset (``priced_arcs``): at 100k x 500
@@ -116,7 +116,7 @@ def exact_flow(run: Run) -> Finish:
     args = (pairs.unit, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads)
     outcome: FlowOutcome
     if len(pairs) > CERTIFIED_FLOW_PAIRS:
-        certified = certified_flow(*args, sample=EXACT_SAMPLE, first=EXACT_FIRST)
+        certified = certified_flow(*args, per_lead=EXACT_PER_LEAD, sample=EXACT_SAMPLE)
         outcome = certified.outcome
         if certified.certificate is not None:
             run.flow_certificate = certified.certificate.details()
