@@ -37,9 +37,9 @@ def best_per_lead(score: np.ndarray, lead: np.ndarray) -> np.ndarray:
     if not len(starts):
         return starts
     top = np.maximum.reduceat(score, starts)
-    marks = np.zeros(len(score), dtype=np.int64)
-    marks[starts] = 1
-    hit = np.flatnonzero((score == top[np.cumsum(marks) - 1]) & (score > -np.inf))
+    is_top = score == np.repeat(top, np.diff(starts, append=len(score)))
+    is_top &= score > -np.inf
+    hit = np.flatnonzero(is_top)
     best: np.ndarray = hit[lead_starts(lead[hit])]
     return best
 
