@@ -17,6 +17,7 @@ from leadassign.engines.flow import solve_flow
 from leadassign.engines.priced_flows import (
     AllArcs,
     ArcSubset,
+    best_of_each,
     priced_subset,
     rep_prices,
     top_per_lead,
@@ -161,6 +162,21 @@ def test_top_per_lead_matches_a_sort_per_lead(seed: int) -> None:
         ranked = mine[np.argsort(-score[mine], kind="stable")]
         expected.extend(index[ranked[:k]].tolist())
     assert top_per_lead(index, lead, score, k).tolist() == sorted(expected)
+    # the same items as a mask, from a partition of each lead's row (no sort)
+    assert index[best_of_each(lead, score, k)].tolist() == sorted(expected)
+
+
+def test_best_of_each_sorts_when_one_lead_is_far_wider() -> None:
+    """A lead with 400 items among leads with one: a matrix as wide as it would hold ~130
+    cells per item, so the items are sorted instead; the picks are the same."""
+    rng = np.random.default_rng(7)
+    lead = np.concatenate([np.zeros(400, dtype=np.int64), np.arange(1, 201)])
+    score = rng.integers(-3, 3, len(lead)).astype(np.int64)
+    mask = best_of_each(lead, score, 5)
+    assert (
+        np.flatnonzero(mask).tolist() == top_per_lead(np.arange(len(lead)), lead, score, 5).tolist()
+    )
+    assert mask[400:].all() and mask[:400].sum() == 5
 
 
 def test_top_per_lead_keeps_each_best_when_spreads_are_huge() -> None:

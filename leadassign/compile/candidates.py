@@ -37,9 +37,9 @@ def best_per_lead(score: np.ndarray, lead: np.ndarray) -> np.ndarray:
     if not len(starts):
         return starts
     top = np.maximum.reduceat(score, starts)
-    marks = np.zeros(len(score), dtype=np.int64)
-    marks[starts] = 1
-    hit = np.flatnonzero((score == top[np.cumsum(marks) - 1]) & (score > -np.inf))
+    is_top = score == np.repeat(top, np.diff(starts, append=len(score)))
+    is_top &= score > -np.inf
+    hit = np.flatnonzero(is_top)
     best: np.ndarray = hit[lead_starts(lead[hit])]
     return best
 
@@ -105,9 +105,12 @@ def _expand(eligible: np.ndarray, profile: np.ndarray) -> tuple[np.ndarray, np.n
     per_lead = counts[profile]
     total = int(per_lead.sum())
     lead = np.repeat(np.arange(len(profile), dtype=np.int64), per_lead)
-    lead_start = np.cumsum(per_lead) - per_lead
-    offset = np.arange(total, dtype=np.int64) - np.repeat(lead_start, per_lead)
-    rep = profile_reps[np.repeat(indptr[profile], per_lead) + offset].astype(np.int64)
+    # pair k of a lead whose pairs begin at s is the profile's item k - s: one repeat
+    # shifts each lead's run of positions onto its profile's row
+    shift = indptr[profile] - (np.cumsum(per_lead) - per_lead)
+    at = np.repeat(shift, per_lead)
+    at += np.arange(total, dtype=np.int64)
+    rep = profile_reps[at].astype(np.int64, copy=False)
     return lead, rep
 
 
@@ -142,7 +145,7 @@ def build_candidates(problem: Problem, values: np.ndarray) -> Candidates:
     pairs = problem.pairs
     lead, rep, listing = _pairs_of(problem, eligible, profile)
     ev = values[lead] * rates[rep, ind[lead]]
-    effort = leads.effort[lead].astype(np.int64)
+    effort = leads.effort[lead].astype(np.int64, copy=False)
     if pairs is not None and listing is not None:
         listed, position, _ = listing
         score = pairs.score[listed]

@@ -73,16 +73,15 @@ def prepare(problem: Problem, policy: Policy) -> Prepared:
     m = problem.n_reps
     groups = account_groups(problem, policy)
     cands = apply_accounts(tiered, problem, groups)
-    cut = {
-        "tiers": np.bincount(base.rep, minlength=m) - np.bincount(tiered.rep, minlength=m),
-        "accounts": np.bincount(tiered.rep, minlength=m) - np.bincount(cands.rep, minlength=m),
-    }
+    cut = {"tiers": _cut(base, tiered, m), "accounts": _cut(tiered, cands, m)}
     bonus = policy.continuity.keep_bonus if policy.continuity is not None else 0.0
-    owner_pair = problem.owner[cands.lead] == cands.rep
-    keep = keep_weights(policy, problem)
-    if isinstance(keep, np.ndarray):
-        keep = keep[cands.lead]
-    score = cands.ev + bonus * owner_pair * keep
+    score = cands.ev
+    if bonus:
+        owner_pair = problem.owner[cands.lead] == cands.rep
+        keep = keep_weights(policy, problem)
+        if isinstance(keep, np.ndarray):
+            keep = keep[cands.lead]
+        score = score + bonus * owner_pair * keep
     if problem.steer is not None:
         score = score + steer_terms(problem.steer, cands, score)
     scaled = scale_values(
@@ -93,6 +92,14 @@ def prepare(problem: Problem, policy: Policy) -> Prepared:
     )
     side = SideRules.build(Compiled(policy, problem, cands, units, values, scaled.scale))
     return Prepared(values, base, cands, groups, units, scaled.scale, side, cut)
+
+
+def _cut(before: Candidates, after: Candidates, m: int) -> np.ndarray:
+    """Per rep, how many of its pairs a pair rule removed (none when it kept them all)."""
+    if after is before:
+        return np.zeros(m, dtype=np.int64)
+    cut: np.ndarray = np.bincount(before.rep, minlength=m) - np.bincount(after.rep, minlength=m)
+    return cut
 
 
 #: measured_scale applies up to this many candidate pairs. On random value-0 books of 200 to

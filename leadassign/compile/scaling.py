@@ -79,12 +79,17 @@ def scale_values(
     # scale: they then round to few or zero units, and the count still decides.
     finest = min(VALUE_RESOLUTION / largest, MAX_SCALE)
     scale = finest if scale is None or not 0 < scale < finest else scale
-    worst_total = float(per_lead_max(magnitude, lead, n_leads).sum()) * scale
+    lead_max = per_lead_max(magnitude, lead, n_leads)
+    worst_total = float(lead_max.sum()) * scale
     if worst_total > OBJECTIVE_LIMIT / 2:
         scale *= (OBJECTIVE_LIMIT / 2) / worst_total
-    units = np.rint(values * scale).astype(np.int64)
-    per_lead_units = per_lead_max(np.abs(units), lead, n_leads)
-    if np.abs(units).max() > VALUE_RESOLUTION or per_lead_units.sum() > OBJECTIVE_LIMIT:
+    scaled = np.multiply(values, scale, out=magnitude)  # the magnitudes are done with
+    units = np.rint(scaled, out=scaled).astype(np.int64)
+    # rounding and a positive scale keep the order of magnitudes, so the largest |units| of
+    # each lead is its largest magnitude's, rounded: the guard needs no pass over the pairs
+    if np.rint(largest * scale) > VALUE_RESOLUTION or (
+        np.rint(lead_max * scale).astype(np.int64).sum() > OBJECTIVE_LIMIT
+    ):
         raise OverflowError("scaled values out of range")  # cannot happen; a guard
     return ScaledValues(units, scale)
 

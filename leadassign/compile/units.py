@@ -46,6 +46,14 @@ class Units:
         return out
 
 
+def _all_fit(effort: np.ndarray, rep: np.ndarray, capacity: np.ndarray) -> bool:
+    """Every pair's effort is within its rep's capacity (one comparison when the largest
+    effort is within the smallest capacity, the common case)."""
+    if not len(effort) or int(effort.max()) <= int(capacity.min()):
+        return True
+    return bool(np.all(effort <= capacity[rep]))
+
+
 def build_units(
     cands: Candidates,
     lead_units: np.ndarray,
@@ -66,8 +74,7 @@ def build_units(
         # No account merges two pairs (candidates are sorted by lead, then rep): each pair
         # is its own unit pair, and np.unique's sort would only confirm that.
         effort = cands.effort.astype(np.int64, copy=False)
-        fits = effort <= capacity[cands.rep]
-        if bool(fits.all()):  # the common case: nothing to drop, no copies
+        if _all_fit(effort, cands.rep, capacity):  # the common case: no drop, no copies
             var = np.arange(len(key), dtype=np.int64)
             pairs = Pairs(
                 unit=cands.lead,

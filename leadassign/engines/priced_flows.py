@@ -52,7 +52,8 @@ def exact_sum(values: np.ndarray) -> int:
 def _count_weight(w: np.ndarray, lead: np.ndarray) -> int:
     """A weight per pair that makes the LP with ``weight + w`` put the count first: above the
     value any set of augmenting moves can change (twice the summed largest |w| per lead)."""
-    return 2 * exact_sum(_lead_max(np.abs(w), lead)) + 1
+    magnitude = w if not len(w) or w.min() >= 0 else np.abs(w)  # no copy for values >= 0
+    return 2 * exact_sum(_lead_max(magnitude, lead)) + 1
 
 
 def rep_prices(
@@ -288,10 +289,45 @@ def first_subset(
     sorted; ties by position), as a mask, sorted a chunk of whole leads at a time."""
     selected = np.zeros(len(lead), dtype=bool)
     for lo, hi in _lead_chunks(lead, chunk):
-        index = np.arange(lo, hi)
         score = w[lo:hi].astype(np.int64) - prices[rep[lo:hi]]
-        selected[top_per_lead(index, lead[lo:hi], score, per_lead)] = True
+        selected[lo:hi] = best_of_each(lead[lo:hi], score, per_lead)
     return selected
+
+
+#: best_of_each lays a chunk's leads out as rows of a matrix as wide as its widest lead
+#: while that matrix holds at most this many cells per item (else it sorts)
+DENSE_SPREAD = 4
+
+
+def best_of_each(lead: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+    """Mask of each lead's at most ``k`` highest-scoring items (``lead`` sorted; ties by
+    position), as :func:`top_per_lead` picks them but with no sort and no lost bits: the
+    leads as rows of a matrix, each row's k-th largest score by ``np.partition``, then the
+    items above it and the first ones equal to it."""
+    if not len(lead):
+        return np.zeros(0, dtype=bool)
+    starts = lead_starts(lead)
+    degree = np.diff(starts, append=len(lead))
+    width = int(degree.max())
+    if width <= k:
+        return np.ones(len(lead), dtype=bool)
+    if len(starts) * width > DENSE_SPREAD * len(lead):  # a few leads far wider than the rest
+        picked = np.zeros(len(lead), dtype=bool)
+        picked[top_per_lead(np.arange(len(lead)), lead, score, k)] = True
+        return picked
+    run = np.repeat(np.arange(len(starts)), degree)
+    floor = np.iinfo(np.int64).min
+    rows = np.full((len(starts), width), floor, dtype=np.int64)
+    rows[run, np.arange(len(lead)) - starts[run]] = score
+    # each row's k-th largest (the floor for a lead of fewer than k items: it keeps them all)
+    kth = np.partition(rows, width - k, axis=1)[:, width - k][run]
+    above = score > kth
+    tied = score == kth
+    room = np.minimum(degree, k) - np.bincount(run[above], minlength=len(starts))
+    tied_before = np.cumsum(tied) - tied  # tied items before each, in all earlier leads too
+    tied_rank = tied_before - tied_before[starts][run]  # ... in its own lead
+    mask: np.ndarray = above | (tied & (tied_rank < room[run]))
+    return mask
 
 
 def _lead_chunks(lead: np.ndarray, chunk: int) -> list[tuple[int, int]]:

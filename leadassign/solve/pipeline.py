@@ -190,7 +190,8 @@ def with_capacity(res: Result, run: Run, network: bool, *, lp: bool) -> Result:
     capacity = run.prep.pairs.capacity
     reps = run.prep.cands.rep
     newly_fit = np.zeros(len(capacity), dtype=bool)
-    newly_fit[reps[(units.var < 0) & (units.unit_effort == capacity[reps] + 1)]] = True
+    dropped = np.flatnonzero(units.var < 0)  # pairs whose effort is above the capacity
+    newly_fit[reps[dropped][units.unit_effort[dropped] == capacity[reps[dropped]] + 1]] = True
     values = capacity_values(
         run.prep.pairs,
         run.prep.side,
