@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 import pytest
 
-from leadassign.engines.flow import solve_flow
+from leadassign.engines.flow import lead_nodes, solve_flow
 from leadassign.engines.priced_flows import (
     AllArcs,
     ArcSubset,
@@ -68,6 +68,31 @@ def test_prices_of_an_optimal_flow_give_its_value(seed: int) -> None:
     prices = rep_prices(lead, rep, w, out.chosen, n, low, high)
     assert prices is not None
     assert value_bound(lead, rep, w, count, prices, low, high) == value
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_flow_on_pairs_in_any_order_is_optimal(seed: int) -> None:
+    """solve_flow numbers the lead nodes by their largest weight (whatever order the pairs
+    come in): the most pairs, then the most weight, as brute force finds them."""
+    b = book(seed)
+    lead, rep, w, n, low, high = b
+    best = best_by_count(b)
+    order = np.random.default_rng(seed).permutation(len(lead))
+    out = solve_flow(lead[order], rep[order], w[order], n, high, low)
+    if out.chosen is None:
+        assert not best
+        return
+    assert int(out.chosen.sum()) == max(best)
+    assert int(w[order][out.chosen].sum()) == best[max(best)]
+
+
+def test_lead_nodes_take_leads_by_their_largest_weight() -> None:
+    """Leads without a pair first, then by their largest weight, ties by index."""
+    lead = np.array([0, 0, 1, 3, 3])
+    w = np.array([5, 9, 9, -2, 1])
+    assert lead_nodes(lead, w, 5).tolist() == [4, 5, 1, 3, 2]
+    shuffled = np.array([4, 0, 3, 1, 2])  # the same pairs in another order
+    assert lead_nodes(lead[shuffled], w[shuffled], 5).tolist() == [4, 5, 1, 3, 2]
 
 
 @pytest.mark.parametrize("seed", range(200))
