@@ -77,6 +77,7 @@ class Certificate:
     pairs: int  # pairs in the final subset
     local: int = 0  # rounds re-solved locally (:func:`local_resolve`)
     local_leads: int = 0  # leads those local flows re-assigned, summed over them
+    rebased: int = 0  # pairs in the subset re-based on round 1's prices (0: not re-based)
 
     def details(self) -> dict[str, int]:
         """What summary.json reports ("flow_certificate")."""
@@ -87,6 +88,7 @@ class Certificate:
             "final_subset_pairs": self.pairs,
             "local_rounds": self.local,
             "local_leads": self.local_leads,
+            "rebased_subset_pairs": self.rebased,
         }
 
 
@@ -145,6 +147,7 @@ def certified_flow(
     chunk: int = CHUNK,
     sample: float = SAMPLE,
     within: float = 0.0,
+    rebase: int = 0,
 ) -> CertifiedFlow:
     """:func:`solve_flow` over all pairs (``lead`` sorted), solved on a priced subset and
     certified over every pair (module doc). ``sample``: the share of the leads whose optimum
@@ -152,7 +155,10 @@ def certified_flow(
     only): stop after the first round whose duals prove its count the most and its weight
     within that share of the best (:func:`dual_excess`), with that bound and no
     certificate. ``per_lead``: each lead's pairs in the first subset (the pricing rounds add
-    at most ``PER_LEAD`` a lead)."""
+    at most ``PER_LEAD`` a lead). ``rebase`` > 0: when the first round leaves pairs of
+    negative slack, the subset is rebuilt once from that round's prices — each lead's
+    ``rebase`` best pairs at them, that round's choice and the pairs of negative slack — and
+    solved whole (its duals price the book far better than the sample's)."""
     big = _count_weight(w, lead)
     if big >= 2**58:
         raise FlowError("values too large for an integer certificate")
@@ -160,7 +166,7 @@ def certified_flow(
     selected = first_subset(lead, rep, w, guess, per_lead, chunk)
     first_pairs = int(selected.sum())
     floors_added = False
-    rounds = local = local_leads = 0
+    rounds = local = local_leads = added = rebased = 0
     last: _Round | None = None
     while True:
         rounds += 1
@@ -188,23 +194,32 @@ def certified_flow(
         chosen[arcs[sub_chosen]] = True
         outcome = FlowOutcome(True, chosen, int(chosen.sum()))
         if not len(broken):
-            final = int(selected.sum())
             cert = Certificate(
                 big,
                 prices,
                 potential,
                 rounds,
                 first_pairs,
-                final - first_pairs,
-                final,
+                added,
+                int(selected.sum()),
                 local,
                 local_leads,
+                rebased,
             )
             return CertifiedFlow(outcome, cert, prices=prices)
         if within > 0 and not np.any(min_leads > 0):
             bound = _bound_within(lead, rep, w, chosen, prices, potential, big, within, chunk)
             if bound is not None:
                 return CertifiedFlow(outcome, None, bound, prices)
+        added += len(broken)
+        if rebase > 0 and rounds == 1:
+            selected = first_subset(lead, rep, w, prices, rebase, chunk) | chosen
+            if floors_added:
+                selected |= min_leads[rep] > 0
+            selected[broken] = True
+            rebased = int(selected.sum())
+            last = None  # the next round solves the whole new subset
+            continue
         # a broken pair is never in the subset: the subset's duals are feasible there
         selected[broken] = True
         last = _Round(

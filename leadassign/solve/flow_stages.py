@@ -56,10 +56,11 @@ SUBSET_PER_LEAD = 8
 WARM_SUBSET_PAIRS = 100_000
 #: Above this many pairs the policy-free flow runs on a priced subset, certified over every
 #: pair (engines.certified_flow), whose first subset is wide enough (``EXACT_PER_LEAD`` pairs a
-#: lead) that one round proves the optimum on the demo books: 100k x 500 (11.2M pairs) 10.6 s
-#: end to end at 1.2 GB against 19.2 s and 2.0 GB for the bare flow over every pair; 200k x
-#: 800 (35M) 29.6 s at 3.0 GB against 71.0 s and 6.0 GB. Below it one flow over every pair
-#: is as fast. benchmarks/RESULTS.md section 1b, "Session 13".
+#: lead) that one round proves the optimum on the demo books at seed 11: 100k x 500 (11.2M
+#: pairs) 7.2-7.4 s end to end at 1.2-1.3 GB against 16.8-18.9 s and 2.0 GB for the bare flow
+#: over every pair; 200k x 800 (35M) 17.0 s at 3.0 GB against 68.5 s and 6.0 GB. Below it
+#: one flow over every pair is as fast. benchmarks/RESULTS.md section 1b, "Session 13" and
+#: "Session 14".
 CERTIFIED_FLOW_PAIRS = 10_000_000
 #: The policy-free flow's first subset: each lead's best ``EXACT_PER_LEAD`` pairs at the prices
 #: of a sample of ``EXACT_SAMPLE`` of the leads (the pricing rounds still add 4 a lead). At
@@ -70,6 +71,13 @@ CERTIFIED_FLOW_PAIRS = 10_000_000
 #: benchmarks/RESULTS.md section 1b, "Session 13".
 EXACT_SAMPLE = 0.05
 EXACT_PER_LEAD = 24
+#: When the first round still leaves pairs of negative slack (100k x 500 at seeds 3 and 7:
+#: 56 and 10,297), the subset is rebuilt once from that round's prices with each lead's best
+#: ``EXACT_REBASE`` pairs (plus the round's choice and those pairs): a flow of 1.7 s on 0.8M
+#: pairs proved both, where re-solving the grown 2.4M-pair subset took 3.3 s. 4 pairs a lead
+#: took 0.9 s at seed 3 but left 272 pairs to price in at seed 7. benchmarks/RESULTS.md
+#: section 1b, "Session 14".
+EXACT_REBASE = 8
 #: Above this many lead-level pairs the flow relaxation (a policy-free flow without floors)
 #: runs on a priced subset, certified over every pair (engines.certified_flow), and its
 #: certificate's rep prices price the side-rule flows' subset (``priced_arcs``): at 100k x 500
@@ -116,7 +124,9 @@ def exact_flow(run: Run) -> Finish:
     args = (pairs.unit, pairs.rep, pairs.units, problem.n_leads, pairs.capacity, pairs.min_leads)
     outcome: FlowOutcome
     if len(pairs) > CERTIFIED_FLOW_PAIRS:
-        certified = certified_flow(*args, per_lead=EXACT_PER_LEAD, sample=EXACT_SAMPLE)
+        certified = certified_flow(
+            *args, per_lead=EXACT_PER_LEAD, sample=EXACT_SAMPLE, rebase=EXACT_REBASE
+        )
         outcome = certified.outcome
         if certified.certificate is not None:
             run.flow_certificate = certified.certificate.details()
