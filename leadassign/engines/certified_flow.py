@@ -212,7 +212,7 @@ def certified_flow(
             if bound is not None:
                 return CertifiedFlow(outcome, None, bound, prices)
         added += len(broken)
-        if rebase > 0 and rounds == 1:
+        if rebase > 0 and not rebased and last is None:  # the first round that was solved
             selected = first_subset(lead, rep, w, prices, rebase, chunk) | chosen
             if floors_added:
                 selected |= min_leads[rep] > 0

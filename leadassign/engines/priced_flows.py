@@ -300,10 +300,10 @@ DENSE_SPREAD = 4
 
 
 def best_of_each(lead: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
-    """Mask of each lead's at most ``k`` highest-scoring items (``lead`` sorted; ties by
-    position), as :func:`top_per_lead` picks them but with no sort and no lost bits: the
-    leads as rows of a matrix, each row's k-th largest score by ``np.partition``, then the
-    items above it and the first ones equal to it."""
+    """Mask of each lead's at most ``k`` highest-scoring items (``lead`` sorted, ``score``
+    int64; ties by position), as :func:`top_per_lead` picks them but with no sort and no
+    lost bits: the leads as rows of a matrix, each row's k-th largest score by
+    ``np.partition``, then the items above it and the first ones equal to it."""
     if not len(lead):
         return np.zeros(0, dtype=bool)
     starts = lead_starts(lead)
