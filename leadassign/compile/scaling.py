@@ -51,10 +51,13 @@ class ScaledValues:
         return float(units) / self.scale
 
 
-def per_lead_max(values: np.ndarray, lead: np.ndarray, n_leads: int) -> np.ndarray:
-    """The largest of the non-negative ``values`` of each lead (0 for a lead without any):
-    one ``reduceat`` when the items are sorted by lead, as candidate pairs are."""
-    out = np.zeros(max(n_leads, 1), dtype=values.dtype)
+def per_lead_max(
+    values: np.ndarray, lead: np.ndarray, n_leads: int, empty: int | float = 0
+) -> np.ndarray:
+    """The largest of each lead's ``values`` (``empty`` for a lead without any; it must be
+    at most every value: 0 for non-negative ones): one ``reduceat`` when the items are
+    sorted by lead, as candidate pairs are."""
+    out = np.full(n_leads, empty, dtype=values.dtype)
     if not len(lead):
         return out
     if np.all(lead[1:] >= lead[:-1]):

@@ -218,8 +218,7 @@ def certified_flow(
                 selected |= min_leads[rep] > 0
             selected[broken] = True
             rebased = int(selected.sum())
-            last = None  # the next round solves the whole new subset
-            continue
+            continue  # with ``last`` still None: the next round solves the whole new subset
         # a broken pair is never in the subset: the subset's duals are feasible there
         selected[broken] = True
         last = _Round(

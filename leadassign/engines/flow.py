@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import max_flow, min_cost_flow
 
-from leadassign.compile.candidates import lead_starts
+from leadassign.compile.scaling import per_lead_max
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,13 +52,8 @@ def lead_nodes(lead: np.ndarray, units: np.ndarray, n_leads: int) -> np.ndarray:
     it took 3.2-3.4 s instead of 5.7 s (100,000 x 500, 2.4M pairs) and 9.3 s instead of
     22.1 s (200,000 x 800, 4.8M pairs), the same optimum (benchmarks/RESULTS.md, "Session
     14"). Among tied optima it may return another one."""
-    top = np.full(n_leads, np.iinfo(np.int64).min, dtype=np.int64)
     weight = np.asarray(units, dtype=np.int64)
-    if len(lead) and np.all(lead[1:] >= lead[:-1]):  # sorted by lead, as pairs are
-        starts = lead_starts(lead)
-        top[lead[starts]] = np.maximum.reduceat(weight, starts)
-    elif len(lead):
-        np.maximum.at(top, lead, weight)
+    top = per_lead_max(weight, lead, n_leads, empty=np.iinfo(np.int64).min)
     node = np.empty(n_leads, dtype=np.int64)
     node[np.argsort(top, kind="stable")] = np.arange(1, n_leads + 1)
     return node

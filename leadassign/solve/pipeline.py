@@ -191,7 +191,8 @@ def with_capacity(res: Result, run: Run, network: bool, *, lp: bool) -> Result:
     reps = run.prep.cands.rep
     newly_fit = np.zeros(len(capacity), dtype=bool)
     dropped = np.flatnonzero(units.var < 0)  # pairs whose effort is above the capacity
-    newly_fit[reps[dropped][units.unit_effort[dropped] == capacity[reps[dropped]] + 1]] = True
+    rep = reps[dropped]
+    newly_fit[rep[units.unit_effort[dropped] == capacity[rep] + 1]] = True
     values = capacity_values(
         run.prep.pairs,
         run.prep.side,
