@@ -147,7 +147,7 @@ def test_shortcuts_solve_what_the_skipped_flows_solve(
     result = assert_matches_milp(book)
     if not floors:
         assert result.method == "lagrangian"
-        assert spies.tolerances == [stages.LAGRANGIAN_TOLERANCE]
+        assert spies.tolerances == [stages.CHURN_TOLERANCE]
     assert spies.taken["network"] == 1 and spies.taken["floors"] >= 1
     _, _, again = run_leadassign(book)
     assert np.array_equal(again.pair_of_lead, result.pair_of_lead)

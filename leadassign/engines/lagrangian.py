@@ -7,6 +7,10 @@ rep's count must then lie in ``[ceil((1-band)*share*M_g), floor((1+band)*share*M
 which are just tighter floors and capacities. :func:`fair_count_flow` guesses the totals
 from a relaxation, solves that flow, and repeats with the totals it got until they agree.
 With one group and the relaxation's count, the result is the exact optimum at that count.
+
+The churn limit's search (:func:`churn_flow`) mixes the flows on the limit's two sides
+(:func:`combined`): the leads where they differ, split into cycles, each switched from one
+flow to the other as a whole, so that the mix keeps just enough owners at the least cost.
 """
 
 from __future__ import annotations
@@ -47,6 +51,147 @@ BONUS_SAMPLE_FLOWS = 12
 SAMPLED_STRIDE = 0.2
 
 
+#: combined: an exact search (a DP over the kept owners missing) when that many are missing
+#: and at most COMBINE_ITEMS cycles add some, else the cycles by their cost per owner kept.
+COMBINE_DP = 4096
+COMBINE_ITEMS = 4096
+
+
+def combined(
+    short: np.ndarray,
+    meets: np.ndarray,
+    lead: np.ndarray,
+    rep: np.ndarray,
+    n_reps: int,
+    units: np.ndarray,
+    kept: np.ndarray,
+    need: int,
+) -> np.ndarray | None:
+    """The flow ``short`` (too few owners kept: ``need`` more wanted) with some of its leads
+    given the pairs they have in the flow ``meets`` instead, chosen to keep at least ``need``
+    more owners at the least loss of ``units``; None when no such mix is found.
+
+    The leads whose pair differs between the two flows, each an arc from its rep in
+    ``short`` to its rep in ``meets`` (a node for "unassigned"), with arcs to and from one
+    more node for the reps whose loads differ, form a circulation. Split into cycles, each
+    cycle's leads can switch together: every rep keeps its load of ``short``, or moves it by
+    one towards its load of ``meets``, so any set of cycles keeps the count and every rep
+    within bounds both flows meet. The cycles to switch are a covering knapsack: the least
+    units lost for at least ``need`` owners kept (exact by a DP over ``need`` when it is at
+    most ``COMBINE_DP``, else the cycles in order of units lost per owner kept).
+
+    When both flows are optimal at bonuses ``lo < hi`` each owner a cycle keeps costs
+    between ``lo`` and ``hi`` units, so the mix is within ``(hi - lo) * need`` plus the
+    owners kept beyond ``need`` times ``hi`` of the Lagrangian bound at ``lo``: with a
+    narrow bracket, far closer than a local search gets."""
+    off = np.flatnonzero(short & ~meets)
+    on = np.flatnonzero(meets & ~short)
+    n_leads = int(lead.max(initial=-1)) + 1
+    was = np.full(n_leads, -1, dtype=np.int64)
+    now = np.full(n_leads, -1, dtype=np.int64)
+    was[lead[off]] = off
+    now[lead[on]] = on
+    changed = np.union1d(lead[off], lead[on])
+    if not len(changed) or need <= 0:
+        return None
+    p_was, p_now = was[changed], now[changed]
+    unassigned, extra = n_reps, n_reps + 1
+    tail = np.where(p_was >= 0, rep[np.maximum(p_was, 0)], unassigned)
+    head = np.where(p_now >= 0, rep[np.maximum(p_now, 0)], unassigned)
+    w = units.astype(np.int64)
+    k = kept.astype(np.int64)
+    gain_w = np.where(p_now >= 0, w[np.maximum(p_now, 0)], 0) - np.where(
+        p_was >= 0, w[np.maximum(p_was, 0)], 0
+    )
+    gain_k = np.where(p_now >= 0, k[np.maximum(p_now, 0)], 0) - np.where(
+        p_was >= 0, k[np.maximum(p_was, 0)], 0
+    )
+    # balance the loads that differ through ``extra``: into a rep that loses leads, out of
+    # one that gains them
+    nodes = n_reps + 2
+    balance = np.bincount(tail, minlength=nodes) - np.bincount(head, minlength=nodes)
+    ins = np.repeat(np.arange(nodes), np.maximum(balance, 0))
+    outs = np.repeat(np.arange(nodes), np.maximum(-balance, 0))
+    tails = np.concatenate([tail, np.full(len(ins), extra), outs])
+    heads = np.concatenate([head, ins, np.full(len(outs), extra)])
+    cycles = _cycles(tails.tolist(), heads.tolist(), nodes)
+    n_real = len(changed)
+    items: list[tuple[int, int, list[int]]] = []  # (owners kept, units lost, arcs)
+    for arcs in cycles:
+        real = [a for a in arcs if a < n_real]
+        if real:
+            items.append((int(gain_k[real].sum()), -int(gain_w[real].sum()), real))
+    useful = [item for item in items if item[0] > 0]
+    picked = _cover(useful, need)
+    if picked is None:
+        return None
+    switch = np.zeros(n_leads, dtype=bool)
+    switch[changed[[a for i in picked for a in useful[i][2]]]] = True
+    at = switch[lead]
+    mixed: np.ndarray = np.where(at, meets, short)
+    return mixed
+
+
+def _cycles(tails: list[int], heads: list[int], nodes: int) -> list[list[int]]:
+    """A circulation's arcs (every node as many in as out) split into cycles, as lists of
+    arc indices: a walk follows unused arcs until it meets a node already on it and cuts
+    off that loop (with in = out everywhere, only the walk's first node can run out of
+    arcs, and only with the walk empty)."""
+    out: list[list[int]] = [[] for _ in range(nodes)]
+    for arc in range(len(tails) - 1, -1, -1):  # popped from the end: arcs in input order
+        out[tails[arc]].append(arc)
+    found: list[list[int]] = []
+    for start in range(nodes):
+        node, path, where = start, [], {start: 0}  # where: node -> arcs on the walk before it
+        while out[node]:
+            arc = out[node].pop()
+            path.append(arc)
+            node = heads[arc]
+            if node in where:
+                cut = where[node]
+                found.append(path[cut:])
+                for inner in path[cut:-1]:
+                    del where[heads[inner]]
+                del path[cut:]
+            else:
+                where[node] = len(path)
+    return found
+
+
+def _cover(items: list[tuple[int, int, list[int]]], need: int) -> list[int] | None:
+    """Indices of ``items`` (owners kept > 0, units lost, ...) keeping at least ``need``
+    owners with the least units lost; None when all of them keep fewer."""
+    if sum(item[0] for item in items) < need:
+        return None
+    if need <= COMBINE_DP and len(items) <= COMBINE_ITEMS:
+        inf = np.iinfo(np.int64).max // 4
+        cost = np.full(need + 1, inf, dtype=np.int64)
+        cost[0] = 0
+        took = np.zeros((len(items), need + 1), dtype=bool)
+        reach = np.arange(need + 1)
+        for i, (gain, lost, _) in enumerate(items):
+            before = cost[np.maximum(reach - gain, 0)]
+            better = (before < inf) & (before + lost < cost)
+            took[i] = better
+            cost = np.where(better, before + lost, cost)
+        if cost[need] >= inf:
+            return None
+        picked, c = [], need
+        for i in range(len(items) - 1, -1, -1):
+            if took[i, c]:
+                picked.append(i)
+                c = max(c - items[i][0], 0)
+        return picked
+    order = sorted(range(len(items)), key=lambda i: (items[i][1] / items[i][0], i))
+    picked, total = [], 0
+    for i in order:
+        picked.append(i)
+        total += items[i][0]
+        if total >= need:
+            return picked
+    return None
+
+
 def fair_count_flow(
     pairs: Pairs,
     fairness: Fairness,
@@ -82,7 +227,9 @@ class ChurnFlow:
 
     chosen: np.ndarray | None
     bound: int
-    multiplier: int  # the keep bonus (value units per kept lead) of ``chosen``'s flow
+    # the keep bonus (value units per kept lead) of ``chosen``'s flow; for a mix of two
+    # flows (:func:`combined`), where the kept owners' surplus crosses the limit between them
+    multiplier: int
     flows: int  # flows solved
 
 
@@ -104,7 +251,9 @@ class _ChurnSearch:
     largest), ending with cutting-plane steps (:meth:`narrow`). With a guess, the search
     starts there and steps away from it until the limit's side changes
     (:meth:`from_guess`), and probes the largest bonus only if none of those meets the
-    limit."""
+    limit. For a hard limit, each flow is also mixed with the last one on the limit's other
+    side (:func:`combined`, given the pairs' ``lead`` and ``rep``), and the mix is a choice
+    like any other: the best when it scores more."""
 
     flows: Flows
     low: np.ndarray
@@ -133,6 +282,12 @@ class _ChurnSearch:
     value_lo: int = 0
     value_hi: int = 0
     took: float = 0.0
+    # the pairs' leads and reps (for :func:`combined`; None: the bracket's flows are not
+    # mixed) and the last flows on either side of the limit
+    lead: np.ndarray | None = None
+    rep: np.ndarray | None = None
+    short_flow: np.ndarray | None = None
+    meets_flow: np.ndarray | None = None
 
     def search(self, first: Step, guess: int | None) -> ChurnFlow | None:
         """The search from the flow without a bonus, ``first`` (see the class doc)."""
@@ -203,6 +358,7 @@ class _ChurnSearch:
             self.best, self.best_value = chosen, self.score(chosen, keeps)
         self.lo, self.short, self.hi, self.spare = 0, keeps - self.slack, -1, 0
         self.value_lo, self.value_hi = int(self.units[chosen].sum()), 0
+        self.short_flow = chosen
         self.took = time.perf_counter()
 
     def probe(self, lam: int) -> bool:
@@ -226,13 +382,35 @@ class _ChurnSearch:
                 keeps - self.slack,
                 int(self.units[picked].sum()),
             )
+            self.meets_flow = picked
         else:
             self.lo, self.short, self.value_lo = (
                 lam,
                 keeps - self.slack,
                 int(self.units[picked].sum()),
             )
+            self.short_flow = picked
+        self.mix()
         return True
+
+    def mix(self) -> None:
+        """The bracket's two flows mixed (:func:`combined`) as a choice that meets a hard
+        limit: the best when it scores more."""
+        short, meets = self.short_flow, self.meets_flow
+        if self.penalty is not None or self.lead is None or short is None or meets is None:
+            return
+        assert self.rep is not None
+        need = self.slack - int(self.kept[short].sum())
+        mixed = combined(
+            short, meets, self.lead, self.rep, len(self.low), self.units, self.kept, need
+        )
+        if mixed is None or int(self.kept[mixed].sum()) < self.slack:
+            return
+        value = self.score(mixed, int(self.kept[mixed].sum()))
+        if value > self.best_value:
+            # its bonus: where the kept owners' surplus crosses the limit, between the ends
+            crossing = self.lo + (self.hi - self.lo) * -self.short // (self.spare - self.short)
+            self.best, self.best_value, self.best_lam = mixed, value, crossing
 
     def closed(self) -> bool:
         """The bracket is closed, the flows are spent, or best and bound are close enough."""
@@ -264,6 +442,8 @@ class _ChurnSearch:
         if self.score(chosen, keeps) > self.best_value:
             self.best, self.best_value, self.best_lam = chosen, self.score(chosen, keeps), top
         self.hi, self.spare, self.value_hi = top, keeps - self.slack, int(self.units[chosen].sum())
+        self.meets_flow = chosen
+        self.mix()
         self.took = time.perf_counter()
 
     def next_bonus(self, weight_lo: float, weight_hi: float) -> int:
@@ -369,6 +549,7 @@ def churn_flow(
     flows: Flows | None = None,
     guess: int | None = None,
     stride: float = GUESS_STRIDE,
+    mix: bool = True,
 ) -> ChurnFlow | None:
     """A Lagrangian relaxation of the churn limit (``keepable - kept <= limit``) over the
     flow with rep loads in ``[low, high]`` (every size and effort 1).
@@ -392,7 +573,8 @@ def churn_flow(
     on a subset of pairs the bound comes from its prices, and a flow with another count than
     the first flow's ends the search, as the bounds are for that count). ``start``: the flow
     without a bonus for these bounds, when the caller already solved it (it is then not
-    solved again)."""
+    solved again). ``mix``: a hard limit's flows on the limit's two sides are mixed
+    (:func:`combined`) into choices as well."""
     flows = flows or AllArcs(pairs.unit, pairs.rep, n_leads)
     search = _ChurnSearch(
         flows=flows,
@@ -407,6 +589,8 @@ def churn_flow(
         time_left=time_left,
         solved_before=flows.flows,
         stride=stride,
+        lead=pairs.unit if mix else None,
+        rep=pairs.rep if mix else None,
     )
     first = search.first(start)
     if first is None:

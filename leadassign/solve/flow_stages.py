@@ -100,6 +100,14 @@ SAMPLED_BONUS_PAIRS = 5_000_000
 #: ``solver.relative_gap`` when larger: 0.9 of it, so that the reported gap, in floats and
 #: relative to the objective rather than the bound, stays within the gap asked for).
 LAGRANGIAN_TOLERANCE = 2e-5
+#: The churn search stops when its best choice is this close to its bound (or to 0.9 of
+#: ``solver.relative_gap`` when larger), and the polish after it runs only when it ended
+#: further away. Each flow it solves is mixed with the last flow on the limit's other side
+#: (engines.lagrangian.combined), so a narrower bracket of bonuses is a smaller gap: at
+#: 10,000 x 200 with the issue-4 rules the 20 variants of benchmarks/bench_compare.py end
+#: within 1e-8-1.2e-7 of their bounds or proven (they ended 4e-6 away after the polish with
+#: LAGRANGIAN_TOLERANCE), in fewer flows and no polish (RESULTS.md section 6, "Session 15").
+CHURN_TOLERANCE = 2e-7
 #: Above this many pairs the Lagrangian answer is final: CP-SAT would not build its model in
 #: time (at 50,000 x 300 it did not finish presolve in 60 s).
 LAGRANGIAN_ONLY_PAIRS = 500_000
@@ -397,7 +405,7 @@ def churn_search(run: Run) -> None:
         low, high = pairs.min_leads, pairs.capacity
     run.report.phase("lagrangian")
     at_bounds = run.at_bounds
-    tolerance = max(LAGRANGIAN_TOLERANCE, 0.9 * run.settings.relative_gap)
+    tolerance = max(CHURN_TOLERANCE, 0.9 * run.settings.relative_gap)
     guess = guessed_bonus(run.start, prep.scale)
     stride = GUESS_STRIDE
     if guess is None and isinstance(run.flows, ArcSubset) and len(pairs) > SAMPLED_BONUS_PAIRS:
@@ -431,9 +439,10 @@ def churn_search(run: Run) -> None:
         return
     one_group = fair is None or len(fair.groups()) == 1
     inc.take(lagrange.chosen)  # meets the churn limit, which the flows before need not
-    if not (one_group and side.score(pairs, lagrange.chosen) >= lagrange.bound):
-        # Not proven: the limit's slack in the Lagrangian flow (owners kept beyond the
-        # limit) spent on moves that gain value.
+    missing = lagrange.bound - side.score(pairs, lagrange.chosen)
+    if not (one_group and missing <= tolerance * abs(lagrange.bound)):
+        # Not within the search's tolerance: the limit's slack in the Lagrangian flow (owners
+        # kept beyond the limit) spent on moves that gain value.
         band = None if fair is None else fairness_band(pairs, fair, lagrange.chosen)
         limit = churn
         if churn.penalty is not None:  # soft: no more changes than the limit or now
@@ -475,6 +484,7 @@ def fairness_draft(run: Run) -> None:
 
 __all__ = [
     "CERTIFIED_FLOW_PAIRS",
+    "CHURN_TOLERANCE",
     "LAGRANGIAN_ONLY_PAIRS",
     "LAGRANGIAN_TOLERANCE",
     "SAMPLED_BONUS_PAIRS",
