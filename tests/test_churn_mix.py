@@ -15,10 +15,11 @@ import itertools
 import numpy as np
 import pytest
 
+from leadassign.compile.families import Continuity
 from leadassign.compile.pairs import Pairs
 from leadassign.engines.flow import solve_flow
 from leadassign.engines.lagrangian import _cover, _cycles, churn_flow, combined
-from tests.test_lagrangian import a_churn_book
+from tests.test_lagrangian import a_churn_book, assert_against_brute_force, tiny
 
 
 def circulation(seed: int) -> tuple[list[int], list[int], int]:
@@ -154,3 +155,16 @@ def test_mixing_reaches_the_tolerance_in_fewer_flows(seed: int) -> None:
         value = int(pairs.units[out.chosen].sum())
         assert 0 <= out.bound - value <= 1e-5 * out.bound
     assert mixed.flows < plain.flows, (mixed.flows, plain.flows)
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_weighted_owners_against_brute_force(seed: int) -> None:
+    """Owners kept weighted (1 to 4 each, as ``continuity.measure`` counts a column): the
+    mixed search's guarantees against every assignment, as for unit owners."""
+    pairs, unit, n, low, high, _ = tiny(seed)
+    rng = np.random.default_rng(7000 + seed)
+    weight = rng.integers(1, 5, n)
+    kept = unit.kept * weight[pairs.unit]
+    keepable = int(np.bincount(pairs.unit, weights=kept, minlength=n).astype(np.int64).sum())
+    churn = Continuity(kept, keepable, int(rng.integers(0, keepable + 1)))
+    assert_against_brute_force(pairs, churn, n, low, high)
