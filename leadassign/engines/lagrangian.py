@@ -74,11 +74,12 @@ def combined(
     The leads whose pair differs between the two flows, each an arc from its rep in
     ``short`` to its rep in ``meets`` (a node for "unassigned"), with arcs to and from one
     more node for the reps whose loads differ, form a circulation. Split into cycles, each
-    cycle's leads can switch together: every rep keeps its load of ``short``, or moves it by
-    one towards its load of ``meets``, so any set of cycles keeps the count and every rep
-    within bounds both flows meet. The cycles to switch are a covering knapsack: the least
-    units lost for at least ``need`` owners kept (exact by a DP over ``need`` when it is at
-    most ``COMBINE_DP``, else the cycles in order of units lost per owner kept).
+    cycle's leads can switch together: a cycle leaves every rep's load as it is or moves it
+    by one towards its load in ``meets``, so any set of cycles keeps the count and every
+    rep's load between its two loads, within bounds both flows meet. The cycles to switch
+    are a covering knapsack: the least units lost for at least ``need`` owners kept (exact
+    by a DP over ``need`` when it is at most ``COMBINE_DP``, else the cycles in order of
+    units lost per owner kept).
 
     When both flows are optimal at bonuses ``lo < hi`` each owner a cycle keeps costs
     between ``lo`` and ``hi`` units, so the mix is within ``(hi - lo) * need`` plus the
