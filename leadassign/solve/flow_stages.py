@@ -105,7 +105,7 @@ LAGRANGIAN_TOLERANCE = 2e-5
 #: further away. Each flow it solves is mixed with the last flow on the limit's other side
 #: (engines.lagrangian.combined), so a narrower bracket of bonuses is a smaller gap: at
 #: 10,000 x 200 with the issue-4 rules the 20 variants of benchmarks/bench_compare.py end
-#: within 1e-8-1.2e-7 of their bounds or proven (they ended 4e-6 away after the polish with
+#: within 9.6e-9 to 1.2e-7 of their bounds or proven (about 4e-6 away after the polish with
 #: LAGRANGIAN_TOLERANCE), in fewer flows and no polish (RESULTS.md section 6, "Session 15").
 CHURN_TOLERANCE = 2e-7
 #: Above this many pairs the Lagrangian answer is final: CP-SAT would not build its model in
