@@ -97,16 +97,10 @@ def combined(
         return None
     p_was, p_now = was[changed], now[changed]
     unassigned, extra = n_reps, n_reps + 1
-    tail = np.where(p_was >= 0, rep[np.maximum(p_was, 0)], unassigned)
-    head = np.where(p_now >= 0, rep[np.maximum(p_now, 0)], unassigned)
-    w = units.astype(np.int64)
-    k = kept.astype(np.int64)
-    gain_w = np.where(p_now >= 0, w[np.maximum(p_now, 0)], 0) - np.where(
-        p_was >= 0, w[np.maximum(p_was, 0)], 0
-    )
-    gain_k = np.where(p_now >= 0, k[np.maximum(p_now, 0)], 0) - np.where(
-        p_was >= 0, k[np.maximum(p_was, 0)], 0
-    )
+    tail, head = _at(rep, p_was, unassigned), _at(rep, p_now, unassigned)
+    w, k = units.astype(np.int64, copy=False), kept.astype(np.int64, copy=False)
+    gain_w = _at(w, p_now, 0) - _at(w, p_was, 0)
+    gain_k = _at(k, p_now, 0) - _at(k, p_was, 0)
     # balance the loads that differ through ``extra``: into a rep that loses leads, out of
     # one that gains them
     nodes = n_reps + 2
@@ -131,6 +125,12 @@ def combined(
     at = switch[lead]
     mixed: np.ndarray = np.where(at, meets, short)
     return mixed
+
+
+def _at(values: np.ndarray, pair: np.ndarray, missing: int) -> np.ndarray:
+    """``values`` of each ``pair``, ``missing`` where the pair is -1 (a lead left out)."""
+    found: np.ndarray = np.where(pair >= 0, values[np.maximum(pair, 0)], missing)
+    return found
 
 
 def _cycles(tails: list[int], heads: list[int], nodes: int) -> list[list[int]]:
@@ -401,13 +401,14 @@ class _ChurnSearch:
         if self.penalty is not None or self.lead is None or short is None or meets is None:
             return
         assert self.rep is not None
-        need = self.slack - int(self.kept[short].sum())
+        need = -self.short  # the owners ``short_flow`` keeps too few
         mixed = combined(
             short, meets, self.lead, self.rep, len(self.low), self.units, self.kept, need
         )
-        if mixed is None or int(self.kept[mixed].sum()) < self.slack:
+        keeps = -1 if mixed is None else int(self.kept[mixed].sum())
+        if mixed is None or keeps < self.slack:
             return
-        value = self.score(mixed, int(self.kept[mixed].sum()))
+        value = self.score(mixed, keeps)
         if value > self.best_value:
             # its bonus: where the kept owners' surplus crosses the limit, between the ends
             crossing = self.lo + (self.hi - self.lo) * -self.short // (self.spare - self.short)
