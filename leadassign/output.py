@@ -97,8 +97,8 @@ def formula_cells(cells: pd.Series | pd.Index) -> np.ndarray:
         return np.zeros(len(cells), dtype=bool)
     arrow = _as_text(cells)
     if arrow is not None:
-        found = pc.match_substring_regex(arrow, _ACTIVE_START)
-        active = found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+        found = pc.match_substring_regex(arrow, _ACTIVE_START).fill_null(False)
+        active = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
     else:
         try:
             text = cells.str
