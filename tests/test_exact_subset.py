@@ -16,7 +16,7 @@ import pytest
 from leadassign.engines import priced_flows
 from leadassign.engines.flow import solve_flow
 from leadassign.engines.lagrangian import churn_flow
-from leadassign.engines.priced_flows import ExactSubset, rep_prices
+from leadassign.engines.priced_flows import ArcSubset, ExactSubset, rep_prices
 from tests.test_lagrangian import brute, tiny
 
 stages_module = importlib.import_module("leadassign.solve.flow_stages")
@@ -114,3 +114,61 @@ def test_the_churn_search_over_it_against_brute_force(seed: int) -> None:
     assert best is not None and value <= best <= out.bound
     if exact.bound == int(pairs.units[exact.chosen].sum()):  # proven over every arc: so here
         assert value == out.bound == exact.bound
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("kind", [ExactSubset, ArcSubset])
+def test_widening_adds_the_arcs_that_beat_a_lead_then_the_near_ones(
+    seed: int, kind: type[ArcSubset]
+) -> None:
+    """``_widen`` against a rule written out lead by lead: the arcs outside the subset that
+    beat the lead's best selected arc at the prices (reduced weight ``w - prices``), then
+    (ExactSubset only) those within the largest such gain (over every lead) below that best,
+    at most ``per_lead`` a lead, best first; nothing (and False) when no arc beats any lead's
+    best."""
+    lead, rep, w, high, _low, n = _book(seed)
+    rng = np.random.default_rng(500 + seed)
+    selected = rng.random(len(lead)) < 0.3
+    prices = rng.integers(0, 10**6 if seed % 3 else 20, size=len(high)).astype(np.int64)
+    per_lead = int(rng.integers(1, 4))
+    flows = kind(lead, rep, n, selected, per_lead=per_lead)
+    widened = flows._widen(w, prices)
+    reduced = w - prices[rep]
+    best: dict[int, int | None] = {
+        i: max(reduced[(lead == i) & selected].tolist(), default=None) for i in range(n)
+    }
+    gains = [
+        reduced[p] - best[lead[p]]
+        for p in range(len(lead))
+        if not selected[p] and best[lead[p]] is not None and reduced[p] > best[lead[p]]
+    ]
+    beats = [
+        p
+        for p in range(len(lead))
+        if not selected[p] and (best[lead[p]] is None or reduced[p] > best[lead[p]])
+    ]
+    margin = max(gains, default=0) if kind is ExactSubset else 0
+    expected = selected.copy()
+    for i in range(n):
+        top = best[i]
+        floor = None if top is None else top - margin
+        near = [
+            p
+            for p in np.flatnonzero(lead == i)
+            if not selected[p] and (floor is None or reduced[p] > floor)
+        ]
+        near.sort(key=lambda p: (-reduced[p], p))
+        expected[near[:per_lead]] = True
+    assert widened == bool(beats)
+    if not beats:
+        assert np.array_equal(flows.selected, selected)
+        return
+    added = flows.selected & ~selected
+    # the same number of arcs a lead, and the same reduced weights (ties may pick others)
+    assert np.array_equal(
+        np.bincount(lead[added], minlength=n), np.bincount(lead[expected & ~selected], minlength=n)
+    )
+    for i in range(n):
+        got = np.sort(reduced[added & (lead == i)])
+        want = np.sort(reduced[expected & ~selected & (lead == i)])
+        assert np.array_equal(got, want)

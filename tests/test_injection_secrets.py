@@ -634,3 +634,38 @@ def test_internal_error_is_scrubbed(
     assert "RuntimeError: lost the connection to postgresql+psycopg://" in result.stderr
     assert pw not in result.stderr and "\x1b" not in result.stderr
     assert "internal error (a bug)" in result.stderr
+
+
+def test_formula_cells_arrow_and_pandas_paths_agree() -> None:
+    """Text columns are scanned with Arrow's kernels, other object columns with pandas'
+    string methods: on random cells (every character that starts a formula, numbers,
+    carriage returns, non-ASCII, missing cells) both give the independent rule's answer."""
+    import numpy as np
+
+    from leadassign.output import _quoting, formula_cells
+
+    rng = np.random.default_rng(7)
+    pieces = ["=", "+", "-", "@", "\t", "\r", "1", "2.5", "e3", "a", "é", "٣", " ", "\n", "x"]
+    for trial in range(60):
+        cells: list[Any] = [
+            "".join(rng.choice(pieces, size=int(rng.integers(0, 4)))) for _ in range(40)
+        ]
+        cells[int(rng.integers(0, 40))] = None
+        if trial % 3 == 0:
+            cells[int(rng.integers(0, 40))] = float("nan")
+        expected = np.array(
+            [
+                isinstance(c, str)
+                and c.startswith(ACTIVE_START)
+                and re.fullmatch(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", c) is None
+                for c in cells
+            ]
+        )
+        text = pd.Series(cells, dtype=object)
+        mixed = pd.Series([*cells, 5], dtype=object)  # not all text: pandas' methods
+        assert (formula_cells(text) == expected).all()
+        assert (formula_cells(mixed)[:-1] == expected).all()
+        assert (formula_cells(pd.Index(cells, dtype=object)) == expected).all()
+        carriage = any(isinstance(c, str) and "\r" in c for c in cells)
+        frame = pd.DataFrame({"a": text, "n": np.arange(40.0)})
+        assert _quoting(frame) == (2 if carriage else 0)

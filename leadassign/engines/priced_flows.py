@@ -201,6 +201,11 @@ class ArcSubset:
 
     #: Flows on the subset before the flow on every arc, unless ``rounds`` says otherwise.
     ROUNDS = 3
+    #: Whether widening also adds the arcs near a lead's best (``_widen``): only where the
+    #: flow is solved again until exact (:class:`ExactSubset`). Here a flow is taken once it
+    #: has the count, and the near arcs only grow the subset (at 50,000 x 300 the continuity
+    #: and issue-4 books gained nothing from them: RESULTS.md section 6, "Session 16").
+    NEAR = False
 
     def __init__(
         self,
@@ -262,18 +267,29 @@ class ArcSubset:
 
     def _widen(self, w: np.ndarray, prices: np.ndarray) -> bool:
         """Add per lead up to ``per_lead`` arcs whose reduced weight ``w - prices`` beats the
-        lead's best selected one; False if none does. These include every arc that breaks the
-        prices' dual feasibility for the count-first LP, so with none the flow is optimal
-        over all arcs, count and value."""
+        lead's best selected one, best first; False if none does. These include every arc
+        that breaks the prices' dual feasibility for the count-first LP, so with none the flow
+        is optimal over all arcs, count and value. With ``NEAR``, a lead's ``per_lead`` may
+        also take arcs that fall short of its best by less than the largest gain of any arc
+        that beats one: the next flow's prices move by about that much, so these are the arcs
+        that may beat it next, and with them the next round is exact more often (the 20
+        variants of benchmarks/bench_compare.py solved 155 flows instead of 196, the same
+        answers; RESULTS.md section 6, "Session 16")."""
         reduced = w.astype(np.int64) - prices[self.rep]
-        current = np.full(self.n_leads, np.iinfo(np.int64).min, dtype=np.int64)
+        none = np.iinfo(np.int64).min
+        current = np.full(self.n_leads, none, dtype=np.int64)
         np.maximum.at(current, self.lead[self.selected], reduced[self.selected])
-        better = np.flatnonzero(~self.selected & (reduced > current[self.lead]))
-        if not len(better):
+        best = current[self.lead]
+        better = ~self.selected & (reduced > best)
+        if not better.any():
             return False
-        self.selected[top_per_lead(better, self.lead[better], reduced[better], self.per_lead)] = (
-            True
-        )
+        if self.NEAR:
+            has = best > none  # leads with no arc selected: every arc of theirs beats "none"
+            gains = reduced[better & has] - best[better & has]
+            if len(gains):
+                np.subtract(best, gains.max(), out=best, where=has)
+        near = np.flatnonzero(~self.selected & (reduced > best))
+        self.selected[top_per_lead(near, self.lead[near], reduced[near], self.per_lead)] = True
         return True
 
 
@@ -354,6 +370,7 @@ class ExactSubset(ArcSubset):
     a bonus)."""
 
     ROUNDS = 6
+    NEAR = True
 
     def _takes(self, solved: Solved, widened: bool, count: int | None) -> bool:
         """Only when no arc can gain and the bound over every arc is met (and the count)."""
