@@ -271,17 +271,31 @@ def test_variants_on_exact_subsets_answer_as_over_every_pair(
         relaxed.append(run.start)
         return on_subset(run, guess)
 
+    shared: list[bool] = []
+
+    def shared_spy(run: Any, key: Any) -> Any:
+        got = take_shared(run, key)
+        shared.append(got is not None)
+        return got
+
     on_subset = flow_stages._relaxation_on_subset
+    take_shared = flow_stages._shared_relaxation
     monkeypatch.setattr(flow_stages, "WARM_SUBSET_PAIRS", 0)
     monkeypatch.setattr(flow_stages, "priced_subset", spy)
     monkeypatch.setattr(flow_stages, "_relaxation_on_subset", relax_spy)
+    monkeypatch.setattr(flow_stages, "_shared_relaxation", shared_spy)
     scenario = load_scenario(small_scenario)
     runs = run_all(scenario, None, built=spec.check(scenario))
     assert made and all(isinstance(flows, ExactSubset) for flows in made)
     assert sum(flows.flows for flows in made) > 0
-    # every variant's relaxation on the pairs the base's rep prices rank best (no-apac-like
-    # runs proven infeasible by the precheck excepted: there are none in this scenario)
-    assert len(relaxed) == len(runs) - 1
+    # the variants that change only what the relaxation drops (fairness, continuity, floors)
+    # take the base's relaxation; every other one solves its own on the pairs the base's rep
+    # prices rank best (no-apac-like runs proven infeasible by the precheck excepted: there
+    # are none in this scenario)
+    assert len(shared) == len(runs)
+    taken = {run.name for run, took in zip(runs, shared, strict=True) if took}
+    assert taken == {"band-10", "churn-5", "floors-up"}
+    assert len(relaxed) == len(runs) - 1 - len(taken)
     assert all(start is not None and start.rep_prices for start in relaxed)
     assert _timeless(runs[0]) == _timeless(small_swept[0])  # the base: no start, no subset
     for run, full in zip(runs, small_swept, strict=True):
@@ -346,3 +360,38 @@ def _relaxed(problem: Any, policy: Any, start: Start | None) -> RunState:
     run = new_run(problem, policy, prepare(problem, policy), meter, start=start)
     flow_stages.flow_relaxation(run)
     return run
+
+
+def test_a_variant_takes_the_base_relaxation_only_when_it_is_the_same_problem(
+    small_scenario: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``flow_stages.relaxation_key`` is equal for runs whose relaxation is the same problem
+    (the base and variants that change only fairness, continuity or floors) and differs for
+    any change to the pairs, their values or the capacities; a run given another problem's
+    relaxation (a key that differs) solves its own, and one given its own takes it as is:
+    the same count, value bound, choice and prices as solving it."""
+    monkeypatch.setattr(flow_stages, "WARM_SUBSET_PAIRS", 0)
+    scenario = load_scenario(small_scenario)
+    built = spec.check(scenario)
+    base = _relaxed(*built[BASE], None)
+    assert base.shared_relaxation is not None
+    key = base.shared_relaxation.key
+    assert key == flow_stages.relaxation_key(base)
+    for name in ("band-10", "churn-5", "floors-up"):
+        assert flow_stages.relaxation_key(_relaxed(*built[name], None)) == key, name
+    for name in ("rep-on-leave", "capacity-cut", "new-rep", "retail-up", "tier-30k"):
+        alone = _relaxed(*built[name], None)
+        assert flow_stages.relaxation_key(alone) != key, name
+        given = _relaxed(*built[name], Start({}, relaxation=base.shared_relaxation))
+        assert given.incumbent.count_upper == alone.incumbent.count_upper, name
+        assert given.incumbent.units_upper == alone.incumbent.units_upper, name
+        assert given.relaxed_flow is not None and alone.relaxed_flow is not None
+        assert np.array_equal(given.relaxed_flow, alone.relaxed_flow), name
+    for name in ("band-10", "floors-up"):
+        alone = _relaxed(*built[name], None)
+        taken = _relaxed(*built[name], Start({}, relaxation=base.shared_relaxation))
+        assert taken.incumbent.count_upper == alone.incumbent.count_upper, name
+        assert taken.incumbent.units_upper == alone.incumbent.units_upper, name
+        assert taken.relaxed_flow is not None
+        assert np.array_equal(np.flatnonzero(taken.relaxed_flow), base.shared_relaxation.chosen)
+        assert taken.relaxed_prices is base.shared_relaxation.prices

@@ -27,6 +27,19 @@ from leadassign.result.tables import (
 
 
 @dataclass(frozen=True, eq=False)
+class SharedRelaxation:
+    """A run's flow relaxation, for another run that would solve the same one (a scenario's
+    variant that changes only what the relaxation drops: fairness, continuity, floors):
+    ``key`` digests what it was solved on (``flow_stages.relaxation_key``: the lead-level
+    pairs, their value units, the capacities), ``chosen`` the pairs it took (indices into
+    those pairs), ``prices`` rep prices that prove it optimal (value units; None: none)."""
+
+    key: bytes
+    chosen: np.ndarray
+    prices: np.ndarray | None
+
+
+@dataclass(frozen=True, eq=False)
 class Result:
     """What :func:`leadassign.solve` returns.
 
@@ -65,6 +78,9 @@ class Result:
     #: choice optimal; None: not computed, e.g. below ``flow_stages.WARM_SUBSET_PAIRS``): a
     #: variant of this book solves its relaxation on the pairs they rank best (``Start``)
     rep_prices: np.ndarray | None = field(default=None, repr=False)
+    #: the flow relaxation itself, in the same pair range (None: not kept): a variant whose
+    #: relaxation is the same problem takes it instead of solving it again (``Start``)
+    relaxation: SharedRelaxation | None = field(default=None, repr=False)
     #: why the solve was stopped early ("SIGTERM", "SIGINT", ...; None: it was not)
     interrupted: str | None = None
     #: what cut the search (summary "limited_by"): "work" (the deterministic work limit),

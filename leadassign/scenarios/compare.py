@@ -67,7 +67,7 @@ def solve_run(
     if start is not None and policy.continuity != variant_policy(scenario, BASE).continuity:
         # The keep bonus prices the base's churn limit; a variant that changes the limit
         # searches for its own from scratch (the base's was 12x off for 0.15 -> 0.05).
-        start = Start(start.owners, rep_prices=start.rep_prices)
+        start = Start(start.owners, rep_prices=start.rep_prices, relaxation=start.relaxation)
     routed = None if name == BASE else scenario.variants[name].baseline
     if routed is not None:  # what a CRM would do, or the current owners: nothing solved
         result = run_baseline(problem, routed, policy)
@@ -107,6 +107,7 @@ def solve_run(
         files,
         result.keep_bonus,
         prices,
+        result.relaxation,
     )
 
 
@@ -146,11 +147,11 @@ def write_run(run: Run, out: Path) -> None:
 
 
 def start_of(run: Run) -> Start:
-    """A run's assignment (assigned leads only), keep bonus and rep prices as a start for
-    another."""
+    """A run's assignment (assigned leads only), keep bonus, rep prices and flow relaxation
+    as a start for another."""
     assigned = run.rep_ids != ""
     owners = dict(zip(run.lead_ids[assigned].tolist(), run.rep_ids[assigned].tolist(), strict=True))
-    return Start(owners, run.keep_bonus, run.rep_prices)
+    return Start(owners, run.keep_bonus, run.rep_prices, run.relaxation)
 
 
 Executor = Literal["local", "ray"]

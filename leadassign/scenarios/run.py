@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadassign.result import Status
+from leadassign.result import SharedRelaxation, Status
 
 
 @dataclass(frozen=True)
@@ -31,3 +31,5 @@ class Run:
     keep_bonus: float | None = None  # its churn search's bonus (Result.keep_bonus)
     #: its flow relaxation's rep prices by rep_id, in value (Result.rep_prices; None: none)
     rep_prices: dict[str, float] | None = None
+    #: its flow relaxation (Result.relaxation; None: not kept)
+    relaxation: SharedRelaxation | None = None

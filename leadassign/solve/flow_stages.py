@@ -8,6 +8,7 @@ other family, CP-SAT and HiGHS' MIP, which see every family, solve the book."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import replace
 
@@ -25,7 +26,7 @@ from leadassign.engines.lagrangian import (
     sampled_bonus,
 )
 from leadassign.engines.priced_flows import ArcSubset, Solved, priced_subset, rep_prices
-from leadassign.result import Status
+from leadassign.result import SharedRelaxation, Status
 from leadassign.solve.explain import hall_message, precheck
 from leadassign.solve.incumbent import Finish, infeasible
 from leadassign.solve.run import Run
@@ -175,7 +176,9 @@ def flow_relaxation(run: Run) -> None:
     """Bounds: the flow relaxation over lead-level pairs in which each lead takes one unit
     (effort >= 1, so no rep can take more leads than its capacity) and floors, side rules
     and accounts are dropped bounds the count, and its value bounds the value score at that
-    count (penalties only lower it)."""
+    count (penalties only lower it). A run from a previous answer whose relaxation is the
+    same problem as the answer's (``relaxation_key``: a scenario's variant that changes only
+    fairness, continuity or floors) takes that relaxation, its choice and prices, as is."""
     pairs = run.prep.pairs
     args = (
         run.lead_of,
@@ -188,8 +191,15 @@ def flow_relaxation(run: Run) -> None:
     bound = None
     n_pairs = len(run.lead_of)
     warm = WARM_SUBSET_PAIRS < n_pairs <= RELAXATION_SUBSET_PAIRS
+    key = relaxation_key(run) if warm and run.network_shaped else None
+    shared = _shared_relaxation(run, key)
     guess = guessed_prices(run.start, run.problem, run.prep.scale) if warm else None
-    if n_pairs > RELAXATION_SUBSET_PAIRS:
+    if shared is not None:
+        chosen = np.zeros(n_pairs, dtype=bool)
+        chosen[shared.chosen] = True
+        relax = FlowOutcome(True, chosen, int(chosen.sum()))
+        run.relaxed_prices = shared.prices
+    elif n_pairs > RELAXATION_SUBSET_PAIRS:
         within = RELAXATION_WITHIN * max(LAGRANGIAN_TOLERANCE, run.settings.relative_gap)
         certified = certified_flow(*args, within=within)
         relax, bound = certified.outcome, certified.bound
@@ -203,10 +213,33 @@ def flow_relaxation(run: Run) -> None:
     if relax.chosen is not None:
         value = int(run.lead_units[relax.chosen].sum())
         run.incumbent.units_upper = value if bound is None else bound
-        if warm and run.network_shaped:
+        if warm and run.network_shaped and run.relaxed_prices is None:
             # its prices: they pick a variant's subset (``priced_arcs``), and a variant of
             # this book solves its own relaxation on the pairs they rank best
             run.relaxed_prices = _relaxation_prices(run, relax.chosen)
+        if key is not None:
+            run.shared_relaxation = SharedRelaxation(
+                key, np.flatnonzero(relax.chosen), run.relaxed_prices
+            )
+
+
+def relaxation_key(run: Run) -> bytes:
+    """A digest of what the flow relaxation is solved on (the lead-level pairs, their value
+    units, the reps' capacities, the number of leads): equal keys, the same problem."""
+    digest = hashlib.sha256(str(run.problem.n_leads).encode())
+    for part in (run.lead_of, run.rep_of, run.lead_units, run.prep.pairs.capacity):
+        array = np.ascontiguousarray(part)
+        digest.update(f"{array.dtype.str}{len(array)};".encode())
+        digest.update(array.data.cast("B"))
+    return digest.digest()
+
+
+def _shared_relaxation(run: Run, key: bytes | None) -> SharedRelaxation | None:
+    """The start's relaxation when it is this run's (same key), else None."""
+    shared = None if run.start is None else run.start.relaxation
+    if key is None or shared is None or shared.key != key:
+        return None
+    return shared
 
 
 def _relaxation_prices(run: Run, chosen: np.ndarray) -> np.ndarray | None:
@@ -502,5 +535,6 @@ __all__ = [
     "network_flow",
     "prechecked",
     "priced_arcs",
+    "relaxation_key",
     "relaxation_start",
 ]

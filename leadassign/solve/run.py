@@ -18,6 +18,7 @@ from leadassign.engines.lp import LpOutcome
 from leadassign.engines.priced_flows import AllArcs, Flows, Solved
 from leadassign.models.policy import Policy, SolverPolicy
 from leadassign.models.problem import Problem
+from leadassign.result import SharedRelaxation
 from leadassign.solve.incumbent import Finish, Incumbent
 from leadassign.solve.starts import Start
 
@@ -51,6 +52,9 @@ class Run:
     #: stopped early): an upper bound on the value units of any choice of its count over
     #: every pair (None: its choice is the optimum, its value the bound)
     relaxed_bound: int | None = None
+    #: the relaxation as another run of the same relaxation can take it (``Result.relaxation``;
+    #: None: not kept, outside ``flow_stages``' warm range)
+    shared_relaxation: SharedRelaxation | None = None
     #: the min-cost flow engine for side-rule flows (every arc, or a priced subset)
     flows: Flows = field(init=False, repr=False)
     #: the optimum of the plain flow at the rep bounds a churn search would use

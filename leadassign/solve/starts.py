@@ -23,6 +23,7 @@ from leadassign.heuristics.draft import balanced_draft, owners_start
 from leadassign.heuristics.moves import MOVE_CELLS, improve_by_moves
 from leadassign.heuristics.repair import fill_by_regret, repair_floors, room_left
 from leadassign.models.problem import Problem
+from leadassign.result import SharedRelaxation
 from leadassign.solve.incumbent import better
 
 #: Unit visits of the local search (``improve_by_moves``) after the balanced draft and after
@@ -37,13 +38,15 @@ MOVE_VISITS = 5_000
 class Start:
     """A previous answer to start from (a scenario's base, last week's run): ``owners``
     (lead_id -> rep_id) where they still meet every hard rule, the churn search's keep
-    bonus (``Result.keep_bonus``, in value per kept owner) as its first guess, and the flow
+    bonus (``Result.keep_bonus``, in value per kept owner) as its first guess, the flow
     relaxation's rep prices (``Result.rep_prices``, rep_id -> value) that pick the pairs its
-    relaxation starts from (``flow_stages.flow_relaxation``)."""
+    relaxation starts from (``flow_stages.flow_relaxation``), and that relaxation itself
+    (``Result.relaxation``), taken as is when the run's relaxation is the same problem."""
 
     owners: Mapping[str, str]
     keep_bonus: float | None = None
     rep_prices: Mapping[str, float] | None = None
+    relaxation: SharedRelaxation | None = None
 
 
 def trim_to_capacity(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
