@@ -121,7 +121,7 @@ def test_the_churn_search_over_it_against_brute_force(seed: int) -> None:
 def test_widening_adds_the_arcs_that_beat_a_lead_then_the_near_ones(
     seed: int, kind: type[ArcSubset]
 ) -> None:
-    """``_widen`` against a rule written out lead by lead: the arcs outside the subset that
+    """``widen`` against a rule written out lead by lead: the arcs outside the subset that
     beat the lead's best selected arc at the prices (reduced weight ``w - prices``), then
     (ExactSubset only) those within the largest such gain (over every lead) below that best,
     at most ``per_lead`` a lead, best first; nothing (and False) when no arc beats any lead's
@@ -132,7 +132,7 @@ def test_widening_adds_the_arcs_that_beat_a_lead_then_the_near_ones(
     prices = rng.integers(0, 10**6 if seed % 3 else 20, size=len(high)).astype(np.int64)
     per_lead = int(rng.integers(1, 4))
     flows = kind(lead, rep, n, selected, per_lead=per_lead)
-    widened = flows._widen(w, prices)
+    widened = flows.widen(w, prices)
     reduced = w - prices[rep]
     best: dict[int, int | None] = {
         i: max(reduced[(lead == i) & selected].tolist(), default=None) for i in range(n)
@@ -172,3 +172,24 @@ def test_widening_adds_the_arcs_that_beat_a_lead_then_the_near_ones(
         got = np.sort(reduced[added & (lead == i)])
         want = np.sort(reduced[expected & ~selected & (lead == i)])
         assert np.array_equal(got, want)
+
+
+def test_the_search_reports_a_flow_optimal_at_its_top_bonus() -> None:
+    """``ChurnFlow.top`` (whose rep prices a scenario's variants widen their subsets at) is a
+    flow that meets the limit and is optimal at ``top_bonus`` over every pair: its count and
+    its value plus bonus are those of the flow over every pair at that bonus."""
+    seen = 0
+    for seed in range(300):
+        pairs, churn, n, low, high, _ = tiny(seed)
+        found = churn_flow(pairs, churn, n, low, high, tolerance=0.0, max_flows=64)
+        if found is None or found.top is None:
+            continue
+        seen += 1
+        kept = churn.kept.astype(np.int64)
+        assert int(kept[found.top].sum()) >= churn.keepable - churn.limit, seed
+        weight = pairs.units + found.top_bonus * kept
+        full = solve_flow(pairs.unit, pairs.rep, weight, n, high, low)
+        assert full.chosen is not None
+        assert int(found.top.sum()) == int(full.chosen.sum()), seed
+        assert int(weight[found.top].sum()) == int(weight[full.chosen].sum()), seed
+    assert seen >= 20, seen

@@ -278,14 +278,31 @@ def test_variants_on_exact_subsets_answer_as_over_every_pair(
         shared.append(got is not None)
         return got
 
+    widened: list[tuple[bool, int]] = []
+
+    def widen_spy(run: Any, guess: Any) -> None:
+        before = run.flows.size if isinstance(run.flows, ExactSubset) else 0
+        widen_at_start(run, guess)
+        grown = (run.flows.size if isinstance(run.flows, ExactSubset) else 0) - before
+        widened.append((run.start is not None and run.start.keep_prices is not None, grown))
+
     on_subset = flow_stages._relaxation_on_subset
     take_shared = flow_stages._shared_relaxation
+    widen_at_start = flow_stages._widen_at_start_prices
     monkeypatch.setattr(flow_stages, "WARM_SUBSET_PAIRS", 0)
+    # 2 pairs a lead of about 12 to start with (not 8): the subsets must grow
+    monkeypatch.setattr(flow_stages, "SUBSET_PER_LEAD", 2)
     monkeypatch.setattr(flow_stages, "priced_subset", spy)
     monkeypatch.setattr(flow_stages, "_relaxation_on_subset", relax_spy)
     monkeypatch.setattr(flow_stages, "_shared_relaxation", shared_spy)
+    monkeypatch.setattr(flow_stages, "_widen_at_start_prices", widen_spy)
     scenario = load_scenario(small_scenario)
     runs = run_all(scenario, None, built=spec.check(scenario))
+    # the base kept its churn flow's prices, and the variants' subsets were widened at them
+    # before their churn searches (pairs added in some)
+    assert runs[0].keep_prices is not None
+    assert any(given for given, _ in widened)
+    assert sum(grown for given, grown in widened if given) > 0
     assert made and all(isinstance(flows, ExactSubset) for flows in made)
     assert sum(flows.flows for flows in made) > 0
     # the variants that change only what the relaxation drops (fairness, continuity, floors)

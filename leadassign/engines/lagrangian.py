@@ -232,6 +232,11 @@ class ChurnFlow:
     # flows (:func:`combined`), where the kept owners' surplus crosses the limit between them
     multiplier: int
     flows: int  # flows solved
+    # the last flow solved that meets the limit and its bonus (the bracket's top; None and 0:
+    # none, or a soft limit's search): an optimal flow at that bonus, so its rep prices
+    # price the pairs of a similar book at a similar bonus (``flow_stages.churn_search``)
+    top: np.ndarray | None = None
+    top_bonus: int = 0
 
 
 NO_BOUND = int(np.iinfo(np.int64).max)
@@ -320,7 +325,15 @@ class _ChurnSearch:
         if searching:
             self.narrow()
         assert self.best is not None
-        return ChurnFlow(self.best, self.bound, self.best_lam, self.solved())
+        top_flow = self.meets_flow if self.penalty is None and self.hi > 0 else None
+        return ChurnFlow(
+            self.best,
+            self.bound,
+            self.best_lam,
+            self.solved(),
+            top_flow,
+            self.hi if top_flow is not None else 0,
+        )
 
     def solved(self) -> int:
         """Flows solved by this search."""

@@ -201,7 +201,7 @@ class ArcSubset:
 
     #: Flows on the subset before the flow on every arc, unless ``rounds`` says otherwise.
     ROUNDS = 3
-    #: Whether widening also adds the arcs near a lead's best (``_widen``): only where the
+    #: Whether widening also adds the arcs near a lead's best (``widen``): only where the
     #: flow is solved again until exact (:class:`ExactSubset`). Here a flow is taken once it
     #: has the count, and the near arcs only grow the subset (at 50,000 x 300 the continuity
     #: and issue-4 books gained nothing from them: RESULTS.md section 6, "Session 16").
@@ -252,7 +252,7 @@ class ArcSubset:
         self.flows += 1
         outcome = solve_flow(lead, rep, weight, self.n_leads, high, low)
         if outcome.chosen is None:
-            return Solved(None, 0, 0, None), self._widen(w, np.zeros(len(high), np.int64))
+            return Solved(None, 0, 0, None), self.widen(w, np.zeros(len(high), np.int64))
         chosen = np.zeros(len(self.lead), dtype=bool)
         chosen[arcs[outcome.chosen]] = True
         count = int(outcome.chosen.sum())
@@ -263,9 +263,9 @@ class ArcSubset:
         bound = value_bound(self.lead, self.rep, w, count, prices, low, high)
         # Widen even at a tight bound: that bound is for this count, and arcs priced in may
         # reach more leads.
-        return Solved(chosen, count, value, bound), self._widen(w, prices)
+        return Solved(chosen, count, value, bound), self.widen(w, prices)
 
-    def _widen(self, w: np.ndarray, prices: np.ndarray) -> bool:
+    def widen(self, w: np.ndarray, prices: np.ndarray) -> bool:
         """Add per lead up to ``per_lead`` arcs whose reduced weight ``w - prices`` beats the
         lead's best selected one, best first; False if none does. These include every arc
         that breaks the prices' dual feasibility for the count-first LP, so with none the flow
@@ -361,7 +361,7 @@ def _lead_chunks(lead: np.ndarray, chunk: int) -> list[tuple[int, int]]:
 
 class ExactSubset(ArcSubset):
     """:class:`Flows` on a subset of the arcs that is exact over all of them: each flow is
-    solved on the subset, and while its prices show arcs that could gain (``_widen``) they
+    solved on the subset, and while its prices show arcs that could gain (``widen``) they
     join the subset and the flow is solved again; with none left the flow is optimal over
     every arc (count and value), and its bound over every arc (:func:`value_bound` at its
     prices) must equal its value, as with :class:`AllArcs`, or it is not taken. After

@@ -91,10 +91,11 @@ def solve_run(
         # report.html groups reps by their first territory ('*': all territories)
         reps["group"] = [held[0] if len(held) else "" for held in problem.reps.territories]
     description = "" if name == BASE else scenario.variants[name].description
-    prices = None
-    if result.rep_prices is not None:
-        rep_names = np.asarray(problem.reps.ids, dtype=object).tolist()
-        prices = dict(zip(rep_names, result.rep_prices.tolist(), strict=True))
+    rep_names = np.asarray(problem.reps.ids, dtype=object).tolist()
+    prices, keep_prices = (
+        None if given is None else dict(zip(rep_names, given.tolist(), strict=True))
+        for given in (result.rep_prices, result.keep_prices)
+    )
     return Run(
         name,
         description,
@@ -108,6 +109,7 @@ def solve_run(
         result.keep_bonus,
         prices,
         result.relaxation,
+        keep_prices,
     )
 
 
@@ -147,11 +149,11 @@ def write_run(run: Run, out: Path) -> None:
 
 
 def start_of(run: Run) -> Start:
-    """A run's assignment (assigned leads only), keep bonus, rep prices and flow relaxation
-    as a start for another."""
+    """A run's assignment (assigned leads only), keep bonus, rep prices, flow relaxation
+    and churn flow's rep prices as a start for another."""
     assigned = run.rep_ids != ""
     owners = dict(zip(run.lead_ids[assigned].tolist(), run.rep_ids[assigned].tolist(), strict=True))
-    return Start(owners, run.keep_bonus, run.rep_prices, run.relaxation)
+    return Start(owners, run.keep_bonus, run.rep_prices, run.relaxation, run.keep_prices)
 
 
 Executor = Literal["local", "ray"]

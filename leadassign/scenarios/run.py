@@ -33,3 +33,5 @@ class Run:
     rep_prices: dict[str, float] | None = None
     #: its flow relaxation (Result.relaxation; None: not kept)
     relaxation: SharedRelaxation | None = None
+    #: its churn flow's rep prices by rep_id, in value (Result.keep_prices; None: none)
+    keep_prices: dict[str, float] | None = None

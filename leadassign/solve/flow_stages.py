@@ -25,7 +25,13 @@ from leadassign.engines.lagrangian import (
     fair_count_flow,
     sampled_bonus,
 )
-from leadassign.engines.priced_flows import ArcSubset, Solved, priced_subset, rep_prices
+from leadassign.engines.priced_flows import (
+    ArcSubset,
+    ExactSubset,
+    Solved,
+    priced_subset,
+    rep_prices,
+)
 from leadassign.result import SharedRelaxation, Status
 from leadassign.solve.explain import hall_message, precheck
 from leadassign.solve.incumbent import Finish, infeasible
@@ -37,6 +43,7 @@ from leadassign.solve.starts import (
     guessed_prices,
     polished,
     previous_start,
+    prices_by_rep,
     relaxed_start,
 )
 
@@ -453,6 +460,7 @@ def churn_search(run: Run) -> None:
             tolerance=tolerance,
             time_left=run.time_left,
         )
+    _widen_at_start_prices(run, guess)
     lagrange = churn_flow(
         pairs,
         churn,
@@ -468,6 +476,14 @@ def churn_search(run: Run) -> None:
     )
     if lagrange is not None:
         run.keep_bonus = lagrange.multiplier / prep.scale
+        if lagrange.top is not None and WARM_SUBSET_PAIRS < len(pairs) <= SUBSET_PAIRS:
+            # its flow's prices at that bonus, for a variant's subset (``Result.keep_prices``)
+            weights = pairs.units.astype(np.int64) + lagrange.top_bonus * churn.kept.astype(
+                np.int64
+            )
+            run.keep_prices = rep_prices(
+                pairs.unit, pairs.rep, weights, lagrange.top, run.problem.n_leads, low, high
+            )
     if lagrange is None or lagrange.chosen is None or not side.feasible(pairs, lagrange.chosen):
         return
     one_group = fair is None or len(fair.groups()) == 1
@@ -485,6 +501,23 @@ def churn_search(run: Run) -> None:
     if one_group:
         inc.units_at_most(lagrange.bound)
         run.lagrangian_bound = True
+
+
+def _widen_at_start_prices(run: Run, guess: int | None) -> None:
+    """A run from a previous answer that kept its churn flow's rep prices (a scenario's base,
+    ``Start.keep_prices``) and starts its churn search at the answer's bonus ``guess``: its
+    exact subset first takes the pairs that beat their lead's best at those prices and that
+    bonus (``ExactSubset.widen``), as the first flow's prices would show them. The first
+    flow then needs one round less on the subset (RESULTS.md section 6, "Session 16"); the
+    flows stay exact over every pair whatever the pairs."""
+    if not isinstance(run.flows, ExactSubset) or guess is None or run.start is None:
+        return
+    prices = prices_by_rep(run.start.keep_prices, run.problem, run.prep.scale)
+    churn = run.prep.side.continuity
+    if prices is None or churn is None:
+        return
+    weights = run.prep.pairs.units.astype(np.int64) + guess * churn.kept.astype(np.int64)
+    run.flows.widen(weights, prices)
 
 
 def lagrangian_answer(run: Run) -> Finish | None:

@@ -355,6 +355,7 @@ def to_result(run: Run, method: str, finish: Finish, bound_by: str | None = None
         keep_bonus=run.keep_bonus,
         rep_prices=None if run.relaxed_prices is None else run.relaxed_prices / prep.scale,
         relaxation=run.shared_relaxation,
+        keep_prices=None if run.keep_prices is None else run.keep_prices / prep.scale,
         limited_by=run.budget.limited_by(proven),
         # a proven optimum or infeasibility is the whole answer, stop or not
         interrupted=stop.reason if stop is not None and stop.is_set() and not proven else None,

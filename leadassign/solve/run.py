@@ -61,6 +61,8 @@ class Run:
     at_bounds: Solved | None = None
     #: the churn search's Lagrangian bonus per kept owner, in value (None: not searched)
     keep_bonus: float | None = None
+    #: rep prices of the churn search's flow at its bonus, in value units (None: not kept)
+    keep_prices: np.ndarray | None = None
     #: the churn search's bound holds for the incumbent's count (one fairness group or none)
     lagrangian_bound: bool = False
     #: the grouped search over accounts (solve/account_stages.py) set the value bound

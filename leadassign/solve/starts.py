@@ -40,13 +40,16 @@ class Start:
     (lead_id -> rep_id) where they still meet every hard rule, the churn search's keep
     bonus (``Result.keep_bonus``, in value per kept owner) as its first guess, the flow
     relaxation's rep prices (``Result.rep_prices``, rep_id -> value) that pick the pairs its
-    relaxation starts from (``flow_stages.flow_relaxation``), and that relaxation itself
-    (``Result.relaxation``), taken as is when the run's relaxation is the same problem."""
+    relaxation starts from (``flow_stages.flow_relaxation``), that relaxation itself
+    (``Result.relaxation``), taken as is when the run's relaxation is the same problem, and
+    the rep prices of the churn search's flow at its bonus (``Result.keep_prices``, rep_id ->
+    value), at which its churn search's pairs are widened before the first flow."""
 
     owners: Mapping[str, str]
     keep_bonus: float | None = None
     rep_prices: Mapping[str, float] | None = None
     relaxation: SharedRelaxation | None = None
+    keep_prices: Mapping[str, float] | None = None
 
 
 def trim_to_capacity(pairs: Pairs, chosen: np.ndarray) -> np.ndarray:
@@ -157,9 +160,17 @@ PRICE_LIMIT = 2**60
 def guessed_prices(start: Start | None, problem: Problem, scale: float) -> np.ndarray | None:
     """A start's rep prices (``Start.rep_prices``) per rep of this book, in its value units
     (a rep the start has no price for: 0); None when it has none."""
-    if start is None or start.rep_prices is None:
+    return prices_by_rep(None if start is None else start.rep_prices, problem, scale)
+
+
+def prices_by_rep(
+    known_prices: Mapping[str, float] | None, problem: Problem, scale: float
+) -> np.ndarray | None:
+    """Prices by rep_id (in value) per rep of this book, in its value units (a rep without
+    one: 0); None for None."""
+    if known_prices is None:
         return None
-    known = pd.Series(start.rep_prices, dtype=np.float64)
+    known = pd.Series(known_prices, dtype=np.float64)
     value = known.reindex(pd.Index(problem.reps.ids, dtype=object)).fillna(0.0).to_numpy()
     units = np.nan_to_num(value * scale, nan=0.0, posinf=PRICE_LIMIT, neginf=-PRICE_LIMIT)
     prices: np.ndarray = np.round(np.clip(units, -PRICE_LIMIT, PRICE_LIMIT)).astype(np.int64)
@@ -336,6 +347,7 @@ __all__ = [
     "guessed_bonus",
     "polished",
     "previous_start",
+    "prices_by_rep",
     "relaxed_start",
     "trim_to_capacity",
 ]
