@@ -193,3 +193,18 @@ def test_the_search_reports_a_flow_optimal_at_its_top_bonus() -> None:
         assert int(found.top.sum()) == int(full.chosen.sum()), seed
         assert int(weight[found.top].sum()) == int(weight[full.chosen].sum()), seed
     assert seen >= 20, seen
+
+
+def test_near_arcs_never_take_the_place_of_an_arc_that_beats_the_best() -> None:
+    """One gain of about 2**61 (a rep priced at the far end) widens the near margin for every
+    lead; lead 0's near arc (reduced 100, tied with its best) must not take its one slot
+    from the arc that beats its best (101), however the ranking's key drops low bits."""
+    lead = np.array([0, 0, 0, 1, 1, 1])
+    rep = np.array([0, 1, 2, 0, 1, 3])
+    w = np.array([100, 100, 101, 0, 0, 0], dtype=np.int64)
+    prices = np.array([0, 0, 0, -(2**61)], dtype=np.int64)
+    selected = np.array([True, False, False, True, False, False])
+    for kind in (ArcSubset, ExactSubset):
+        flows = kind(lead, rep, 2, selected, per_lead=1)
+        assert flows.widen(w, prices)
+        assert np.flatnonzero(flows.selected & ~selected).tolist() == [2, 5], kind

@@ -269,12 +269,12 @@ class ArcSubset:
         """Add per lead up to ``per_lead`` arcs whose reduced weight ``w - prices`` beats the
         lead's best selected one, best first; False if none does. These include every arc
         that breaks the prices' dual feasibility for the count-first LP, so with none the flow
-        is optimal over all arcs, count and value. With ``NEAR``, a lead's ``per_lead`` may
-        also take arcs that fall short of its best by less than the largest gain of any arc
-        that beats one: the next flow's prices move by about that much, so these are the arcs
-        that may beat it next, and with them the next round is exact more often (the 20
-        variants of benchmarks/bench_compare.py solved 155 flows instead of 196, the same
-        answers; RESULTS.md section 6, "Session 16")."""
+        is optimal over all arcs, count and value. With ``NEAR``, what those leave of a lead's
+        ``per_lead`` goes to arcs that fall short of its best by less than the largest gain of
+        any arc that beats one, best first: the next flow's prices move by about that much, so
+        these are the arcs that may beat it next, and with them the next round is exact more
+        often (the 20 variants of benchmarks/bench_compare.py solved 155 flows instead of 196,
+        the same answers; RESULTS.md section 6, "Session 16")."""
         reduced = w.astype(np.int64) - prices[self.rep]
         none = np.iinfo(np.int64).min
         current = np.full(self.n_leads, none, dtype=np.int64)
@@ -283,13 +283,19 @@ class ArcSubset:
         better = ~self.selected & (reduced > best)
         if not better.any():
             return False
+        beats = np.flatnonzero(better)
+        picked = top_per_lead(beats, self.lead[beats], reduced[beats], self.per_lead)
+        self.selected[picked] = True
         if self.NEAR:
             has = best > none  # leads with no arc selected: every arc of theirs beats "none"
             gains = reduced[better & has] - best[better & has]
             if len(gains):
+                # the near arcs fill what the arcs that beat the best left of per_lead (ranked
+                # apart: one ranking of both could tie them when the gains span many bits)
                 np.subtract(best, gains.max(), out=best, where=has)
-        near = np.flatnonzero(~self.selected & (reduced > best))
-        self.selected[top_per_lead(near, self.lead[near], reduced[near], self.per_lead)] = True
+                near = np.flatnonzero(~self.selected & ~better & (reduced > best))
+                room = self.per_lead - np.bincount(self.lead[picked], minlength=self.n_leads)
+                self.selected[top_per_lead(near, self.lead[near], reduced[near], room)] = True
         return True
 
 
@@ -400,12 +406,14 @@ def priced_subset(
     return ArcSubset(lead, rep, n_leads, selected)
 
 
-def top_per_lead(index: np.ndarray, lead: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+def top_per_lead(
+    index: np.ndarray, lead: np.ndarray, score: np.ndarray, k: int | np.ndarray
+) -> np.ndarray:
     """Of items ``index`` (``lead`` sorted, with their ``score``), the at most ``k`` highest
-    scoring per lead (ties by position), ascending. One stable sort of an int64 key: the
-    lead's run in the high bits, the score's distance below the lead's best in the rest
-    (exact while the distances fit there; beyond that they lose their lowest bits, so items
-    closer than that may tie)."""
+    scoring per lead (``k`` one number, or one per lead id), ties by position, ascending.
+    One stable sort of an int64 key: the lead's run in the high bits, the score's distance
+    below the lead's best in the rest (exact while the distances fit there; beyond that they
+    lose their lowest bits, so items closer than that may tie)."""
     if not len(index):
         return index
     starts = lead_starts(lead)
@@ -417,5 +425,6 @@ def top_per_lead(index: np.ndarray, lead: np.ndarray, score: np.ndarray, k: int)
     below >>= max(0, int(below.max()).bit_length() - bits)
     order = np.argsort((run << bits) | below, kind="stable")
     rank = np.arange(len(order)) - starts[run]  # the sorted order keeps the runs in place
-    picked: np.ndarray = np.sort(index[order[rank < k]])
+    most = k if isinstance(k, int) else k[lead[order]]
+    picked: np.ndarray = np.sort(index[order[rank < most]])
     return picked
