@@ -82,7 +82,8 @@ class Result:
     #: relaxation is the same problem takes it instead of solving it again (``Start``)
     relaxation: SharedRelaxation | None = field(default=None, repr=False)
     #: rep prices of the churn search's flow at its bonus (the limit's side it meets), in
-    #: value per rep (None: not kept): a variant's churn search widens its pairs at them
+    #: value per rep (None: not kept; kept by runs without a start, such as a scenario's
+    #: base): a variant's churn search widens its pairs at them
     keep_prices: np.ndarray | None = field(default=None, repr=False)
     #: why the solve was stopped early ("SIGTERM", "SIGINT", ...; None: it was not)
     interrupted: str | None = None

@@ -476,8 +476,13 @@ def churn_search(run: Run) -> None:
     )
     if lagrange is not None:
         run.keep_bonus = lagrange.multiplier / prep.scale
-        if lagrange.top is not None and WARM_SUBSET_PAIRS < len(pairs) <= SUBSET_PAIRS:
-            # its flow's prices at that bonus, for a variant's subset (``Result.keep_prices``)
+        if (
+            lagrange.top is not None
+            and run.start is None
+            and WARM_SUBSET_PAIRS < len(pairs) <= SUBSET_PAIRS
+        ):
+            # its flow's prices at that bonus, for a variant's subset (``Result.keep_prices``):
+            # only a run solved from scratch (a scenario's base) hands them on
             weights = pairs.units.astype(np.int64) + lagrange.top_bonus * churn.kept.astype(
                 np.int64
             )
