@@ -11,7 +11,10 @@ cold; one row per run (status, gap, solve seconds warm and cold) and the totals.
 End to end (``--end-to-end``, issue 24 target 6): ``leadassign compare`` of the scenario as
 a user runs it (a new process: reading, solving, writing every file), against three cold
 ``leadassign solve`` runs of the base book, measured in the same run (``--pythonpath``
-runs another checkout's code, e.g. main's, as the before):
+runs another checkout's code, e.g. main's, as the before). With ``--jobs 1`` it also prints
+the compare's time less its variants' solve time (what the files, report and checks cost: the
+least the sweep could cost were every variant solved in no time) and the runs' solve time
+against the cold solves' own:
 
     python benchmarks/bench_compare.py --end-to-end --size 10000x200 --variants 20
 """
@@ -19,6 +22,7 @@ runs another checkout's code, e.g. main's, as the before):
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -164,6 +168,28 @@ def end_to_end(path: Path, jobs: int, pythonpath: str | None) -> None:
         f"CPU seconds: three cold solves {cold_cpu:.1f}, compare {swept_cpu:.1f} = "
         f"{swept_cpu / cold_cpu:.2f} x"
     )
+    if jobs == 1:
+        # What the sweep costs besides its variants' solving (starting, reading, the base's
+        # solve, every run's files, the checks, the diffs and report.html): the least it
+        # could cost were every variant solved in no time.
+        variants = table["solve_s"].iloc[1:]
+        rest = swept - float(variants.sum())
+        print(
+            f"without the variants' solve time ({variants.sum():.1f} s): {rest:.1f} s = "
+            f"{rest / sum(colds):.2f} x three cold solves; left for each variant's solve "
+            f"under 1.00 x: {(sum(colds) - rest) / len(variants):+.3f} s"
+        )
+        # The solver's share alone: the runs' solve_s against the cold solves' own.
+        cold_solve = sum(
+            float(json.loads((folder / f"cold{k}" / "summary.json").read_text())["solve_s"])
+            for k in range(3)
+        )
+        runs = float(table["solve_s"].sum())
+        print(
+            f"solve time only: the runs' {runs:.1f} s against the cold solves' "
+            f"{cold_solve:.1f} s = {runs / cold_solve:.2f} x; left for each variant's solve "
+            f"under 1.00 x: {(cold_solve - float(table['solve_s'].iloc[0])) / len(variants):.3f} s"
+        )
 
 
 def main() -> None:
