@@ -418,8 +418,10 @@ class _ChurnSearch:
         mixed = combined(
             short, meets, self.lead, self.rep, len(self.low), self.units, self.kept, need
         )
-        keeps = -1 if mixed is None else int(self.kept[mixed].sum())
-        if mixed is None or keeps < self.slack:
+        if mixed is None:
+            return
+        keeps = int(self.kept[mixed].sum())
+        if keeps < self.slack:
             return
         value = self.score(mixed, keeps)
         if value > self.best_value:

@@ -483,9 +483,7 @@ def churn_search(run: Run) -> None:
         ):
             # its flow's prices at that bonus, for a variant's subset (``Result.keep_prices``):
             # only a run solved from scratch (a scenario's base) hands them on
-            weights = pairs.units.astype(np.int64) + lagrange.top_bonus * churn.kept.astype(
-                np.int64
-            )
+            weights = _with_bonus(pairs.units, churn.kept, lagrange.top_bonus)
             run.keep_prices = rep_prices(
                 pairs.unit, pairs.rep, weights, lagrange.top, run.problem.n_leads, low, high
             )
@@ -521,8 +519,14 @@ def _widen_at_start_prices(run: Run, guess: int | None) -> None:
     churn = run.prep.side.continuity
     if prices is None or churn is None:
         return
-    weights = run.prep.pairs.units.astype(np.int64) + guess * churn.kept.astype(np.int64)
-    run.flows.widen(weights, prices)
+    run.flows.widen(_with_bonus(run.prep.pairs.units, churn.kept, guess), prices)
+
+
+def _with_bonus(units: np.ndarray, kept: np.ndarray, bonus: int) -> np.ndarray:
+    """The pairs' weights in a churn flow of keep bonus ``bonus``: their value units plus the
+    bonus for each owner a pair keeps (as ``engines.lagrangian``'s search weighs them)."""
+    weights: np.ndarray = units.astype(np.int64) + bonus * kept.astype(np.int64)
+    return weights
 
 
 def lagrangian_answer(run: Run) -> Finish | None:
